@@ -1,0 +1,368 @@
+"""The Assistants object model, kept locally.
+
+Plain dataclasses with the Assistants API's field names, ids, statuses and Unix-second
+timestamps. ``to_dict()`` gives the wire form (validated in tests against
+``openai.types.beta``); ``from_dict()`` reads it back. No I/O here, and no import of
+``openai``: the runtime must not pay for pydantic on start-up.
+
+Fields the hosted API never had but users need (a thread's title and running summary, a
+tool call's timing and data source, a run's provider and memory report) are extra keys on
+the same objects; ``openai``'s models accept extra keys, so the wire form stays valid.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, TypeVar
+
+RunStatus = Literal[
+    "queued",
+    "in_progress",
+    "requires_action",
+    "cancelling",
+    "cancelled",
+    "failed",
+    "completed",
+    "incomplete",
+    "expired",
+]
+StepStatus = Literal["in_progress", "cancelled", "failed", "completed", "expired"]
+MessageStatus = Literal["in_progress", "incomplete", "completed"]
+StepType = Literal["message_creation", "tool_calls"]
+
+ACTIVE_RUN_STATUSES: frozenset[str] = frozenset(
+    {"queued", "in_progress", "requires_action", "cancelling"}
+)
+TERMINAL_RUN_STATUSES: frozenset[str] = frozenset(
+    {"cancelled", "failed", "completed", "incomplete", "expired"}
+)
+
+# Which run status may follow which. Anything else is a bug in the caller and is refused.
+RUN_TRANSITIONS: dict[str, frozenset[str]] = {
+    "queued": frozenset({"in_progress", "cancelling", "cancelled", "failed", "expired"}),
+    "in_progress": frozenset(
+        {"requires_action", "cancelling", "cancelled", "completed", "incomplete", "failed", "expired"}
+    ),
+    "requires_action": frozenset({"in_progress", "cancelling", "cancelled", "failed", "expired"}),
+    "cancelling": frozenset({"cancelled", "failed", "completed", "incomplete", "expired"}),
+    **{status: frozenset() for status in TERMINAL_RUN_STATUSES},
+}
+STEP_TRANSITIONS: dict[str, frozenset[str]] = {
+    "in_progress": frozenset({"cancelled", "failed", "completed", "expired"}),
+    "cancelled": frozenset(),
+    "failed": frozenset(),
+    "completed": frozenset(),
+    "expired": frozenset(),
+}
+MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
+    "in_progress": frozenset({"incomplete", "completed"}),
+    "incomplete": frozenset(),
+    "completed": frozenset(),
+}
+
+ID_PREFIXES = {
+    "assistant": "asst",
+    "thread": "thread",
+    "message": "msg",
+    "run": "run",
+    "step": "step",
+    "call": "call",
+}
+
+
+def new_id(kind: str) -> str:
+    """A fresh id in the API's style, e.g. ``run_3mLq…`` (24 url-safe characters)."""
+    prefix = ID_PREFIXES[kind]
+    return f"{prefix}_{secrets.token_urlsafe(18).replace('-', 'x').replace('_', 'y')}"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+class InvalidTransition(ValueError):
+    """A status change the Assistants model does not allow (e.g. completed → in_progress)."""
+
+
+def check_transition(kind: str, table: dict[str, frozenset[str]], old: str, new: str) -> None:
+    if old == new:
+        return
+    if new not in table.get(old, frozenset()):
+        raise InvalidTransition(f"{kind} cannot go from {old!r} to {new!r}")
+
+
+T = TypeVar("T", bound="_Obj")
+
+
+class _Obj:
+    """Shared (de)serialisation for the dataclasses below."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class LastError(_Obj):
+    code: str  # server_error | rate_limit_exceeded | invalid_prompt (API); plus our own codes
+    message: str
+
+
+@dataclass
+class Usage(_Obj):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def add(self, prompt: int, completion: int) -> None:
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        self.total_tokens = self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class TruncationStrategy(_Obj):
+    type: Literal["auto", "last_messages"] = "auto"
+    last_messages: int | None = None
+
+
+@dataclass
+class Assistant(_Obj):
+    id: str
+    created_at: int
+    model: str
+    name: str | None = None
+    description: str | None = None
+    instructions: str | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    object: str = "assistant"
+
+
+@dataclass
+class Thread(_Obj):
+    id: str
+    created_at: int
+    metadata: dict[str, str] = field(default_factory=dict)
+    tool_resources: dict[str, Any] | None = None
+    object: str = "thread"
+    # Local extras.
+    title: str = ""
+    updated_at: int = 0  # last activity
+    summary: str = ""  # running summary of turns dropped from the model's context
+
+
+def text_content(value: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": {"value": value, "annotations": []}}]
+
+
+@dataclass
+class Message(_Obj):
+    id: str
+    created_at: int
+    thread_id: str
+    role: Literal["user", "assistant"]
+    content: list[dict[str, Any]] = field(default_factory=list)
+    status: MessageStatus = "completed"
+    assistant_id: str | None = None
+    run_id: str | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    incomplete_details: dict[str, Any] | None = None
+    completed_at: int | None = None
+    incomplete_at: int | None = None
+    object: str = "thread.message"
+
+    @property
+    def text(self) -> str:
+        return "".join(
+            part["text"]["value"] for part in self.content if part.get("type") == "text"
+        )
+
+    def set_text(self, value: str) -> None:
+        self.content = text_content(value)
+
+
+@dataclass
+class FunctionCall(_Obj):
+    name: str
+    arguments: str = ""
+    output: str | None = None
+
+
+@dataclass
+class ToolCall(_Obj):
+    """A function tool call inside a ``tool_calls`` step.
+
+    ``id``, ``type`` and ``function`` are the API's; the rest is ours: the call's own
+    life cycle (pending approval, running, done, error, denied), timing, error text,
+    data source and the display form of the result for the UI.
+    """
+
+    id: str
+    function: FunctionCall
+    type: str = "function"
+    status: Literal[
+        "queued", "awaiting_approval", "running", "completed", "error", "denied", "cancelled"
+    ] = "queued"
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration_ms: float | None = None
+    is_error: bool = False
+    error: str | None = None
+    source: str | None = None  # yahoo | cache | demo | web | …
+    cache_hit: bool = False
+    display: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ToolCall:
+        data = dict(data)
+        data["function"] = FunctionCall.from_dict(data["function"])
+        return super().from_dict.__func__(cls, data)  # type: ignore[attr-defined]
+
+
+@dataclass
+class RunStep(_Obj):
+    id: str
+    created_at: int
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    type: StepType
+    status: StepStatus = "in_progress"
+    message_id: str | None = None  # for message_creation steps
+    tool_calls: list[ToolCall] = field(default_factory=list)  # for tool_calls steps
+    last_error: LastError | None = None
+    usage: Usage | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    expired_at: int | None = None
+    cancelled_at: int | None = None
+    failed_at: int | None = None
+    completed_at: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.type == "message_creation":
+            details: dict[str, Any] = {
+                "type": "message_creation",
+                "message_creation": {"message_id": self.message_id},
+            }
+        else:
+            details = {
+                "type": "tool_calls",
+                "tool_calls": [call.to_dict() for call in self.tool_calls],
+            }
+        return {
+            "id": self.id,
+            "object": "thread.run.step",
+            "created_at": self.created_at,
+            "run_id": self.run_id,
+            "thread_id": self.thread_id,
+            "assistant_id": self.assistant_id,
+            "type": self.type,
+            "status": self.status,
+            "step_details": details,
+            "last_error": self.last_error.to_dict() if self.last_error else None,
+            "usage": self.usage.to_dict() if self.usage else None,
+            "metadata": self.metadata,
+            "expired_at": self.expired_at,
+            "cancelled_at": self.cancelled_at,
+            "failed_at": self.failed_at,
+            "completed_at": self.completed_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunStep:
+        details = data.get("step_details") or {}
+        return cls(
+            id=data["id"],
+            created_at=data["created_at"],
+            run_id=data["run_id"],
+            thread_id=data["thread_id"],
+            assistant_id=data["assistant_id"],
+            type=data["type"],
+            status=data["status"],
+            message_id=(details.get("message_creation") or {}).get("message_id"),
+            tool_calls=[ToolCall.from_dict(c) for c in details.get("tool_calls") or []],
+            last_error=LastError.from_dict(data["last_error"]) if data.get("last_error") else None,
+            usage=Usage.from_dict(data["usage"]) if data.get("usage") else None,
+            metadata=data.get("metadata") or {},
+            expired_at=data.get("expired_at"),
+            cancelled_at=data.get("cancelled_at"),
+            failed_at=data.get("failed_at"),
+            completed_at=data.get("completed_at"),
+        )
+
+
+@dataclass
+class Run(_Obj):
+    id: str
+    created_at: int
+    thread_id: str
+    assistant_id: str
+    model: str
+    status: RunStatus = "queued"
+    instructions: str = ""
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    required_action: dict[str, Any] | None = None
+    last_error: LastError | None = None
+    usage: Usage | None = None
+    truncation_strategy: TruncationStrategy = field(default_factory=TruncationStrategy)
+    max_prompt_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    parallel_tool_calls: bool = True
+    incomplete_details: dict[str, Any] | None = None  # {"reason": "max_completion_tokens" | …}
+    metadata: dict[str, str] = field(default_factory=dict)
+    temperature: float | None = None
+    top_p: float | None = None
+    response_format: Any = "auto"
+    tool_choice: Any = "auto"
+    started_at: int | None = None
+    completed_at: int | None = None
+    cancelled_at: int | None = None
+    failed_at: int | None = None
+    expires_at: int | None = None
+    object: str = "thread.run"
+    # Local extras.
+    provider: str = ""  # openai-responses | chat-completions | offline
+    approval: str = "auto"  # auto | ask | client
+    memory: dict[str, Any] | None = None  # what truncation dropped or summarised
+    retry: dict[str, Any] | None = None  # retry in progress: attempt, max, reason, wait_s
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Run:
+        data = dict(data)
+        if data.get("last_error"):
+            data["last_error"] = LastError.from_dict(data["last_error"])
+        if data.get("usage"):
+            data["usage"] = Usage.from_dict(data["usage"])
+        data["truncation_strategy"] = TruncationStrategy.from_dict(
+            data.get("truncation_strategy") or {"type": "auto"}
+        )
+        return super().from_dict.__func__(cls, data)  # type: ignore[attr-defined]
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+
+def required_action_for(calls: list[ToolCall]) -> dict[str, Any]:
+    """The API's ``required_action`` object for calls awaiting outputs or approval."""
+    return {
+        "type": "submit_tool_outputs",
+        "submit_tool_outputs": {
+            "tool_calls": [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.function.name, "arguments": c.function.arguments},
+                }
+                for c in calls
+            ]
+        },
+    }

@@ -1,0 +1,52 @@
+"""Where the app keeps its files (platformdirs: XDG on Linux)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "investor-assistant"
+
+
+def _dirs():  # type: ignore[no-untyped-def]
+    import platformdirs
+
+    return platformdirs.PlatformDirs(APP_NAME, appauthor=False)
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by the user only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def data_dir() -> Path:
+    return Path(_dirs().user_data_dir)
+
+
+def config_dir() -> Path:
+    return Path(_dirs().user_config_dir)
+
+
+def cache_dir() -> Path:
+    return Path(_dirs().user_cache_dir)
+
+
+def default_db_path() -> Path:
+    return data_dir() / "threads.db"
+
+
+def default_config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+def default_cache_db_path() -> Path:
+    return cache_dir() / "market-cache.db"
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty file with mode 0600 if it does not exist (umask-proof)."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)

@@ -1,0 +1,1 @@
+"""Investor Assistant's Textual front end and command line."""
