@@ -1,0 +1,55 @@
+"""Shared test set-up: every test gets private data/config/cache dirs and no provider set-up
+from the developer's environment, so nothing touches the real home directory or the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "recorded"
+if not FIXTURES.exists():  # CI checks the repo out elsewhere; the fixtures sit beside it
+    FIXTURES = Path(os.environ.get("INVESTOR_ASSISTANT_FIXTURES", FIXTURES))
+
+_PROVIDER_ENV = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "INVESTOR_ASSISTANT_PROVIDER",
+    "INVESTOR_ASSISTANT_MODEL",
+    "INVESTOR_ASSISTANT_APPROVAL",
+    "INVESTOR_ASSISTANT_DATA",
+    "INVESTOR_ASSISTANT_DB",
+    "INVESTOR_ASSISTANT_CONFIG",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    for var, sub in (
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),
+    ):
+        monkeypatch.setenv(var, str(home / sub))
+    for var in _PROVIDER_ENV:
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    if not FIXTURES.exists():
+        pytest.fail(f"recorded fixtures not found at {FIXTURES}")
+    return FIXTURES
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("INVESTOR_ASSISTANT_LIVE") == "1":
+        return
+    skip = pytest.mark.skip(reason="needs the internet; set INVESTOR_ASSISTANT_LIVE=1")
+    for item in items:
+        if "network" in item.keywords:
+            item.add_marker(skip)
