@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "recorded"
-if not FIXTURES.exists():  # CI checks the repo out elsewhere; the fixtures sit beside it
-    FIXTURES = Path(os.environ.get("INVESTOR_ASSISTANT_FIXTURES", FIXTURES))
+# A copy of ../shared/fixtures/recorded (real recorded API responses, see its PROVENANCE.md),
+# kept in the repo so a clean checkout tests on its own.
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "recorded"
 
 _PROVIDER_ENV = (
     "OPENAI_API_KEY",
