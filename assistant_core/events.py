@@ -264,8 +264,13 @@ class MessageDelta(Event):
 class ErrorEvent(Event):
     data: LastError
 
+    def data_dict(self) -> Any:
+        # The API's error event carries an ErrorObject, which also has ``type`` and ``param``.
+        return {**self.data.to_dict(), "type": self.data.code, "param": None}
+
 
 @_event("done")
+@dataclass(frozen=True)
 class Done(Event):
     data: str = "[DONE]"
 

@@ -12,6 +12,7 @@ the same objects; ``openai``'s models accept extra keys, so the wire form stays 
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -104,8 +105,14 @@ class _Obj:
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        names = _field_names(cls)
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    # Cached: the store builds thousands of objects per listing.
+    return frozenset(f.name for f in fields(cls))
 
 
 @dataclass

@@ -1,18 +1,50 @@
 """Persistence of assistants, threads, messages, runs, steps and tool calls (SQLite).
 
-INTERFACE STUB — the store issue fills in the bodies; signatures are the contract the
-runtime, CLI and TUI are written against.
+One ``Store`` is one connection to one database file, shared by the asyncio thread and the
+tool worker threads (a re-entrant lock serialises them) and safe to open from several
+processes at once (WAL, a busy timeout, and every write in a ``BEGIN IMMEDIATE``
+transaction so a writer waits its turn instead of failing half-way).
+
+Objects are stored as the JSON of their ``to_dict()``; opening the file, the schema and its
+migrations are in ``store_schema``.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .objects import Assistant, Message, Run, RunStep, Thread, ToolCall
+from .errors import ActiveRunError, NotFoundError, StoreError
+from .objects import (
+    ACTIVE_RUN_STATUSES,
+    MESSAGE_TRANSITIONS,
+    RUN_TRANSITIONS,
+    STEP_TRANSITIONS,
+    Assistant,
+    LastError,
+    Message,
+    Run,
+    RunStep,
+    Thread,
+    ToolCall,
+    check_transition,
+    new_id,
+    now,
+    text_content,
+)
+from .paths import default_db_path
+from .store_schema import ACTIVE_STATUSES_SQL, has_table, open_database
 
 DEFAULT_ASSISTANT_NAME = "Investor Assistant"
+DEFAULT_ASSISTANT_MODEL = "gpt-5-mini"  # the runtime picks the model per run
 DEFAULT_INSTRUCTIONS = (
     "You are Investor Assistant. You help users research publicly traded companies and "
     "decide whether to buy a stock. Use the tools to look up tickers, financial statements, "
@@ -21,6 +53,13 @@ DEFAULT_INSTRUCTIONS = (
     "that this is not financial advice."
 )
 INTERRUPTED_MESSAGE = "the app stopped before this run finished"
+INTERRUPTED_CODE = "app_stopped"
+
+TITLE_MAX_CHARS = 60
+# Trigram search needs at least three characters; shorter filters scan with LIKE.
+_MIN_FTS_CHARS = 3
+_DEFAULT_ASSISTANT_KEY = "default_assistant_id"
+_UNFINISHED_CALL_STATUSES = frozenset({"queued", "awaiting_approval", "running"})
 
 
 @dataclass
@@ -34,6 +73,69 @@ class ToolCallRecord:
     created_at: int
 
 
+# -- titles ------------------------------------------------------------------------------
+_KEEP_FORMAT_CHARS = {"\u200c", "\u200d"}  # (non-)joiners: part of emoji and some scripts
+# Terminal escape sequences (CSI like ESC[31m, and OSC like ESC]8;;url BEL): dropping only
+# the ESC would leave their parameters in the title.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?)")
+
+
+def clean_line(text: str) -> str:
+    """One line of plain text: whitespace runs collapsed to one space, control and
+    format characters (escape sequences' ESC, bidi overrides) removed."""
+    chars = []
+    for ch in _ESCAPE_SEQUENCE.sub("", text):
+        if ch.isspace():
+            chars.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cf") and ch not in _KEEP_FORMAT_CHARS:
+            continue
+        else:
+            chars.append(ch)
+    return " ".join("".join(chars).split())
+
+
+def make_title(text: str, max_chars: int = TITLE_MAX_CHARS) -> str:
+    """A thread title from a message: its first non-blank line, cut at a word boundary."""
+    line = next((c for c in map(clean_line, text.splitlines()) if c), "")
+    if len(line) <= max_chars:
+        return line
+    cut = line[: max_chars - 1]
+    space = cut.rfind(" ")
+    if space > max_chars // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+# -- helpers -----------------------------------------------------------------------------
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _like_pattern(needle: str) -> str:
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _fts_phrase(needle: str) -> str:
+    # A quoted phrase: with the trigram tokenizer it matches any substring, and FTS5
+    # operators in the user's text are taken literally.
+    return '"' + needle.replace('"', '""') + '"'
+
+
+def _thread_row_to_object(data: str, title: str, updated_at: int) -> Thread:
+    fields = json.loads(data)
+    fields["title"] = title
+    fields["updated_at"] = updated_at
+    return Thread.from_dict(fields)
+
+
+def _thread_data(thread: Thread) -> str:
+    # Title and last activity live in their own columns (they are queried and bumped).
+    fields = thread.to_dict()
+    del fields["title"], fields["updated_at"]
+    return _dumps(fields)
+
+
 class Store:
     """One SQLite database. Safe to share between threads of one process (internal lock)
     and between processes (WAL + busy timeout)."""
@@ -44,9 +146,51 @@ class Store:
         """Open (creating with mode 0600 and migrating) the database at ``path``, or the
         default under the user data dir. Raises StoreError for a non-SQLite file or one
         from a newer schema version, without touching it."""
-        raise NotImplementedError
+        self.path = Path(path) if path is not None else default_db_path()
+        self._lock = threading.RLock()
+        self._db = open_database(self.path)
+        self._fts = has_table(self._db, "message_fts")
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions --------------------------------------------------------------------
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.OperationalError as exc:
+                raise self._store_error(exc) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction. IMMEDIATE takes the write lock up front, so a busy
+        database makes us wait (busy timeout) rather than fail after reading."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._store_error(exc) from exc
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise self._store_error(exc) from exc
+                raise
+
+    def _store_error(self, exc: sqlite3.Error) -> StoreError:
+        return StoreError(f"database {self.path}: {exc}")
 
     # -- assistants ----------------------------------------------------------------------
     def create_assistant(
@@ -58,26 +202,171 @@ class Store:
         tools: list[dict[str, Any]] | None = None,
         description: str | None = None,
         metadata: dict[str, str] | None = None,
-    ) -> Assistant: ...
-    def get_assistant(self, assistant_id: str) -> Assistant: ...  # NotFoundError
-    def update_assistant(self, assistant: Assistant) -> Assistant: ...
-    def delete_assistant(self, assistant_id: str) -> None: ...
-    def list_assistants(self) -> list[Assistant]: ...
+    ) -> Assistant:
+        assistant = Assistant(
+            id=new_id("assistant"),
+            created_at=now(),
+            model=model,
+            name=name,
+            description=description,
+            instructions=instructions,
+            tools=list(tools or []),
+            metadata=dict(metadata or {}),
+        )
+        with self._write() as db:
+            self._insert_assistant(db, assistant)
+        return assistant
+
+    @staticmethod
+    def _insert_assistant(db: sqlite3.Connection, assistant: Assistant) -> None:
+        db.execute(
+            "INSERT INTO assistants (id, created_at, data) VALUES (?, ?, ?)",
+            (assistant.id, assistant.created_at, _dumps(assistant.to_dict())),
+        )
+
+    def get_assistant(self, assistant_id: str) -> Assistant:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT data FROM assistants WHERE id = ?", (assistant_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFoundError("assistant", assistant_id)
+        return Assistant.from_dict(json.loads(row[0]))
+
+    def update_assistant(self, assistant: Assistant) -> Assistant:
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE assistants SET data = ? WHERE id = ?",
+                (_dumps(assistant.to_dict()), assistant.id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFoundError("assistant", assistant.id)
+        return assistant
+
+    def delete_assistant(self, assistant_id: str) -> None:
+        with self._write() as db:
+            cursor = db.execute("DELETE FROM assistants WHERE id = ?", (assistant_id,))
+            if cursor.rowcount == 0:
+                raise NotFoundError("assistant", assistant_id)
+
+    def list_assistants(self) -> list[Assistant]:
+        with self._read() as db:
+            rows = db.execute("SELECT data FROM assistants ORDER BY seq").fetchall()
+        return [Assistant.from_dict(json.loads(data)) for (data,) in rows]
+
     def default_assistant(self) -> Assistant:
-        """The seeded "Investor Assistant" (created on first use)."""
-        ...
+        """The seeded "Investor Assistant" (created on first use, and again if deleted)."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT a.data FROM meta JOIN assistants a ON a.id = meta.value "
+                "WHERE meta.key = ?",
+                (_DEFAULT_ASSISTANT_KEY,),
+            ).fetchone()
+            if row is not None:
+                return Assistant.from_dict(json.loads(row[0]))
+            assistant = Assistant(
+                id=new_id("assistant"),
+                created_at=now(),
+                model=DEFAULT_ASSISTANT_MODEL,
+                name=DEFAULT_ASSISTANT_NAME,
+                instructions=DEFAULT_INSTRUCTIONS,
+            )
+            self._insert_assistant(db, assistant)
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (_DEFAULT_ASSISTANT_KEY, assistant.id),
+            )
+        return assistant
 
     # -- threads -------------------------------------------------------------------------
-    def create_thread(self, title: str = "", metadata: dict[str, str] | None = None) -> Thread: ...
-    def get_thread(self, thread_id: str) -> Thread: ...
-    def rename_thread(self, thread_id: str, title: str) -> Thread: ...
-    def set_thread_summary(self, thread_id: str, summary: str) -> None: ...
+    def create_thread(self, title: str = "", metadata: dict[str, str] | None = None) -> Thread:
+        created = now()
+        thread = Thread(
+            id=new_id("thread"),
+            created_at=created,
+            metadata=dict(metadata or {}),
+            title=clean_line(title),
+            updated_at=created,
+        )
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO threads (id, created_at, updated_at, activity, title, data) "
+                "VALUES (?, ?, ?, (SELECT coalesce(max(activity), 0) + 1 FROM threads), ?, ?)",
+                (thread.id, created, created, thread.title, _thread_data(thread)),
+            )
+        return thread
+
+    def get_thread(self, thread_id: str) -> Thread:
+        with self._read() as db:
+            return self._get_thread(db, thread_id)
+
+    @staticmethod
+    def _get_thread(db: sqlite3.Connection, thread_id: str) -> Thread:
+        row = db.execute(
+            "SELECT data, title, updated_at FROM threads WHERE id = ?", (thread_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError("thread", thread_id)
+        return _thread_row_to_object(*row)
+
+    def rename_thread(self, thread_id: str, title: str) -> Thread:
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE threads SET title = ? WHERE id = ?", (clean_line(title), thread_id)
+            )
+            if cursor.rowcount == 0:
+                raise NotFoundError("thread", thread_id)
+            return self._get_thread(db, thread_id)
+
+    def set_thread_summary(self, thread_id: str, summary: str) -> None:
+        with self._write() as db:
+            thread = self._get_thread(db, thread_id)
+            thread.summary = summary
+            db.execute(
+                "UPDATE threads SET data = ? WHERE id = ?", (_thread_data(thread), thread_id)
+            )
+
     def delete_thread(self, thread_id: str) -> None:
-        """Removes its messages, runs, steps and tool calls too."""
-        ...
+        """Removes its messages, runs, steps and tool calls too (foreign-key cascades)."""
+        with self._write() as db:
+            cursor = db.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
+            if cursor.rowcount == 0:
+                raise NotFoundError("thread", thread_id)
+
     def list_threads(self, filter: str | None = None, limit: int | None = None) -> list[Thread]:
-        """Most recent activity first; ``filter`` matches titles and message text."""
-        ...
+        """Most recent activity first; ``filter`` matches titles and message text
+        (substrings, case-insensitively)."""
+        sql = "SELECT data, title, updated_at FROM threads"
+        params: list[Any] = []
+        needle = (filter or "").strip()
+        if needle:
+            like = _like_pattern(needle)
+            if self._fts and len(needle) >= _MIN_FTS_CHARS:
+                in_messages = (
+                    "SELECT m.thread_id FROM message_fts f JOIN messages m ON m.seq = f.rowid "
+                    "WHERE message_fts MATCH ?"
+                )
+                params += [like, _fts_phrase(needle)]
+            else:
+                in_messages = "SELECT thread_id FROM messages WHERE text LIKE ? ESCAPE '\\'"
+                params += [like, like]
+            sql += f" WHERE title LIKE ? ESCAPE '\\' OR id IN ({in_messages})"
+        sql += " ORDER BY activity DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._read() as db:
+            rows = db.execute(sql, params).fetchall()
+        return [_thread_row_to_object(*row) for row in rows]
+
+    @staticmethod
+    def _touch_thread(db: sqlite3.Connection, thread_id: str) -> None:
+        """Record activity on a thread: it moves to the top of the list."""
+        db.execute(
+            "UPDATE threads SET updated_at = max(updated_at, ?), "
+            "activity = (SELECT max(activity) + 1 FROM threads) WHERE id = ?",
+            (now(), thread_id),
+        )
 
     # -- messages ------------------------------------------------------------------------
     def add_message(
@@ -92,11 +381,62 @@ class Store:
     ) -> Message:
         """Append; also bumps the thread's last activity (and auto-titles an untitled
         thread from its first user message)."""
-        ...
+        if role not in ("user", "assistant"):
+            raise ValueError(f"message role must be 'user' or 'assistant', not {role!r}")
+        if status not in MESSAGE_TRANSITIONS:
+            raise ValueError(f"unknown message status {status!r}")
+        created = now()
+        message = Message(
+            id=new_id("message"),
+            created_at=created,
+            thread_id=thread_id,
+            role=role,  # type: ignore[arg-type]  # checked above
+            content=text_content(text),
+            status=status,  # type: ignore[arg-type]  # checked above
+            assistant_id=assistant_id,
+            run_id=run_id,
+            completed_at=created if status == "completed" and role == "assistant" else None,
+        )
+        with self._write() as db:
+            row = db.execute("SELECT title FROM threads WHERE id = ?", (thread_id,)).fetchone()
+            if row is None:
+                raise NotFoundError("thread", thread_id)
+            db.execute(
+                "INSERT INTO messages "
+                "(id, thread_id, run_id, role, status, created_at, text, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (message.id, thread_id, run_id, role, status, created, text,
+                 _dumps(message.to_dict())),
+            )
+            if role == "user" and not row[0]:
+                db.execute(
+                    "UPDATE threads SET title = ? WHERE id = ?", (make_title(text), thread_id)
+                )
+            self._touch_thread(db, thread_id)
+        return message
+
     def update_message(self, message: Message) -> None:
         """Persist text/status changes (status transitions are checked)."""
-        ...
-    def get_message(self, message_id: str) -> Message: ...
+        with self._write() as db:
+            row = db.execute(
+                "SELECT status FROM messages WHERE id = ?", (message.id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError("message", message.id)
+            check_transition("message", MESSAGE_TRANSITIONS, row[0], message.status)
+            db.execute(
+                "UPDATE messages SET run_id = ?, status = ?, text = ?, data = ? WHERE id = ?",
+                (message.run_id, message.status, message.text, _dumps(message.to_dict()),
+                 message.id),
+            )
+
+    def get_message(self, message_id: str) -> Message:
+        with self._read() as db:
+            row = db.execute("SELECT data FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("message", message_id)
+        return Message.from_dict(json.loads(row[0]))
+
     def list_messages(
         self,
         thread_id: str,
@@ -106,30 +446,239 @@ class Store:
     ) -> list[Message]:
         """Oldest first. With ``limit``: the latest ``limit`` messages (before the message
         id ``before`` when given) — what a chat view loads first, and on scroll-up."""
-        ...
-    def count_messages(self, thread_id: str) -> int: ...
+        with self._read() as db:
+            self._require(db, "threads", "thread", thread_id)
+            where, params = "thread_id = ?", [thread_id]
+            if before is not None:
+                row = db.execute(
+                    "SELECT seq FROM messages WHERE id = ? AND thread_id = ?", (before, thread_id)
+                ).fetchone()
+                if row is None:
+                    raise NotFoundError("message", before)
+                where += " AND seq < ?"
+                params.append(row[0])
+            if limit is None:
+                sql = f"SELECT data FROM messages WHERE {where} ORDER BY seq"
+            else:
+                # The newest ``limit`` rows via the (thread_id, seq) index, then re-sorted.
+                sql = (
+                    f"SELECT data FROM (SELECT seq, data FROM messages WHERE {where} "
+                    "ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+                )
+                params.append(limit)
+            rows = db.execute(sql, params).fetchall()
+        return [Message.from_dict(json.loads(data)) for (data,) in rows]
 
-    # -- runs and steps ------------------------------------------------------------------
+    def count_messages(self, thread_id: str) -> int:
+        with self._read() as db:
+            self._require(db, "threads", "thread", thread_id)
+            (count,) = db.execute(
+                "SELECT count(*) FROM messages WHERE thread_id = ?", (thread_id,)
+            ).fetchone()
+        return int(count)
+
+    @staticmethod
+    def _require(db: sqlite3.Connection, table: str, kind: str, object_id: str) -> None:
+        if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (object_id,)).fetchone() is None:
+            raise NotFoundError(kind, object_id)
+
+    # -- runs ----------------------------------------------------------------------------
     def create_run(self, run: Run) -> Run:
-        """Refuses (ActiveRunError) when the thread already has an active run."""
-        ...
+        """Refuses (ActiveRunError) when the thread already has an active run. The check
+        is a unique index, so it also holds between processes."""
+        with self._write() as db:
+            self._require(db, "threads", "thread", run.thread_id)
+            try:
+                db.execute(
+                    "INSERT INTO runs (id, thread_id, status, created_at, data) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (run.id, run.thread_id, run.status, run.created_at, _dumps(run.to_dict())),
+                )
+            except sqlite3.IntegrityError:
+                active = self._active_run_id(db, run.thread_id)
+                if active is not None and run.status in ACTIVE_RUN_STATUSES:
+                    raise ActiveRunError(run.thread_id, active) from None
+                raise ValueError(f"a run with id {run.id!r} already exists") from None
+            self._touch_thread(db, run.thread_id)
+        return run
+
     def update_run(self, run: Run) -> None:
         """Persist; refuses an invalid status transition (InvalidTransition), changing nothing."""
-        ...
-    def get_run(self, run_id: str) -> Run: ...
-    def list_runs(self, thread_id: str) -> list[Run]: ...  # oldest first
-    def active_run(self, thread_id: str) -> Run | None: ...
-    def create_step(self, step: RunStep) -> RunStep: ...
-    def update_step(self, step: RunStep) -> None: ...  # includes its tool calls
-    def get_step(self, step_id: str) -> RunStep: ...
-    def list_steps(self, run_id: str) -> list[RunStep]: ...  # in order
+        with self._write() as db:
+            row = db.execute(
+                "SELECT status, thread_id FROM runs WHERE id = ?", (run.id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError("run", run.id)
+            check_transition("run", RUN_TRANSITIONS, row[0], run.status)
+            db.execute(
+                "UPDATE runs SET status = ?, data = ? WHERE id = ?",
+                (run.status, _dumps(run.to_dict()), run.id),
+            )
+            self._touch_thread(db, row[1])
+
+    def get_run(self, run_id: str) -> Run:
+        with self._read() as db:
+            row = db.execute("SELECT data FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("run", run_id)
+        return Run.from_dict(json.loads(row[0]))
+
+    def list_runs(self, thread_id: str) -> list[Run]:
+        """Oldest first."""
+        with self._read() as db:
+            self._require(db, "threads", "thread", thread_id)
+            rows = db.execute(
+                "SELECT data FROM runs WHERE thread_id = ? ORDER BY seq", (thread_id,)
+            ).fetchall()
+        return [Run.from_dict(json.loads(data)) for (data,) in rows]
+
+    def active_run(self, thread_id: str) -> Run | None:
+        with self._read() as db:
+            row = db.execute(
+                f"SELECT data FROM runs WHERE thread_id = ? AND status IN {ACTIVE_STATUSES_SQL}",
+                (thread_id,),
+            ).fetchone()
+        return Run.from_dict(json.loads(row[0])) if row else None
+
+    @staticmethod
+    def _active_run_id(db: sqlite3.Connection, thread_id: str) -> str | None:
+        row = db.execute(
+            f"SELECT id FROM runs WHERE thread_id = ? AND status IN {ACTIVE_STATUSES_SQL}",
+            (thread_id,),
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- steps and tool calls ------------------------------------------------------------
+    def create_step(self, step: RunStep) -> RunStep:
+        with self._write() as db:
+            self._require(db, "runs", "run", step.run_id)
+            cursor = db.execute(
+                "INSERT INTO steps (id, run_id, thread_id, status, created_at, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (step.id, step.run_id, step.thread_id, step.status, step.created_at,
+                 _dumps(step.to_dict())),
+            )
+            self._write_tool_calls(db, step, cursor.lastrowid or 0)
+        return step
+
+    def update_step(self, step: RunStep) -> None:
+        """Persist the step and its tool calls; refuses an invalid status transition."""
+        with self._write() as db:
+            row = db.execute("SELECT status, seq FROM steps WHERE id = ?", (step.id,)).fetchone()
+            if row is None:
+                raise NotFoundError("run step", step.id)
+            check_transition("run step", STEP_TRANSITIONS, row[0], step.status)
+            db.execute(
+                "UPDATE steps SET status = ?, data = ? WHERE id = ?",
+                (step.status, _dumps(step.to_dict()), step.id),
+            )
+            db.execute("DELETE FROM tool_calls WHERE step_id = ?", (step.id,))
+            self._write_tool_calls(db, step, row[1])
+
+    @staticmethod
+    def _write_tool_calls(db: sqlite3.Connection, step: RunStep, step_seq: int) -> None:
+        db.executemany(
+            "INSERT INTO tool_calls "
+            "(step_id, id, step_seq, position, run_id, thread_id, created_at, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (step.id, call.id, step_seq, position, step.run_id, step.thread_id,
+                 step.created_at, _dumps(call.to_dict()))
+                for position, call in enumerate(step.tool_calls)
+            ],
+        )
+
+    def get_step(self, step_id: str) -> RunStep:
+        with self._read() as db:
+            row = db.execute("SELECT data FROM steps WHERE id = ?", (step_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("run step", step_id)
+        return RunStep.from_dict(json.loads(row[0]))
+
+    def list_steps(self, run_id: str) -> list[RunStep]:
+        """In order of creation."""
+        with self._read() as db:
+            self._require(db, "runs", "run", run_id)
+            rows = db.execute(
+                "SELECT data FROM steps WHERE run_id = ? ORDER BY seq", (run_id,)
+            ).fetchall()
+        return [RunStep.from_dict(json.loads(data)) for (data,) in rows]
+
     def list_tool_calls(
         self, *, thread_id: str | None = None, run_id: str | None = None
-    ) -> list[ToolCallRecord]: ...
+    ) -> list[ToolCallRecord]:
+        """Tool calls of a thread or of a run (both: of that run; neither: all), in the
+        order they were made."""
+        sql = "SELECT data, step_id, run_id, thread_id, created_at FROM tool_calls"
+        if run_id is not None:
+            sql += " WHERE run_id = ?"
+            params: tuple[str, ...] = (run_id,)
+        elif thread_id is not None:
+            sql += " WHERE thread_id = ?"
+            params = (thread_id,)
+        else:
+            params = ()
+        sql += " ORDER BY step_seq, position"
+        with self._read() as db:
+            rows = db.execute(sql, params).fetchall()
+        return [
+            ToolCallRecord(ToolCall.from_dict(json.loads(data)), step_id, run, thread, created)
+            for data, step_id, run, thread, created in rows
+        ]
 
     # -- recovery ------------------------------------------------------------------------
     def recover_interrupted(self, message: str = INTERRUPTED_MESSAGE) -> list[str]:
         """Close runs left queued/in_progress/requires_action/cancelling by a crash as
         ``failed`` (last_error code ``app_stopped``), their open steps ``failed`` and their
         in-progress messages ``incomplete``. Returns the run ids closed."""
-        ...
+        stopped = now()
+        error = LastError(INTERRUPTED_CODE, message)
+        with self._write() as db:
+            rows = db.execute(
+                f"SELECT data FROM runs WHERE status IN {ACTIVE_STATUSES_SQL} ORDER BY seq"
+            ).fetchall()
+            runs = [Run.from_dict(json.loads(data)) for (data,) in rows]
+            for run in runs:
+                run.status, run.failed_at, run.last_error = "failed", stopped, error
+                run.required_action = None
+                db.execute(
+                    "UPDATE runs SET status = ?, data = ? WHERE id = ?",
+                    (run.status, _dumps(run.to_dict()), run.id),
+                )
+                self._fail_open_steps(db, run.id, stopped, error)
+                self._close_open_messages(db, run.id, stopped)
+        return [run.id for run in runs]
+
+    def _fail_open_steps(
+        self, db: sqlite3.Connection, run_id: str, stopped: int, error: LastError
+    ) -> None:
+        rows = db.execute(
+            "SELECT data, seq FROM steps WHERE run_id = ? AND status = 'in_progress'", (run_id,)
+        ).fetchall()
+        for data, seq in rows:
+            step = RunStep.from_dict(json.loads(data))
+            step.status, step.failed_at, step.last_error = "failed", stopped, error
+            for call in step.tool_calls:
+                if call.status in _UNFINISHED_CALL_STATUSES:
+                    call.status, call.is_error, call.error = "error", True, error.message
+            db.execute(
+                "UPDATE steps SET status = ?, data = ? WHERE id = ?",
+                (step.status, _dumps(step.to_dict()), step.id),
+            )
+            db.execute("DELETE FROM tool_calls WHERE step_id = ?", (step.id,))
+            self._write_tool_calls(db, step, seq)
+
+    @staticmethod
+    def _close_open_messages(db: sqlite3.Connection, run_id: str, stopped: int) -> None:
+        rows = db.execute(
+            "SELECT data FROM messages WHERE run_id = ? AND status = 'in_progress'", (run_id,)
+        ).fetchall()
+        for (data,) in rows:
+            message = Message.from_dict(json.loads(data))
+            message.status, message.incomplete_at = "incomplete", stopped
+            message.incomplete_details = {"reason": "run_failed"}
+            db.execute(
+                "UPDATE messages SET status = ?, data = ? WHERE id = ?",
+                (message.status, _dumps(message.to_dict()), message.id),
+            )
