@@ -1,7 +1,16 @@
 """The run engine: the Assistants run loop, executed locally.
 
-INTERFACE STUB — the run-engine issue fills this in (it may split the work across modules in
-this package but keeps this public API, which the CLI and TUI are written against).
+``Runtime`` is the public API the CLI and TUI use: add messages, stream runs (an async
+iterator of the Assistants streaming events), cancel them, answer ``requires_action`` with
+approvals or tool outputs, read runs and steps back. The work is split across this package:
+
+* ``runner``          one run's loop, as a task feeding an event queue
+* ``history``         a thread's messages and earlier tool calls as model input units
+* ``memory``          truncation (``auto`` / ``last_messages``) and the running summary
+* ``tokens``          token estimates, corrected by reported usage
+* ``context_windows`` per-model context window sizes
+* ``retry``           backoff policy for failed model calls
+* ``approvals``       a run waiting for approvals or client tool outputs
 """
 
 from __future__ import annotations
@@ -9,15 +18,52 @@ from __future__ import annotations
 from typing import Any, AsyncIterator, Literal
 
 from ..backends.base import Backend
-from ..events import Event
-from ..objects import Message, Run, RunStep, Thread, TruncationStrategy
+from ..errors import ActiveRunError, ConfigError, RunStateError
+from ..events import Done, Event, RunCreated, RunQueued, snapshot
+from ..objects import (
+    TERMINAL_RUN_STATUSES,
+    Message,
+    Run,
+    RunStep,
+    Thread,
+    TruncationStrategy,
+    new_id,
+    now,
+)
 from ..store import Store
 from ..tools.registry import ToolRegistry
+from .approvals import ALL_CALLS
+from .context_windows import CONTEXT_WINDOWS, DEFAULT_WINDOW, context_window
+from .retry import RetryPolicy
+from .runner import RunExecution
+from .tokens import TokenEstimator
+
+__all__ = [
+    "ALL_CALLS",
+    "ApprovalPolicy",
+    "CONTEXT_WINDOWS",
+    "DEFAULT_WINDOW",
+    "RetryPolicy",
+    "Runtime",
+    "context_window",
+]
 
 ApprovalPolicy = Literal["auto", "ask", "client"]
+APPROVAL_POLICIES = ("auto", "ask", "client")
 
 
 class Runtime:
+    """Runs of one store on one backend with one tool registry.
+
+        runtime = Runtime(store, backend, tools, model="gpt-4o", approval="auto")
+        thread = runtime.create_thread()
+        async for event in runtime.ask(thread.id, "Should I buy Apple?"):
+            ...  # thread.run.created … thread.message.delta … thread.run.completed, done
+
+    Each run executes in its own task; the iterator only reads its events, so
+    ``cancel_run`` / ``approve`` / ``submit_tool_outputs`` may be called from any task.
+    """
+
     def __init__(
         self,
         store: Store,
@@ -30,19 +76,39 @@ class Runtime:
         context_windows: dict[str, int] | None = None,
         flush_interval: float = 1.0,
         max_retries: int = 3,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
+        """``retry_policy`` overrides ``max_retries`` and the backoff delays (tests use tiny
+        ones). Crash recovery is not done here: call ``recover_interrupted()`` at start-up,
+        when no other process is using the database."""
         self.store = store
         self.backend = backend
         self.tools = tools
         self.model = model
         self.approval = approval  # may be changed at any time; applies to new runs
+        self.max_turns = max_turns
+        self.context_windows = dict(context_windows or {})
+        self.flush_interval = flush_interval
+        self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
+        self.estimator = TokenEstimator()
+        self._by_run: dict[str, RunExecution] = {}
+        self._by_thread: dict[str, RunExecution] = {}
 
-    def create_thread(self, title: str = "") -> Thread: ...
+    # -- threads and messages ------------------------------------------------------------
+    def create_thread(self, title: str = "") -> Thread:
+        return self.store.create_thread(title)
 
     async def add_message(self, thread_id: str, text: str) -> Message:
         """Append a user message. Refused (ActiveRunError) while the thread has an active run."""
-        ...
+        return self._add_user_message(thread_id, text)
 
+    def _add_user_message(self, thread_id: str, text: str) -> Message:
+        active = self.store.active_run(thread_id)
+        if active is not None:
+            raise ActiveRunError(thread_id, active.id)
+        return self.store.add_message(thread_id, "user", text)
+
+    # -- runs ----------------------------------------------------------------------------
     def stream_run(
         self,
         thread_id: str,
@@ -60,30 +126,175 @@ class Runtime:
 
         In ``requires_action`` the iterator yields ``thread.run.requires_action`` and then
         waits (still open) until ``approve()`` / ``submit_tool_outputs()`` / ``cancel_run()``.
+        Closing the iterator early (``aclose()``, or the consuming task being cancelled)
+        cancels the run.
         """
-        ...
+        return self._stream(
+            thread_id,
+            None,
+            dict(
+                assistant_id=assistant_id,
+                approval=approval,
+                instructions=instructions,
+                truncation_strategy=truncation_strategy,
+                max_prompt_tokens=max_prompt_tokens,
+                max_completion_tokens=max_completion_tokens,
+                parallel_tool_calls=parallel_tool_calls,
+            ),
+        )
 
     def ask(self, thread_id: str, text: str, **run_options: Any) -> AsyncIterator[Event]:
         """add_message + stream_run in one call."""
-        ...
+        return self._stream(thread_id, text, run_options)
+
+    async def _stream(
+        self, thread_id: str, user_text: str | None, options: dict[str, Any]
+    ) -> AsyncIterator[Event]:
+        if user_text is not None:
+            self._add_user_message(thread_id, user_text)
+        execution = self._begin(thread_id, **options)
+        try:
+            while True:
+                event = await execution.queue.get()
+                yield event
+                if isinstance(event, Done):
+                    return
+        finally:
+            if not execution.finished:
+                execution.abandon()
+
+    def _begin(
+        self,
+        thread_id: str,
+        *,
+        assistant_id: str | None = None,
+        approval: ApprovalPolicy | None = None,
+        instructions: str | None = None,
+        truncation_strategy: TruncationStrategy | None = None,
+        max_prompt_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        parallel_tool_calls: bool = True,
+    ) -> RunExecution:
+        self.store.get_thread(thread_id)  # NotFoundError before anything is written
+        assistant = (
+            self.store.get_assistant(assistant_id) if assistant_id else self.store.default_assistant()
+        )
+        policy = approval or self.approval
+        if policy not in APPROVAL_POLICIES:
+            raise ConfigError(f"unknown approval policy {policy!r}; use auto, ask or client")
+        run = Run(
+            id=new_id("run"),
+            created_at=now(),
+            thread_id=thread_id,
+            assistant_id=assistant.id,
+            model=self.model,
+            instructions=instructions if instructions is not None else assistant.instructions or "",
+            # The assistant's own tool list when it has one; else every tool we can run.
+            tools=list(assistant.tools) or self.tools.specs(),
+            truncation_strategy=truncation_strategy or TruncationStrategy(),
+            max_prompt_tokens=max_prompt_tokens,
+            max_completion_tokens=max_completion_tokens,
+            parallel_tool_calls=parallel_tool_calls,
+            provider=getattr(self.backend, "name", ""),
+            approval=policy,
+        )
+        self.store.create_run(run)  # ActiveRunError
+        execution = RunExecution(self, run)
+        self._by_run[run.id] = execution
+        self._by_thread[thread_id] = execution
+        execution._emit(RunCreated(snapshot(run)))
+        execution._emit(RunQueued(snapshot(run)))
+        execution.start()
+        return execution
+
+    def _forget(self, execution: RunExecution) -> None:
+        self._by_run.pop(execution.run.id, None)
+        if self._by_thread.get(execution.run.thread_id) is execution:
+            del self._by_thread[execution.run.thread_id]
 
     async def cancel_run(self, run_id: str) -> Run:
         """Cancel: the run goes cancelling → cancelled; the partial message is kept
-        ``incomplete``; late tool results are ignored."""
-        ...
+        ``incomplete``; late tool results are ignored. A run that already ended is returned
+        unchanged (a cancel racing the end of a run is not an error)."""
+        execution = self._by_run.get(run_id)
+        if execution is not None:
+            return await execution.cancel()
+        run = self.store.get_run(run_id)
+        if run.status in TERMINAL_RUN_STATUSES:
+            return run
+        return self._cancel_detached(run)
+
+    def _cancel_detached(self, run: Run) -> Run:
+        """A run active in the store that no task here executes (left by a crash, or waiting
+        in requires_action in another process): close it in the store."""
+        stamp = now()
+        for step in self.store.list_steps(run.id):
+            if step.status == "in_progress":
+                step.status = "cancelled"
+                step.cancelled_at = stamp
+                for call in step.tool_calls:
+                    if call.status in ("queued", "awaiting_approval", "running"):
+                        call.status = "cancelled"
+                self.store.update_step(step)
+        for message in self.store.list_messages(run.thread_id):
+            if message.run_id == run.id and message.status == "in_progress":
+                message.status = "incomplete"
+                message.incomplete_at = stamp
+                message.incomplete_details = {"reason": "run_cancelled"}
+                self.store.update_message(message)
+        run.status = "cancelled"
+        run.cancelled_at = stamp
+        run.required_action = None
+        run.retry = None
+        self.store.update_run(run)
+        return run
 
     async def approve(self, run_id: str, decisions: dict[str, bool]) -> None:
         """Approve (True) or deny (False) pending tool calls by call id (policy ``ask``).
-        A denial reaches the model as the tool's output."""
-        ...
+        A denial reaches the model as the tool's output. The key ``"*"`` (ALL_CALLS) decides
+        every call not named. The run resumes once every pending call is decided."""
+        self._live(run_id, "approve").approve(decisions)
 
     async def submit_tool_outputs(self, run_id: str, outputs: list[dict[str, str]]) -> None:
-        """Outputs ``[{"tool_call_id": …, "output": …}]`` for policy ``client``."""
-        ...
+        """Outputs ``[{"tool_call_id": …, "output": …}]`` for policy ``client``. The run
+        resumes once every pending call has an output (several submissions may add up)."""
+        self._live(run_id, "submit tool outputs to").submit_tool_outputs(outputs)
 
-    def get_run(self, run_id: str) -> Run: ...
-    def list_runs(self, thread_id: str) -> list[Run]: ...
-    def list_steps(self, run_id: str) -> list[RunStep]: ...
+    def _live(self, run_id: str, operation: str) -> RunExecution:
+        execution = self._by_run.get(run_id)
+        if execution is None:
+            run = self.store.get_run(run_id)  # NotFoundError
+            raise RunStateError(
+                f"cannot {operation} run {run_id}: it is {run.status} and not executing in this "
+                "process"
+            )
+        return execution
+
+    def get_run(self, run_id: str) -> Run:
+        return self.store.get_run(run_id)
+
+    def list_runs(self, thread_id: str) -> list[Run]:
+        return self.store.list_runs(thread_id)
+
+    def list_steps(self, run_id: str) -> list[RunStep]:
+        return self.store.list_steps(run_id)
+
     def is_streaming(self, thread_id: str) -> bool:
         """True while a run of this thread is being executed by this process."""
-        ...
+        return thread_id in self._by_thread
+
+    # -- the rest ------------------------------------------------------------------------
+    def context_window(self, model: str | None = None) -> int:
+        """The context window assumed for ``model`` (default: this runtime's model)."""
+        return context_window(model or self.model, self.context_windows)
+
+    def recover_interrupted(self) -> list[str]:
+        """Close runs a crashed process left active (see ``Store.recover_interrupted``).
+        An app's start-up job, not done automatically: another process may be running one."""
+        return self.store.recover_interrupted()
+
+    async def aclose(self) -> None:
+        """Cancel the runs this process executes, then close the backend."""
+        for execution in list(self._by_run.values()):
+            await execution.cancel()
+        await self.backend.aclose()

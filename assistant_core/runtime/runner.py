@@ -1,0 +1,666 @@
+"""One run, executed: the loop RUN → tools → RUN, as a task that feeds an event queue.
+
+The run executes in its own asyncio task and puts events on an unbounded queue, which
+``Runtime.stream_run`` hands to the consumer. Keeping the loop out of the consumer's
+generator is what makes cancel work from anywhere: ``cancel_run`` cancels this task (which
+stops the backend stream and the tool tasks at their awaits), and a consumer that walks
+away (``aclose``, Ctrl+C) gets the run closed as ``cancelled`` synchronously.
+
+Invariants:
+* every status change is written to the store before its event is queued;
+* a streaming message's text is written at least every ``flush_interval`` seconds;
+* every event carries a snapshot, so later changes do not alter what was emitted;
+* whatever happens (backend error, tool error, a bug here, cancellation), the run ends in a
+  terminal status in the store, followed by ``done``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..backends.base import (
+    BackendError,
+    Finish,
+    ModelRequest,
+    TextDelta,
+    ToolCallDelta,
+    UsageChunk,
+)
+from ..events import (
+    RUN_EVENT_BY_STATUS,
+    STEP_EVENT_BY_STATUS,
+    Done,
+    Event,
+    MessageCompleted,
+    MessageCreated,
+    MessageDelta,
+    MessageDeltaData,
+    MessageIncomplete,
+    MessageInProgress,
+    RunInProgress,
+    RunStepDelta,
+    StepCreated,
+    StepDelta,
+    StepInProgress,
+    snapshot,
+    tool_call_delta,
+)
+from ..objects import (
+    RUN_TRANSITIONS,
+    TERMINAL_RUN_STATUSES,
+    FunctionCall,
+    LastError,
+    Message,
+    Run,
+    RunStep,
+    ToolCall,
+    Usage,
+    check_transition,
+    new_id,
+    now,
+    required_action_for,
+)
+from ..tools.result import ToolResult
+from .approvals import PendingAction
+from .history import Unit, message_unit, thread_units, tool_unit
+from .memory import PromptTooLarge, RunMemory, summary_through
+from .tokens import estimate_text
+
+if TYPE_CHECKING:
+    from . import Runtime
+
+log = logging.getLogger(__name__)
+
+DENIED_OUTPUT = ToolResult.failure("the user denied this tool call").to_model()
+MAX_TURNS_MESSAGE = (
+    "the run stopped after {n} model turns without a final answer "
+    "(max_turns is a limit of this app, not of the Assistants API)"
+)
+# last_error codes from BackendError codes: a broken stream or connection is the API's
+# server_error; the rest (auth_error, model_not_found, …) are ours and more telling.
+ERROR_CODES = {
+    "stream_broken": "server_error",
+    "connection_error": "server_error",
+    "timeout": "server_error",
+}
+OPEN_CALL_STATUSES = frozenset({"queued", "awaiting_approval", "running"})
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+@dataclass
+class Turn:
+    """What one model turn produced so far."""
+
+    message: Message | None = None
+    message_step: RunStep | None = None
+    parts: list[str] = field(default_factory=list)
+    flush_timer: asyncio.TimerHandle | None = None
+    tool_step: RunStep | None = None
+    calls: dict[int, tuple[int, ToolCall]] = field(default_factory=dict)  # index → (position, call)
+    usage: UsageChunk | None = None
+    finish: str | None = None
+    chunks: int = 0
+    text_units: list[Unit] = field(default_factory=list)  # answers this turn closed early
+
+    def stop_flushing(self) -> None:
+        if self.flush_timer is not None:
+            self.flush_timer.cancel()
+            self.flush_timer = None
+
+    @property
+    def visible(self) -> bool:
+        """Whether anything reached the user (a retry would then repeat it)."""
+        return self.message is not None or self.tool_step is not None
+
+    @property
+    def completion_estimate(self) -> int:
+        args = sum(estimate_text(c.function.arguments) for _, c in self.calls.values())
+        return estimate_text("".join(self.parts)) + args
+
+
+class RunExecution:
+    def __init__(self, runtime: Runtime, run: Run) -> None:
+        self.rt = runtime
+        self.store = runtime.store
+        self.run = run
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self.pending: PendingAction | None = None
+        self.done_emitted = False
+        self.closed = False
+        self.turn: Turn | None = None
+        self.open_steps: list[RunStep] = []  # steps created and not yet closed
+        self.completion_tokens = 0  # reported, or estimated when a server reports none
+
+    # -- life cycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._main(), name=f"run {self.run.id}")
+        self.task.add_done_callback(self._on_task_done)
+
+    @property
+    def finished(self) -> bool:
+        return self.done_emitted
+
+    async def cancel(self) -> Run:
+        """cancel_run: cancelling (persisted, emitted) → stop everything → cancelled."""
+        if not self.closed and self.run.status not in ("cancelling", *TERMINAL_RUN_STATUSES):
+            self._set_status("cancelling")
+            if self.task is not None:
+                self.task.cancel()
+        if self.task is not None and not self.task.done():
+            await asyncio.wait({self.task})
+        self._close_cancelled()  # when the task was cancelled before it ever ran
+        self._emit_done()
+        return snapshot(self.run)
+
+    def abandon(self) -> None:
+        """The consumer stopped reading: close the run as cancelled now, synchronously (an
+        await here might never resume, e.g. while the event loop shuts down)."""
+        self._close_cancelled()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._close_failed(LastError("internal_error", one_line(task.exception())))
+        self._close_cancelled()  # no-op unless the task never got to close the run
+        self._emit_done()
+        self.rt._forget(self)
+
+    def _emit(self, event: Event) -> None:
+        self.queue.put_nowait(event)
+
+    def _emit_done(self) -> None:
+        if not self.done_emitted:
+            self.done_emitted = True
+            self._emit(Done())
+
+    async def _main(self) -> None:
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            self._close_cancelled()
+        except Exception as exc:  # never a traceback out of the stream: the run fails
+            log.exception("run %s failed", self.run.id)
+            message = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else exc
+            self._close_failed(
+                LastError("internal_error", one_line(f"{type(message).__name__}: {message}"))
+            )
+        finally:
+            self._emit_done()
+
+    # -- the loop ------------------------------------------------------------------------
+    async def _loop(self) -> None:
+        run = self.run
+        self._set_status("in_progress", started_at=now())
+        memory = self._memory()
+        run_units: list[Unit] = []
+        turns = 0
+        while True:
+            if turns:
+                self._next_turn()
+            if turns >= self.rt.max_turns:
+                message = MAX_TURNS_MESSAGE.format(n=turns)
+                return self._close_incomplete({"reason": "max_turns", "message": message})
+            remaining = self._remaining_completion_tokens()
+            if remaining is not None and remaining <= 0:
+                return self._close_incomplete({"reason": "max_completion_tokens"})
+            turns += 1
+            try:
+                items, raw_estimate = await memory.build(
+                    run.instructions, run.tools, run_units, output_reserve=remaining
+                )
+            except PromptTooLarge as exc:
+                self._record_memory(memory)
+                return self._close_incomplete({"reason": "max_prompt_tokens", "message": str(exc)})
+            self._record_memory(memory)
+            request = ModelRequest(
+                model=run.model,
+                instructions=run.instructions,
+                input=items,
+                tools=run.tools,
+                parallel_tool_calls=run.parallel_tool_calls,
+                max_output_tokens=remaining,
+                temperature=run.temperature,
+            )
+            turn = await self._model_turn(request)
+            if turn is None:
+                return  # failed; already closed
+            self._account(turn, raw_estimate)
+            if turn.finish == "length":
+                return self._close_incomplete({"reason": "max_completion_tokens"}, "max_tokens")
+            if turn.finish == "content_filter":
+                return self._close_incomplete({"reason": "content_filter"}, "content_filter")
+            self._close_turn_message(turn)
+            run_units.extend(turn.text_units)
+            if turn.tool_step is None:
+                self._set_status("completed", completed_at=now())
+                return
+            await self._run_tools(turn.tool_step)
+            unit = tool_unit(turn.tool_step.tool_calls)
+            if unit is not None:
+                run_units.append(unit)
+
+    def _memory(self) -> RunMemory:
+        rt, run = self.rt, self.run
+        thread = self.store.get_thread(run.thread_id)
+        history = thread_units(self.store, run.thread_id, exclude_run_id=run.id)
+        return RunMemory(
+            backend=rt.backend,
+            estimator=rt.estimator,
+            model=run.model,
+            window=rt.context_window(run.model),
+            strategy=run.truncation_strategy,
+            max_prompt_tokens=run.max_prompt_tokens,
+            history=history,
+            summary=thread.summary,
+            covered_through=summary_through(self.store.list_runs(run.thread_id)),
+        )
+
+    def _record_memory(self, memory: RunMemory) -> None:
+        if memory.summary_changed:
+            self.store.set_thread_summary(self.run.thread_id, memory.summary)
+        if memory.report != self.run.memory:
+            self.run.memory = dict(memory.report)
+            self.store.update_run(self.run)
+
+    def _remaining_completion_tokens(self) -> int | None:
+        limit = self.run.max_completion_tokens
+        return None if limit is None else limit - self.completion_tokens
+
+    def _next_turn(self) -> None:
+        """Each model turn after the first opens with thread.run.in_progress (after
+        requires_action, that is the status change back)."""
+        if self.run.status == "in_progress":
+            self._emit(RunInProgress(snapshot(self.run)))
+        else:
+            self._set_status("in_progress", required_action=None)
+
+    def _account(self, turn: Turn, raw_estimate: int) -> None:
+        if turn.usage is None:
+            self.completion_tokens += turn.completion_estimate
+            return
+        prompt, completion = turn.usage.prompt_tokens, turn.usage.completion_tokens
+        self.completion_tokens += completion
+        self.rt.estimator.observe(self.run.model, raw_estimate, prompt)
+        if self.run.usage is None:
+            self.run.usage = Usage()
+        self.run.usage.add(prompt, completion)
+        step = turn.tool_step or turn.message_step
+        if step is not None:
+            step.usage = Usage()
+            step.usage.add(prompt, completion)
+            self.store.update_step(step)
+        self.store.update_run(self.run)
+
+    # -- one model turn, with retries ----------------------------------------------------
+    async def _model_turn(self, request: ModelRequest) -> Turn | None:
+        policy = self.rt.retry_policy
+        retries = 0
+        while True:
+            turn = self.turn = Turn()
+            try:
+                await self._stream_turn(request, turn)
+                return turn
+            except BackendError as error:
+                if not turn.visible and policy.should_retry(error, retries):
+                    wait = policy.delay(error, retries)
+                    retries += 1
+                    self.run.retry = {
+                        "attempt": retries,
+                        "max": policy.max_retries,
+                        "reason": error.code,
+                        "message": one_line(error.message),
+                        "wait_s": round(wait, 3),
+                    }
+                    self.store.update_run(self.run)
+                    self._emit(RunInProgress(snapshot(self.run)))
+                    await asyncio.sleep(wait)
+                    continue
+                message = one_line(error.message)
+                if retries:
+                    message = f"{message} (after {retries} {'retry' if retries == 1 else 'retries'})"
+                code = ERROR_CODES.get(error.code, error.code)
+                self._close_failed(LastError(code, message))
+                return None
+
+    async def _stream_turn(self, request: ModelRequest, turn: Turn) -> None:
+        stream = self.rt.backend.stream(request)
+        try:
+            async for chunk in stream:
+                if not turn.chunks and self.run.retry is not None:
+                    self.run.retry = None  # the retry worked: say so
+                    self.store.update_run(self.run)
+                    self._emit(RunInProgress(snapshot(self.run)))
+                turn.chunks += 1
+                if isinstance(chunk, TextDelta):
+                    self._on_text(turn, chunk.text)
+                elif isinstance(chunk, ToolCallDelta):
+                    self._on_tool_delta(turn, chunk)
+                elif isinstance(chunk, UsageChunk):
+                    turn.usage = chunk
+                elif isinstance(chunk, Finish):
+                    turn.finish = chunk.reason
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:  # closing a failed stream can fail too; nothing to add
+                    pass
+        if turn.finish is None:
+            raise BackendError(
+                "stream_broken",
+                "the model's stream ended without a finish reason — the message is incomplete",
+                retryable=not turn.visible,
+            )
+
+    # -- text ----------------------------------------------------------------------------
+    def _on_text(self, turn: Turn, text: str) -> None:
+        if not text:
+            return
+        if turn.message is None:
+            self._open_message(turn)
+        message = turn.message
+        assert message is not None
+        turn.parts.append(text)
+        self._emit(MessageDelta(MessageDeltaData(message.id, self.run.id, self.run.thread_id, text)))
+        if turn.flush_timer is None:
+            # A timer rather than a check per delta: text must reach the disk within the
+            # interval even when the model stalls right after sending it.
+            turn.flush_timer = asyncio.get_running_loop().call_later(
+                self.rt.flush_interval, self._flush, turn
+            )
+
+    def _flush(self, turn: Turn) -> None:
+        turn.flush_timer = None
+        message = turn.message
+        if message is None or message.status != "in_progress" or self.closed:
+            return
+        message.set_text("".join(turn.parts))
+        try:
+            self.store.update_message(message)
+        except Exception:  # the final write will try again; a flush is best effort
+            log.exception("flushing the text of message %s failed", message.id)
+
+    def _open_message(self, turn: Turn) -> None:
+        run = self.run
+        message = self.store.add_message(
+            run.thread_id,
+            "assistant",
+            "",
+            status="in_progress",
+            run_id=run.id,
+            assistant_id=run.assistant_id,
+        )
+        step = self._new_step("message_creation", message_id=message.id)
+        turn.message, turn.message_step = message, step
+        self._emit(StepCreated(snapshot(step)))
+        self._emit(StepInProgress(snapshot(step)))
+        self._emit(MessageCreated(snapshot(message)))
+        self._emit(MessageInProgress(snapshot(message)))
+
+    def _close_turn_message(self, turn: Turn) -> None:
+        """Complete the turn's answer (text, then its step)."""
+        if turn.message is None or turn.message.status != "in_progress":
+            return
+        message = turn.message
+        turn.stop_flushing()
+        message.set_text("".join(turn.parts))
+        message.status = "completed"
+        message.completed_at = now()
+        self.store.update_message(message)
+        self._emit(MessageCompleted(snapshot(message)))
+        if turn.message_step is not None:
+            self._close_step(turn.message_step, "completed")
+        unit = message_unit(message)
+        if unit is not None:
+            turn.text_units.append(unit)
+
+    # -- tool calls ----------------------------------------------------------------------
+    def _on_tool_delta(self, turn: Turn, delta: ToolCallDelta) -> None:
+        if turn.tool_step is None:
+            # Text before the calls ("Let me look that up") is a finished answer of its own.
+            self._close_turn_message(turn)
+            turn.message = turn.message_step = None
+            turn.parts = []
+            turn.tool_step = self._new_step("tool_calls")
+            self._emit(StepCreated(snapshot(turn.tool_step)))
+            self._emit(StepInProgress(snapshot(turn.tool_step)))
+        step = turn.tool_step
+        entry = turn.calls.get(delta.index)
+        if entry is None:
+            call = ToolCall(id=delta.id or new_id("call"), function=FunctionCall(name=delta.name or ""))
+            entry = turn.calls[delta.index] = (len(step.tool_calls), call)
+            step.tool_calls.append(call)
+        position, call = entry
+        if delta.name and not call.function.name:
+            call.function.name = delta.name
+        call.function.arguments += delta.arguments
+        self._emit(
+            StepDelta(
+                RunStepDelta(
+                    step.id,
+                    self.run.id,
+                    self.run.thread_id,
+                    [tool_call_delta(position, call, delta.arguments)],
+                )
+            )
+        )
+
+    async def _run_tools(self, step: RunStep) -> None:
+        self.store.update_step(step)  # the calls' full arguments
+        calls = step.tool_calls
+        approval = self.run.approval
+        if approval == "client":
+            pending = await self._require_action("outputs", step)
+            for call in calls:
+                call.function.output = pending.outputs[call.id]
+                call.status = "completed"
+                self._finish_timing(call)
+        else:
+            if approval == "ask":
+                pending = await self._require_action("approval", step)
+                self._set_status("in_progress", required_action=None)
+                for call in calls:
+                    if not pending.decisions[call.id]:
+                        call.function.output = DENIED_OUTPUT
+                        call.status = "denied"
+                        call.is_error = True
+                        call.error = "the user denied this tool call"
+                calls = [c for c in calls if pending.decisions[c.id]]
+                self.store.update_step(step)
+            await self._execute(step, calls)
+        self._close_step(step, "completed")
+
+    async def _require_action(self, kind: str, step: RunStep) -> PendingAction:
+        calls = step.tool_calls
+        for call in calls:
+            if kind == "approval":
+                call.status = "awaiting_approval"
+            else:  # the client runs them
+                call.status = "running"
+                call.started_at = time.time()
+        self.store.update_step(step)
+        self.pending = PendingAction(kind, calls)  # type: ignore[arg-type]
+        self._set_status("requires_action", required_action=required_action_for(calls))
+        try:
+            await self.pending.wait()
+            return self.pending
+        finally:
+            self.pending = None
+
+    async def _execute(self, step: RunStep, calls: list[ToolCall]) -> None:
+        if not calls:
+            return
+        started = time.time()
+        for call in calls:
+            call.status = "running"
+            call.started_at = started
+        self.store.update_step(step)
+        self._emit_calls(step, calls)
+
+        async def execute(call: ToolCall) -> None:
+            result = await self.rt.tools.execute(call.function.name, call.function.arguments)
+            if self.closed or self.run.status != "in_progress":
+                return  # cancelled meanwhile: a late result is dropped, not recorded
+            self._apply_result(call, result)
+            self.store.update_step(step)
+            self._emit_calls(step, [call])
+
+        if self.run.parallel_tool_calls and len(calls) > 1:
+            # A TaskGroup, not gather: if one call fails unexpectedly the others are
+            # cancelled rather than left running behind a failed run.
+            async with asyncio.TaskGroup() as group:
+                for call in calls:
+                    group.create_task(execute(call), name=f"tool {call.function.name}")
+        else:
+            for call in calls:
+                await execute(call)
+
+    def _apply_result(self, call: ToolCall, result: ToolResult) -> None:
+        call.function.output = result.to_model()
+        call.is_error = result.is_error
+        call.error = result.error
+        call.source = result.source
+        call.cache_hit = result.cache_hit
+        call.display = result.display
+        call.status = "error" if result.is_error else "completed"
+        self._finish_timing(call)
+
+    @staticmethod
+    def _finish_timing(call: ToolCall) -> None:
+        call.finished_at = time.time()
+        if call.started_at is not None:
+            call.duration_ms = round((call.finished_at - call.started_at) * 1000, 1)
+
+    def _emit_calls(self, step: RunStep, calls: list[ToolCall]) -> None:
+        """A step delta with the calls' progress (status, and output once done). The API's
+        delta has no status; ours carries it, with timing, so a UI can show each call live."""
+        entries = []
+        for call in calls:
+            entry = tool_call_delta(step.tool_calls.index(call), call)
+            entry.update(
+                status=call.status,
+                duration_ms=call.duration_ms,
+                is_error=call.is_error,
+                error=call.error,
+                source=call.source,
+            )
+            entries.append(entry)
+        self._emit(StepDelta(RunStepDelta(step.id, self.run.id, self.run.thread_id, entries)))
+
+    # -- external actions ----------------------------------------------------------------
+    def approve(self, decisions: dict[str, bool]) -> None:
+        self._pending("approve").approve(decisions)
+
+    def submit_tool_outputs(self, outputs: list[dict[str, str]]) -> None:
+        self._pending("submit_tool_outputs").submit(outputs)
+
+    def _pending(self, operation: str) -> PendingAction:
+        from ..errors import RunStateError
+
+        if self.pending is None or self.run.status != "requires_action":
+            raise RunStateError(
+                f"cannot {operation}: run {self.run.id} is {self.run.status}, not requires_action"
+            )
+        return self.pending
+
+    # -- steps and statuses --------------------------------------------------------------
+    def _new_step(self, type_: str, *, message_id: str | None = None) -> RunStep:
+        run = self.run
+        step = RunStep(
+            id=new_id("step"),
+            created_at=now(),
+            run_id=run.id,
+            thread_id=run.thread_id,
+            assistant_id=run.assistant_id,
+            type=type_,  # type: ignore[arg-type]
+            message_id=message_id,
+        )
+        self.store.create_step(step)
+        self.open_steps.append(step)
+        return step
+
+    def _close_step(self, step: RunStep, status: str, error: LastError | None = None) -> None:
+        if step.status != "in_progress":
+            return
+        step.status = status  # type: ignore[assignment]
+        stamp = now()
+        if status == "completed":
+            step.completed_at = stamp
+        elif status == "cancelled":
+            step.cancelled_at = stamp
+        elif status == "failed":
+            step.failed_at = stamp
+            step.last_error = error
+        for call in step.tool_calls:
+            if call.status in OPEN_CALL_STATUSES:
+                call.status = "cancelled"
+        self.store.update_step(step)
+        if step in self.open_steps:
+            self.open_steps.remove(step)
+        self._emit(STEP_EVENT_BY_STATUS[status](snapshot(step)))
+
+    def _set_status(self, status: str, **changes: Any) -> None:
+        run = self.run
+        check_transition("run", RUN_TRANSITIONS, run.status, status)
+        run.status = status  # type: ignore[assignment]
+        for name, value in changes.items():
+            setattr(run, name, value)
+        self.store.update_run(run)
+        self._emit(RUN_EVENT_BY_STATUS[status](snapshot(run)))
+
+    # -- endings -------------------------------------------------------------------------
+    def _close_open(self, message_reason: str, step_status: str, error: LastError | None = None) -> None:
+        """Close the partial message (kept ``incomplete``) and every open step."""
+        turn = self.turn
+        if turn is not None and turn.message is not None and turn.message.status == "in_progress":
+            message = turn.message
+            turn.stop_flushing()
+            message.set_text("".join(turn.parts))
+            message.status = "incomplete"
+            message.incomplete_at = now()
+            message.incomplete_details = {"reason": message_reason}
+            self.store.update_message(message)
+            self._emit(MessageIncomplete(snapshot(message)))
+        for step in list(self.open_steps):
+            status = step_status
+            if step_status == "incomplete":
+                # A cut-off answer was still created; calls that never ran were not.
+                status = "completed" if step.type == "message_creation" else "cancelled"
+            self._close_step(step, status, error)
+
+    def _close_incomplete(self, details: dict[str, Any], message_reason: str = "max_tokens") -> None:
+        if self.closed or self.run.status in TERMINAL_RUN_STATUSES:
+            return
+        self.closed = True
+        self._close_open(message_reason, "incomplete")
+        self._set_status("incomplete", incomplete_details=details, completed_at=now())
+
+    def _close_failed(self, error: LastError) -> None:
+        if self.closed or self.run.status in TERMINAL_RUN_STATUSES:
+            return
+        self.closed = True
+        try:
+            self._close_open("run_failed", "failed", error)
+        finally:
+            self._set_status("failed", failed_at=now(), last_error=error, retry=None)
+
+    def _close_cancelled(self) -> None:
+        if self.closed or self.run.status in TERMINAL_RUN_STATUSES:
+            return
+        self.closed = True
+        try:
+            self._close_open("run_cancelled", "cancelled")
+        finally:
+            self._set_status("cancelled", cancelled_at=now(), retry=None, required_action=None)
+
