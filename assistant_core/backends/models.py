@@ -1,0 +1,41 @@
+"""Which models an OpenAI-compatible server offers (``GET /v1/models``), to pick a default
+model for a local server (Ollama, llama.cpp, LM Studio…) when the user named none."""
+
+from __future__ import annotations
+
+from assistant_core.backends.base import BackendError
+from assistant_core.backends.openai_common import make_async_client, make_sync_client, to_backend_error
+
+
+def list_models(base_url: str | None, api_key: str | None, *, timeout: float = 5.0) -> list[str]:
+    """Model ids, sorted. Raises BackendError (e.g. ``connection_error`` when nothing listens
+    at ``base_url``). Blocking: call it from a worker thread in an event loop."""
+    client = make_sync_client(base_url, api_key, timeout=timeout)
+    try:
+        return sorted(m.id for m in client.models.list())
+    except Exception as exc:
+        raise _error(exc, base_url, timeout) from exc
+    finally:
+        client.close()
+
+
+async def alist_models(base_url: str | None, api_key: str | None, *, timeout: float = 5.0) -> list[str]:
+    """``list_models`` for async callers."""
+    client = make_async_client(base_url, api_key, timeout=timeout)
+    try:
+        return sorted([m.id async for m in client.models.list()])
+    except Exception as exc:
+        raise _error(exc, base_url, timeout) from exc
+    finally:
+        await client.close()
+
+
+def _error(exc: Exception, base_url: str | None, timeout: float) -> BackendError:
+    err = to_backend_error(exc, base_url=base_url, timeout=timeout)
+    return BackendError(
+        err.code,
+        f"cannot list models: {err.message}",
+        retryable=err.retryable,
+        retry_after=err.retry_after,
+        status=err.status,
+    )

@@ -1,0 +1,306 @@
+"""What the two ``openai``-package backends share: building the client, turning ``openai``
+exceptions into ``BackendError``, and guarding a stream so that it always ends with a ``Finish``
+chunk or a ``BackendError``.
+
+``openai`` is imported inside functions: it costs ~0.45 s and the app's first frame must not wait.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
+
+from assistant_core.backends.base import BackendError, Chunk, Finish, ModelRequest, TextDelta
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI, OpenAI
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Ollama, llama.cpp server, LM Studio… ignore the key, but the client insists on one.
+PLACEHOLDER_API_KEY = "no-key-needed"
+_MAX_MESSAGE = 300
+
+
+def is_openai(base_url: str | None) -> bool:
+    return base_url is None or "api.openai.com" in base_url
+
+
+def resolve_api_key(base_url: str | None, api_key: str | None) -> str:
+    """The key to send. An explicit one wins; OpenAI itself needs one; other servers get a
+    placeholder (the environment's OPENAI_API_KEY is never sent to a third-party URL by us)."""
+    if api_key:
+        return api_key
+    if is_openai(base_url):
+        raise BackendError(
+            "auth_error",
+            "no OpenAI API key — set OPENAI_API_KEY, or pass --base-url for a local OpenAI-compatible server",
+        )
+    return PLACEHOLDER_API_KEY
+
+
+def make_async_client(
+    base_url: str | None, api_key: str | None, *, timeout: float, http_client: Any = None
+) -> "AsyncOpenAI":
+    from openai import AsyncOpenAI
+
+    # max_retries=0: the runtime owns retries (and shows them as events).
+    return AsyncOpenAI(
+        base_url=base_url or OPENAI_BASE_URL,
+        api_key=resolve_api_key(base_url, api_key),
+        timeout=timeout,
+        max_retries=0,
+        http_client=http_client,
+    )
+
+
+def make_sync_client(base_url: str | None, api_key: str | None, *, timeout: float) -> "OpenAI":
+    from openai import OpenAI
+
+    return OpenAI(
+        base_url=base_url or OPENAI_BASE_URL,
+        api_key=resolve_api_key(base_url, api_key),
+        timeout=timeout,
+        max_retries=0,
+    )
+
+
+# -- errors --------------------------------------------------------------------------------
+def one_line(text: object, limit: int = _MAX_MESSAGE) -> str:
+    """Server text is data: collapse it to one bounded line."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            parsed = email.utils.parsedate_tz(value) if name == "retry-after" else None
+            if parsed is None:
+                continue
+            seconds = email.utils.mktime_tz(parsed) - time.time()
+        if seconds != seconds or seconds == float("inf"):  # NaN / inf: no usable hint
+            continue
+        return max(seconds, 0.0)
+    return None
+
+
+def _api_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        msg = inner.get("message") if isinstance(inner, Mapping) else inner
+        if msg:
+            return one_line(msg)
+    if isinstance(body, str) and body.strip():
+        return one_line(body)
+    return one_line(getattr(exc, "message", None) or exc)
+
+
+def _api_code(exc: Any) -> str:
+    code = getattr(exc, "code", None)
+    return str(code) if code is not None else ""
+
+
+def _looks_like_missing_model(code: str, message: str) -> bool:
+    m = message.lower()
+    return code == "model_not_found" or ("model" in m and ("not found" in m or "does not exist" in m))
+
+
+def where(base_url: str | None) -> str:
+    return "OpenAI" if is_openai(base_url) else (base_url or OPENAI_BASE_URL)
+
+
+def to_backend_error(
+    exc: BaseException,
+    *,
+    base_url: str | None,
+    model: str | None = None,
+    timeout: float | None = None,
+) -> BackendError:
+    """Classify an exception raised by the ``openai`` client (opening a stream, listing models)."""
+    import openai
+
+    if isinstance(exc, BackendError):
+        return exc
+    url = base_url or OPENAI_BASE_URL
+    label = where(base_url)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        msg, code = _api_message(exc), _api_code(exc)
+        retry_after = retry_after_seconds(exc.response.headers)
+        if model and status in (400, 403, 404) and _looks_like_missing_model(code, msg):
+            return BackendError(
+                "model_not_found", f"model {model!r} not found on {url} — pick one with --model", status=status
+            )
+        if status == 401:
+            text = (
+                "OpenAI rejected the API key — check OPENAI_API_KEY"
+                if is_openai(base_url)
+                else f"{url} rejected the API key ({msg}) — check the key for that server"
+            )
+            return BackendError("auth_error", text, status=status)
+        if status == 403:
+            return BackendError("auth_error", f"{label} refused the request: {msg} — check the key's permissions", status=status)
+        if status == 429:
+            if code == "insufficient_quota":
+                # Billing, not load: waiting will not help.
+                return BackendError("rate_limit_exceeded", f"{label}: out of quota ({msg}) — check the account's billing", status=status)
+            return BackendError(
+                "rate_limit_exceeded", f"{label} rate limit: {msg}", retryable=True, retry_after=retry_after, status=status
+            )
+        if status >= 500 or status == 409:
+            return BackendError(
+                "server_error", f"{label} server error {status}: {msg}", retryable=True, retry_after=retry_after, status=status
+            )
+        if status == 408:
+            return BackendError("timeout", f"{label} timed out the request: {msg}", retryable=True, status=status)
+        if status == 404:
+            return BackendError(
+                "bad_request", f"{url} answered 404 for {exc.request.url.path} ({msg}) — check the base URL", status=status
+            )
+        if code == "context_length_exceeded":
+            return BackendError("context_length_exceeded", f"the prompt is too long for model {model!r}: {msg}", status=status)
+        return BackendError("bad_request", f"{label} rejected the request ({status}): {msg}", status=status)
+    if isinstance(exc, openai.APITimeoutError):  # before APIConnectionError: it is a subclass
+        after = f" within {timeout:g} s" if timeout else ""
+        return BackendError("timeout", f"no response from {label}{after} — the server is slow or stuck", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        cause = one_line(exc.__cause__ or exc, 120)
+        hint = "check your network connection" if is_openai(base_url) else "is the server running?"
+        return BackendError("connection_error", f"cannot reach {url} ({cause}) — {hint}", retryable=True)
+    if isinstance(exc, openai.APIError):  # an error object inside a 200 stream
+        msg, code = _api_message(exc), _api_code(exc)
+        if "rate" in code or code == "429":
+            return BackendError("rate_limit_exceeded", f"{label} rate limit: {msg}", retryable=True)
+        return BackendError("server_error", f"{label} reported an error: {msg}", retryable=True)
+    if isinstance(exc, openai.OpenAIError):
+        return BackendError("bad_request", f"OpenAI client error: {one_line(exc)}")
+    return BackendError("server_error", f"unexpected {type(exc).__name__} talking to {label}: {one_line(exc)}")
+
+
+def broken_stream_error(
+    exc: BaseException | None, *, base_url: str | None, started: bool, timeout: float | None = None
+) -> BackendError:
+    """A stream that failed or ended early. Safe to retry only if nothing was delivered yet."""
+    import openai
+
+    if exc is None:
+        reason = "ended without a finish reason"
+    elif isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+        reason = f"contained a malformed event ({one_line(exc, 120)})"
+    elif isinstance(exc, openai.APITimeoutError):
+        reason = f"stalled (no data for {timeout:g} s)" if timeout else "stalled"
+    elif isinstance(exc, openai.APIConnectionError):
+        reason = f"was cut off ({one_line(exc.__cause__ or exc, 120)})"
+    elif isinstance(exc, openai.APIError):
+        reason = f"reported an error mid-stream ({_api_message(exc)})"
+    else:
+        reason = f"could not be read ({type(exc).__name__}: {one_line(exc, 120)})"
+    return BackendError(
+        "stream_broken", f"the reply from {where(base_url)} {reason} — the message is incomplete", retryable=not started
+    )
+
+
+# -- the shared backend shell ---------------------------------------------------------------
+class OpenAIBackend:
+    """Client lifecycle, error mapping and the stream guard; subclasses convert the request
+    (``_open``) and translate the API's events into chunks (``_translate``)."""
+
+    name = "openai"
+    is_llm = True
+
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str | None,
+        *,
+        timeout: float = 60.0,
+        http_client: Any = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self._api_key = resolve_api_key(self.base_url, api_key)  # fail early on a missing key
+        self.timeout = timeout
+        self._http_client = http_client  # owned by the caller when given
+        self._client: AsyncOpenAI | None = None
+
+    @property
+    def client(self) -> "AsyncOpenAI":
+        if self._client is None:
+            self._client = make_async_client(
+                self.base_url, self._api_key, timeout=self.timeout, http_client=self._http_client
+            )
+        return self._client
+
+    async def _open(self, request: ModelRequest) -> Any:
+        raise NotImplementedError
+
+    def _translate(self, events: Any) -> AsyncIterator[Chunk]:
+        raise NotImplementedError
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        """One model turn as chunks, ending with ``Finish``; otherwise a ``BackendError``.
+
+        ``retryable`` is only ever True while nothing has been yielded: once part of the reply
+        is out, a failure is final for this turn (the runtime keeps the partial message)."""
+        try:
+            events = await self._open(request)
+        except Exception as exc:
+            raise to_backend_error(exc, base_url=self.base_url, model=request.model, timeout=self.timeout) from exc
+        started = finished = False
+        try:
+            async for chunk in self._translate(events):
+                if isinstance(chunk, Finish):
+                    finished = True
+                started = True
+                yield chunk
+        except BackendError as exc:
+            if started:
+                exc.retryable = False  # part of the reply is already out: a retry would repeat it
+            raise
+        except Exception as exc:
+            raise broken_stream_error(exc, base_url=self.base_url, started=started, timeout=self.timeout) from exc
+        finally:
+            await events.close()
+        if not finished:
+            # The openai client ends quietly when the connection closes early: check it here.
+            raise broken_stream_error(None, base_url=self.base_url, started=started)
+
+    async def complete(self, request: ModelRequest) -> str:
+        """The model's text answer, without tools (used for memory summaries)."""
+        plain = ModelRequest(
+            model=request.model,
+            instructions=request.instructions,
+            input=request.input,
+            max_output_tokens=request.max_output_tokens,
+            temperature=request.temperature,
+        )
+        parts = [c.text async for c in self.stream(plain) if isinstance(c, TextDelta)]
+        return "".join(parts)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._http_client is None:
+            await client.close()
+
+
+def function_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``function`` definitions of Assistants-format tools (``{"type": "function",
+    "function": {...}}``); already-flat definitions are accepted too. Other tool types are
+    hosted tools this app does not run, so they are left out."""
+    out = []
+    for tool in tools:
+        if tool.get("type", "function") != "function":
+            continue
+        fn = tool.get("function", tool)
+        out.append({k: v for k, v in fn.items() if k != "type"})
+    return out

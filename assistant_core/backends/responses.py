@@ -1,0 +1,146 @@
+"""Responses API backend (OpenAI's current API; the default for OpenAI).
+
+The request carries the assistant's instructions as ``instructions`` and the thread as ``input``
+items (messages, ``function_call`` and ``function_call_output`` linked by ``call_id``), with
+``store=False``: the thread lives in our store, not OpenAI's.
+
+Event mapping: a ``function_call`` output item opens tool call N (N counts function calls from 0,
+whatever their ``output_index``), ``function_call_arguments.delta`` streams its arguments,
+``output_text.delta`` (and refusals) stream text; ``response.completed`` gives usage and
+``Finish("tool_calls"|"stop")``, ``response.incomplete`` ``Finish("length"|"content_filter")``,
+``response.failed`` and ``error`` events a ``BackendError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+from assistant_core.backends.base import (
+    BackendError,
+    Chunk,
+    Finish,
+    InputItem,
+    ModelRequest,
+    TextDelta,
+    ToolCallDelta,
+    UsageChunk,
+)
+from assistant_core.backends.openai_common import OpenAIBackend, function_tools, one_line, where
+
+_RETRYABLE = {"server_error": "server_error", "rate_limit_exceeded": "rate_limit_exceeded"}
+
+
+def to_input(items: list[InputItem]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for item in items:
+        role = item["role"]
+        if role == "tool":
+            out.append({"type": "function_call_output", "call_id": item["tool_call_id"], "output": item["content"]})
+        elif role == "assistant" and item.get("tool_calls"):
+            if item.get("content"):
+                out.append({"role": "assistant", "content": item["content"]})
+            out += [
+                {"type": "function_call", "call_id": tc["id"], "name": tc["name"], "arguments": tc["arguments"]}
+                for tc in item["tool_calls"]
+            ]
+        else:
+            out.append({"role": role, "content": item["content"]})
+    return out
+
+
+def to_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # The Responses API wants flat function tools, and makes them strict by default, which would
+    # reject ordinary JSON schemas: keep strict only where the tool asks for it.
+    return [
+        {"type": "function", **fn, "strict": bool(fn.get("strict", False))} for fn in function_tools(tools)
+    ]
+
+
+class ResponsesBackend(OpenAIBackend):
+    name = "openai-responses"
+
+    def _params(self, request: ModelRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": request.model,
+            "input": to_input(request.input),
+            "stream": True,
+            "store": False,
+        }
+        if request.instructions:
+            params["instructions"] = request.instructions
+        tools = to_tools(request.tools)
+        if tools:
+            params["tools"] = tools
+            params["parallel_tool_calls"] = request.parallel_tool_calls
+        if request.max_output_tokens is not None:
+            params["max_output_tokens"] = request.max_output_tokens
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        return params
+
+    async def _open(self, request: ModelRequest) -> Any:
+        return await self.client.responses.create(**self._params(request))
+
+    async def _translate(self, events: Any) -> AsyncIterator[Chunk]:
+        tool_index: dict[Any, int] = {}  # output_index (or item id) -> 0-based tool call index
+        streamed_args: set[int] = set()
+
+        def index_of(event: Any) -> int:
+            key = getattr(event, "output_index", None)
+            if key is None:
+                key = getattr(event, "item_id", None)
+            if key not in tool_index:
+                tool_index[key] = len(tool_index)
+            return tool_index[key]
+
+        async for event in events:
+            kind = getattr(event, "type", None)
+            if kind == "response.output_item.added":
+                item = event.item
+                if getattr(item, "type", None) == "function_call":
+                    i = index_of(event)
+                    yield ToolCallDelta(index=i, id=item.call_id, name=item.name)
+                    if item.arguments:
+                        streamed_args.add(i)
+                        yield ToolCallDelta(index=i, arguments=item.arguments)
+            elif kind == "response.function_call_arguments.delta":
+                i = index_of(event)
+                if event.delta:
+                    streamed_args.add(i)
+                    yield ToolCallDelta(index=i, arguments=event.delta)
+            elif kind == "response.function_call_arguments.done":
+                # Servers that skip the deltas still send the whole arguments here.
+                i = index_of(event)
+                if i not in streamed_args and event.arguments:
+                    streamed_args.add(i)
+                    yield ToolCallDelta(index=i, arguments=event.arguments)
+            elif kind in ("response.output_text.delta", "response.refusal.delta"):
+                if event.delta:
+                    yield TextDelta(event.delta)
+            elif kind in ("response.completed", "response.incomplete"):
+                response = event.response
+                usage = getattr(response, "usage", None)
+                if usage is not None:
+                    yield UsageChunk(prompt_tokens=usage.input_tokens or 0, completion_tokens=usage.output_tokens or 0)
+                if kind == "response.completed":
+                    yield Finish("tool_calls" if tool_index else "stop")
+                else:
+                    details = getattr(response, "incomplete_details", None)
+                    reason = getattr(details, "reason", None)
+                    yield Finish("content_filter" if reason == "content_filter" else "length")
+                return
+            elif kind == "response.failed":
+                error = getattr(event.response, "error", None)
+                raise self._model_error(getattr(error, "code", None), getattr(error, "message", None))
+            elif kind == "error":
+                raise self._model_error(getattr(event, "code", None), getattr(event, "message", None))
+
+    def _model_error(self, code: Any, message: Any) -> BackendError:
+        code = str(code or "server_error")
+        text = f"{where(self.base_url)} failed the response: {one_line(message or code)}"
+        if code in _RETRYABLE:
+            return BackendError(_RETRYABLE[code], text, retryable=True)
+        if code == "invalid_prompt":
+            return BackendError("invalid_prompt", text)
+        # Other codes (e.g. image or file problems) are about our input: retrying will not help.
+        return BackendError("bad_request", f"{text} ({code})")
