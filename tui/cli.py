@@ -1,18 +1,281 @@
-"""Command line entry point (placeholder until the CLI issue lands)."""
+"""The ``investor-assistant`` command: the TUI with no subcommand, headless commands with one.
+
+Exit codes: 0 success; 1 a run that did not complete (or an internal error); 2 bad input
+(unknown id, bad setting or config file, unreachable server, missing key); 130 interrupted
+by Ctrl+C (143 by SIGTERM). Expected failures print one line, no traceback, unless --debug.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
+from typing import Any, NoReturn, Sequence
+
+from assistant_core.backends.base import BackendError
+from assistant_core.config import APPROVALS, DATA_PROVIDERS, ENV_NAMES, PROVIDERS
+from assistant_core.errors import AssistantError, NotFoundError
+from assistant_core.export import one_line
+
+PROG = "investor-assistant"
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+MAIN_EPILOG = f"""\
+examples:
+  {PROG}                                   open the full-screen app
+  {PROG} ask "Should I buy Apple?"         answer in the terminal, with tool calls
+  {PROG} threads list                      saved conversations
+  {PROG} runs show RUN_ID                  the tool-call log of one run
+  {PROG} config show                       effective settings and where they came from
+
+providers (auto-detected when --provider is not given):
+  OPENAI_API_KEY set              OpenAI (Responses API), model gpt-5-mini by default
+  OPENAI_BASE_URL / --base-url    an OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio)
+  neither                         demo mode: offline analyst on demo data
+"""
+
+ASK_EPILOG = f"""\
+examples:
+  {PROG} ask "Should I buy Apple?"
+  {PROG} ask "and its balance sheet?" --thread thread_abc123
+  echo "How is Tesla's balance sheet?" | {PROG} ask -
+  {PROG} ask --json "Show me MSFT's last 100 days" | jq -c .event
+  {PROG} --base-url http://localhost:11434/v1 --model llama3.1 ask "Compare AAPL and MSFT"
+
+The answer streams to stdout, one line per finished tool call (name(args) status duration
+source). Exit code 0 when the run completed, 1 otherwise (the run's last_error on stderr),
+130 after Ctrl+C (the run is cancelled and its partial answer kept). With --approval ask,
+each tool call is confirmed on the terminal; without a terminal, calls are denied.
+"""
+
+THREADS_EPILOG = f"""\
+examples:
+  {PROG} threads list --filter apple
+  {PROG} threads show thread_abc123
+  {PROG} threads export thread_abc123 --format md -o apple.md
+  {PROG} threads export thread_abc123 --format json > apple.json
+  {PROG} threads rename thread_abc123 "Apple research"
+  {PROG} threads delete thread_abc123
+"""
+
+RUNS_EPILOG = f"""\
+examples:
+  {PROG} runs list --thread thread_abc123
+  {PROG} runs show run_abc123           steps and tool calls, outputs truncated
+  {PROG} runs show run_abc123 --full    full tool outputs
+"""
+
+CONFIG_EPILOG = f"""\
+examples:
+  {PROG} config show
+  {PROG} config set provider compatible
+  {PROG} config set base_url http://localhost:11434/v1
+  {PROG} config set model llama3.1
+  {PROG} config set approval ask
+  {PROG} config set context_windows.llama3.1 131072
+
+settings: provider, base_url, model, approval, data, db, debug, context_windows.MODEL.
+The API key is never written by `config set`: export OPENAI_API_KEY.
+Precedence: flags > environment > config file > defaults.
+"""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="investor-assistant",
-        description="Research public companies with an AI assistant in your terminal.",
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) and example-preserving help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _settings_flags(top_level: bool) -> argparse.ArgumentParser:
+    """The global flags. They are accepted before and after a subcommand; after it they
+    must not reset what was given before, hence SUPPRESS as their default there."""
+    default = None if top_level else argparse.SUPPRESS
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group(
+        "settings", "override the environment and the config file for this command"
     )
-    parser.parse_args(argv)
-    return 0
+    group.add_argument("--provider", choices=PROVIDERS, default=default,
+                       help="model provider (default: auto-detected)")
+    group.add_argument("--base-url", metavar="URL", default=default,
+                       help="OpenAI-compatible server, e.g. http://localhost:11434/v1")
+    group.add_argument("--model", metavar="NAME", default=default, help="model name")
+    group.add_argument("--approval", choices=APPROVALS, default=default,
+                       help="run tools automatically, or ask before each call")
+    group.add_argument("--data", choices=DATA_PROVIDERS, default=default,
+                       help="market data: Yahoo Finance, or synthetic demo data")
+    group.add_argument("--db", metavar="PATH", default=default, help="thread database file")
+    group.add_argument("--config", metavar="PATH", default=default, help="config file (TOML)")
+    group.add_argument("--debug", action="store_true", default=default if not top_level else False,
+                       help="show tracebacks for errors")
+    return parser
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog=PROG,
+        description="Research public companies with an AI assistant in your terminal. "
+        "With no command, opens the full-screen app.",
+        epilog=MAIN_EPILOG,
+        parents=[_settings_flags(top_level=True)],
+    )
+    flags = _settings_flags(top_level=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = commands.add_parser("ask", parents=[flags], help="ask a question headless",
+                              description="Ask a question and stream the answer to stdout.",
+                              epilog=ASK_EPILOG)
+    ask.add_argument("question", help='the question, or "-" to read it from stdin')
+    where = ask.add_mutually_exclusive_group()
+    where.add_argument("--thread", metavar="ID", help="continue this thread")
+    where.add_argument("--new", action="store_true", help="start a new thread (the default)")
+    ask.add_argument("--json", action="store_true",
+                     help="print the Assistants streaming events as JSON Lines")
+
+    threads = commands.add_parser("threads", parents=[flags],
+                                  help="list, show, export, rename, delete threads",
+                                  description="Saved conversations.", epilog=THREADS_EPILOG)
+    tsub = threads.add_subparsers(dest="action", metavar="ACTION")
+    t_list = tsub.add_parser("list", parents=[flags], help="threads, most recent first",
+                             epilog=THREADS_EPILOG)
+    t_list.add_argument("--filter", metavar="TEXT", help="match titles and message text")
+    t_list.add_argument("--limit", type=int, metavar="N", help="at most N threads")
+    t_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    t_show = tsub.add_parser("show", parents=[flags], help="a thread's messages and tool calls",
+                             epilog=THREADS_EPILOG)
+    t_show.add_argument("id", metavar="ID")
+    t_export = tsub.add_parser("export", parents=[flags], help="export as Markdown or JSON",
+                               epilog=THREADS_EPILOG)
+    t_export.add_argument("id", metavar="ID")
+    t_export.add_argument("--format", choices=("md", "json"),
+                          help="md (default, or from -o's extension) or json (complete, re-readable)")
+    t_export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    t_rename = tsub.add_parser("rename", parents=[flags], help="give a thread a title",
+                               epilog=THREADS_EPILOG)
+    t_rename.add_argument("id", metavar="ID")
+    t_rename.add_argument("title", metavar="TITLE")
+    t_delete = tsub.add_parser("delete", parents=[flags], help="delete a thread and its runs",
+                               epilog=THREADS_EPILOG)
+    t_delete.add_argument("id", metavar="ID")
+
+    runs = commands.add_parser("runs", parents=[flags], help="the run and tool-call log",
+                               description="Runs, their steps and tool calls.", epilog=RUNS_EPILOG)
+    rsub = runs.add_subparsers(dest="action", metavar="ACTION")
+    r_list = rsub.add_parser("list", parents=[flags], help="the runs of a thread", epilog=RUNS_EPILOG)
+    r_list.add_argument("--thread", metavar="ID", required=True)
+    r_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    r_show = rsub.add_parser("show", parents=[flags], help="a run's steps and tool calls",
+                             epilog=RUNS_EPILOG)
+    r_show.add_argument("run_id", metavar="RUN_ID")
+    r_show.add_argument("--full", action="store_true", help="do not truncate tool outputs")
+
+    config = commands.add_parser("config", parents=[flags], help="show or change settings",
+                                 description="Settings and where each came from.",
+                                 epilog=CONFIG_EPILOG)
+    csub = config.add_subparsers(dest="action", metavar="ACTION")
+    csub.add_parser("show", parents=[flags], help="effective settings and their sources",
+                    epilog=CONFIG_EPILOG)
+    c_set = csub.add_parser("set", parents=[flags], help="save a setting to the config file",
+                            epilog=CONFIG_EPILOG)
+    c_set.add_argument("key", metavar="KEY")
+    c_set.add_argument("value", metavar="VALUE")
+
+    # Which parser to show when a group is given without its action.
+    parser.set_defaults(_groups={"threads": threads, "runs": runs, "config": config})
+    return parser
+
+
+def setting_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line, for ``load_settings``."""
+    flags = {
+        name: getattr(args, name, None)
+        for name in ("provider", "base_url", "model", "approval", "data", "db", "config")
+    }
+    flags["debug"] = True if getattr(args, "debug", False) else None
+    return flags
+
+
+def _debug_requested(args: argparse.Namespace | None) -> bool:
+    if args is not None and getattr(args, "debug", False):
+        return True
+    return os.environ.get(ENV_NAMES["debug"], "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def user_message(exc: BaseException) -> str:
+    """The one line a user sees for an expected failure, with a way forward."""
+    if isinstance(exc, NotFoundError):
+        hint = {
+            "thread": f"list them with `{PROG} threads list`",
+            "run": f"list a thread's runs with `{PROG} runs list --thread ID`",
+        }.get(exc.kind, "")
+        return f"{exc}; {hint}" if hint else str(exc)
+    if isinstance(exc, BackendError):
+        return f"model API error ({exc.code}): {exc.message}"
+    return str(exc)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command is None:
+        from .commands.app import open_app
+
+        return open_app(setting_flags(args))
+    action = getattr(args, "action", None)
+    if command in ("threads", "runs", "config") and action is None:
+        args._groups[command].print_help(sys.stderr)
+        return EXIT_USAGE
+    if command == "ask":
+        from .commands.ask import ask_command
+
+        return ask_command(args, setting_flags(args))
+    if command == "threads":
+        from .commands.threads import threads_command
+
+        return threads_command(args, setting_flags(args))
+    if command == "runs":
+        from .commands.runs import runs_command
+
+        return runs_command(args, setting_flags(args))
+    from .commands.config_cmd import config_command
+
+    return config_command(args, setting_flags(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    debug = _debug_requested(args)
+    try:
+        return dispatch(args)
+    except (AssistantError, BackendError) as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"{PROG}: error: {one_line(user_message(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from complaining
+        # about the unflushable stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_RUN_FAILED
+    except Exception as exc:  # a bug: say so in one line, the traceback with --debug
+        if debug:
+            traceback.print_exc()
+        print(
+            f"{PROG}: internal error: {type(exc).__name__}: {one_line(str(exc), 300)} "
+            "(rerun with --debug for details)",
+            file=sys.stderr,
+        )
+        return EXIT_RUN_FAILED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,204 @@
+"""Assemble the app's parts from Settings: store, model backend, market tools, runtime.
+
+The TUI and the CLI both start here, so they agree on what a setting means. Heavy imports
+(openai, yfinance, pandas) stay inside the backend and market modules and load when a
+backend or provider first needs them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .backends.base import Backend
+from .config import Settings, check_provider, resolve_model, unreachable_message
+from .errors import ConfigError
+from .runtime import Runtime
+from .store import Store
+
+
+@dataclass
+class Session:
+    settings: Settings
+    store: Store
+    backend: Backend
+    runtime: Runtime
+    market: Any = None
+    #: Run ids closed at start-up because an earlier process stopped mid-run.
+    recovered_runs: list[str] = field(default_factory=list)
+    lease: DatabaseLease | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.settings.is_demo
+
+    @property
+    def provider_label(self) -> str:
+        return provider_label(self.settings)
+
+    async def aclose(self) -> None:
+        """Cancel runs still executing here, close the backend, the market cache and the
+        store. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.runtime.aclose()
+        finally:
+            close = getattr(self.market, "close", None)
+            if callable(close):
+                close()
+            self.store.close()
+            if self.lease is not None:
+                self.lease.release()
+
+
+def provider_label(settings: Settings) -> str:
+    """Who answers, in a few words: "OpenAI · gpt-5-mini", "offline analyst (DEMO)"…"""
+    if settings.provider == "offline":
+        label = "offline analyst (DEMO)" if settings.data == "demo" else "offline analyst"
+        return label
+    if settings.provider == "openai":
+        label = f"OpenAI · {settings.model}"
+        if settings.base_url:
+            label += f" @ {settings.base_url}"
+    else:
+        label = f"compatible · {settings.model} @ {settings.base_url}"
+    if settings.data == "demo":
+        label += " · DEMO data"
+    return label
+
+
+def build_session(settings: Settings, *, recover: bool = True) -> Session:
+    """Open everything ``settings`` describes. Raises ConfigError (provider set-up,
+    unreachable server when the model must be listed) or StoreError (database)."""
+    check_provider(settings)
+    if settings.provider == "compatible":
+        resolve_model(settings)  # lists /v1/models when no model is given
+    store = Store(settings.db)
+    lease: DatabaseLease | None = None
+    _closed: bool = field(default=False, repr=False)
+    try:
+        lease = DatabaseLease(settings.db)
+        recovered = lease.acquire(store, recover=recover)
+        backend = make_backend(settings)
+        market = make_market(settings)
+        from .tools.investor import build_investor_tools
+
+        tools = build_investor_tools(market)
+        assert settings.model is not None
+        runtime = Runtime(
+            store,
+            backend,
+            tools,
+            model=settings.model,
+            approval=settings.approval,  # type: ignore[arg-type]
+            context_windows=settings.context_windows or None,
+        )
+    except BaseException:
+        store.close()
+        if lease is not None:
+            lease.release()
+        raise
+    return Session(
+        settings=settings,
+        store=store,
+        backend=backend,
+        runtime=runtime,
+        market=market,
+        recovered_runs=list(recovered),
+        lease=lease,
+    )
+
+
+class DatabaseLease:
+    """Tells a crashed process's runs from runs another live process is executing.
+
+    Every session holds a shared ``flock`` on ``<db>.lock`` for its lifetime; the kernel drops
+    it when the process dies, however it dies. Start-up recovery (closing runs left active)
+    runs only when an exclusive lock is granted, i.e. when no other live session uses the
+    database, so two terminals never close each other's runs. A run stranded by a crash while
+    another session is open is recovered by the next start-up after that one ends.
+    Where ``fcntl`` is missing (Windows) recovery always runs, as the store alone would.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path.with_name(db_path.name + ".lock")
+        self._fd: int | None = None
+        try:
+            import fcntl  # noqa: F401
+        except ImportError:
+            return
+        self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+
+    def acquire(self, store: Store, *, recover: bool = True) -> list[str]:
+        """Take the shared lock; first, when alone and ``recover``, close stranded runs."""
+        if self._fd is None:
+            return store.recover_interrupted() if recover else []
+        import fcntl
+
+        if not recover:
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+            return []
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fcntl.flock(self._fd, fcntl.LOCK_SH)  # someone else is live: leave runs alone
+            return []
+        try:
+            return store.recover_interrupted()
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
+def make_backend(settings: Settings) -> Backend:
+    if settings.provider == "openai":
+        from .backends.responses import ResponsesBackend
+
+        return ResponsesBackend(base_url=settings.base_url, api_key=settings.api_key)
+    if settings.provider == "compatible":
+        from .backends.chat_completions import ChatCompletionsBackend
+
+        # The key (if any) goes to the configured server, as the openai SDK does with
+        # OPENAI_API_KEY and OPENAI_BASE_URL; servers that need none get a placeholder.
+        return ChatCompletionsBackend(base_url=settings.base_url, api_key=settings.api_key)
+    from .backends.offline import OfflineAnalyst
+
+    return OfflineAnalyst(pace=settings.demo_pace)
+
+
+def make_market(settings: Settings) -> Any:
+    from .market import create_market
+
+    return create_market(settings.data)
+
+
+def check_reachable(base_url: str, timeout: float = 3.0) -> None:
+    """A TCP connect to the server behind ``base_url``: fails in milliseconds when nothing
+    listens, instead of after the runtime's retries. Raises ConfigError naming the URL."""
+    parts = urlsplit(base_url)
+    host = parts.hostname
+    if not host:
+        raise ConfigError(f"bad base URL {base_url!r}; expected e.g. http://localhost:11434/v1")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ConfigError(unreachable_message(base_url, _os_reason(exc))) from exc
+
+
+def _os_reason(exc: OSError) -> Exception:
+    if isinstance(exc, socket.timeout):
+        return Exception(f"no answer within the connect timeout")
+    return Exception(exc.strerror or type(exc).__name__)

@@ -1,0 +1,1 @@
+"""The headless subcommands of ``investor-assistant``, one module each."""

@@ -1,0 +1,269 @@
+"""``ask``: one question, answered headless, streamed to stdout.
+
+Text mode prints the answer as it arrives and one line per finished tool call; ``--json``
+prints every Assistants streaming event as one JSON line. Ctrl+C (or SIGTERM) cancels the
+run through the runtime, so it ends ``cancelled`` with its partial answer kept; a second
+Ctrl+C stops waiting for that.
+
+Approval ``ask`` needs someone to answer: on a terminal each call is confirmed on stderr;
+without one (stdin or stderr not a tty, e.g. in a script or with the question on stdin)
+each call is denied with a note on stderr, and the model is told so. Scripts that want
+tools use ``--approval auto``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant_core import events as ev
+from assistant_core.config import Settings, load_settings
+from assistant_core.errors import AssistantError, ConfigError
+from assistant_core.export import call_signature, call_summary, dumps_safe, one_line
+from assistant_core.objects import LastError, Run, RunStep
+from assistant_core.session import Session, build_session, check_reachable
+
+from .app import close_session
+from .output import Output, safe
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+CANCEL_GRACE_S = 10.0  # how long a cancelled run may take to wind down before we stop waiting
+
+
+def ask_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
+    question = read_question(args.question)
+    settings = load_settings(flags)
+    output = Output()
+    if settings.base_url and settings.provider != "offline":
+        # Fail in milliseconds, before any thread is created, when nothing listens there.
+        check_reachable(settings.base_url)
+    session = build_session(settings)
+    try:
+        if args.thread:
+            session.store.get_thread(args.thread)  # an unknown id fails before anything else
+        notice = settings.demo_notice()
+        if notice:
+            output.note(f"note: {notice}")
+        return asyncio.run(_ask_then_close(session, output, question, args))
+    finally:
+        close_session(session)  # a no-op when the loop already closed it
+
+
+async def _ask_then_close(
+    session: Session, output: Output, question: str, args: argparse.Namespace
+) -> int:
+    # The backend's HTTP client belongs to this event loop: close it here, not in another.
+    try:
+        return await AskRun(session, output, json_mode=args.json).run(question, args.thread)
+    finally:
+        await session.aclose()
+
+
+def read_question(raw: str) -> str:
+    text = sys.stdin.read() if raw == "-" else raw
+    text = text.strip()
+    if not text:
+        source = "stdin" if raw == "-" else "the question"
+        raise ConfigError(f"{source} is empty; pass the question as text, or - to read it from stdin")
+    return text
+
+
+@dataclass
+class _State:
+    run: Run | None = None
+    error: LastError | None = None
+    signal: int | None = None  # the signal that asked us to cancel
+    cancel_task: asyncio.Task[Any] | None = None
+    prompt: asyncio.Future[str] | None = None
+    printed_calls: set[str] = field(default_factory=set)
+    after_tool_line: bool = False
+    grace_timer: asyncio.TimerHandle | None = None
+
+
+class AskRun:
+    def __init__(self, session: Session, output: Output, *, json_mode: bool) -> None:
+        self.session = session
+        self.runtime = session.runtime
+        self.settings: Settings = session.settings
+        self.output = output
+        self.json_mode = json_mode
+        self.state = _State()
+        self.interactive = sys.stdin.isatty() and sys.stderr.isatty()
+
+    async def run(self, question: str, thread_id: str | None) -> int:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in EXIT_BY_SIGNAL:
+            loop.add_signal_handler(sig, self._on_signal, sig, task)
+        try:
+            if thread_id is None:
+                thread = self.runtime.create_thread()
+                if self.json_mode:
+                    self._emit_json(ev.ThreadCreated(thread))
+            else:
+                thread = self.session.store.get_thread(thread_id)
+            try:
+                async for event in self.runtime.ask(thread.id, question):
+                    await self._handle(event)
+            except asyncio.CancelledError:
+                if self.state.signal is None:
+                    raise
+                # A second signal, or a run that would not wind down: stop waiting.
+                task.uncancel()
+                self.output.end_line()
+                self.output.note("stopped waiting for the run to finish cancelling")
+        finally:
+            for sig in EXIT_BY_SIGNAL:
+                loop.remove_signal_handler(sig)
+            if self.state.grace_timer is not None:
+                self.state.grace_timer.cancel()
+        return self._finish(thread.id)
+
+    # -- signals -------------------------------------------------------------------------
+    def _on_signal(self, sig: int, task: asyncio.Task[Any]) -> None:
+        state = self.state
+        if state.signal is not None:
+            task.cancel()  # second Ctrl+C: the user does not want to wait
+            return
+        state.signal = sig
+        if state.prompt is not None and not state.prompt.done():
+            state.prompt.cancel()
+        if state.run is not None:
+            self._request_cancel(state.run.id)
+        # else: cancelled as soon as the run exists (see _handle)
+        state.grace_timer = asyncio.get_running_loop().call_later(CANCEL_GRACE_S, task.cancel)
+
+    def _request_cancel(self, run_id: str) -> None:
+        if self.state.cancel_task is None:
+            self.state.cancel_task = asyncio.ensure_future(self._cancel(run_id))
+
+    async def _cancel(self, run_id: str) -> None:
+        try:
+            await self.runtime.cancel_run(run_id)
+        except AssistantError:
+            pass  # it finished on its own meanwhile: nothing left to cancel
+
+    # -- events --------------------------------------------------------------------------
+    async def _handle(self, event: ev.Event) -> None:
+        state = self.state
+        if isinstance(event, ev.RunEvent):
+            state.run = event.data
+            if state.signal is not None and event.data.is_active:
+                self._request_cancel(event.data.id)
+        elif isinstance(event, ev.ErrorEvent):
+            state.error = event.data
+        if self.json_mode:
+            self._emit_json(event)
+        else:
+            self._render(event)
+        if isinstance(event, ev.RunRequiresAction) and state.signal is None:
+            await self._approve(event.data)
+
+    def _emit_json(self, event: ev.Event) -> None:
+        self.output.write(dumps_safe(event.to_json()) + "\n")
+
+    def _render(self, event: ev.Event) -> None:
+        if isinstance(event, ev.MessageDelta):
+            if self.state.after_tool_line:
+                self.output.write("\n")  # a blank line between the tool calls and the answer
+                self.state.after_tool_line = False
+            self.output.write(safe(event.data.value))
+        elif isinstance(event, ev.StepEvent) and event.data.type == "tool_calls":
+            if event.data.status != "in_progress":
+                self._print_calls(event.data)
+
+    def _print_calls(self, step: RunStep) -> None:
+        for call in step.tool_calls:
+            unfinished = call.status in ("queued", "running", "awaiting_approval")
+            if unfinished or call.id in self.state.printed_calls:
+                continue
+            self.state.printed_calls.add(call.id)
+            signature = call_signature(call.function.name, call.function.arguments)
+            line = f"→ {signature}  {call_summary(call)}"
+            if call.error:
+                line += f" · {one_line(call.error, 160)}"
+            colour = ("red",) if call.is_error or call.status in ("error", "denied") else ("dim",)
+            self.output.line(self.output.style(line, *colour))
+            self.state.after_tool_line = True
+
+    # -- approval ------------------------------------------------------------------------
+    async def _approve(self, run: Run) -> None:
+        pending = (run.required_action or {}).get("submit_tool_outputs", {}).get("tool_calls", [])
+        decisions: dict[str, bool] = {}
+        self.output.end_line()
+        for call in pending:
+            function = call.get("function", {})
+            signature = call_signature(function.get("name", "?"), function.get("arguments", ""))
+            if not self.interactive:
+                self.output.note(
+                    f"denied {signature}: approval is 'ask' but there is no terminal to confirm "
+                    "on; use --approval auto to let tools run in scripts"
+                )
+                decisions[call["id"]] = False
+                continue
+            try:
+                answer = await self._prompt(f"Run tool {signature}? [y/N] ")
+            except asyncio.CancelledError:
+                if self.state.signal is None:
+                    raise
+                sys.stderr.write("\n")
+                return  # Ctrl+C at the prompt: the run is being cancelled instead
+            decisions[call["id"]] = answer.strip().lower() in ("y", "yes")
+        await self.runtime.approve(run.id, decisions)
+
+    async def _prompt(self, question: str) -> str:
+        """Read one line from the terminal without a blocking thread (so Ctrl+C works)."""
+        loop = asyncio.get_running_loop()
+        fd = sys.stdin.fileno()
+        future: asyncio.Future[str] = loop.create_future()
+        self.state.prompt = future
+
+        def readable() -> None:
+            data = os.read(fd, 4096)
+            if not future.done():
+                future.set_result(data.decode("utf-8", "replace"))
+
+        sys.stderr.write(self.output.style(question, "bold", err=True))
+        sys.stderr.flush()
+        loop.add_reader(fd, readable)
+        try:
+            return await future
+        finally:
+            loop.remove_reader(fd)
+            self.state.prompt = None
+
+    # -- outcome -------------------------------------------------------------------------
+    def _finish(self, thread_id: str) -> int:
+        state = self.state
+        out = self.output
+        if not self.json_mode:
+            out.end_line()
+        run = state.run
+        if run is not None:
+            try:  # the stored run is the truth (a cancel may have landed after the stream)
+                run = self.runtime.get_run(run.id)
+            except Exception:
+                pass
+        status = run.status if run else "not started"
+        if not self.json_mode and run is not None:
+            out.info(f"thread {thread_id} · run {run.id} · {status} (continue with --thread {thread_id})")
+        if state.signal is not None:
+            out.note(f"cancelled: run is {status}")
+            return EXIT_BY_SIGNAL.get(signal.Signals(state.signal), 130)
+        if run is not None and status == "completed":
+            return EXIT_OK
+        error = (run.last_error if run else None) or state.error
+        if error is not None:
+            out.error(f"run {status}: {error.code}: {one_line(error.message, 500)}")
+        elif run is not None and run.incomplete_details:
+            out.error(f"run {status}: {one_line(str(run.incomplete_details.get('reason', '')))}")
+        else:
+            out.error(f"run {status}")
+        return EXIT_FAILED

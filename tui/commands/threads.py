@@ -1,0 +1,114 @@
+"""``threads list|show|export|rename|delete``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from assistant_core.errors import AssistantError
+from assistant_core.export import (
+    call_signature,
+    call_summary,
+    collect_thread,
+    dumps_safe,
+    format_timestamp,
+    one_line,
+    to_json_text,
+    to_markdown,
+)
+from assistant_core.store import Store
+
+from .common import open_store, write_private
+from .output import Output, safe
+
+
+def threads_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
+    store = open_store(flags)
+    try:
+        action = {
+            "list": list_threads,
+            "show": show_thread,
+            "export": export_thread,
+            "rename": rename_thread,
+            "delete": delete_thread,
+        }[args.action]
+        return action(store, args, Output())
+    finally:
+        store.close()
+
+
+def list_threads(store: Store, args: argparse.Namespace, out: Output) -> int:
+    threads = store.list_threads(filter=args.filter or None, limit=args.limit)
+    if args.json:
+        for thread in threads:
+            row = thread.to_dict() | {"message_count": store.count_messages(thread.id)}
+            out.write(dumps_safe(row) + "\n")
+        return 0
+    if not threads:
+        what = f"matching {args.filter!r}" if args.filter else "yet"
+        out.note(f"no threads {one_line(what)}; start one with: investor-assistant ask \"...\"")
+        return 0
+    for thread in threads:
+        count = store.count_messages(thread.id)
+        title = one_line(thread.title or "(untitled)", 80)
+        when = format_timestamp(thread.updated_at or thread.created_at)
+        out.line(f"{thread.id}  {when}  {count:>4} msgs  {title}")
+    return 0
+
+
+def show_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+    export = collect_thread(store, args.id)
+    thread = export.thread
+    out.line(out.style(one_line(thread.title or "(untitled)"), "bold"))
+    out.line(
+        f"{thread.id} · created {format_timestamp(thread.created_at)} · "
+        f"{len(export.messages)} messages · {len(export.runs)} runs"
+    )
+    runs = {run.id: run for run in export.runs}
+    for message in export.messages:
+        who = "you" if message.role == "user" else "assistant"
+        status = "" if message.status == "completed" else f" · {message.status}"
+        out.line()
+        out.line(out.style(f"── {who} · {format_timestamp(message.created_at)}{status}", "cyan"))
+        run = runs.get(message.run_id or "")
+        if run is not None:
+            for call in export.tool_calls(run.id):
+                signature = call_signature(call.function.name, call.function.arguments)
+                out.line(out.style(f"→ {signature}  {call_summary(call)}", "dim"))
+        out.line(safe(message.text))
+        if run is not None and run.status != "completed":
+            reason = f": {one_line(run.last_error.message, 200)}" if run.last_error else ""
+            out.line(out.style(f"(run {run.status}{reason})", "yellow"))
+    return 0
+
+
+def export_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+    fmt = args.format
+    if fmt is None:
+        fmt = "json" if args.output and args.output.lower().endswith(".json") else "md"
+    export = collect_thread(store, args.id)
+    text = to_json_text(export) if fmt == "json" else to_markdown(export)
+    if args.output in (None, "-"):
+        out.write(text)
+    else:
+        path = Path(args.output).expanduser()
+        write_private(path, text)
+        out.note(f"exported {export.thread.id} ({fmt}) to {path}")
+    return 0
+
+
+def rename_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+    title = " ".join(args.title.split())
+    if not title:
+        raise AssistantError("the title is empty; pass the new title as text")
+    thread = store.rename_thread(args.id, title)
+    out.line(f"renamed {thread.id}: {one_line(thread.title)}")
+    return 0
+
+
+def delete_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+    thread = store.get_thread(args.id)
+    store.delete_thread(thread.id)
+    out.line(f"deleted {thread.id} ({one_line(thread.title or 'untitled', 80)})")
+    return 0
