@@ -12,7 +12,6 @@ the same objects; ``openai``'s models accept extra keys, so the wire form stays 
 
 from __future__ import annotations
 
-import functools
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -109,10 +108,15 @@ class _Obj:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
 def _field_names(cls: type) -> frozenset[str]:
     # Cached: the store builds thousands of objects per listing.
-    return frozenset(f.name for f in fields(cls))
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
+    return names
 
 
 @dataclass

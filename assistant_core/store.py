@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ActiveRunError, NotFoundError, StoreError
 from .objects import (
@@ -35,6 +35,7 @@ from .objects import (
     RunStep,
     Thread,
     ToolCall,
+    _Obj,
     check_transition,
     new_id,
     now,
@@ -61,6 +62,8 @@ _MIN_FTS_CHARS = 3
 _DEFAULT_ASSISTANT_KEY = "default_assistant_id"
 _UNFINISHED_CALL_STATUSES = frozenset({"queued", "awaiting_approval", "running"})
 
+T = TypeVar("T", bound=_Obj)
+
 
 @dataclass
 class ToolCallRecord:
@@ -75,9 +78,13 @@ class ToolCallRecord:
 
 # -- titles ------------------------------------------------------------------------------
 _KEEP_FORMAT_CHARS = {"\u200c", "\u200d"}  # (non-)joiners: part of emoji and some scripts
-# Terminal escape sequences (CSI like ESC[31m, and OSC like ESC]8;;url BEL): dropping only
-# the ESC would leave their parameters in the title.
-_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?)")
+# Terminal escape sequences (CSI like ESC[31m, and OSC like ESC]8;;url BEL), with their 7-bit
+# or one-byte C1 introducers (U+009B CSI; U+009D OSC, ended by BEL, ST or U+009C): dropping
+# only the introducer would leave their parameters in the title.
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+)
 
 
 def clean_line(text: str) -> str:
@@ -225,13 +232,7 @@ class Store:
         )
 
     def get_assistant(self, assistant_id: str) -> Assistant:
-        with self._read() as db:
-            row = db.execute(
-                "SELECT data FROM assistants WHERE id = ?", (assistant_id,)
-            ).fetchone()
-        if row is None:
-            raise NotFoundError("assistant", assistant_id)
-        return Assistant.from_dict(json.loads(row[0]))
+        return self._load(Assistant, "assistants", "assistant", assistant_id)
 
     def update_assistant(self, assistant: Assistant) -> Assistant:
         with self._write() as db:
@@ -431,11 +432,7 @@ class Store:
             )
 
     def get_message(self, message_id: str) -> Message:
-        with self._read() as db:
-            row = db.execute("SELECT data FROM messages WHERE id = ?", (message_id,)).fetchone()
-        if row is None:
-            raise NotFoundError("message", message_id)
-        return Message.from_dict(json.loads(row[0]))
+        return self._load(Message, "messages", "message", message_id)
 
     def list_messages(
         self,
@@ -448,7 +445,8 @@ class Store:
         id ``before`` when given) — what a chat view loads first, and on scroll-up."""
         with self._read() as db:
             self._require(db, "threads", "thread", thread_id)
-            where, params = "thread_id = ?", [thread_id]
+            where = "thread_id = ?"
+            params: list[Any] = [thread_id]
             if before is not None:
                 row = db.execute(
                     "SELECT seq FROM messages WHERE id = ? AND thread_id = ?", (before, thread_id)
@@ -481,6 +479,27 @@ class Store:
     def _require(db: sqlite3.Connection, table: str, kind: str, object_id: str) -> None:
         if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (object_id,)).fetchone() is None:
             raise NotFoundError(kind, object_id)
+
+    # Table names below are constants of this module, never caller input.
+    def _load(self, cls: type[T], table: str, kind: str, object_id: str) -> T:
+        with self._read() as db:
+            row = db.execute(f"SELECT data FROM {table} WHERE id = ?", (object_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(kind, object_id)
+        return cls.from_dict(json.loads(row[0]))
+
+    def _load_children(
+        self, cls: type[T], table: str, parent: tuple[str, str, str], parent_id: str
+    ) -> list[T]:
+        """The rows of ``table`` under one parent, oldest first. ``parent``: its table, its
+        kind (for NotFoundError) and the column that points at it."""
+        parent_table, parent_kind, column = parent
+        with self._read() as db:
+            self._require(db, parent_table, parent_kind, parent_id)
+            rows = db.execute(
+                f"SELECT data FROM {table} WHERE {column} = ? ORDER BY seq", (parent_id,)
+            ).fetchall()
+        return [cls.from_dict(json.loads(data)) for (data,) in rows]
 
     # -- runs ----------------------------------------------------------------------------
     def create_run(self, run: Run) -> Run:
@@ -518,20 +537,11 @@ class Store:
             self._touch_thread(db, row[1])
 
     def get_run(self, run_id: str) -> Run:
-        with self._read() as db:
-            row = db.execute("SELECT data FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise NotFoundError("run", run_id)
-        return Run.from_dict(json.loads(row[0]))
+        return self._load(Run, "runs", "run", run_id)
 
     def list_runs(self, thread_id: str) -> list[Run]:
         """Oldest first."""
-        with self._read() as db:
-            self._require(db, "threads", "thread", thread_id)
-            rows = db.execute(
-                "SELECT data FROM runs WHERE thread_id = ? ORDER BY seq", (thread_id,)
-            ).fetchall()
-        return [Run.from_dict(json.loads(data)) for (data,) in rows]
+        return self._load_children(Run, "runs", ("threads", "thread", "thread_id"), thread_id)
 
     def active_run(self, thread_id: str) -> Run | None:
         with self._read() as db:
@@ -590,20 +600,11 @@ class Store:
         )
 
     def get_step(self, step_id: str) -> RunStep:
-        with self._read() as db:
-            row = db.execute("SELECT data FROM steps WHERE id = ?", (step_id,)).fetchone()
-        if row is None:
-            raise NotFoundError("run step", step_id)
-        return RunStep.from_dict(json.loads(row[0]))
+        return self._load(RunStep, "steps", "run step", step_id)
 
     def list_steps(self, run_id: str) -> list[RunStep]:
         """In order of creation."""
-        with self._read() as db:
-            self._require(db, "runs", "run", run_id)
-            rows = db.execute(
-                "SELECT data FROM steps WHERE run_id = ? ORDER BY seq", (run_id,)
-            ).fetchall()
-        return [RunStep.from_dict(json.loads(data)) for (data,) in rows]
+        return self._load_children(RunStep, "steps", ("runs", "run", "run_id"), run_id)
 
     def list_tool_calls(
         self, *, thread_id: str | None = None, run_id: str | None = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -233,7 +234,7 @@ def open_database(path: Path) -> sqlite3.Connection:
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         _check_version(path, read_version(db))
         if not memory:
-            db.execute("PRAGMA journal_mode = WAL")
+            enable_wal(db, BUSY_TIMEOUT_S)
             # In WAL mode NORMAL is safe against app crashes (only an OS crash can lose
             # the last commits) and makes each commit much cheaper.
             db.execute("PRAGMA synchronous = NORMAL")
@@ -256,6 +257,23 @@ def open_database(path: Path) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def enable_wal(db: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch to WAL. While another process creates or switches the same new file, SQLite
+    answers this pragma "database is locked" at once, without its busy handler: retry for
+    as long as the busy timeout (``timeout_s``) would have waited."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.002
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def _check_version(path: Path, version: int | None) -> None:

@@ -5,7 +5,7 @@
   every call goes through yfinance's request and parsing code against the local replay of
   the recorded Yahoo responses (tests/support/yahoo_replay.py) and writes the cache;
 - hit: the same call answered from the SQLite cache;
-- tokens: ``ToolResult.to_model()`` of each tool for AAPL, estimated (assistant_core.tools.tokens).
+- tokens: ``ToolResult.to_model()`` of each tool for AAPL, estimated (assistant_core.tokens).
   Recorded kinds come from the replay; cash flow, quote and recommendations were not recorded,
   so those use the demo provider (said in the table).
 
@@ -32,7 +32,7 @@ os.environ["XDG_CACHE_HOME"] = str(_TMP / "cache")
 
 from assistant_core.market import MarketData, create_market  # noqa: E402
 from assistant_core.tools.investor import build_investor_tools  # noqa: E402
-from assistant_core.tools.tokens import estimate_tokens  # noqa: E402
+from assistant_core.tokens import estimate_text  # noqa: E402
 from tests.support.yahoo_replay import YahooReplay, forget_yfinance_responses  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "recorded"
@@ -104,7 +104,7 @@ def token_sizes(replay_market: MarketData, demo_market: MarketData) -> None:
             result = await tools.execute(name, json.dumps(args))
             text = result.to_model()
             demo_text = (await demo_tools.execute(name, json.dumps(args))).to_model()
-            rows.append((name, where, len(text), estimate_tokens(text), estimate_tokens(demo_text), result.error))
+            rows.append((name, where, len(text), estimate_text(text), estimate_text(demo_text), result.error))
         # the largest shapes: a full 100-day window (AAPL's recording has only 49 days), and a
         # six-way comparison over a year
         for name, args, where in (
@@ -116,7 +116,7 @@ def token_sizes(replay_market: MarketData, demo_market: MarketData) -> None:
             text = result.to_model()
             demo_text = (await demo_tools.execute(name, json.dumps(args))).to_model()
             label = f"{name} [{len(args.get('tickers', [1]))}x: {', '.join(args.get('tickers', [args.get('ticker')]))}]"
-            rows.append((label, where, len(text), estimate_tokens(text), estimate_tokens(demo_text), result.error))
+            rows.append((label, where, len(text), estimate_text(text), estimate_text(demo_text), result.error))
         return rows
 
     rows = asyncio.run(run())

@@ -13,16 +13,20 @@ from assistant_core.backends.base import BackendError, ModelRequest, ToolCallDel
 from assistant_core.backends.chat_completions import ChatCompletionsBackend
 from assistant_core.backends.models import alist_models, list_models
 from tests.support.openai_replay import (
+    CAPITAL_TOOL,
     GARBAGE_LINE,
     INVALID_JSON_EVENT,
     INVALID_UTF8_EVENT,
+    SECRET_TOOL,
     ReplayServer,
     ToolCallSpec,
+    after_tools,
     chat_stream,
     chat_stream_events,
     collect,
     error_event,
     error_response,
+    expect_error,
     inject,
     json_response,
     load_cassette,
@@ -30,21 +34,8 @@ from tests.support.openai_replay import (
     same_tool_exchange,
     sse_response,
     unused_port,
+    user_request,
 )
-
-PATH = "/v1/chat/completions"
-SECRET_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "secret_retrieval_tool",
-        "description": "A tool that requires a password to retrieve a secret.",
-        "parameters": {
-            "type": "object",
-            "properties": {"password": {"type": "string"}},
-            "required": ["password"],
-        },
-    },
-}
 
 
 @pytest.fixture
@@ -60,27 +51,12 @@ async def backend(server: ReplayServer) -> AsyncIterator[ChatCompletionsBackend]
     await backend.aclose()
 
 
-def ask(text: str, *, tools: list[dict] | None = None, instructions: str = "") -> ModelRequest:
-    return ModelRequest(
-        model="gpt-4o", instructions=instructions, input=[{"role": "user", "content": text}], tools=tools or []
-    )
-
-
-def after_tools(first: ModelRequest, calls: list[dict[str, str]], outputs: list[str]) -> ModelRequest:
-    """The next turn's request: the model's tool calls and their outputs appended."""
-    items = list(first.input) + [{"role": "assistant", "content": None, "tool_calls": calls}]
-    items += [
-        {"role": "tool", "tool_call_id": c["id"], "name": c["name"], "content": out} for c, out in zip(calls, outputs)
-    ]
-    return ModelRequest(model=first.model, instructions=first.instructions, input=items, tools=first.tools)
-
-
 # -- real recorded streams -------------------------------------------------------------------
 async def test_openai_python_parallel_weather_and_stock(server: ReplayServer, backend, fixtures_dir: Path) -> None:
     server.enqueue(
         load_sse_body(fixtures_dir / "chat_completions/openai-python_parallel_tool_calls_weather_and_stock_price.sse.bin")
     )
-    got = await collect(backend.stream(ask("What's the weather like in Edinburgh? What's the price of AAPL?")))
+    got = await collect(backend.stream(user_request("What's the weather like in Edinburgh? What's the price of AAPL?")))
     assert got.tool_calls == [
         {"id": "call_JMW1whyEaYG438VE1OIflxA2", "name": "GetWeatherArgs", "arguments": '{"city": "Edinburgh", "country": "GB", "units": "c"}'},
         {"id": "call_DNYTawLBoN8fj3KN6qU9N1Ou", "name": "get_stock_price", "arguments": '{"ticker": "AAPL", "exchange": "NASDAQ"}'},
@@ -124,7 +100,7 @@ async def test_mirascope_gpt4o_parallel_calls_then_answer(
     # The second request must carry the same tool calls and outputs the real client sent.
     server.enqueue_interactions([turn1, turn2], checks={1: same_tool_exchange(turn2.request_body)})
 
-    request = ask(
+    request = user_request(
         "Please retrieve the secrets associated with each of these passwords: mellon,radiance",
         tools=[SECRET_TOOL],
         instructions="Use parallel tool calling.",
@@ -151,8 +127,7 @@ async def test_mirascope_gpt4o_parallel_calls_then_answer(
 async def test_pydantic_ai_get_capital_then_answer(server: ReplayServer, backend, fixtures_dir: Path) -> None:
     turn1, turn2 = load_cassette(fixtures_dir / "chat_completions/pydantic-ai_test_run_stream_sync_streams_real_model.yaml")
     server.enqueue_interactions([turn1, turn2], checks={1: same_tool_exchange(turn2.request_body)})
-    tool = {"type": "function", "function": {"name": "get_capital", "description": "", "parameters": {"type": "object", "properties": {"country": {"type": "string"}}, "required": ["country"]}}}
-    request = ask("What is the capital of the UK? Use the tool, then answer.", tools=[tool])
+    request = user_request("What is the capital of the UK? Use the tool, then answer.", tools=[CAPITAL_TOOL])
 
     got = await collect(backend.stream(request))
     # The first delta carries role, content: null and the tool call together.
@@ -169,14 +144,14 @@ async def test_pydantic_ai_get_capital_then_answer(server: ReplayServer, backend
 # -- synthetic streams: what real servers vary on ------------------------------------------
 async def test_server_without_usage(server: ReplayServer, backend) -> None:
     server.enqueue(chat_stream("Hello from a small local model.", usage=None))
-    got = await collect(backend.stream(ask("hi")))
+    got = await collect(backend.stream(user_request("hi")))
     assert (got.text, got.usage, got.finish) == ("Hello from a small local model.", None, "stop")
 
 
 async def test_interleaved_parallel_calls_reassemble_by_index(server: ReplayServer, backend) -> None:
     calls = [ToolCallSpec("get_price", '{"ticker": "AAPL", "days": 100}', "call_a"), ToolCallSpec("get_price", '{"ticker": "MSFT", "days": 100}', "call_b")]
     server.enqueue(chat_stream(tool_calls=calls, interleave=True, arg_fragment=3))
-    got = await collect(backend.stream(ask("compare")))
+    got = await collect(backend.stream(user_request("compare")))
     indices = [c.index for c in got.chunks if isinstance(c, ToolCallDelta)]
     assert indices[:4] == [0, 1, 0, 1]  # really interleaved on the wire
     assert got.tool_calls == [
@@ -189,32 +164,22 @@ async def test_interleaved_parallel_calls_reassemble_by_index(server: ReplayServ
 async def test_stop_with_tool_calls_means_tool_calls(server: ReplayServer, backend) -> None:
     # Some compatible servers report "stop" on a tool-calling turn.
     server.enqueue(chat_stream(tool_calls=[ToolCallSpec("lookup", '{"q": "apple"}')], finish_reason="stop"))
-    got = await collect(backend.stream(ask("apple?")))
+    got = await collect(backend.stream(user_request("apple?")))
     assert got.finish == "tool_calls" and got.tool_calls[0]["name"] == "lookup"
 
 
 async def test_length_finish(server: ReplayServer, backend) -> None:
     server.enqueue(chat_stream("cut short", finish_reason="length"))
-    assert (await collect(backend.stream(ask("long")))).finish == "length"
+    assert (await collect(backend.stream(user_request("long")))).finish == "length"
 
 
 async def test_garbage_line_is_ignored(server: ReplayServer, backend) -> None:
     server.enqueue(sse_response(inject(chat_stream_events("still fine"), 2, GARBAGE_LINE)))
-    got = await collect(backend.stream(ask("hi")))
+    got = await collect(backend.stream(user_request("hi")))
     assert (got.text, got.finish) == ("still fine", "stop")
 
 
 # -- broken streams and API errors -----------------------------------------------------------
-async def expect_error(backend: ChatCompletionsBackend, request: ModelRequest | None = None) -> tuple[BackendError, list]:
-    seen: list = []
-    with pytest.raises(BackendError) as info:
-        async for chunk in backend.stream(request or ask("hi")):
-            seen.append(chunk)
-    message = info.value.message
-    assert "\n" not in message and message == str(info.value)
-    return info.value, seen
-
-
 async def test_stream_ending_without_finish_reason_is_broken(server: ReplayServer, backend) -> None:
     # Cut cleanly after 3 events: a well-formed HTTP body with no finish reason and no [DONE].
     server.enqueue(chat_stream("one two three four five", cut_after_chunks=3))
@@ -277,6 +242,32 @@ async def test_http_errors_are_classified(server: ReplayServer, backend, respons
     assert len(server.requests) == 1  # no retries inside the client
 
 
+@pytest.mark.parametrize("where", ["opening", "mid-stream"])
+async def test_a_server_echoing_the_api_key_does_not_leak_it(server: ReplayServer, where: str) -> None:
+    """Regression: a 401 (or an in-stream error) quoting the rejected key put the whole key
+    in the message shown to the user and stored as the run's last_error."""
+    key = "sk-local-0123456789abcdef"
+    if where == "opening":
+        server.enqueue(error_response(401, f"Incorrect API key provided: {key}", code="invalid_api_key"))
+    else:
+        server.enqueue(sse_response(inject(chat_stream_events("partial answer"), 2, error_event(f"bad key {key}"))))
+    backend = ChatCompletionsBackend(server.base_url, key, timeout=2.0)
+    err, _ = await expect_error(backend)
+    await backend.aclose()
+    assert key not in err.message and "sk-…cdef" in err.message
+    assert err.__cause__ is None  # the original exception quotes the key too
+
+
+def test_a_key_cut_off_by_a_one_line_message_is_masked_too() -> None:
+    from assistant_core.backends.openai_common import mask_key
+
+    key = "sk-local-0123456789abcdef"
+    message = ("x" * 290 + " " + key)[:299] + "…"  # one_line's cut, mid-key
+    masked = mask_key(BackendError("auth_error", message, status=401), key)
+    assert key[:8] not in masked.message and masked.message.endswith("sk-…cdef…")
+    assert (masked.code, masked.status) == ("auth_error", 401)
+
+
 async def test_connection_refused(server: ReplayServer) -> None:
     backend = ChatCompletionsBackend(f"http://127.0.0.1:{unused_port()}/v1", None, timeout=2.0)
     err, _ = await expect_error(backend)
@@ -336,7 +327,7 @@ async def test_request_conversion(server: ReplayServer, backend) -> None:
 
 async def test_complete_returns_text_without_tools(server: ReplayServer, backend) -> None:
     server.enqueue(chat_stream("Earlier, the user asked about Apple."))
-    text = await backend.complete(ask("summarise", tools=[SECRET_TOOL]))
+    text = await backend.complete(user_request("summarise", tools=[SECRET_TOOL]))
     assert text == "Earlier, the user asked about Apple."
     assert "tools" not in server.requests[0].json()
 
@@ -344,11 +335,11 @@ async def test_complete_returns_text_without_tools(server: ReplayServer, backend
 async def test_consumer_can_stop_early_and_reuse_the_backend(server: ReplayServer, backend) -> None:
     server.enqueue(chat_stream(["a"] * 50, interval=0.01))
     server.enqueue(chat_stream("second"))
-    stream = backend.stream(ask("hi"))
+    stream = backend.stream(user_request("hi"))
     async for _ in stream:
         break
     await stream.aclose()
-    assert (await collect(backend.stream(ask("again")))).text == "second"
+    assert (await collect(backend.stream(user_request("again")))).text == "second"
     await backend.aclose()
 
 
@@ -364,7 +355,7 @@ async def test_caller_owned_http_client_is_left_open(server: ReplayServer) -> No
     async with httpx2.AsyncClient() as http:
         server.enqueue(chat_stream("hi"))
         backend = ChatCompletionsBackend(server.base_url, "sk-local", timeout=2.0, http_client=http)
-        assert (await collect(backend.stream(ask("hi")))).text == "hi"
+        assert (await collect(backend.stream(user_request("hi")))).text == "hi"
         await backend.aclose()
         assert not http.is_closed
     assert server.requests[0].headers["authorization"] == "Bearer sk-local"

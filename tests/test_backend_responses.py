@@ -9,14 +9,18 @@ from typing import AsyncIterator, Iterator
 
 import pytest
 
-from assistant_core.backends.base import BackendError, ModelRequest, TextDelta, ToolCallDelta
+from assistant_core.backends.base import ModelRequest, TextDelta, ToolCallDelta
 from assistant_core.backends.responses import ResponsesBackend
 from tests.support.openai_replay import (
+    CAPITAL_TOOL,
+    SECRET_TOOL,
     RecordedRequest,
     ReplayServer,
     ToolCallSpec,
+    after_tools,
     collect,
     error_response,
+    expect_error,
     inject,
     load_cassette,
     responses_stream,
@@ -24,25 +28,10 @@ from tests.support.openai_replay import (
     same_tool_exchange,
     sse_event,
     sse_response,
+    user_request,
 )
 
 PATH = "/v1/responses"
-SECRET_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "secret_retrieval_tool",
-        "description": "A tool that requires a password to retrieve a secret.",
-        "parameters": {"type": "object", "properties": {"password": {"type": "string"}}, "required": ["password"]},
-    },
-}
-CAPITAL_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_capital",
-        "description": "",
-        "parameters": {"type": "object", "properties": {"country": {"type": "string"}}, "required": ["country"]},
-    },
-}
 
 
 @pytest.fixture
@@ -56,20 +45,6 @@ async def backend(server: ReplayServer) -> AsyncIterator[ResponsesBackend]:
     backend = ResponsesBackend(server.base_url, None, timeout=2.0)
     yield backend
     await backend.aclose()
-
-
-def ask(text: str, *, tools: list[dict] | None = None, instructions: str = "") -> ModelRequest:
-    return ModelRequest(
-        model="gpt-4o", instructions=instructions, input=[{"role": "user", "content": text}], tools=tools or []
-    )
-
-
-def after_tools(first: ModelRequest, calls: list[dict[str, str]], outputs: list[str]) -> ModelRequest:
-    items = list(first.input) + [{"role": "assistant", "content": None, "tool_calls": calls}]
-    items += [
-        {"role": "tool", "tool_call_id": c["id"], "name": c["name"], "content": out} for c, out in zip(calls, outputs)
-    ]
-    return ModelRequest(model=first.model, instructions=first.instructions, input=items, tools=first.tools)
 
 
 # -- real recorded streams -------------------------------------------------------------------
@@ -105,7 +80,7 @@ async def test_mirascope_gpt4o_parallel_function_calls_then_answer(
     # call_id) exactly as the real client sent them.
     server.enqueue_interactions([turn1, turn2], checks={1: same_tool_exchange(turn2.request_body)})
 
-    request = ask(
+    request = user_request(
         "Please retrieve the secrets associated with each of these passwords: mellon,radiance",
         tools=[SECRET_TOOL],
         instructions="Use parallel tool calling.",
@@ -140,7 +115,7 @@ async def test_pydantic_ai_get_capital_then_answer(server: ReplayServer, backend
         ]
 
     server.enqueue_interactions([turn1, turn2], checks={1: carries_paris})
-    request = ask("What is the capital of France?", tools=[CAPITAL_TOOL])
+    request = user_request("What is the capital of France?", tools=[CAPITAL_TOOL])
     got = await collect(backend.stream(request))
     assert got.tool_calls == [{"id": "call_kL0PCQV7M2WMoVX8V8OtYSAL", "name": "get_capital", "arguments": '{"country":"France"}'}]
     assert (got.usage, got.finish) == ((255, 16), "tool_calls")
@@ -156,7 +131,7 @@ async def test_pydantic_ai_get_capital_then_answer(server: ReplayServer, backend
 async def test_text_then_interleaved_calls_get_tool_indices_from_zero(server: ReplayServer, backend) -> None:
     calls = [ToolCallSpec("get_price", '{"ticker":"AAPL"}', "call_a"), ToolCallSpec("get_price", '{"ticker":"MSFT"}', "call_b")]
     server.enqueue(responses_stream("Let me check.", calls, interleave=True, arg_fragment=4), path=PATH)
-    got = await collect(backend.stream(ask("compare")))
+    got = await collect(backend.stream(user_request("compare")))
     # The message item takes output_index 0; the calls (output_index 1 and 2) are tools 0 and 1.
     deltas = [c for c in got.chunks if isinstance(c, ToolCallDelta)]
     assert [d.index for d in deltas[:4]] == [0, 1, 0, 1]
@@ -171,36 +146,27 @@ async def test_text_then_interleaved_calls_get_tool_indices_from_zero(server: Re
 async def test_arguments_only_in_done_event(server: ReplayServer, backend) -> None:
     events = [e for e in responses_stream_events(tool_calls=[ToolCallSpec("lookup", '{"q":"Tesla"}', "c1")]) if b"arguments.delta" not in e]
     server.enqueue(sse_response(events), path=PATH)
-    got = await collect(backend.stream(ask("tesla")))
+    got = await collect(backend.stream(user_request("tesla")))
     assert got.tool_calls == [{"id": "c1", "name": "lookup", "arguments": '{"q":"Tesla"}'}]
 
 
 async def test_incomplete_max_output_tokens_is_length(server: ReplayServer, backend) -> None:
     server.enqueue(responses_stream("The balance sheet shows", outcome="incomplete", usage=(40, 5)), path=PATH)
-    got = await collect(backend.stream(ask("balance sheet")))
+    got = await collect(backend.stream(user_request("balance sheet")))
     assert (got.text, got.usage, got.finish) == ("The balance sheet shows", (40, 5), "length")
 
 
 async def test_incomplete_content_filter(server: ReplayServer, backend) -> None:
     server.enqueue(responses_stream("x", outcome="incomplete", incomplete_reason="content_filter"), path=PATH)
-    assert (await collect(backend.stream(ask("?")))).finish == "content_filter"
+    assert (await collect(backend.stream(user_request("?")))).finish == "content_filter"
 
 
 async def test_refusal_streams_as_text(server: ReplayServer, backend) -> None:
     events = responses_stream_events("", outcome="completed")
     refusal = sse_event({"type": "response.refusal.delta", "item_id": "m", "output_index": 0, "content_index": 0, "delta": "I can't help with that."}, "response.refusal.delta")
     server.enqueue(sse_response(inject(events, 2, refusal)), path=PATH)
-    got = await collect(backend.stream(ask("?")))
+    got = await collect(backend.stream(user_request("?")))
     assert (got.text, got.finish) == ("I can't help with that.", "stop")
-
-
-async def expect_error(backend: ResponsesBackend) -> tuple[BackendError, list]:
-    seen: list = []
-    with pytest.raises(BackendError) as info:
-        async for chunk in backend.stream(ask("hi")):
-            seen.append(chunk)
-    assert "\n" not in info.value.message
-    return info.value, seen
 
 
 async def test_failed_response_before_any_output_is_retryable(server: ReplayServer, backend) -> None:
@@ -285,5 +251,5 @@ async def test_request_conversion(server: ReplayServer, backend) -> None:
 
 async def test_complete(server: ReplayServer, backend) -> None:
     server.enqueue(responses_stream("The user researched Apple and Tesla."), path=PATH)
-    assert await backend.complete(ask("summarise", tools=[CAPITAL_TOOL])) == "The user researched Apple and Tesla."
+    assert await backend.complete(user_request("summarise", tools=[CAPITAL_TOOL])) == "The user researched Apple and Tesla."
     assert "tools" not in server.requests[0].json()

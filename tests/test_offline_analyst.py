@@ -28,24 +28,14 @@ from assistant_core.backends.offline.analyst import text_chunks
 from assistant_core.backends.offline.intents import parse_question
 from assistant_core.backends.offline.report import inline
 from assistant_core.tools.result import ToolResult
+from tests.support.scripted_backend import function_spec
 
 AS_OF = calendar.timegm((2026, 11, 2, 21, 0, 0, 0, 0, 0))
 
 
 # -- fabricated tools, in the shapes of the investor tools --------------------------------
 def _spec(name: str, param: str = "ticker", ptype: str = "string") -> dict[str, Any]:
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": f"test tool {name}",
-            "parameters": {
-                "type": "object",
-                "properties": {param: {"type": ptype}},
-                "required": [param],
-            },
-        },
-    }
+    return function_spec(name, {param: {"type": ptype}}, [param])
 
 
 ALL_TOOLS = [

@@ -186,3 +186,59 @@ async def test_cancel_before_the_run_started(tmp_path: Path) -> None:
     ]
     assert backend.requests == []
     assert store.list_runs(thread.id)[-1].status == "cancelled"
+
+
+async def _cancel_while_tool_runs(tmp_path: Path, tool: Any, *, cancel_from_tool: bool) -> tuple[Any, list[str]]:
+    """Run one call of ``tool`` and cancel the run: from inside the tool (scheduled for just
+    after it returns) or from the stream once the call is running. Returns (run, event names)."""
+    from tests.support.scripted_backend import function_spec, make_test_tools
+
+    tools = make_test_tools()
+    tools.register(function_spec("edge"), tool)
+    rt, _, store = make_runtime(tmp_path / "db.sqlite", [tool_turn(("edge", "{}")), [Pause(5), *text_turn("late")]], tools=tools)
+    tool.runtime = rt  # type: ignore[attr-defined]
+    thread = rt.create_thread()
+    names: list[str] = []
+    async for event in rt.ask(thread.id, "go"):
+        names.append(event.event)
+        if event.event == "thread.run.created":
+            tool.run_id = event.data.id  # type: ignore[attr-defined]
+        running = event.event == "thread.run.step.delta" and any(
+            e.get("status") == "running" for e in event.data.tool_calls
+        )
+        if running and not cancel_from_tool:
+            asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(rt.cancel_run(tool.run_id)))
+    return store.get_run(tool.run_id), names
+
+
+async def test_cancel_landing_as_a_tool_finishes_ends_cancelled(tmp_path: Path) -> None:
+    """Regression: the cancel arrived after the tool's result was ready but before the run's
+    task resumed; asyncio.wait_for swallowed it and the run ended failed (cancelling →
+    in_progress was refused) instead of cancelled."""
+
+    async def edge() -> dict[str, bool]:
+        # Runs right after the tool returns, before the run's task resumes.
+        asyncio.get_running_loop().call_soon(
+            lambda: asyncio.ensure_future(edge.runtime.cancel_run(edge.run_id))  # type: ignore[attr-defined]
+        )
+        return {"ok": True}
+
+    run, names = await _cancel_while_tool_runs(tmp_path, edge, cancel_from_tool=True)
+    assert run.status == "cancelled" and run.last_error is None
+    assert "thread.run.failed" not in names and names[-2:] == ["thread.run.cancelled", "done"]
+
+
+async def test_cancel_swallowed_by_a_tool_still_cancels_the_run(tmp_path: Path) -> None:
+    """Regression: a tool that catches CancelledError and returns must not let the run go on."""
+
+    async def edge() -> str:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            return "caught it"
+        return "slept"
+
+    run, names = await _cancel_while_tool_runs(tmp_path, edge, cancel_from_tool=False)
+    assert run.status == "cancelled" and run.last_error is None
+    assert "thread.run.step.completed" not in names  # no further model turn either
+    assert "thread.run.failed" not in names and names[-2:] == ["thread.run.cancelled", "done"]

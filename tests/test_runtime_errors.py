@@ -173,3 +173,24 @@ async def test_retry_shown_then_cancelled_during_backoff(tmp_path: Path) -> None
     assert names[-2:] == ["thread.run.cancelled", "done"]
     run = store.list_runs(thread.id)[-1]
     assert run.status == "cancelled" and run.retry is None
+
+
+async def test_a_run_whose_end_cannot_be_saved_says_so_in_the_stream(tmp_path: Path) -> None:
+    """Regression: when the store refused the run's closing writes (here its thread was
+    deleted mid-answer) the stream ended with ``done`` and no word of what happened."""
+    from tests.support.scripted_backend import Pause
+
+    rt, _, store = make_runtime(
+        tmp_path / "db.sqlite", [[*text_turn("The answer ", usage=None, finish=None), Pause(0.1), *text_turn("goes on.")]]
+    )
+    thread = rt.create_thread()
+    events: list[Any] = []
+    async for event in rt.ask(thread.id, "hi"):
+        events.append(event)
+        if event.event == "thread.message.delta" and len(store.list_threads()) == 1:
+            store.delete_thread(thread.id)  # e.g. from another window
+    assert event_names(events)[-2:] == ["error", "done"]
+    error = events[-2].data
+    assert error.code == "internal_error" and "could not be saved" in error.message
+    assert "no " in error.message and "with id" in error.message  # the NotFoundError, in one line
+    assert not rt.is_streaming(thread.id)

@@ -246,6 +246,50 @@ async def test_client_policy_waits_for_all_outputs(tmp_path: Path) -> None:
     assert all(c.status == "completed" and c.duration_ms is not None for c in step.tool_calls)
 
 
+@pytest.mark.parametrize("policy", ["ask", "client"])
+async def test_a_second_answer_after_every_call_is_answered_is_refused(tmp_path: Path, policy: str) -> None:
+    """Regression: an answer arriving twice (a double click, two clients) before the run
+    resumed silently replaced the first one (an approval became a denial)."""
+    rt, backend, _ = make_runtime(
+        tmp_path / "db.sqlite",
+        [tool_turn(("get_price", '{"symbol": "A"}', "c1")), text_turn("done")],
+        approval=policy,
+    )
+    thread = rt.create_thread()
+    async for event in rt.ask(thread.id, "go"):
+        if event.event == "thread.run.requires_action":
+            run_id = event.data.id
+            if policy == "ask":
+                await rt.approve(run_id, {"c1": True})
+                with pytest.raises(RunStateError, match="already answered"):
+                    await rt.approve(run_id, {"c1": False})
+            else:
+                await rt.submit_tool_outputs(run_id, [{"tool_call_id": "c1", "output": "first"}])
+                with pytest.raises(RunStateError, match="already answered"):
+                    await rt.submit_tool_outputs(run_id, [{"tool_call_id": "c1", "output": "second"}])
+    assert rt.get_run(run_id).status == "completed"
+    if policy == "ask":
+        assert rt.tools.calls == [("get_price", "A")]
+    else:
+        assert tool_outputs(backend.requests[1]) == {"c1": "first"}
+
+
+async def test_a_refused_run_adds_no_user_message(tmp_path: Path) -> None:
+    """Regression: ask() stored the question before checking the assistant and options, so a
+    refused run left an unanswered user message in the thread."""
+    rt, _, store = make_runtime(tmp_path / "db.sqlite", [text_turn("ok")])
+    thread = rt.create_thread()
+    with pytest.raises(NotFoundError):
+        await collect(rt.ask(thread.id, "hello", assistant_id="asst_nope"))
+    with pytest.raises(Exception, match="unknown approval policy"):
+        await collect(rt.ask(thread.id, "hello", approval="sometimes"))  # type: ignore[typeddict-item]
+    with pytest.raises(TypeError, match="unknown run option"):
+        await collect(rt.ask(thread.id, "hello", temprature=0.2))  # type: ignore[call-arg]
+    assert store.list_messages(thread.id) == [] and store.list_runs(thread.id) == []
+    await collect(rt.ask(thread.id, "hello"))
+    assert [m.role for m in store.list_messages(thread.id)] == ["user", "assistant"]
+
+
 async def test_four_tools_run_concurrently(tmp_path: Path) -> None:
     rt, _, store = make_runtime(
         tmp_path / "db.sqlite",

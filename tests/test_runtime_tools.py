@@ -6,7 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.support.scripted_backend import collect, make_runtime, text_turn, tool_outputs, tool_turn
+from assistant_core.tools.registry import ToolRegistry
+from tests.support.scripted_backend import (
+    collect,
+    function_spec,
+    make_runtime,
+    make_test_tools,
+    text_turn,
+    tool_outputs,
+    tool_turn,
+)
 
 
 async def test_every_tool_failure_reaches_the_model(tmp_path: Path) -> None:
@@ -75,3 +84,44 @@ async def test_tool_step_deltas_report_progress(tmp_path: Path) -> None:
     ][0]
     assert json.loads(done["function"]["output"])["data"]["symbol"] == "A"
     assert done["duration_ms"] is not None and done["source"] == "demo"
+
+
+async def test_arguments_that_break_the_json_parser_reach_the_model(tmp_path: Path) -> None:
+    """Regression: json.loads raises ValueError (not JSONDecodeError) for a number of more
+    than 4,300 digits and RecursionError for deep nesting; both escaped and failed the run."""
+    huge_number = '{"symbol": ' + "1" * 5000 + "}"
+    deep = '{"symbol": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    rt, backend, _ = make_runtime(
+        tmp_path / "db.sqlite",
+        [tool_turn(("get_price", huge_number, "c_huge"), ("get_price", deep, "c_deep")), text_turn("ok")],
+    )
+    thread = rt.create_thread()
+    events = await collect(rt.ask(thread.id, "go"))
+    assert events[-2].event == "thread.run.completed"
+    outputs = {k: json.loads(v) for k, v in tool_outputs(backend.requests[1]).items()}
+    assert "arguments could not be read (ValueError" in outputs["c_huge"]["error"]
+    assert "arguments could not be read (RecursionError" in outputs["c_deep"]["error"]
+
+
+async def test_a_tools_own_timeout_error_is_not_reported_as_our_timeout() -> None:
+    """Regression: a TimeoutError raised by the tool (a socket read) read "timed out after 30 s"."""
+    registry = ToolRegistry()
+
+    def socket_read() -> None:
+        raise TimeoutError("the socket read timed out")
+
+    registry.register(function_spec("socket_read"), socket_read)
+    result = await registry.execute("socket_read", "{}")
+    assert result.error == "socket_read failed: TimeoutError: the socket read timed out"
+
+
+async def test_unsendable_tool_data_does_not_fail_the_run(tmp_path: Path) -> None:
+    """Regression: data json cannot encode (a dict keyed by tuples) raised in the runner and
+    failed the run; it is the tool's error, for the model to read."""
+    tools = make_test_tools()
+    tools.register(function_spec("tuple_keys"), lambda: {("a", "b"): 1})
+    rt, backend, _ = make_runtime(tmp_path / "db.sqlite", [tool_turn(("tuple_keys", "{}", "c1")), text_turn("ok")], tools=tools)
+    thread = rt.create_thread()
+    events = await collect(rt.ask(thread.id, "go"))
+    assert events[-2].event == "thread.run.completed"
+    assert "cannot be sent to the model" in json.loads(tool_outputs(backend.requests[1])["c1"])["error"]

@@ -141,3 +141,25 @@ def test_two_processes_create_the_same_new_database(tmp_path: Path) -> None:
     with Store(db) as store:
         assert sorted(t.title for t in store.list_threads()) == ["A", "B"]
         assert len(store.list_assistants()) == 1  # seeded once, not once per process
+
+
+def test_opening_waits_while_another_process_writes_the_new_file(tmp_path: Path) -> None:
+    """Regression: switching a new file to WAL while another connection held its write lock
+    failed at once with "database is locked" (SQLite skips the busy handler for that
+    pragma); two processes creating the same database lost that race now and then."""
+    import sqlite3
+    import threading
+
+    db = tmp_path / "fresh.db"
+    other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # the other process, half-way through creating it
+    release = threading.Timer(0.3, lambda: other.execute("ROLLBACK"))
+    release.start()
+    try:
+        started = time.monotonic()
+        with Store(db) as store:
+            assert store.create_thread("mine").title == "mine"
+        assert time.monotonic() - started >= 0.25  # it waited for the other writer
+    finally:
+        release.join()
+        other.close()

@@ -22,7 +22,6 @@ from assistant_core.objects import (
     RunStep,
     Thread,
     ToolCall,
-    new_id,
     now,
     required_action_for,
     text_content,

@@ -22,7 +22,12 @@ from assistant_core.backends.base import (
     ToolCallDelta,
     UsageChunk,
 )
-from assistant_core.backends.openai_common import OpenAIBackend, function_tools, is_openai
+from assistant_core.backends.openai_common import (
+    OpenAIBackend,
+    function_tools,
+    generation_params,
+    is_openai,
+)
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -62,25 +67,17 @@ class ChatCompletionsBackend(OpenAIBackend):
     name = "chat-completions"
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
-        params: dict[str, Any] = {
+        tools = [{"type": "function", "function": fn} for fn in function_tools(request.tools)]
+        # OpenAI deprecated max_tokens (reasoning models refuse it); most other servers only
+        # know max_tokens.
+        max_tokens_key = "max_completion_tokens" if is_openai(self.base_url) else "max_tokens"
+        return {
             "model": request.model,
             "messages": to_messages(request),
             "stream": True,
             "stream_options": {"include_usage": True},
+            **generation_params(request, tools, max_tokens_key=max_tokens_key),
         }
-        tools = function_tools(request.tools)
-        if tools:
-            params["tools"] = [{"type": "function", "function": fn} for fn in tools]
-            # Only valid alongside tools: OpenAI rejects it otherwise.
-            params["parallel_tool_calls"] = request.parallel_tool_calls
-        if request.max_output_tokens is not None:
-            # OpenAI deprecated max_tokens (reasoning models refuse it); most other servers
-            # only know max_tokens.
-            key = "max_completion_tokens" if is_openai(self.base_url) else "max_tokens"
-            params[key] = request.max_output_tokens
-        if request.temperature is not None:
-            params["temperature"] = request.temperature
-        return params
 
     async def _open(self, request: ModelRequest) -> Any:
         return await self.client.chat.completions.create(**self._params(request))

@@ -4,7 +4,7 @@ model for a local server (Ollama, llama.cpp, LM Studio…) when the user named n
 from __future__ import annotations
 
 from assistant_core.backends.base import BackendError
-from assistant_core.backends.openai_common import make_async_client, make_sync_client, to_backend_error
+from assistant_core.backends.openai_common import make_async_client, make_sync_client, mask_key, to_backend_error
 
 
 def list_models(base_url: str | None, api_key: str | None, *, timeout: float = 5.0) -> list[str]:
@@ -14,7 +14,7 @@ def list_models(base_url: str | None, api_key: str | None, *, timeout: float = 5
     try:
         return sorted(m.id for m in client.models.list())
     except Exception as exc:
-        raise _error(exc, base_url, timeout) from exc
+        raise _error(exc, base_url, api_key, timeout) from None
     finally:
         client.close()
 
@@ -25,13 +25,13 @@ async def alist_models(base_url: str | None, api_key: str | None, *, timeout: fl
     try:
         return sorted([m.id async for m in client.models.list()])
     except Exception as exc:
-        raise _error(exc, base_url, timeout) from exc
+        raise _error(exc, base_url, api_key, timeout) from None
     finally:
         await client.close()
 
 
-def _error(exc: Exception, base_url: str | None, timeout: float) -> BackendError:
-    err = to_backend_error(exc, base_url=base_url, timeout=timeout)
+def _error(exc: Exception, base_url: str | None, api_key: str | None, timeout: float) -> BackendError:
+    err = mask_key(to_backend_error(exc, base_url=base_url, timeout=timeout), api_key)
     return BackendError(
         err.code,
         f"cannot list models: {err.message}",

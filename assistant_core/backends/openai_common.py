@@ -7,12 +7,14 @@ chunk or a ``BackendError``.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator, Mapping
 
 from assistant_core.backends.base import BackendError, Chunk, Finish, ModelRequest, TextDelta
+from assistant_core.text import one_line
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI, OpenAI
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Ollama, llama.cpp server, LM Studio… ignore the key, but the client insists on one.
 PLACEHOLDER_API_KEY = "no-key-needed"
-_MAX_MESSAGE = 300
 
 
 def is_openai(base_url: str | None) -> bool:
@@ -40,39 +41,30 @@ def resolve_api_key(base_url: str | None, api_key: str | None) -> str:
     return PLACEHOLDER_API_KEY
 
 
+def _client_options(base_url: str | None, api_key: str | None, timeout: float) -> dict[str, Any]:
+    return {
+        "base_url": base_url or OPENAI_BASE_URL,
+        "api_key": resolve_api_key(base_url, api_key),
+        "timeout": timeout,
+        "max_retries": 0,  # the runtime owns retries (and shows them as events)
+    }
+
+
 def make_async_client(
     base_url: str | None, api_key: str | None, *, timeout: float, http_client: Any = None
 ) -> "AsyncOpenAI":
     from openai import AsyncOpenAI
 
-    # max_retries=0: the runtime owns retries (and shows them as events).
-    return AsyncOpenAI(
-        base_url=base_url or OPENAI_BASE_URL,
-        api_key=resolve_api_key(base_url, api_key),
-        timeout=timeout,
-        max_retries=0,
-        http_client=http_client,
-    )
+    return AsyncOpenAI(**_client_options(base_url, api_key, timeout), http_client=http_client)
 
 
 def make_sync_client(base_url: str | None, api_key: str | None, *, timeout: float) -> "OpenAI":
     from openai import OpenAI
 
-    return OpenAI(
-        base_url=base_url or OPENAI_BASE_URL,
-        api_key=resolve_api_key(base_url, api_key),
-        timeout=timeout,
-        max_retries=0,
-    )
+    return OpenAI(**_client_options(base_url, api_key, timeout))
 
 
 # -- errors --------------------------------------------------------------------------------
-def one_line(text: object, limit: int = _MAX_MESSAGE) -> str:
-    """Server text is data: collapse it to one bounded line."""
-    s = " ".join(str(text).split())
-    return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date)."""
     if not headers:
@@ -188,6 +180,30 @@ def to_backend_error(
     return BackendError("server_error", f"unexpected {type(exc).__name__} talking to {label}: {one_line(exc)}")
 
 
+def mask_key(error: BackendError, api_key: str | None) -> BackendError:
+    """``error`` with the API key masked in its message. Some proxies and self-hosted servers
+    echo the key they rejected, and the message goes to the screen and the run's last_error."""
+    if not api_key or api_key == PLACEHOLDER_API_KEY:
+        return error
+    shown = f"{api_key[:3]}…{api_key[-4:]}" if len(api_key) >= 16 else "…"
+    text = error.message.replace(api_key, shown)
+    # A message cut to one line may end in the first part of the key.
+    body = text.removesuffix("…")
+    for n in range(min(len(api_key), len(body)), 7, -1):
+        if body.endswith(api_key[:n]):
+            text = body[:-n] + shown + "…"
+            break
+    if text == error.message:
+        return error
+    return BackendError(
+        error.code,
+        text,
+        retryable=error.retryable,
+        retry_after=error.retry_after,
+        status=error.status,
+    )
+
+
 def broken_stream_error(
     exc: BaseException | None, *, base_url: str | None, started: bool, timeout: float | None = None
 ) -> BackendError:
@@ -248,10 +264,22 @@ class OpenAIBackend:
         raise NotImplementedError
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
-        """One model turn as chunks, ending with ``Finish``; otherwise a ``BackendError``.
+        """One model turn as chunks, ending with ``Finish``; otherwise a ``BackendError``
+        (whose message never contains the API key).
 
         ``retryable`` is only ever True while nothing has been yielded: once part of the reply
         is out, a failure is final for this turn (the runtime keeps the partial message)."""
+        try:
+            async with contextlib.aclosing(self._stream(request)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        except BackendError as error:
+            masked = mask_key(error, self._api_key)
+            if masked is error:
+                raise
+            raise masked from None  # the cause's message has the key too
+
+    async def _stream(self, request: ModelRequest) -> AsyncGenerator[Chunk, None]:
         try:
             events = await self._open(request)
         except Exception as exc:
@@ -291,6 +319,22 @@ class OpenAIBackend:
         client, self._client = self._client, None
         if client is not None and self._http_client is None:
             await client.close()
+
+
+def generation_params(
+    request: ModelRequest, tools: list[dict[str, Any]], *, max_tokens_key: str
+) -> dict[str, Any]:
+    """The request parameters both APIs share: tools, ``parallel_tool_calls`` (only valid
+    alongside tools: OpenAI rejects it otherwise), the output limit, temperature."""
+    params: dict[str, Any] = {}
+    if tools:
+        params["tools"] = tools
+        params["parallel_tool_calls"] = request.parallel_tool_calls
+    if request.max_output_tokens is not None:
+        params[max_tokens_key] = request.max_output_tokens
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    return params
 
 
 def function_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:

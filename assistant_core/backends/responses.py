@@ -25,7 +25,13 @@ from assistant_core.backends.base import (
     ToolCallDelta,
     UsageChunk,
 )
-from assistant_core.backends.openai_common import OpenAIBackend, function_tools, one_line, where
+from assistant_core.backends.openai_common import (
+    OpenAIBackend,
+    function_tools,
+    generation_params,
+    where,
+)
+from assistant_core.text import one_line
 
 _RETRYABLE = {"server_error": "server_error", "rate_limit_exceeded": "rate_limit_exceeded"}
 
@@ -68,14 +74,7 @@ class ResponsesBackend(OpenAIBackend):
         }
         if request.instructions:
             params["instructions"] = request.instructions
-        tools = to_tools(request.tools)
-        if tools:
-            params["tools"] = tools
-            params["parallel_tool_calls"] = request.parallel_tool_calls
-        if request.max_output_tokens is not None:
-            params["max_output_tokens"] = request.max_output_tokens
-        if request.temperature is not None:
-            params["temperature"] = request.temperature
+        params.update(generation_params(request, to_tools(request.tools), max_tokens_key="max_output_tokens"))
         return params
 
     async def _open(self, request: ModelRequest) -> Any:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import create_private_file
+from ..store_schema import enable_wal
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class MarketCache:
             self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
         )
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(conn, self._busy_timeout_s)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(_SCHEMA)
             conn.execute("DELETE FROM entries WHERE expires_at < ?", (self._clock() - KEEP_EXPIRED_S,))

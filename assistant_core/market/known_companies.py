@@ -111,6 +111,7 @@ def find_in_text(text: str) -> list[KnownCompany]:
     for alias, company in _BY_ALIAS.items():
         if not alias:
             continue
+        match: re.Match[str] | _Span | None
         if alias.isascii():
             pattern = r"(?<![\w$])\$?" + re.escape(alias) + r"(?![\w])"
             if len(alias) <= 2:  # "v", "ma", "ba": only as an upper-case ticker in the original

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import re
 import threading
 import time
 import warnings
 from typing import Any, Callable, Sequence, TypeVar
 
 from .. import paths
+from ..text import one_line
 from .base import (
     MarketDataError,
     NewsItem,
@@ -66,11 +66,6 @@ def _yfinance() -> Any:
             warnings.filterwarnings("ignore", module=r"^yfinance")
             _configured = True
     return yf
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    text = re.sub(r"\s+", " ", str(text)).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _num(value: Any, digits: int = 6) -> float | None:
@@ -271,7 +266,7 @@ class YahooProvider:
         except YFRateLimitError:
             raise
         except Exception as exc:  # quoteSummary often fails where the chart works
-            log.info("Yahoo info for %s failed (%s); using the chart metadata", ticker.ticker, _one_line(exc))
+            log.info("Yahoo info for %s failed (%s); using the chart metadata", ticker.ticker, one_line(exc, 200))
             return {}
         return info if isinstance(info, dict) else {}
 
@@ -351,7 +346,8 @@ def _news_item(raw: Any) -> NewsItem | None:
     """One news entry from either of Yahoo's formats (search: flat; ncp: under "content")."""
     if not isinstance(raw, dict):
         return None
-    content = raw.get("content") if isinstance(raw.get("content"), dict) else raw
+    inner = raw.get("content")
+    content: dict[str, Any] = inner if isinstance(inner, dict) else raw
     title = content.get("title")
     if not isinstance(title, str) or not title.strip():
         return None
@@ -368,8 +364,8 @@ def _news_item(raw: Any) -> NewsItem | None:
         if not url and isinstance(content.get(key), dict):
             url = content[key].get("url")
     return NewsItem(
-        title=_one_line(title, 200),
-        publisher=_one_line(publisher, 80) if isinstance(publisher, str) else None,
+        title=one_line(title, 200),
+        publisher=one_line(publisher, 80) if isinstance(publisher, str) else None,
         published=published,
         url=url if isinstance(url, str) and url.startswith(("https://", "http://")) else None,
     )
@@ -385,7 +381,7 @@ def _translate(exc: Exception, what: str, symbol: str) -> MarketDataError:
     if isinstance(exc, YFException):
         if "empty" in str(exc).lower():
             return _no_data(what, symbol)
-        return MarketDataError(f"Yahoo Finance {what} for {symbol} failed: {_one_line(exc)}")
+        return MarketDataError(f"Yahoo Finance {what} for {symbol} failed: {one_line(exc, 200)}")
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
     if isinstance(status, int) and status >= 400:
@@ -400,4 +396,4 @@ def _translate(exc: Exception, what: str, symbol: str) -> MarketDataError:
         )
     if isinstance(exc, ValueError) and "json" in type(exc).__name__.lower():
         return MarketDataError(f"Yahoo Finance sent an unreadable answer for {what} of {symbol}; try again later")
-    return MarketDataError(f"Yahoo Finance {what} for {symbol} failed: {type(exc).__name__}: {_one_line(exc)}")
+    return MarketDataError(f"Yahoo Finance {what} for {symbol} failed: {type(exc).__name__}: {one_line(exc, 200)}")

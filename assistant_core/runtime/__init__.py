@@ -15,7 +15,7 @@ approvals or tool outputs, read runs and steps back. The work is split across th
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Literal
+from typing import AsyncIterator, Literal, TypedDict, Unpack
 
 from ..backends.base import Backend
 from ..errors import ActiveRunError, ConfigError, RunStateError
@@ -44,12 +44,26 @@ __all__ = [
     "CONTEXT_WINDOWS",
     "DEFAULT_WINDOW",
     "RetryPolicy",
+    "RunOptions",
     "Runtime",
     "context_window",
 ]
 
 ApprovalPolicy = Literal["auto", "ask", "client"]
 APPROVAL_POLICIES = ("auto", "ask", "client")
+
+
+class RunOptions(TypedDict, total=False):
+    """Per-run parameters of ``stream_run`` / ``ask`` (the Assistants API's create-run ones,
+    plus ``approval``); an option left out takes the runtime's or the assistant's value."""
+
+    assistant_id: str | None
+    approval: ApprovalPolicy | None
+    instructions: str | None
+    truncation_strategy: TruncationStrategy | None
+    max_prompt_tokens: int | None
+    max_completion_tokens: int | None
+    parallel_tool_calls: bool
 
 
 class Runtime:
@@ -109,50 +123,30 @@ class Runtime:
         return self.store.add_message(thread_id, "user", text)
 
     # -- runs ----------------------------------------------------------------------------
-    def stream_run(
-        self,
-        thread_id: str,
-        *,
-        assistant_id: str | None = None,
-        approval: ApprovalPolicy | None = None,
-        instructions: str | None = None,
-        truncation_strategy: TruncationStrategy | None = None,
-        max_prompt_tokens: int | None = None,
-        max_completion_tokens: int | None = None,
-        parallel_tool_calls: bool = True,
-    ) -> AsyncIterator[Event]:
+    def stream_run(self, thread_id: str, **options: Unpack[RunOptions]) -> AsyncIterator[Event]:
         """Create a run on the thread and stream its events, in the Assistants API order,
         ending with ``done``. Raises ActiveRunError / NotFoundError on first iteration.
+        ``options`` are the API's create-run parameters (see ``RunOptions``).
 
         In ``requires_action`` the iterator yields ``thread.run.requires_action`` and then
         waits (still open) until ``approve()`` / ``submit_tool_outputs()`` / ``cancel_run()``.
         Closing the iterator early (``aclose()``, or the consuming task being cancelled)
         cancels the run.
         """
-        return self._stream(
-            thread_id,
-            None,
-            dict(
-                assistant_id=assistant_id,
-                approval=approval,
-                instructions=instructions,
-                truncation_strategy=truncation_strategy,
-                max_prompt_tokens=max_prompt_tokens,
-                max_completion_tokens=max_completion_tokens,
-                parallel_tool_calls=parallel_tool_calls,
-            ),
-        )
+        return self._stream(thread_id, None, options)
 
-    def ask(self, thread_id: str, text: str, **run_options: Any) -> AsyncIterator[Event]:
-        """add_message + stream_run in one call."""
-        return self._stream(thread_id, text, run_options)
+    def ask(self, thread_id: str, text: str, **options: Unpack[RunOptions]) -> AsyncIterator[Event]:
+        """add_message + stream_run in one call (the message is not added when the run
+        cannot be created: unknown thread or assistant, bad options, an active run)."""
+        return self._stream(thread_id, text, options)
 
     async def _stream(
-        self, thread_id: str, user_text: str | None, options: dict[str, Any]
+        self, thread_id: str, user_text: str | None, options: RunOptions
     ) -> AsyncIterator[Event]:
+        run = self._new_run(thread_id, options)
         if user_text is not None:
             self._add_user_message(thread_id, user_text)
-        execution = self._begin(thread_id, **options)
+        execution = self._start(run)
         try:
             while True:
                 event = await execution.queue.get()
@@ -163,26 +157,24 @@ class Runtime:
             if not execution.finished:
                 execution.abandon()
 
-    def _begin(
-        self,
-        thread_id: str,
-        *,
-        assistant_id: str | None = None,
-        approval: ApprovalPolicy | None = None,
-        instructions: str | None = None,
-        truncation_strategy: TruncationStrategy | None = None,
-        max_prompt_tokens: int | None = None,
-        max_completion_tokens: int | None = None,
-        parallel_tool_calls: bool = True,
-    ) -> RunExecution:
-        self.store.get_thread(thread_id)  # NotFoundError before anything is written
+    def _new_run(self, thread_id: str, options: RunOptions) -> Run:
+        """The run to create, checked (thread, assistant, options) before anything is written."""
+        unknown = sorted(set(options) - set(RunOptions.__annotations__))
+        if unknown:
+            raise TypeError(
+                f"unknown run option(s) {', '.join(unknown)}; "
+                f"use {', '.join(RunOptions.__annotations__)}"
+            )
+        self.store.get_thread(thread_id)  # NotFoundError
+        assistant_id = options.get("assistant_id")
         assistant = (
             self.store.get_assistant(assistant_id) if assistant_id else self.store.default_assistant()
         )
-        policy = approval or self.approval
+        policy = options.get("approval") or self.approval
         if policy not in APPROVAL_POLICIES:
             raise ConfigError(f"unknown approval policy {policy!r}; use auto, ask or client")
-        run = Run(
+        instructions = options.get("instructions")
+        return Run(
             id=new_id("run"),
             created_at=now(),
             thread_id=thread_id,
@@ -191,17 +183,19 @@ class Runtime:
             instructions=instructions if instructions is not None else assistant.instructions or "",
             # The assistant's own tool list when it has one; else every tool we can run.
             tools=list(assistant.tools) or self.tools.specs(),
-            truncation_strategy=truncation_strategy or TruncationStrategy(),
-            max_prompt_tokens=max_prompt_tokens,
-            max_completion_tokens=max_completion_tokens,
-            parallel_tool_calls=parallel_tool_calls,
+            truncation_strategy=options.get("truncation_strategy") or TruncationStrategy(),
+            max_prompt_tokens=options.get("max_prompt_tokens"),
+            max_completion_tokens=options.get("max_completion_tokens"),
+            parallel_tool_calls=options.get("parallel_tool_calls", True),
             provider=getattr(self.backend, "name", ""),
             approval=policy,
         )
+
+    def _start(self, run: Run) -> RunExecution:
         self.store.create_run(run)  # ActiveRunError
         execution = RunExecution(self, run)
         self._by_run[run.id] = execution
-        self._by_thread[thread_id] = execution
+        self._by_thread[run.thread_id] = execution
         execution._emit(RunCreated(snapshot(run)))
         execution._emit(RunQueued(snapshot(run)))
         execution.start()

@@ -36,6 +36,7 @@ class PendingAction:
         await self._done
 
     def approve(self, decisions: dict[str, bool]) -> None:
+        self._check_open()
         if self.kind != "approval":
             raise RunStateError(
                 "this run waits for tool outputs from the client, not for approvals; "
@@ -54,20 +55,29 @@ class PendingAction:
         self._resolve_if_complete()
 
     def submit(self, outputs: list[dict[str, str]]) -> None:
+        self._check_open()
         if self.kind != "outputs":
             raise RunStateError(
                 "this run waits for approvals, not for tool outputs; use approve"
             )
         parsed: dict[str, str] = {}
         for entry in outputs:
-            call_id = entry.get("tool_call_id")
+            call_id = entry.get("tool_call_id") if isinstance(entry, dict) else None
             if not call_id:
                 raise RunStateError('each tool output needs a "tool_call_id"')
             self._check_id(call_id)
             output = entry.get("output")
-            parsed[call_id] = output if isinstance(output, str) else str(output or "")
+            parsed[call_id] = output if isinstance(output, str) else "" if output is None else str(output)
         self.outputs.update(parsed)
         self._resolve_if_complete()
+
+    def _check_open(self) -> None:
+        """Once every call is answered the run resumes with those answers: a late second
+        answer (a double click, two clients) must not change them behind the user's back."""
+        if self._done.done():
+            raise RunStateError(
+                "the pending tool calls of this run were already answered; the run is resuming"
+            )
 
     def _check_id(self, call_id: str) -> None:
         if call_id not in self.calls:

@@ -20,8 +20,10 @@ from typing import Any
 
 from ..backends.base import Backend, InputItem, ModelRequest, TextDelta
 from ..objects import Run, TruncationStrategy
+from ..text import one_line
+from ..tokens import estimate_text
 from .history import Unit
-from .tokens import REQUEST_OVERHEAD, TokenEstimator, estimate_item, estimate_text, estimate_tools
+from .tokens import REQUEST_OVERHEAD, TokenEstimator, estimate_item, estimate_tools
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +252,7 @@ class RunMemory:
             text = (await complete_text(self.backend, request)).strip()
         except Exception as exc:  # a summary is a nicety: drop the turns without it
             log.warning("summarising dropped turns failed: %s", exc)
-            self.summary_error = " ".join(str(exc).split())[:200] or type(exc).__name__
+            self.summary_error = one_line(exc, 200) or type(exc).__name__
             return False
         if not text:
             return False

@@ -34,11 +34,13 @@ from ..events import (
     RUN_EVENT_BY_STATUS,
     STEP_EVENT_BY_STATUS,
     Done,
+    ErrorEvent,
     Event,
     MessageCompleted,
     MessageCreated,
     MessageDelta,
     MessageDeltaData,
+    MessageEvent,
     MessageIncomplete,
     MessageInProgress,
     RunInProgress,
@@ -64,11 +66,12 @@ from ..objects import (
     now,
     required_action_for,
 )
+from ..text import one_line
+from ..tokens import estimate_text
 from ..tools.result import ToolResult
 from .approvals import PendingAction
 from .history import Unit, message_unit, thread_units, tool_unit
 from .memory import PromptTooLarge, RunMemory, summary_through
-from .tokens import estimate_text
 
 if TYPE_CHECKING:
     from . import Runtime
@@ -88,11 +91,6 @@ ERROR_CODES = {
     "timeout": "server_error",
 }
 OPEN_CALL_STATUSES = frozenset({"queued", "awaiting_approval", "running"})
-
-
-def one_line(text: object, limit: int = 300) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 @dataclass
@@ -169,11 +167,20 @@ class RunExecution:
             self.task.cancel()
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self._close_failed(LastError("internal_error", one_line(task.exception())))
-        self._close_cancelled()  # no-op unless the task never got to close the run
-        self._emit_done()
-        self.rt._forget(self)
+        try:
+            self._close_cancelled()  # no-op unless the task never got to close the run
+        except Exception as exc:
+            self._unrecorded_end(exc)
+        finally:
+            self._emit_done()  # the consumer would wait for it forever
+
+    def _unrecorded_end(self, exc: Exception) -> None:
+        """The store refused to record how the run ended (its thread was deleted meanwhile,
+        the disk failed): say so in the stream instead of ending it silently."""
+        log.error("run %s: its end could not be recorded: %s", self.run.id, exc)
+        reason = one_line(f"{type(exc).__name__}: {exc}")
+        message = f"the end of run {self.run.id} could not be saved: {reason}"
+        self._emit(ErrorEvent(LastError("internal_error", message)))
 
     def _emit(self, event: Event) -> None:
         self.queue.put_nowait(event)
@@ -182,18 +189,24 @@ class RunExecution:
         if not self.done_emitted:
             self.done_emitted = True
             self._emit(Done())
+            # Once ``done`` is out the run is over for everyone here (its task may still be
+            # unwinding): the thread is no longer streaming and may start another run.
+            self.rt._forget(self)
 
     async def _main(self) -> None:
         try:
-            await self._loop()
-        except asyncio.CancelledError:
-            self._close_cancelled()
-        except Exception as exc:  # never a traceback out of the stream: the run fails
-            log.exception("run %s failed", self.run.id)
-            message = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else exc
-            self._close_failed(
-                LastError("internal_error", one_line(f"{type(message).__name__}: {message}"))
-            )
+            try:
+                await self._loop()
+            except asyncio.CancelledError:
+                self._close_cancelled()
+            except Exception as exc:  # never a traceback out of the stream: the run fails
+                log.exception("run %s failed", self.run.id)
+                cause = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else exc
+                self._close_failed(
+                    LastError("internal_error", one_line(f"{type(cause).__name__}: {cause}"))
+                )
+        except Exception as exc:
+            self._unrecorded_end(exc)
         finally:
             self._emit_done()
 
@@ -205,6 +218,7 @@ class RunExecution:
         run_units: list[Unit] = []
         turns = 0
         while True:
+            self._stop_if_cancelled()
             if turns:
                 self._next_turn()
             if turns >= self.rt.max_turns:
@@ -234,6 +248,7 @@ class RunExecution:
             turn = await self._model_turn(request)
             if turn is None:
                 return  # failed; already closed
+            self._stop_if_cancelled()
             self._account(turn, raw_estimate)
             if turn.finish == "length":
                 return self._close_incomplete({"reason": "max_completion_tokens"}, "max_tokens")
@@ -248,6 +263,14 @@ class RunExecution:
             unit = tool_unit(turn.tool_step.tool_calls)
             if unit is not None:
                 run_units.append(unit)
+
+    def _stop_if_cancelled(self) -> None:
+        """Stop a run that was cancelled although no CancelledError reached us: code we
+        await may swallow it (a tool catching it; ``asyncio.wait_for`` in 3.11 returning a
+        result that was ready when the cancel landed). Going on would try cancelling →
+        in_progress and fail the run."""
+        if self.closed or self.run.status == "cancelling":
+            raise asyncio.CancelledError
 
     def _memory(self) -> RunMemory:
         rt, run = self.rt, self.run
@@ -413,17 +436,23 @@ class RunExecution:
         if turn.message is None or turn.message.status != "in_progress":
             return
         message = turn.message
-        turn.stop_flushing()
-        message.set_text("".join(turn.parts))
-        message.status = "completed"
-        message.completed_at = now()
-        self.store.update_message(message)
-        self._emit(MessageCompleted(snapshot(message)))
+        self._end_message(turn, message, MessageCompleted, status="completed", completed_at=now())
         if turn.message_step is not None:
             self._close_step(turn.message_step, "completed")
         unit = message_unit(message)
         if unit is not None:
             turn.text_units.append(unit)
+
+    def _end_message(
+        self, turn: Turn, message: Message, event: type[MessageEvent], **changes: Any
+    ) -> None:
+        """Write the message's final text and status, then emit its closing event."""
+        turn.stop_flushing()
+        message.set_text("".join(turn.parts))
+        for name, value in changes.items():
+            setattr(message, name, value)
+        self.store.update_message(message)
+        self._emit(event(snapshot(message)))
 
     # -- tool calls ----------------------------------------------------------------------
     def _on_tool_delta(self, turn: Turn, delta: ToolCallDelta) -> None:
@@ -479,6 +508,7 @@ class RunExecution:
                 calls = [c for c in calls if pending.decisions[c.id]]
                 self.store.update_step(step)
             await self._execute(step, calls)
+        self._stop_if_cancelled()  # the calls' step closes as cancelled, not completed
         self._close_step(step, "completed")
 
     async def _require_action(self, kind: str, step: RunStep) -> PendingAction:
@@ -524,6 +554,7 @@ class RunExecution:
                     group.create_task(execute(call), name=f"tool {call.function.name}")
         else:
             for call in calls:
+                self._stop_if_cancelled()
                 await execute(call)
 
     def _apply_result(self, call: ToolCall, result: ToolResult) -> None:
@@ -624,14 +655,14 @@ class RunExecution:
         """Close the partial message (kept ``incomplete``) and every open step."""
         turn = self.turn
         if turn is not None and turn.message is not None and turn.message.status == "in_progress":
-            message = turn.message
-            turn.stop_flushing()
-            message.set_text("".join(turn.parts))
-            message.status = "incomplete"
-            message.incomplete_at = now()
-            message.incomplete_details = {"reason": message_reason}
-            self.store.update_message(message)
-            self._emit(MessageIncomplete(snapshot(message)))
+            self._end_message(
+                turn,
+                turn.message,
+                MessageIncomplete,
+                status="incomplete",
+                incomplete_at=now(),
+                incomplete_details={"reason": message_reason},
+            )
         for step in list(self.open_steps):
             status = step_status
             if step_status == "incomplete":

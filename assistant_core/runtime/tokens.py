@@ -1,40 +1,24 @@
-"""Token estimates without a tokenizer download.
+"""Token estimates of model requests, corrected by reported usage.
 
-tiktoken fetches its encodings from the internet on first use, and local models use other
-tokenizers anyway, so we estimate: about four ASCII characters per token, one token per
-CJK / kana / Hangul character, two other non-ASCII characters per token, plus a fixed
-overhead per message. The estimate is then corrected per model with the prompt token counts
-the API reports (``TokenEstimator.observe``), so a consistently wrong guess converges.
+Text is estimated by ``assistant_core.tokens.estimate_text`` (no tokenizer download), plus a
+fixed overhead per message and tool call. The estimate is then corrected per model with the
+prompt token counts the API reports (``TokenEstimator.observe``), so a consistently wrong
+guess converges.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
+
+from ..tokens import estimate_text
+
+__all__ = ["TokenEstimator", "estimate_item", "estimate_text", "estimate_tools"]
 
 MESSAGE_OVERHEAD = 4  # role markers and separators per chat message
 TOOL_CALL_OVERHEAD = 8
 REQUEST_OVERHEAD = 3
-
-_CJK = re.compile(
-    "[\u1100-\u11ff\u2e80-\u2fdf\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf"
-    "\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
-)
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-def estimate_text(text: str | None) -> int:
-    if not text:
-        return 0
-    if text.isascii():
-        return math.ceil(len(text) / 4)
-    cjk = len(text) - len(_CJK.sub("", text))
-    non_ascii = len(text) - len(_NON_ASCII.sub("", text))
-    ascii_chars = len(text) - non_ascii
-    other = non_ascii - cjk
-    return math.ceil(ascii_chars / 4) + cjk + math.ceil(other / 2)
 
 
 def estimate_item(item: dict[str, Any]) -> int:

@@ -112,9 +112,19 @@ class ToolRegistry:
                 f"arguments are not valid JSON ({exc.msg} at position {exc.pos}); "
                 "send a JSON object matching the tool's parameters"
             )
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, absurd nesting
+            return ToolResult.failure(
+                f"arguments could not be read ({type(exc).__name__}: {str(exc)[:120]}); "
+                "send a small JSON object matching the tool's parameters"
+            )
         if not isinstance(args, dict):
             return ToolResult.failure("arguments must be a JSON object")
-        problem = validate(args, tool.parameters)
+        try:
+            problem = validate(args, tool.parameters)
+        except Exception as exc:  # a broken schema, or arguments that trip the validator
+            return ToolResult.failure(
+                f"could not check the arguments of {name} ({type(exc).__name__}: {str(exc)[:120]})"
+            )
         if problem:
             return ToolResult.failure(f"invalid arguments for {name}: {problem}")
         return tool, args
@@ -124,22 +134,31 @@ class ToolRegistry:
         if isinstance(parsed, ToolResult):
             return parsed
         tool, args = parsed
+        # asyncio.timeout, not wait_for: in 3.11 wait_for returns a result that was ready
+        # when a cancel arrived, swallowing the cancel of the run.
+        deadline = asyncio.timeout(tool.timeout)
         try:
-            if tool.is_async:
-                value = await asyncio.wait_for(tool.func(**args), tool.timeout)
-            else:
-                # Blocking tools run in a worker thread so one step's calls overlap. A thread
-                # cannot be killed: on timeout its late result is simply dropped.
-                value = await asyncio.wait_for(asyncio.to_thread(tool.func, **args), tool.timeout)
-        except asyncio.TimeoutError:
-            return ToolResult.failure(f"{name} timed out after {tool.timeout:g} s")
-        except asyncio.CancelledError:
-            raise
+            async with deadline:
+                if tool.is_async:
+                    value = await tool.func(**args)
+                else:
+                    # Blocking tools run in a worker thread so one step's calls overlap. A
+                    # thread cannot be killed: on timeout its late result is simply dropped.
+                    value = await asyncio.to_thread(tool.func, **args)
+        except TimeoutError as exc:
+            if deadline.expired():
+                return ToolResult.failure(f"{name} timed out after {tool.timeout:g} s")
+            return ToolResult.failure(f"{name} failed: {type(exc).__name__}: {exc}")
         except Exception as exc:  # a tool never crashes a run
             return ToolResult.failure(f"{name} failed: {type(exc).__name__}: {exc}")
-        if isinstance(value, ToolResult):
-            return value
-        return ToolResult(data=value)
+        result = value if isinstance(value, ToolResult) else ToolResult(data=value)
+        try:
+            result.to_model()
+        except (TypeError, ValueError) as exc:  # e.g. a dict keyed by tuples, a cycle
+            return ToolResult.failure(
+                f"{name} returned data that cannot be sent to the model ({exc})"
+            )
+        return result
 
 
 def validate(instance: Any, schema: dict[str, Any]) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, Literal, NamedTuple
 
 from ..market.base import NewsItem, PriceHistory, Quote, RecommendationPeriod, Statement, StatementKind
 
@@ -291,7 +291,8 @@ def news_views(symbol: str, items: list[NewsItem]) -> tuple[dict[str, Any], dict
     return data, display
 
 
-_COUNT_KEYS = ("strongBuy", "buy", "hold", "sell", "strongSell")
+CountKey = Literal["strongBuy", "buy", "hold", "sell", "strongSell"]
+_COUNT_KEYS: tuple[CountKey, ...] = ("strongBuy", "buy", "hold", "sell", "strongSell")
 
 
 def consensus(period: RecommendationPeriod) -> str:
@@ -311,11 +312,12 @@ def recommendation_views(
     symbol: str, periods: list[RecommendationPeriod]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     rows = [{"period": p["period"], **{k: int(p.get(k) or 0) for k in _COUNT_KEYS}} for p in periods[:4]]
-    data = {"periods": rows, "consensus": consensus(periods[0]) if periods else "none"}
+    verdict = consensus(periods[0]) if periods else "none"
+    data = {"periods": rows, "consensus": verdict}
     labels = {"strongBuy": "Strong buy", "buy": "Buy", "hold": "Hold", "sell": "Sell", "strongSell": "Strong sell"}
     display = {
         "kind": "table",
-        "title": f"{symbol} analyst recommendations (consensus: {data['consensus'].replace('_', ' ')})",
+        "title": f"{symbol} analyst recommendations (consensus: {verdict.replace('_', ' ')})",
         "columns": [r["period"] for r in rows],
         "rows": [[labels[k], *(r[k] for r in rows)] for k in _COUNT_KEYS],
         "unit": "analysts",

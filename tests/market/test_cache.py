@@ -9,6 +9,7 @@ import stat
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -77,19 +78,31 @@ def test_ttl_policy_follows_us_market_hours() -> None:
     assert ttl_seconds("statement", tuesday_open) == 86400
 
 
-def test_concurrent_identical_requests_are_one_fetch(fake_market: MarketData, fake: FakeProvider) -> None:
-    fake.gate = threading.Event()
+def call_together(call: Callable[[], object], n: int, gate: threading.Event) -> tuple[list[object], list[Exception]]:
+    """``call`` from ``n`` threads at once while the provider waits at ``gate``, opened once
+    they have all had time to queue up behind the first. Returns (results, exceptions)."""
     results: list[object] = []
-    threads = [threading.Thread(target=lambda: results.append(fake_market.quote("AAPL"))) for _ in range(8)]
+    errors: list[Exception] = []
+
+    def one() -> None:
+        try:
+            results.append(call())
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 5
-    while fake.calls["quote"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    time.sleep(0.05)  # let the other seven queue up behind the first
-    fake.gate.set()
+    time.sleep(0.2)
+    gate.set()
     for t in threads:
-        t.join(5)
+        t.join(10)
+    return results, errors
+
+
+def test_concurrent_identical_requests_are_one_fetch(fake_market: MarketData, fake: FakeProvider) -> None:
+    fake.gate = threading.Event()
+    results, _ = call_together(lambda: fake_market.quote("AAPL"), 8, fake.gate)
     assert fake.calls["quote"] == 1
     assert len(results) == 8
     assert len({json.dumps(r.value, sort_keys=True) for r in results}) == 1  # type: ignore[attr-defined]
@@ -98,21 +111,7 @@ def test_concurrent_identical_requests_are_one_fetch(fake_market: MarketData, fa
 def test_concurrent_failures_are_shared_too(fake_market: MarketData, fake: FakeProvider) -> None:
     fake.gate = threading.Event()
     fake.failure = OFFLINE
-    errors: list[Exception] = []
-
-    def ask() -> None:
-        try:
-            fake_market.quote("AAPL")
-        except Exception as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=ask) for _ in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(0.1)
-    fake.gate.set()
-    for t in threads:
-        t.join(5)
+    _, errors = call_together(lambda: fake_market.quote("AAPL"), 4, fake.gate)
     assert fake.calls["quote"] == 1
     assert len(errors) == 4 and all(e is OFFLINE for e in errors)
 
@@ -120,14 +119,7 @@ def test_concurrent_failures_are_shared_too(fake_market: MarketData, fake: FakeP
 def test_concurrent_yahoo_requests_reach_yahoo_once(replay: YahooReplay, tmp_path: Path) -> None:
     market = create_market("yahoo", session=replay.session(), cache_path=tmp_path / "c.db")
     replay.gate = threading.Event()
-    results: list[object] = []
-    threads = [threading.Thread(target=lambda: results.append(market.history("MSFT", "6mo"))) for _ in range(6)]
-    for t in threads:
-        t.start()
-    time.sleep(0.2)
-    replay.gate.set()
-    for t in threads:
-        t.join(10)
+    results, _ = call_together(lambda: market.history("MSFT", "6mo"), 6, replay.gate)
     market.close()
     assert len(results) == 6
     assert replay.count("range=6mo") == 1  # one history request for six callers
@@ -237,6 +229,23 @@ def test_a_locked_cache_is_bypassed(fake: FakeProvider, tmp_path: Path) -> None:
     assert second.source == "fake" and fake.calls["quote"] == 2  # nothing was cached meanwhile
     assert market.quote("AAPL").cache_hit
     market.close()
+
+
+def test_opening_a_new_cache_another_process_is_creating_keeps_caching_on(tmp_path: Path) -> None:
+    """Regression: the WAL switch failed at once ("database is locked", no busy wait) while
+    another process held the new file's write lock, and caching stayed off for the session."""
+    path = tmp_path / "cache.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.1, lambda: other.execute("ROLLBACK"))
+    release.start()
+    try:
+        cache = MarketCache(path, busy_timeout_s=2)
+        assert cache.enabled and cache.warnings == []
+        cache.close()
+    finally:
+        release.join()
+        other.close()
 
 
 def test_demo_data_is_never_cached(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from assistant_core.market.base import PriceHistory
 from assistant_core.tools import summaries
 from assistant_core.tools.investor import SPECS, build_investor_tools
 from assistant_core.tools.registry import ToolRegistry
-from assistant_core.tools.tokens import estimate_tokens
+from assistant_core.tokens import estimate_text
 
 TICKER = {"type": "string", "description": "Ticker symbol of the company"}
 TUTORIAL_TOOLS = {
@@ -91,7 +91,7 @@ async def test_compact_outputs_follow_the_contract_and_stay_small(
             # compare_stocks adds "errors" only when some of the tickers failed
             assert set(result.data) - {"errors"} == CONTRACT_KEYS[name], name
             text = result.to_model()
-            assert estimate_tokens(text) < 1500, (name, estimate_tokens(text))
+            assert estimate_text(text) < 1500, (name, estimate_text(text))
             assert result.symbol and result.source in {"yahoo", "demo", "cache"} and result.as_of
 
 
@@ -162,7 +162,7 @@ def test_consensus(counts: tuple[int, ...], expected: str) -> None:
 
 
 def test_token_estimate_counts_non_ascii_heavier() -> None:
-    assert estimate_tokens("") == 0
-    assert estimate_tokens("abcd" * 100) == 100
-    assert estimate_tokens("삼성전자") == 4
-    assert estimate_tokens(json.dumps({"name": "삼성전자"}, ensure_ascii=False)) > estimate_tokens('{"name": "abcd"}')
+    assert estimate_text("") == 0
+    assert estimate_text("abcd" * 100) == 100
+    assert estimate_text("삼성전자") == 4
+    assert estimate_text(json.dumps({"name": "삼성전자"}, ensure_ascii=False)) > estimate_text('{"name": "abcd"}')

@@ -86,7 +86,9 @@ A pytest fixture is four lines::
 
 ``unused_port()`` returns a port nothing listens on (for "connection refused" tests).
 ``await collect(backend.stream(request))`` reassembles a backend's chunks (text, tool calls by
-index, usage, finish) and checks that ``Finish`` comes last.
+index, usage, finish) and checks that ``Finish`` comes last; ``await expect_error(backend)``
+expects a one-line ``BackendError`` instead. ``user_request(text)`` / ``after_tools(...)``
+build a first turn's ``ModelRequest`` and the next one with the tool calls and outputs.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ import threading
 from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Self, Sequence
 
 Headers = list[tuple[str, str]]
 
@@ -155,7 +157,36 @@ _DROPPED_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-a
 
 
 # -- the server ----------------------------------------------------------------------------
-class ReplayServer:
+class _LocalServer:
+    """What both servers share: a context manager, and addresses derived from ``port``."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What to pass as the openai client's ``base_url``."""
+        return f"{self.url}/v1"
+
+
+class ReplayServer(_LocalServer):
     """A threaded HTTP/1.1 server on 127.0.0.1:<random port> that serves queued responses."""
 
     def __init__(self) -> None:
@@ -168,7 +199,7 @@ class ReplayServer:
         self._thread: threading.Thread | None = None
 
     # lifecycle
-    def start(self) -> "ReplayServer":
+    def start(self) -> Self:
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         httpd.daemon_threads = True
         httpd.block_on_close = False
@@ -185,26 +216,11 @@ class ReplayServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "ReplayServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @property
     def port(self) -> int:
         if self._httpd is None:
             raise RuntimeError("replay server not started")
         return self._httpd.server_address[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """What to pass as the openai client's ``base_url``."""
-        return f"{self.url}/v1"
 
     # scripting
     def enqueue(
@@ -268,7 +284,7 @@ class ReplayServer:
             self._closing.wait(seconds)
 
 
-class ReplayProcess:
+class ReplayProcess(_LocalServer):
     """The same server in a child process, for benchmarks: an in-process server shares the GIL
     with the code being measured and blurs the figures. Responses are queued before ``start()``
     (no ``check`` callables: they would have to cross the process boundary)."""
@@ -277,7 +293,7 @@ class ReplayProcess:
         self._entries: list[tuple[Response, dict[str, Any]]] = []
         self._conn: Any = None
         self._process: Any = None
-        self.port = 0
+        self._port = 0
         self.failures: list[str] = []
         self.request_count = 0
 
@@ -286,15 +302,19 @@ class ReplayProcess:
             raise RuntimeError("ReplayProcess: enqueue before start()")
         self._entries.append((response, {"method": method, "path": path, "times": times}))
 
-    def start(self) -> "ReplayProcess":
+    def start(self) -> Self:
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads/loops
         self._conn, child = ctx.Pipe()
         self._process = ctx.Process(target=_serve_in_child, args=(self._entries, child), daemon=True)
         self._process.start()
-        self.port = self._conn.recv()
+        self._port = self._conn.recv()
         return self
+
+    @property
+    def port(self) -> int:
+        return self._port
 
     def close(self) -> None:
         if self._process is None:
@@ -303,20 +323,6 @@ class ReplayProcess:
         self.request_count, self.failures = self._conn.recv()
         self._process.join(5)
         self._process = None
-
-    def __enter__(self) -> "ReplayProcess":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/v1"
 
 
 def _serve_in_child(entries: list[tuple[Response, dict[str, Any]]], conn: Any) -> None:
@@ -633,7 +639,7 @@ def responses_stream_events(
         where = {"item_id": "msg_replay", "output_index": 0, "content_index": 0}
         full = "".join(tokens)
         part = {"type": "output_text", "annotations": [], "text": ""}
-        item = {"id": "msg_replay", "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+        item: dict[str, Any] = {"id": "msg_replay", "type": "message", "status": "in_progress", "role": "assistant", "content": []}
         done_part = {**part, "text": full}
         done_item = {**item, "status": "completed", "content": [done_part]}
         events += [
@@ -838,3 +844,58 @@ async def collect(stream: Any) -> Collected:
             out.finish = chunk.reason
     out.tool_calls = [calls[i] for i in sorted(calls)]
     return out
+
+
+async def expect_error(backend: Any, request: Any = None) -> tuple[Any, list[Any]]:
+    """Consume ``backend.stream(request)`` (default: ``user_request("hi")``) expecting a
+    one-line ``BackendError``; returns it and the chunks that came before."""
+    import pytest
+
+    from assistant_core.backends.base import BackendError
+
+    seen: list[Any] = []
+    with pytest.raises(BackendError) as info:
+        async for chunk in backend.stream(request or user_request("hi")):
+            seen.append(chunk)
+    message = info.value.message
+    assert "\n" not in message and message == str(info.value)
+    return info.value, seen
+
+
+# -- requests for backend tests ------------------------------------------------------------
+SECRET_TOOL = {  # the tool of the recorded mirascope sessions
+    "type": "function",
+    "function": {
+        "name": "secret_retrieval_tool",
+        "description": "A tool that requires a password to retrieve a secret.",
+        "parameters": {"type": "object", "properties": {"password": {"type": "string"}}, "required": ["password"]},
+    },
+}
+CAPITAL_TOOL = {  # the tool of the recorded pydantic-ai sessions
+    "type": "function",
+    "function": {
+        "name": "get_capital",
+        "description": "",
+        "parameters": {"type": "object", "properties": {"country": {"type": "string"}}, "required": ["country"]},
+    },
+}
+
+
+def user_request(text: str, *, tools: list[dict[str, Any]] | None = None, instructions: str = "") -> Any:
+    """A first turn: one user message."""
+    from assistant_core.backends.base import ModelRequest
+
+    return ModelRequest(
+        model="gpt-4o", instructions=instructions, input=[{"role": "user", "content": text}], tools=tools or []
+    )
+
+
+def after_tools(first: Any, calls: list[dict[str, str]], outputs: list[str]) -> Any:
+    """The next turn's request: the model's tool calls and their outputs appended."""
+    from assistant_core.backends.base import ModelRequest
+
+    items = list(first.input) + [{"role": "assistant", "content": None, "tool_calls": calls}]
+    items += [
+        {"role": "tool", "tool_call_id": c["id"], "name": c["name"], "content": out} for c, out in zip(calls, outputs)
+    ]
+    return ModelRequest(model=first.model, instructions=first.instructions, input=items, tools=first.tools)

@@ -14,20 +14,13 @@ import json
 import re
 from typing import AsyncIterator
 
+from ...tokens import estimate_text
 from ..base import Chunk, Finish, ModelRequest, TextDelta, ToolCallDelta, UsageChunk
 from .plan import Call, plan_turn
 from .report import render
 
 WORDS_PER_CHUNK = 3
 _PIECES = re.compile(r"\s*\S+\s*|\s+")
-
-
-def estimate_tokens(text: str) -> int:
-    """Rough count, no tokenizer download: ~4 characters a token for ASCII, ~1 for Hangul."""
-    if not text:
-        return 0
-    non_ascii = sum(1 for ch in text if ord(ch) > 127)
-    return max(1, (len(text) - non_ascii) // 4 + non_ascii)
 
 
 def text_chunks(text: str, words: int = WORDS_PER_CHUNK) -> list[str]:
@@ -61,14 +54,14 @@ class OfflineAnalyst:
             async for chunk in self._tool_calls(plan.calls, salt):
                 yield chunk
             arguments = "".join(json.dumps(c.arguments) + c.name for c in plan.calls)
-            yield UsageChunk(prompt_tokens, estimate_tokens(arguments) + 8 * len(plan.calls))
+            yield UsageChunk(prompt_tokens, estimate_text(arguments) + 8 * len(plan.calls))
             yield Finish("tool_calls")
             return
         text = render(plan)
         budget = request.max_output_tokens
         emitted = 0
         for piece in text_chunks(text):
-            cost = estimate_tokens(piece)
+            cost = estimate_text(piece)
             if budget is not None and emitted + cost > budget:
                 yield UsageChunk(prompt_tokens, emitted)
                 yield Finish("length")
@@ -99,4 +92,4 @@ def _prompt_tokens(request: ModelRequest) -> int:
         for call in item.get("tool_calls") or []:
             parts.append(json.dumps(call, default=str))
     parts.append(json.dumps(request.tools, default=str))
-    return sum(estimate_tokens(p) for p in parts)
+    return sum(estimate_text(p) for p in parts)

@@ -172,7 +172,7 @@ class ToolBox:
         for key in required:
             if key in args:
                 continue
-            prop = props.get(key) if isinstance(props.get(key), dict) else {}
+            prop = _as_dict(props.get(key))
             if prop.get("enum"):
                 args[key] = prop["enum"][0]
             elif "default" in prop:
@@ -206,6 +206,12 @@ def _parse_arguments(raw: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (model and tool data are
+    untrusted: any field may be missing or of another type)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _parse_output(content: str) -> tuple[dict[str, Any], str | None]:
@@ -249,9 +255,11 @@ def _observations(run: list[InputItem], tools: ToolBox) -> tuple[list[Observatio
             continue
         turns += 1
         for call in calls:
-            fn = call.get("function") if isinstance(call.get("function"), dict) else call
+            fn = _as_dict(call.get("function")) or call
             name = str(fn.get("name") or "")
             out = outputs.get(call.get("id"))
+            envelope: dict[str, Any]
+            error: str | None
             if out is None:
                 envelope, error = {}, "no output was returned"
             else:
@@ -298,7 +306,7 @@ def context_targets(history: list[InputItem]) -> list[Target]:
         role = item.get("role")
         if role == "tool":
             envelope, error = _parse_output(_text(item))
-            data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
+            data = _as_dict(envelope.get("data"))
             stocks = data.get("stocks")
             if not error and isinstance(stocks, list):
                 found = [Target(str(s["symbol"]).upper()) for s in stocks if isinstance(s, dict) and s.get("symbol")]
@@ -310,7 +318,7 @@ def context_targets(history: list[InputItem]) -> list[Target]:
                 return [Target(symbol.upper(), name)]
         elif role == "assistant" and item.get("tool_calls"):
             for call in item["tool_calls"]:
-                fn = call.get("function") if isinstance(call.get("function"), dict) else call
+                fn = _as_dict(call.get("function")) or call
                 args = _parse_arguments(fn.get("arguments"))
                 many = _arg(args, _SYMBOLS_KEYS)
                 if isinstance(many, str):

@@ -216,20 +216,20 @@ def _statement_table(s: Statement, lang: Lang, currency: Any) -> str:
 def _statement_notes(s: Statement, lang: Lang) -> list[str]:
     notes: list[str] = []
     if s.kind == "income":
-        f = income_figures(s)
-        if f.revenue_growth is not None:
-            notes.append(t(lang, "revenue_growth", growth=fmt_pct(f.revenue_growth, signed=True),
-                           new=fmt_amount(f.revenue), old=fmt_amount(f.revenue_prev)))
-        if any(v is not None for v in (f.gross_margin, f.operating_margin, f.net_margin)):
-            notes.append(t(lang, "margins", period=s.label(0) or "–", gross=fmt_pct(f.gross_margin),
-                           operating=fmt_pct(f.operating_margin), net=fmt_pct(f.net_margin)))
+        inc = income_figures(s)
+        if inc.revenue_growth is not None:
+            notes.append(t(lang, "revenue_growth", growth=fmt_pct(inc.revenue_growth, signed=True),
+                           new=fmt_amount(inc.revenue), old=fmt_amount(inc.revenue_prev)))
+        if any(v is not None for v in (inc.gross_margin, inc.operating_margin, inc.net_margin)):
+            notes.append(t(lang, "margins", period=s.label(0) or "–", gross=fmt_pct(inc.gross_margin),
+                           operating=fmt_pct(inc.operating_margin), net=fmt_pct(inc.net_margin)))
     elif s.kind == "balance":
-        f = balance_figures(s)
-        if f.debt_to_equity is not None or f.current_ratio is not None or f.net_debt is not None:
-            net_cash = f.net_debt is not None and f.net_debt < 0
-            notes.append(t(lang, "leverage", de=fmt_ratio(f.debt_to_equity), cr=fmt_ratio(f.current_ratio),
+        bal = balance_figures(s)
+        if bal.debt_to_equity is not None or bal.current_ratio is not None or bal.net_debt is not None:
+            net_cash = bal.net_debt is not None and bal.net_debt < 0
+            notes.append(t(lang, "leverage", de=fmt_ratio(bal.debt_to_equity), cr=fmt_ratio(bal.current_ratio),
                            net_label=t(lang, "net_cash" if net_cash else "net_debt"),
-                           net=fmt_amount(abs(f.net_debt) if f.net_debt is not None else None)))
+                           net=fmt_amount(abs(bal.net_debt) if bal.net_debt is not None else None)))
     elif s.kind == "cash_flow":
         fcf = free_cash_flow(s)
         if fcf is not None:
@@ -237,10 +237,14 @@ def _statement_notes(s: Statement, lang: Lang) -> list[str]:
     return [" ".join(notes)] if notes else []
 
 
+def _point(value: Any) -> dict[str, Any]:
+    """A price point: ``{"value", "date"}``, or a bare number."""
+    return value if isinstance(value, dict) else {"value": value}
+
+
 def _performance(d: dict[str, Any], lang: Lang) -> list[str]:
     days = int(num(d.get("days")) or 100)
-    high = d.get("high") if isinstance(d.get("high"), dict) else {"value": d.get("high")}
-    low = d.get("low") if isinstance(d.get("low"), dict) else {"value": d.get("low")}
+    high, low = _point(d.get("high")), _point(d.get("low"))
     lines = [
         t(lang, "perf_close", first=fmt_price(d.get("first_close")), last=fmt_price(d.get("last_close")),
           ret=fmt_pct(d.get("return_pct"), signed=True), days=days,
