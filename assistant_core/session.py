@@ -82,7 +82,6 @@ def build_session(settings: Settings, *, recover: bool = True) -> Session:
         resolve_model(settings)  # lists /v1/models when no model is given
     store = Store(settings.db)
     lease: DatabaseLease | None = None
-    _closed: bool = field(default=False, repr=False)
     try:
         lease = DatabaseLease(settings.db)
         recovered = lease.acquire(store, recover=recover)

@@ -28,7 +28,6 @@ from assistant_core.export import call_signature, call_summary, dumps_safe, one_
 from assistant_core.objects import LastError, Run, RunStep
 from assistant_core.session import Session, build_session, check_reachable
 
-from .app import close_session
 from .output import Output, safe
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -267,3 +266,11 @@ class AskRun:
         else:
             out.error(f"run {status}")
         return EXIT_FAILED
+
+
+def close_session(session: Session) -> None:
+    """Close what the run left open (closing twice is harmless)."""
+    try:
+        asyncio.run(session.aclose())
+    except Exception:  # nothing left to lose at exit; the store commits as it goes
+        session.store.close()

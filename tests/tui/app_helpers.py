@@ -1,0 +1,111 @@
+"""Helpers for the app tests (import the fixtures into a test module): demo mode (offline analyst, demo data) on a temporary
+database, or a scripted backend for exact answers and failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from assistant_core.config import DEMO_PACE_ENV, load_settings
+from assistant_core.session import Session, build_session
+
+# Demo prices are generated for the trading days before "today": fix it so charts and
+# snapshots are the same on every day.
+FIXED_TODAY = dt.date(2026, 11, 20)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_demo_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant_core.market.demo import DemoProvider
+
+    defaults = DemoProvider.__init__.__defaults__
+    assert defaults is not None and len(defaults) == 1, "DemoProvider(today=…) changed"
+    monkeypatch.setattr(DemoProvider.__init__, "__defaults__", (lambda: FIXED_TODAY,))
+
+
+def demo_session(db: Path, *, approval: str = "auto", pace: float = 0.0) -> Session:
+    # Demo data by auto-detection (as with no configuration at all), not by request.
+    settings = load_settings(
+        {"provider": "offline", "db": str(db), "approval": approval},
+        env={DEMO_PACE_ENV: str(pace)},
+    )
+    return build_session(settings)
+
+
+def scripted_session(db: Path, backend: Any, *, approval: str = "auto") -> Session:
+    """A demo-data session whose model is ``backend`` (tests.support.scripted_backend)."""
+    session = demo_session(db, approval=approval)
+    session.backend = backend
+    session.runtime.backend = backend
+    session.runtime.model = "scripted-model"
+    return session
+
+
+@pytest.fixture
+def make_demo_session(tmp_path: Path) -> Callable[..., Session]:
+    counter = iter(range(1000))
+
+    def make(**kwargs: Any) -> Session:
+        return demo_session(tmp_path / f"threads-{next(counter)}.db", **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def make_scripted_session(tmp_path: Path) -> Callable[..., Session]:
+    counter = iter(range(1000))
+
+    def make(backend: Any, **kwargs: Any) -> Session:
+        return scripted_session(tmp_path / f"scripted-{next(counter)}.db", backend, **kwargs)
+
+    return make
+
+
+async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 15.0, step: float = 0.02) -> None:
+    """Let the app run until ``predicate()`` is true (fails the test after ``timeout`` s)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+        await pilot.pause(step)
+
+
+async def wait_ready(pilot: Any) -> None:
+    """Until the main screen is mounted (it follows the first frame)."""
+    await wait_for(pilot, pilot.app.ready.is_set)
+    await pilot.pause()
+
+
+async def ask(pilot: Any, text: str) -> str:
+    """Type ``text`` in the prompt and send it; returns the thread it went to."""
+    app = pilot.app
+    await wait_ready(pilot)
+    app.main.prompt.focus()
+    app.main.prompt.load_text(text)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: app.main.thread_id is not None)
+    return app.main.thread_id
+
+
+async def wait_run_over(pilot: Any, thread_id: str, timeout: float = 15.0) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: not app.main.thread_running(thread_id), timeout)
+    await pilot.pause()
+
+
+def latest_run(session: Session, thread_id: str) -> Any:
+    runs = session.store.list_runs(thread_id)
+    assert runs, "no run in the thread"
+    return runs[-1]
+
+
+def screen_text(app: Any) -> str:
+    """Every line on the screen as plain text (what the user reads), including modals."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join(strip.text for strip in strips)

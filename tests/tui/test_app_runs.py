@@ -1,0 +1,203 @@
+"""Runs seen from the app: approval in ``ask`` mode, cancel with Escape, a failed run, and
+text from models and tools shown literally."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from assistant_core.runtime import RetryPolicy
+from assistant_core.session import Session
+from assistant_core.tools.result import ToolResult
+from tests.support.scripted_backend import (
+    ScriptedBackend,
+    rate_limited,
+    server_error,
+    text_turn,
+    tool_turn,
+)
+from tui.app import InvestorApp
+
+from .app_helpers import (  # noqa: F401  (fixtures)
+    _fixed_demo_day,
+    ask,
+    latest_run,
+    make_demo_session,
+    make_scripted_session,
+    screen_text,
+    wait_for,
+    wait_ready,
+    wait_run_over,
+)
+
+HOSTILE = "[bold]not bold[/bold] [link=https://evil.example]click[/link] \x1b[31mred\x1b[0m \x1b]0;pwned\x07 end"
+
+
+def run_status(session: Session, thread_id: str) -> str | None:
+    runs = session.store.list_runs(thread_id)
+    return runs[-1].status if runs else None
+
+
+async def test_approve_and_deny_in_ask_mode(make_demo_session: Callable[..., Session]) -> None:
+    session = make_demo_session(approval="ask")
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        thread_id = await ask(pilot, "Should I buy Apple?")
+
+        # First step (the ticker lookup) waits for approval: panel, cards and footer say so.
+        await wait_for(pilot, lambda: run_status(session, thread_id) == "requires_action")
+        await pilot.pause(0.1)
+        assert "requires_action" in str(app.main.run_panel.render_run())
+        assert "awaiting_approval" in str(app.main.run_panel.render_run())
+        assert "Approve" in screen_text(app)
+        await pilot.press("ctrl+o")  # approve all pending
+
+        # Second step (statements, prices, quote): approve one on its card, deny the rest.
+        await wait_for(
+            pilot,
+            lambda: run_status(session, thread_id) == "requires_action"
+            and len(session.store.list_tool_calls(thread_id=thread_id)) > 1,
+        )
+        await pilot.pause(0.1)
+        pending = [
+            card
+            for card in app.main.chat.query("ToolCallCard")
+            if card.status == "awaiting_approval"
+        ]
+        assert len(pending) >= 2
+        first_card = pending[0]
+        approved_id = first_card.call_id
+        first_card.focus()
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("ctrl+g")  # deny everything still pending
+
+        await wait_run_over(pilot, thread_id)
+        assert run_status(session, thread_id) == "completed"
+        calls = {r.call.id: r.call for r in session.store.list_tool_calls(thread_id=thread_id)}
+        assert calls[approved_id].status == "completed"
+        denied = [c for c in calls.values() if c.status == "denied"]
+        assert len(denied) == len(pending) - 1
+        # The denial reached the model as the tool's output.
+        assert all(c.function.output for c in denied)
+
+
+async def test_escape_cancels_the_running_answer(make_demo_session: Callable[..., Session]) -> None:
+    session = make_demo_session(pace=0.05)
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        thread_id = await ask(pilot, "Should I buy Apple?")
+
+        def answer_streaming() -> bool:
+            messages = session.store.list_messages(thread_id)
+            return any(m.role == "assistant" for m in messages)
+
+        await wait_for(pilot, answer_streaming, timeout=30)
+        await pilot.pause(0.3)
+        assert app.main.prompt.has_focus
+        await pilot.press("escape")
+        await wait_run_over(pilot, thread_id)
+        assert run_status(session, thread_id) == "cancelled"
+        answer = session.store.list_messages(thread_id)[-1]
+        assert answer.role == "assistant" and answer.status == "incomplete"
+        assert "cancelled" in str(app.main.run_panel.render_run())
+        # Escape with nothing running does nothing.
+        await pilot.press("escape")
+        assert run_status(session, thread_id) == "cancelled"
+
+
+async def test_failed_run_shows_its_error(make_scripted_session: Callable[..., Session]) -> None:
+    backend = ScriptedBackend([server_error(503)])
+    session = make_scripted_session(backend)
+    session.runtime.retry_policy = RetryPolicy(max_retries=0)
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        thread_id = await ask(pilot, "Should I buy Apple?")
+        await wait_run_over(pilot, thread_id)
+        run = latest_run(session, thread_id)
+        assert run.status == "failed" and run.last_error is not None
+        body = str(app.main.run_panel.render_run())
+        assert "failed" in body
+        assert run.last_error.code in body and "server error 503" in body
+        assert "server error 503" in screen_text(app)
+
+
+async def test_markup_and_escapes_in_an_answer_are_shown_literally(
+    make_scripted_session: Callable[..., Session],
+) -> None:
+    backend = ScriptedBackend([text_turn(HOSTILE, chunk=5)])
+    session = make_scripted_session(backend)
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        thread_id = await ask(pilot, "say something odd")
+        await wait_run_over(pilot, thread_id)
+        assert run_status(session, thread_id) == "completed"
+        text = screen_text(app)
+        assert "[bold]not bold[/bold]" in text
+        assert "[link=https://evil.example]click[/link]" in text
+        assert "\x1b" not in text and "\x07" not in text
+
+
+async def test_tool_output_and_error_with_markup_are_shown_literally(
+    make_scripted_session: Callable[..., Session],
+) -> None:
+    backend = ScriptedBackend(
+        [
+            tool_turn(
+                ("echo_markup", '{"text": "[bold]loud[/bold]"}', "call_echo"),
+                ("fail_markup", '{"text": "[red]x[/red]"}', "call_fail"),
+            ),
+            text_turn("Done."),
+        ]
+    )
+    session = make_scripted_session(backend)
+    tools = session.runtime.tools
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+
+    def echo_markup(text: str) -> ToolResult:
+        return ToolResult(data={"echo": f"{text} [link=https://evil.example]x[/link]"}, source="test")
+
+    def fail_markup(text: str) -> ToolResult:
+        return ToolResult.failure(f"bad input {text} \x1b[2J[blink]")
+
+    for func in (echo_markup, fail_markup):
+        tools.register(
+            {"type": "function", "function": {"name": func.__name__, "description": "t", "parameters": schema}},
+            func,
+        )
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        thread_id = await ask(pilot, "run the tools")
+        await wait_run_over(pilot, thread_id)
+        assert run_status(session, thread_id) == "completed"
+
+        panel = str(app.main.run_panel.render_run())
+        assert 'echo_markup(text="[bold]loud[/b' in panel  # cut to the panel's width
+        assert "bad input [red]x[/red] ␛[2J[blink]" in panel
+
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "InspectorScreen")
+        inspector = app.screen
+        table = inspector.query_one("#calls")
+        table.move_cursor(row=0)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "[link=https://evil.example]x[/link]" in text
+        assert "[bold]loud[/bold]" in text
+        table.move_cursor(row=1)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "bad input [red]x[/red] ␛[2J[blink]" in text
+        assert "\x1b" not in text
+
+
+async def test_run_panel_shows_a_retry_in_progress(make_scripted_session: Callable[..., Session]) -> None:
+    backend = ScriptedBackend([rate_limited(retry_after=0.6), text_turn("Recovered.")])
+    session = make_scripted_session(backend)
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        thread_id = await ask(pilot, "anything")
+        await wait_for(pilot, lambda: "retry 1/3: rate_limit_exceeded" in str(app.main.run_panel.render_run()))
+        assert "waiting 0.6s" in str(app.main.run_panel.render_run())
+        await wait_run_over(pilot, thread_id)
+        body = str(app.main.run_panel.render_run())
+        assert body.startswith("completed") and "retry" not in body

@@ -1,0 +1,362 @@
+"""The full-screen app: ``InvestorApp(session)`` and ``run_app(session)``.
+
+The app owns the runs: each run is consumed by its own worker, which hands every event to
+the main screen (``MainScreen.route_event``), so runs of several threads stream at once and
+switching threads never stops one. Everything else the app does is a command: new thread,
+inspector, export, approval mode, model/provider, theme.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from textual.app import App
+from textual.binding import Binding
+from textual.command import Provider
+from textual.content import Content
+
+from assistant_core.errors import AssistantError
+
+from .screens.start import StartScreen
+
+if TYPE_CHECKING:
+    from assistant_core.events import Event
+
+    from .screens.main import MainScreen
+    from .screens.modals import ModelChoice
+
+CANCEL_ON_QUIT_TIMEOUT_S = 3.0
+SessionSource = Any  # a Session, or a zero-argument callable that builds one
+
+
+def _investor_commands() -> type[Provider]:
+    # The palette's provider (and what it imports) loads when the palette first opens.
+    from .commands_palette import InvestorCommands
+
+    return InvestorCommands
+
+
+class InvestorApp(App[None]):
+    # Absolute, so subclasses elsewhere (tests, benchmarks) find it too.
+    CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
+    TITLE = "Investor Assistant"
+    COMMANDS = App.COMMANDS | {_investor_commands}
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(
+        self,
+        session: SessionSource,
+        *,
+        clock: Callable[[], float] = time.time,
+        first_run_hint: bool | None = None,
+        close_session: bool = True,
+    ) -> None:
+        """``session``: an ``assistant_core.session.Session`` (store, runtime, settings,
+        provider_label, is_demo), or a zero-argument callable that builds one — then it is
+        built after the first frame, in a thread. ``first_run_hint``: None shows it in demo
+        mode until dismissed once. ``clock`` drives relative and elapsed times."""
+        super().__init__()
+        if callable(session) and not hasattr(session, "runtime"):
+            self.session: Any = None
+            self._session_factory: Callable[[], Any] | None = session
+        else:
+            self.session = session
+            self._session_factory = None
+        self.clock = clock
+        self.first_run_hint = first_run_hint
+        self.close_session = close_session
+        self.assistant_name: str = ""
+        self._main: MainScreen | None = None
+        #: Set once the main screen is mounted (tests and benchmarks wait for it).
+        self.ready = asyncio.Event()
+        #: An error that stopped the start (e.g. a ConfigError from the session factory).
+        self.start_error: BaseException | None = None
+
+    def get_default_screen(self) -> StartScreen:
+        # The first frame: nothing heavy is imported or built before it is painted.
+        return StartScreen(self._start_title())
+
+    def _start_title(self) -> Content:
+        parts: list[str | tuple[str, str]] = [(f" {self.TITLE} ", "bold")]
+        if self.session is not None:
+            if self.session.is_demo:
+                parts += [(" DEMO ", "bold reverse $warning"), " "]
+            parts.append((self.session.provider_label, "$text-muted"))
+        return Content.assemble(*parts)
+
+    @property
+    def main(self) -> MainScreen:
+        assert self._main is not None, "the main screen is not mounted yet"
+        return self._main
+
+    def on_mount(self) -> None:
+        # A worker, not a callback: the start awaits screens that need the app's own
+        # message queue to be free.
+        self.call_after_refresh(self.run_worker, self._start(), name="start", exit_on_error=True)
+
+    async def _start(self) -> None:
+        """After the first frame: build the session (if given a factory), load the main
+        screen, and show the first-run hint."""
+        if self.session is None:
+            assert self._session_factory is not None
+            try:
+                self.session = await asyncio.to_thread(self._session_factory)
+            except Exception as exc:  # re-raised by run_app once the terminal is restored
+                self.start_error = exc
+                self.exit(return_code=2)
+                return
+        from .screens.help import hint_dismissed
+        from .screens.main import MainScreen
+
+        try:
+            self.assistant_name = self.session.store.default_assistant().name or ""
+        except AssistantError:
+            self.assistant_name = ""
+        show_hint = self.first_run_hint
+        if show_hint is None:
+            show_hint = self.session.is_demo and not hint_dismissed()
+        # Pushed over the start screen (which stays, unseen, at the bottom of the stack).
+        self._main = MainScreen(clock=self.clock, demo_hint=show_hint)
+        await self.push_screen(self._main)
+        self.ready.set()
+
+    async def on_unmount(self) -> None:
+        if self.close_session and self.session is not None:
+            # In this event loop: the model client's connections belong to it.
+            try:
+                await self.session.aclose()
+            except Exception:  # quitting anyway; the store commits as it goes
+                pass
+
+    # -- runs ----------------------------------------------------------------------------
+    async def start_run(self, thread_id: str, text: str) -> bool:
+        """Add the user's message and start a run of the thread in its own worker."""
+        runtime = self.session.runtime
+        try:
+            message = await runtime.add_message(thread_id, text)
+        except AssistantError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return False
+        self.main.user_message_added(message)
+        self.main.run_started(thread_id)
+        self.run_worker(
+            self._consume_run(thread_id),
+            name=f"run {thread_id}",
+            group="runs",
+            exit_on_error=False,
+        )
+        return True
+
+    async def _consume_run(self, thread_id: str) -> None:
+        try:
+            async for event in self.session.runtime.stream_run(thread_id):
+                self._route(thread_id, event)
+        except AssistantError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in a lower layer must not take the UI down
+            self.notify(
+                f"The run stopped unexpectedly: {type(exc).__name__}: {exc}",
+                severity="error",
+                markup=False,
+            )
+        finally:
+            if self.is_running:
+                self.main.run_ended(thread_id)
+
+    def _route(self, thread_id: str, event: Event) -> None:
+        self.main.route_event(event.thread_id or thread_id, event)
+
+    def streaming_threads(self) -> list[str]:
+        return sorted(self.main.running_threads)
+
+    async def cancel_all_runs(self) -> None:
+        runtime = self.session.runtime
+        for thread_id in self.streaming_threads():
+            run = self.main.active_run(thread_id)
+            if run is None:
+                continue
+            try:
+                await asyncio.wait_for(runtime.cancel_run(run.id), CANCEL_ON_QUIT_TIMEOUT_S)
+            except (AssistantError, asyncio.TimeoutError):
+                pass
+
+    async def action_quit(self) -> None:
+        # Close running runs properly (cancelled, partial answer kept) rather than leave
+        # them for start-up recovery to mark failed.
+        await self.cancel_all_runs()
+        self.exit()
+
+    # -- threads -------------------------------------------------------------------------
+    async def action_new_thread(self) -> None:
+        await self.main.new_thread()
+
+    def action_rename_thread(self) -> None:
+        self.main.rename_thread()
+
+    def action_delete_thread(self) -> None:
+        self.main.delete_thread()
+
+    async def switch_thread(self, thread_id: str) -> None:
+        main = self.main
+        main.thread_list.reload(thread_id)
+        await main.show_thread(thread_id)
+        main.prompt.focus()
+
+    # -- inspector and export ------------------------------------------------------------
+    def action_inspector(self) -> None:
+        from .screens.inspector import InspectorScreen
+
+        main = self.main
+        if main.thread_id is None:
+            self.notify("No thread yet: ask a question first.", markup=False)
+            return
+        if isinstance(self.screen, InspectorScreen):
+            return
+        title = main.thread_title(main.thread_id)
+        self.push_screen(InspectorScreen(self.session.store, main.thread_id, title=title))
+
+    def export_thread(self, fmt: str) -> None:
+        from assistant_core.export import collect_thread, to_json_text, to_markdown
+
+        from .screens.inspector import exports_dir
+
+        thread_id = self.main.thread_id
+        if thread_id is None:
+            self.notify("No thread to export yet.", markup=False)
+            return
+        export = collect_thread(self.session.store, thread_id)
+        text = to_markdown(export) if fmt == "md" else to_json_text(export)
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", export.thread.title).strip("-").lower()[:40] or "thread"
+        path = exports_dir() / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}"
+        path.write_text(text, encoding="utf-8")
+        self.notify(f"Exported the thread to {path}", timeout=10, markup=False)
+
+    # -- settings ------------------------------------------------------------------------
+    def action_toggle_approval(self) -> None:
+        runtime = self.session.runtime
+        runtime.approval = "ask" if runtime.approval == "auto" else "auto"
+        self.session.settings.approval = runtime.approval
+        note = self._save_settings({"approval": runtime.approval})
+        self.main.update_title()
+        what = "ask before each tool call" if runtime.approval == "ask" else "run tools without asking"
+        self.notify(f"Approval mode: {runtime.approval} ({what}) for new runs.{note}", markup=False)
+
+    def _save_settings(self, values: dict[str, str]) -> str:
+        """Save to the config file; returns a note for the user ("" when saved)."""
+        from assistant_core.config import save_setting
+
+        path = self.session.settings.config_path
+        try:
+            for key, value in values.items():
+                save_setting(path, key, value)
+        except (AssistantError, OSError) as exc:
+            return f" Not saved: {exc}"
+        return ""
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def action_switch_model(self, note: str = "") -> None:
+        from .screens.modals import ModelScreen
+
+        settings = self.session.settings
+        self.push_screen(
+            ModelScreen(settings.provider, settings.base_url or "", settings.model or "", note=note),
+            self._model_chosen,
+        )
+
+    async def _model_chosen(self, choice: ModelChoice | None) -> None:
+        if choice is None:
+            return
+        from assistant_core import config
+
+        current = self.session.settings
+        model = choice.model or None
+        if choice.provider == "openai":
+            model = model or config.DEFAULT_OPENAI_MODEL
+        elif choice.provider == "offline":
+            model = config.OFFLINE_MODEL
+        if choice.provider == "offline":
+            data = "demo"
+        elif current.source("data") in ("auto", "default"):
+            data = "yahoo"  # a real model gets real data unless demo data was asked for
+        else:
+            data = current.data
+        settings = replace(
+            current,
+            provider=choice.provider,
+            base_url=choice.base_url or None,
+            model=model,
+            data=data,
+            sources=dict(current.sources),
+            reasons=dict(current.reasons),
+        )
+        try:
+            config.check_provider(settings)
+            if settings.model is None:
+                await asyncio.to_thread(config.resolve_model, settings)
+        except AssistantError as exc:
+            self.action_switch_model(note=str(exc))
+            return
+        values = {"provider": settings.provider}
+        if settings.base_url:
+            values["base_url"] = settings.base_url
+        if settings.model:
+            values["model"] = settings.model
+        note = self._save_settings(values)
+        if not settings.base_url and not note:
+            file_values, _ = config.read_config_file(settings.config_path)
+            if file_values.get("base_url"):
+                # save_setting cannot remove a key, and the next start would use it.
+                note = f" {settings.config_path} still sets base_url: remove that line."
+        if self.streaming_threads():
+            self.notify(
+                "Saved; the new model takes effect on restart (a run is in progress)." + note,
+                markup=False,
+            )
+            return
+        try:
+            await self._swap_backend(settings)
+        except Exception as exc:  # keep the working set-up
+            self.notify(f"Saved, but could not switch now: {exc}. Restart to use it.{note}", markup=False)
+            return
+        self.main.update_title()
+        self.notify(f"Now answering: {self.session.provider_label}.{note}", markup=False)
+
+    async def _swap_backend(self, settings: Any) -> None:
+        """Point the running session at another backend and data provider. The store and
+        the runtime stay: threads and runs are the same objects."""
+        from assistant_core.session import make_backend, make_market
+        from assistant_core.tools.investor import build_investor_tools
+
+        session = self.session
+        backend = make_backend(settings)
+        market = make_market(settings) if settings.data != session.settings.data else session.market
+        old_backend, old_market = session.backend, session.market
+        runtime = session.runtime
+        runtime.backend = backend
+        runtime.model = settings.model
+        if market is not old_market:
+            runtime.tools = build_investor_tools(market)
+        session.backend, session.market, session.settings = backend, market, settings
+        await old_backend.aclose()
+        if market is not old_market and callable(getattr(old_market, "close", None)):
+            old_market.close()
+
+
+def run_app(session: SessionSource) -> int:
+    """Open the full-screen app on ``session`` (a Session, or a callable building one after
+    the first frame); returns the exit code. An error from the session factory is raised
+    here, after the terminal is restored, for the command line to report."""
+    app = InvestorApp(session)
+    app.run()
+    if app.start_error is not None:
+        raise app.start_error
+    return app.return_code or 0

@@ -1,0 +1,88 @@
+"""The multi-line prompt: Enter sends, Shift+Enter / Ctrl+J insert a new line, Up/Down
+recall earlier prompts when the cursor is on the first / last line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import events
+from textual.message import Message
+from textual.widgets import TextArea
+
+NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter"})
+
+
+class PromptInput(TextArea):
+    """A ``TextArea`` that posts ``Submitted`` on Enter and keeps a prompt history."""
+
+    @dataclass
+    class Submitted(Message):
+        prompt: PromptInput
+        text: str
+
+        @property
+        def control(self) -> PromptInput:
+            return self.prompt
+
+    def __init__(self, *, prompt_history: list[str] | None = None, **kwargs: object) -> None:
+        kwargs.setdefault("soft_wrap", True)
+        kwargs.setdefault("show_line_numbers", False)
+        kwargs.setdefault("tab_behavior", "focus")
+        kwargs.setdefault("highlight_cursor_line", False)
+        kwargs.setdefault("compact", True)
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.prompt_history: list[str] = list(prompt_history or [])
+        # Index into history while recalling; len(history) means "the draft being typed".
+        self._recall = len(self.prompt_history)
+        self._draft = ""
+
+    async def _on_key(self, event: events.Key) -> None:
+        key = event.key
+        if key == "enter":
+            event.stop()
+            event.prevent_default()
+            self._submit()
+            return
+        if key in NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        if key == "up" and self.cursor_location[0] == 0 and self._recall_step(-1):
+            event.stop()
+            event.prevent_default()
+            return
+        if key == "down" and self.cursor_location[0] == self.document.line_count - 1:
+            if self._recall_step(+1):
+                event.stop()
+                event.prevent_default()
+                return
+        await super()._on_key(event)
+
+    def _submit(self) -> None:
+        text = self.text.strip()
+        if not text:
+            return
+        if not self.prompt_history or self.prompt_history[-1] != text:
+            self.prompt_history.append(text)
+        self._recall = len(self.prompt_history)
+        self._draft = ""
+        self.clear()
+        self.post_message(self.Submitted(self, text))
+
+    def _recall_step(self, step: int) -> bool:
+        """Move through the history; False when there is nothing to move to."""
+        target = self._recall + step
+        if target < 0 or target > len(self.prompt_history) or not self.prompt_history:
+            return False
+        if self._recall == len(self.prompt_history):
+            self._draft = self.text  # keep what was being typed, to come back to it
+        self._recall = target
+        text = self._draft if target == len(self.prompt_history) else self.prompt_history[target]
+        self.load_text(text)
+        # Recalling upwards leaves the cursor on the first line so Up keeps going back.
+        if step < 0:
+            self.move_cursor((0, len(self.document[0])))
+        else:
+            self.move_cursor(self.document.end)
+        return True

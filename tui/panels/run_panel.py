@@ -1,0 +1,378 @@
+"""The run panel: one run of the shown thread, live from the event stream.
+
+It shows the run's status, elapsed time, model and provider, its steps in order with the
+tool calls under them, token usage, what thread memory dropped or summarised, a retry in
+progress and the last error. A selector picks an earlier run of the thread, shown as stored.
+The live run is updated only from events (``handle_event``); the store is read only when
+the thread or the selected run changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from typing import Any, Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Select, Static
+
+from assistant_core.events import (
+    Done,
+    ErrorEvent,
+    Event,
+    RunCreated,
+    RunEvent,
+    StepDelta,
+    StepEvent,
+)
+from assistant_core.objects import FunctionCall, Run, RunStep, ToolCall
+
+from ..widgets.tool_card import apply_call_delta
+from .fmt import (
+    args_summary,
+    clock_time,
+    duration_ms,
+    elapsed,
+    literal,
+    one_line,
+    status_content,
+)
+
+MAX_RUN_CHOICES = 30  # earlier runs offered in the selector
+RENDER_DELAY_S = 0.05  # coalesce bursts of events (argument deltas) into one redraw
+RunSource = Any  # the Runtime: get_run, list_runs, list_steps
+
+
+def run_elapsed(run: Run, now: float) -> float | None:
+    start = run.started_at or run.created_at
+    if not start:
+        return None
+    end = run.completed_at or run.failed_at or run.cancelled_at
+    if end is None and not run.is_active:
+        return None
+    return (end or now) - start
+
+
+def step_seconds(step: RunStep) -> int | None:
+    end = step.completed_at or step.failed_at or step.cancelled_at or step.expired_at
+    return None if end is None else max(end - step.created_at, 0)
+
+
+class RunPanel(VerticalScroll):
+    """Right-hand pane. ``show_thread`` loads; ``handle_event`` follows the live run."""
+
+    def __init__(
+        self,
+        runtime: RunSource,
+        *,
+        clock: Callable[[], float] = time.time,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.runtime = runtime
+        self.clock = clock
+        self.thread_id: str | None = None
+        self.runs: list[Run] = []
+        self.run: Run | None = None
+        self.steps: dict[str, RunStep] = {}
+        self.error: str | None = None
+        #: The thread whose runs are loaded (None while reading them).
+        self.loaded_thread: str | None = None
+        self._render_pending = False
+        self._syncing_select = False
+
+    def compose(self) -> ComposeResult:
+        yield Select[str]([], prompt="No runs yet", id="run-select", compact=True)
+        yield Static(id="run-body")
+
+    def on_mount(self) -> None:
+        self.border_title = "Run"
+        self.can_focus = False
+        # The elapsed time of a live run ticks.
+        self.set_interval(1.0, self._tick)
+
+    # -- loading -------------------------------------------------------------------------
+    def show_thread(self, thread_id: str | None) -> None:
+        """Show ``thread_id``'s latest run. The runs are read in a thread after this
+        returns, so a switch to a thread with a thousand runs paints at once."""
+        self.thread_id = thread_id
+        self.runs, self.run, self.steps, self.error = [], None, {}, None
+        self.loaded_thread = None
+        self._sync_select(None)
+        self.render_now()
+        if thread_id is not None:
+            self.run_worker(self._load_thread(thread_id), group="run-panel-load", exclusive=True)
+
+    async def _load_thread(self, thread_id: str) -> None:
+        runs = await asyncio.to_thread(self.runtime.list_runs, thread_id)
+        if thread_id != self.thread_id:
+            return
+        if self.run is not None:
+            # A run started while we read: events already drive it; keep it.
+            known = {run.id for run in runs}
+            runs += [run for run in self.runs if run.id not in known]
+            self.runs = runs
+            self._sync_select(self.run.id)
+        else:
+            self.runs = runs
+            latest = runs[-1] if runs else None
+            steps = await asyncio.to_thread(self.runtime.list_steps, latest.id) if latest else []
+            if thread_id != self.thread_id or self.run is not None:
+                return
+            self._sync_select(latest.id if latest else None)
+            self.run = latest
+            self.steps = {step.id: step for step in steps}
+        self.loaded_thread = thread_id
+        self.render_now()
+
+    def _load_run(self, run: Run | None) -> None:
+        self.run = run
+        self.error = None
+        self.steps = {}
+        if run is not None:
+            self.steps = {step.id: step for step in self.runtime.list_steps(run.id)}
+        self.render_now()
+
+    def _sync_select(self, selected: str | None) -> None:
+        select = self.query_one("#run-select", Select)
+        self._syncing_select = True
+        try:
+            # The latest runs only: a Select of a thousand options costs a frame.
+            latest = list(enumerate(self.runs))[-MAX_RUN_CHOICES:]
+            options = [(self._run_label(i, run), run.id) for i, run in reversed(latest)]
+            if selected is not None and selected not in {value for _, value in options}:
+                index, run = next((i, r) for i, r in enumerate(self.runs) if r.id == selected)
+                options.append((self._run_label(index, run), run.id))
+            select.set_options(options)
+            if selected is not None:
+                select.value = selected
+        finally:
+            self.call_after_refresh(self._end_sync)
+
+    def _end_sync(self) -> None:
+        self._syncing_select = False
+
+    def _run_label(self, index: int, run: Run) -> str:
+        # No status here: the label would go stale; the body shows it.
+        return f"Run #{index + 1} · {clock_time(run.created_at)}"
+
+    @on(Select.Changed, "#run-select")
+    def _run_chosen(self, event: Select.Changed) -> None:
+        event.stop()
+        if self._syncing_select or not isinstance(event.value, str):
+            return
+        if self.run is not None and self.run.id == event.value:
+            return
+        self._load_run(self.runtime.get_run(event.value))
+
+    # -- live events ---------------------------------------------------------------------
+    def handle_event(self, event: Event) -> None:
+        """An event of the shown thread's runs."""
+        if isinstance(event, RunCreated):
+            # A new run of the shown thread: follow it.
+            self.runs.append(event.data)
+            self.run = event.data
+            self.steps = {}
+            self.error = None
+            self._sync_select(event.data.id)
+            self._schedule_render()
+            return
+        if self.run is None or (event.run_id is not None and event.run_id != self.run.id):
+            return
+        if isinstance(event, RunEvent):
+            self.run = event.data
+        elif isinstance(event, StepEvent):
+            # Our own copy: argument deltas are appended to it, and the event's object is
+            # shared with the chat view.
+            self.steps[event.data.id] = copy.deepcopy(event.data)
+        elif isinstance(event, StepDelta):
+            self._apply_step_delta(event)
+        elif isinstance(event, ErrorEvent):
+            self.error = f"{event.data.code}: {event.data.message}"
+        elif isinstance(event, Done):
+            pass
+        else:
+            return  # message events do not change this panel
+        self._schedule_render()
+
+    def _apply_step_delta(self, event: StepDelta) -> None:
+        step = self.steps.get(event.data.id)
+        if step is None:
+            return
+        for entry in event.data.tool_calls:
+            call = self._find_call(step, entry)
+            if call is None:
+                if not entry.get("id"):
+                    continue
+                # The first delta of a call (id and name) creates it, as in the API.
+                call = ToolCall(id=entry["id"], function=FunctionCall(name=""))
+                step.tool_calls.append(call)
+            apply_call_delta(call, entry)
+
+    @staticmethod
+    def _find_call(step: RunStep, entry: dict[str, Any]) -> ToolCall | None:
+        for call in step.tool_calls:
+            if call.id == entry.get("id"):
+                return call
+        index = entry.get("index")
+        if isinstance(index, int) and 0 <= index < len(step.tool_calls):
+            return step.tool_calls[index]
+        return None
+
+    # -- drawing -------------------------------------------------------------------------
+    def _schedule_render(self) -> None:
+        if not self._render_pending:
+            self._render_pending = True
+            self.set_timer(RENDER_DELAY_S, self.render_now)
+
+    def _tick(self) -> None:
+        if self.run is not None and self.run.is_active:
+            self.render_now()
+
+    def render_now(self) -> None:
+        self._render_pending = False
+        if not self.is_mounted:
+            return
+        self.query_one("#run-body", Static).update(self.render_run())
+
+    def render_run(self) -> Content:
+        run = self.run
+        if run is None:
+            if self.thread_id is not None and self.loaded_thread != self.thread_id:
+                return Content("")  # reading the thread's runs: a moment
+            return Content.styled("No run yet.\nAsk a question to start one.", "$text-muted")
+        seconds = run_elapsed(run, self.clock())
+        lines: list[Content] = [
+            Content.assemble(
+                status_content(run.status),
+                (f"  {elapsed(seconds)}" if seconds is not None else "", "$text-muted"),
+            ),
+            Content.styled(" · ".join(m for m in (run.model, run.provider) if m), "$text-muted"),
+        ]
+        if run.approval and run.approval != "auto":
+            lines.append(Content.assemble(("approval ", "$text-muted"), run.approval))
+        if run.status == "requires_action":
+            pending = (run.required_action or {}).get("submit_tool_outputs", {}).get("tool_calls", [])
+            lines.append(
+                Content.styled(
+                    f"{len(pending)} tool call(s) await approval: ctrl+o approve all, ctrl+g deny all",
+                    "$warning",
+                )
+            )
+        lines.extend(self._retry_lines(run))
+        lines.extend(self._error_lines(run))
+        lines.extend(self._step_lines(run))
+        lines.extend(self._usage_lines(run))
+        lines.extend(self._memory_lines(run))
+        return Content("\n").join(lines)
+
+    def _section(self, title: str) -> Content:
+        return Content.styled(f"\n{title}", "bold $text-secondary")
+
+    def _step_lines(self, run: Run) -> list[Content]:
+        if not self.steps:
+            return []
+        awaiting = {
+            call["id"]
+            for call in (run.required_action or {}).get("submit_tool_outputs", {}).get("tool_calls", [])
+        } if run.status == "requires_action" else set()
+        lines = [self._section("Steps")]
+        for number, step in enumerate(self.steps.values(), start=1):
+            seconds = step_seconds(step)
+            label = "tool calls" if step.type == "tool_calls" else "message"
+            lines.append(
+                Content.assemble(
+                    f"{number}. {label} ",
+                    status_content(step.status),
+                    # Whole seconds only: sub-second steps would all read "0s".
+                    (f" {elapsed(seconds)}" if seconds else "", "$text-muted"),
+                )
+            )
+            for call in step.tool_calls:
+                lines.append(self._call_line(call, "awaiting_approval" if call.id in awaiting else None))
+        return lines
+
+    def _call_line(self, call: ToolCall, status: str | None = None) -> Content:
+        name = literal(call.function.name)
+        # name(args) on one line of the panel.
+        room = max((self.scrollable_content_region.width or 36) - len(name) - 4, 1)
+        args = args_summary(call.function.arguments, room)
+        details = [duration_ms(call.duration_ms)]
+        if call.source:
+            details.append(literal(call.source) + (" (cached)" if call.cache_hit else ""))
+        parts: list[str | Content | tuple[str, str]] = [
+            "  ",
+            (name, "bold"),
+            (f"({args})", "$text-muted"),
+            "\n    ",
+            status_content(status or call.status),
+        ]
+        extra = " · ".join(d for d in details if d)
+        if extra:
+            parts.append((f" · {extra}", "$text-muted"))
+        if call.error:
+            parts.append(("\n    " + one_line(call.error, 80), "$error"))
+        return Content.assemble(*parts)
+
+    def _usage_lines(self, run: Run) -> list[Content]:
+        usage = run.usage
+        if usage is None:
+            return []
+        return [
+            self._section("Tokens"),
+            Content(
+                f"prompt {usage.prompt_tokens:,} · completion {usage.completion_tokens:,}"
+                f" · total {usage.total_tokens:,}"
+            ),
+        ]
+
+    def _memory_lines(self, run: Run) -> list[Content]:
+        """What thread memory did for this run (the runtime's ``run.memory`` report)."""
+        memory = run.memory
+        if not memory:
+            return []
+        lines = [self._section("Memory")]
+        window = memory.get("context_window")
+        estimate = memory.get("estimated_prompt_tokens")
+        if window:
+            text = f"window {window:,}"
+            if estimate is not None:
+                text += f" · prompt ≈{estimate:,}"
+            lines.append(Content.styled(text, "$text-muted"))
+        dropped = [
+            f"{memory[key]:,} {label}"
+            for key, label in (("dropped_messages", "messages"), ("dropped_tool_calls", "tool calls"))
+            if memory.get(key)
+        ]
+        lines.append(Content("dropped " + ", ".join(dropped) if dropped else "nothing dropped"))
+        if memory.get("summarised"):
+            lines.append(Content("summarised the dropped turns"))
+        elif memory.get("summary_in_context"):
+            lines.append(Content.styled("earlier summary in context", "$text-muted"))
+        if memory.get("summary_error"):
+            lines.append(Content.styled("summary failed: " + one_line(memory["summary_error"], 60), "$warning"))
+        return lines
+
+    def _retry_lines(self, run: Run) -> list[Content]:
+        retry = run.retry
+        if not retry or not run.is_active:
+            return []
+        attempt = retry.get("attempt", "?")
+        most = retry.get("max", "?")
+        reason = one_line(retry.get("reason", ""), 40)
+        wait = retry.get("wait_s")
+        waiting = f", waiting {wait:.1f}s" if wait and wait < 10 else f", waiting {wait:.0f}s" if wait else ""
+        text = f"retry {attempt}/{most}: {reason}{waiting}"
+        return [Content.styled(text, "$warning")]
+
+    def _error_lines(self, run: Run) -> list[Content]:
+        error = (
+            f"{run.last_error.code}: {run.last_error.message}" if run.last_error else self.error
+        )
+        if not error:
+            return []
+        return [Content.styled(literal(error), "$error")]

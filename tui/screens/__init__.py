@@ -1,0 +1,1 @@
+"""The app's screens: start (first frame), main, inspector, dialogs, help."""

@@ -1,0 +1,114 @@
+"""The key bindings help (F1) and the first-run hint shown in demo mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from assistant_core import paths
+
+# One table for the help screen and the README, so they cannot disagree.
+KEYS: list[tuple[str, str]] = [
+    ("Enter", "send the prompt"),
+    ("Shift+Enter / Ctrl+J", "new line in the prompt"),
+    ("Up / Down", "recall earlier prompts (on the first / last line)"),
+    ("Escape", "cancel the running answer of this thread"),
+    ("Ctrl+N", "new thread"),
+    ("F2", "rename thread (r in the thread list)"),
+    ("F8", "delete thread, after asking (d / Delete in the thread list)"),
+    ("Ctrl+F", "filter threads by title and text (/ in the thread list)"),
+    ("Ctrl+O / Ctrl+G", "approve / deny all tool calls awaiting approval"),
+    ("Ctrl+T / F3", "tool-call inspector (c copy · x export JSONL · t/s filters)"),
+    ("Ctrl+B or F9", "show / hide the thread list"),
+    ("Ctrl+R or F10", "show / hide the run panel"),
+    ("Ctrl+L", "focus the prompt"),
+    ("Y / Ctrl+C", "copy the selected text, or the focused message or card"),
+    ("Ctrl+P", "command palette: export, model, approval mode, theme…"),
+    ("F1", "this help"),
+    ("Ctrl+Q", "quit"),
+]
+
+CONFIGURE_HINT = (
+    "To use a real model, quit and start again with one of:\n"
+    "  OPENAI_API_KEY=sk-… investor-assistant            (OpenAI)\n"
+    "  investor-assistant --base-url http://localhost:11434/v1 --model llama3.1\n"
+    "                                        (Ollama, vLLM, llama.cpp, LM Studio…)\n"
+    "or pick a provider with Ctrl+P → “Switch model / provider”."
+)
+
+DEMO_HINT = (
+    "No model is configured, so answers come from the offline analyst (rule-based, no LLM) "
+    "on synthetic DEMO market data.\n"
+    "For a real model: set OPENAI_API_KEY, or start with --base-url "
+    "http://localhost:11434/v1 --model llama3.1 (Ollama, vLLM, llama.cpp, LM Studio…), "
+    "or Ctrl+P → Switch model / provider.\n"
+    "Try: “Should I buy Apple?” · “How is Tesla's balance sheet?” · “애플 주식 사도 될까?”"
+)
+
+HINT_MARKER = "demo-hint-dismissed"
+
+
+def hint_marker_path() -> Path:
+    return paths.data_dir() / HINT_MARKER
+
+
+def hint_dismissed() -> bool:
+    return hint_marker_path().exists()
+
+
+def remember_hint_dismissed() -> None:
+    try:
+        paths.create_private_file(hint_marker_path())
+    except OSError:
+        pass  # the hint shows again next time; nothing else depends on it
+
+
+def keys_table() -> Content:
+    width = max(len(key) for key, _ in KEYS) + 2
+    return Content("\n").join(
+        Content.assemble((key.ljust(width), "bold $accent"), what) for key, what in KEYS
+    )
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog dialog-wide", id="help"):
+            yield Static(Content.styled("Keys", "bold"))
+            yield Static(keys_table())
+            yield Static(Content.styled("\nModels", "bold"))
+            yield Static(Content(CONFIGURE_HINT))
+
+    def on_mount(self) -> None:
+        self.add_class("dialog-screen")
+
+
+class DemoHint(Static):
+    """The first-run hint, above the chat in demo mode: how to configure a real model. It
+    goes when clicked or when the first question is sent, and does not come back.
+    (Inline rather than a modal: it is on screen at start-up, where every widget costs.)"""
+
+    def __init__(self) -> None:
+        super().__init__(
+            Content.assemble(
+                (" DEMO ", "bold reverse $warning"),
+                " ",
+                DEMO_HINT,
+                ("  (click to dismiss)", "$text-muted"),
+            ),
+            id="demo-hint",
+        )
+
+    def on_click(self) -> None:
+        self.dismiss()
+
+    def dismiss(self) -> None:
+        remember_hint_dismissed()
+        self.remove()

@@ -1,0 +1,272 @@
+"""The tool-call inspector: every tool call of a thread in a table, filterable by tool and
+status; the highlighted call's arguments and output as highlighted JSON, its error and
+timing; copy one call, or export the (filtered) list as JSON Lines."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Select, Static
+
+from assistant_core import paths
+from assistant_core.store import Store, ToolCallRecord
+
+from ..panels.fmt import (
+    args_summary,
+    clock_time,
+    duration_ms,
+    literal,
+    one_line,
+)
+
+# Rich styles (the table's cells are Rich Text).
+STATUS_COLOURS = {
+    "completed": "green",
+    "error": "bold red",
+    "denied": "yellow",
+    "cancelled": "dim",
+    "awaiting_approval": "bold yellow",
+    "running": "cyan",
+}
+COLUMNS = ("Time", "Run", "Tool", "Arguments", "Status", "Duration", "Source", "Cache")
+
+
+def exports_dir() -> Path:
+    """Where the app writes exports: ``<user data dir>/exports`` (shown to the user)."""
+    return paths.private_dir(paths.data_dir() / "exports")
+
+
+def record_json(record: ToolCallRecord, run_number: int | None = None) -> dict[str, Any]:
+    """One JSON Lines row: where the call happened plus the call in its stored form."""
+    row: dict[str, Any] = {
+        "thread_id": record.thread_id,
+        "run_id": record.run_id,
+        "step_id": record.step_id,
+        "created_at": record.created_at,
+    }
+    if run_number is not None:
+        row["run_number"] = run_number
+    row["call"] = record.call.to_dict()
+    return row
+
+
+def pretty_json(raw: str | None) -> tuple[str, bool]:
+    """(text, is_json): raw JSON re-indented, or the text as it was (made visible)."""
+    if raw is None:
+        return "", False
+    try:
+        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False), True
+    except (json.JSONDecodeError, TypeError):
+        return literal(raw), False
+
+
+class InspectorScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,q", "close", "Close"),
+        Binding("c,y", "copy_call", "Copy call"),
+        Binding("x", "export", "Export JSONL"),
+        Binding("r", "reload", "Reload"),
+        Binding("t", "focus_filter('#tool-filter')", "Tool filter"),
+        Binding("s", "focus_filter('#status-filter')", "Status filter"),
+    ]
+
+    def __init__(self, store: Store, thread_id: str, *, title: str = "") -> None:
+        super().__init__(id="inspector")
+        self.store = store
+        self.thread_id = thread_id
+        self.thread_title = title
+        self.records: list[ToolCallRecord] = []
+        self.shown: list[ToolCallRecord] = []
+        self.run_numbers: dict[str, int] = {}
+        self.selected: ToolCallRecord | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="inspector-title")
+        with Horizontal(id="inspector-filters"):
+            yield Select[str]([], prompt="All tools", id="tool-filter", compact=True)
+            yield Select[str]([], prompt="All statuses", id="status-filter", compact=True)
+        table: DataTable[Any] = DataTable(id="calls", cursor_type="row", zebra_stripes=True)
+        yield table
+        with VerticalScroll(id="call-detail"):
+            yield Static(id="call-detail-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#calls", DataTable)
+        for column in COLUMNS:
+            table.add_column(column, key=column.lower())
+        self.load()
+        table.focus()
+
+    # -- data ----------------------------------------------------------------------------
+    def load(self) -> None:
+        self.records = self.store.list_tool_calls(thread_id=self.thread_id)
+        self.run_numbers = {
+            run.id: number for number, run in enumerate(self.store.list_runs(self.thread_id), start=1)
+        }
+        tools = sorted({r.call.function.name for r in self.records})
+        statuses = sorted({r.call.status for r in self.records})
+        self._set_filter_options("#tool-filter", tools)
+        self._set_filter_options("#status-filter", statuses)
+        self.apply_filters()
+
+    def _set_filter_options(self, selector: str, values: Sequence[str]) -> None:
+        select = self.query_one(selector, Select)
+        current = select.value
+        select.set_options([(Content(literal(v)), v) for v in values])
+        if isinstance(current, str) and current in values:
+            select.value = current
+
+    def _filter_value(self, selector: str) -> str | None:
+        value = self.query_one(selector, Select).value
+        return value if isinstance(value, str) else None
+
+    def apply_filters(self) -> None:
+        tool = self._filter_value("#tool-filter")
+        status = self._filter_value("#status-filter")
+        self.shown = [
+            r
+            for r in self.records
+            if (tool is None or r.call.function.name == tool)
+            and (status is None or r.call.status == status)
+        ]
+        table = self.query_one("#calls", DataTable)
+        table.clear()
+        for record in self.shown:
+            call = record.call
+            # Rich Text cells: the table measures them for column widths, and takes their
+            # text literally.
+            table.add_row(
+                clock_time(call.started_at or record.created_at),
+                f"#{self.run_numbers.get(record.run_id, '?')}",
+                Text(one_line(call.function.name, 32)),
+                Text(args_summary(call.function.arguments, 36)),
+                Text(call.status, style=STATUS_COLOURS.get(call.status, "")),
+                duration_ms(call.duration_ms),
+                Text(literal(call.source or "")),
+                "hit" if call.cache_hit else "",
+                key=call.id,
+            )
+        self._update_title()
+        if self.shown:
+            table.move_cursor(row=0)
+            self.show_detail(self.shown[0])
+        else:
+            self.show_detail(None)
+
+    def _update_title(self) -> None:
+        count = f"{len(self.shown)} of {len(self.records)}" if len(self.shown) != len(self.records) else str(len(self.records))
+        self.query_one("#inspector-title", Static).update(
+            Content.assemble(
+                ("Tool calls", "bold"),
+                f" · {count} · ",
+                (one_line(self.thread_title or self.thread_id, 60), "$text-muted"),
+            )
+        )
+
+    # -- detail --------------------------------------------------------------------------
+    def show_detail(self, record: ToolCallRecord | None) -> None:
+        self.selected = record
+        body = self.query_one("#call-detail-body", Static)
+        if record is None:
+            body.update(Content.styled("No tool calls in this thread yet.", "$text-muted"))
+            return
+        body.update(self._detail(record))
+        self.query_one("#call-detail", VerticalScroll).scroll_home(animate=False)
+
+    def _detail(self, record: ToolCallRecord) -> Any:
+        from rich.console import Group
+
+        call = record.call
+        timing = [
+            f"started {clock_time(call.started_at)}" if call.started_at else "",
+            f"finished {clock_time(call.finished_at)}" if call.finished_at else "",
+            duration_ms(call.duration_ms),
+        ]
+        head = Text.assemble(
+            (literal(call.function.name), "bold"),
+            "  ",
+            (call.status, "bold"),
+            "\n",
+            (
+                f"run #{self.run_numbers.get(record.run_id, '?')} ({record.run_id}) · "
+                f"step {record.step_id} · call {literal(call.id)}",
+                "dim",
+            ),
+            "\n",
+            (" · ".join(t for t in timing if t) or "not started", "dim"),
+            (f" · source {literal(call.source)}" if call.source else "", "dim"),
+            (" · cache hit" if call.cache_hit else "", "dim"),
+        )
+        parts: list[Any] = [head]
+        if call.error:
+            parts += [Text("\nError", style="bold red"), Text(literal(call.error), style="red")]
+        theme = "ansi_dark" if self.app.current_theme.dark else "ansi_light"
+        for label, raw in (("Arguments", call.function.arguments), ("Output", call.function.output)):
+            text, is_json = pretty_json(raw)
+            parts.append(Text(f"\n{label}", style="bold"))
+            if not text:
+                parts.append(Text("(none)", style="dim"))
+            elif is_json:
+                parts.append(Syntax(text, "json", theme=theme, word_wrap=True, background_color="default"))
+            else:
+                parts.append(Text(text))
+        return Group(*parts)
+
+    @on(DataTable.RowHighlighted, "#calls")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        record = next((r for r in self.shown if r.call.id == key), None)
+        if record is not None and record is not self.selected:
+            self.show_detail(record)
+
+    @on(DataTable.RowSelected, "#calls")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self._row_highlighted(event)  # type: ignore[arg-type]
+        self.query_one("#call-detail").focus()
+
+    @on(Select.Changed)
+    def _filter_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self.apply_filters()
+
+    # -- actions -------------------------------------------------------------------------
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def action_focus_filter(self, selector: str) -> None:
+        self.query_one(selector).focus()
+
+    def action_copy_call(self) -> None:
+        if self.selected is None:
+            self.notify("No tool call selected.", markup=False)
+            return
+        row = record_json(self.selected, self.run_numbers.get(self.selected.run_id))
+        self.app.copy_to_clipboard(json.dumps(row, ensure_ascii=False, indent=2))
+        self.notify(f"Copied {self.selected.call.function.name} call as JSON.", markup=False)
+
+    def action_export(self) -> None:
+        if not self.shown:
+            self.notify("Nothing to export.", markup=False)
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = exports_dir() / f"tool-calls-{self.thread_id}-{stamp}.jsonl"
+        with path.open("w", encoding="utf-8") as handle:
+            for record in self.shown:
+                row = record_json(record, self.run_numbers.get(record.run_id))
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.notify(f"Exported {len(self.shown)} tool calls to {path}", timeout=10, markup=False)

@@ -1,0 +1,376 @@
+"""The main screen: threads on the left, the chat in the centre, the run panel on the right,
+the prompt at the bottom.
+
+The screen owns what is shown; the app owns the runs (one worker per run) and hands every
+event to ``route_event``, which passes it to the chat (which draws the shown thread's and
+keeps other threads' streaming text for a switch back), to the run panel when its thread is
+shown, and to the thread list's marker. So a run keeps streaming while the user reads or
+writes in another thread.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from assistant_core.errors import AssistantError
+from assistant_core.events import Done, Event, RunCreated, RunEvent
+from assistant_core.objects import Message, Run
+from assistant_core.runtime import ALL_CALLS
+from assistant_core.store import DEFAULT_ASSISTANT_NAME
+
+from ..panels.prompt import PromptInput
+from ..panels.run_panel import RunPanel
+from ..panels.thread_list import UNTITLED, ThreadList, ThreadOptions
+from ..panels.title_bar import TitleBar
+from ..widgets import ChatView, ToolCallCard
+from .help import DemoHint, HelpScreen
+from .modals import ConfirmScreen, RenameScreen
+
+if TYPE_CHECKING:
+    from ..app import InvestorApp
+
+# Below these widths the side panes hide themselves (unless the user toggled them).
+THREADS_MIN_WIDTH = 60
+RUN_PANEL_MIN_WIDTH = 110
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "cancel_run", "Cancel run"),
+        Binding("ctrl+n", "app.new_thread", "New", priority=True),
+        Binding("f2", "app.rename_thread", "Rename", show=False),
+        Binding("f8", "app.delete_thread", "Delete", show=False),
+        Binding("ctrl+f", "filter_threads", "Filter", priority=True, show=False),
+        Binding("ctrl+o", "approve_all", "Approve", priority=True),
+        Binding("ctrl+g", "deny_all", "Deny", priority=True),
+        Binding("ctrl+t,f3", "app.inspector", "Inspector", priority=True),
+        # F9/F10 too: Ctrl+B is tmux's prefix key.
+        Binding("ctrl+b,f9", "toggle_threads", "Threads", priority=True),
+        Binding("ctrl+r,f10", "toggle_run_panel", "Run panel", priority=True),
+        Binding("ctrl+l", "focus_prompt", "Prompt", show=False, priority=True),
+        Binding("y,ctrl+c", "copy", "Copy", show=False),
+        Binding("f1", "help", "Help"),
+    ]
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, demo_hint: bool = False) -> None:
+        super().__init__(id="main")
+        self.clock = clock
+        self.demo_hint = demo_hint
+        self.thread_id: str | None = None
+        #: Latest run object seen per thread (from events), for cancel and approve.
+        self.live_runs: dict[str, Run] = {}
+        #: Threads whose run a worker of this app is consuming right now.
+        self.running_threads: set[str] = set()
+        #: None = automatic (by width); True/False = the user's choice.
+        self.show_threads: bool | None = None
+        self.show_run_panel: bool | None = None
+
+    @property
+    def investor_app(self) -> InvestorApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def runtime(self) -> Any:
+        return self.investor_app.session.runtime
+
+    @property
+    def store(self) -> Any:
+        return self.investor_app.session.store
+
+    # -- layout --------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield TitleBar(id="title-bar")
+        with Horizontal(id="body"):
+            yield ThreadList(
+                self.store, is_streaming=self.thread_running, clock=self.clock, id="threads-pane"
+            )
+            with Vertical(id="centre"):
+                if self.demo_hint:
+                    yield DemoHint()
+                yield ChatView(self.store, id="chat")
+                yield PromptInput(
+                    id="prompt",
+                    placeholder="Ask about a company…  (Enter: send · Shift+Enter: new line)",
+                )
+            yield RunPanel(self.runtime, clock=self.clock, id="run-pane")
+        yield Footer()
+
+    @property
+    def chat(self) -> ChatView:
+        return self.query_one("#chat", ChatView)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one("#prompt", PromptInput)
+
+    @property
+    def thread_list(self) -> ThreadList:
+        return self.query_one("#threads-pane", ThreadList)
+
+    @property
+    def run_panel(self) -> RunPanel:
+        return self.query_one("#run-pane", RunPanel)
+
+    async def on_mount(self) -> None:
+        threads = self.store.list_threads(limit=1)
+        self.thread_list.reload(threads[0].id if threads else None)
+        await self.show_thread(threads[0].id if threads else None)
+        self.update_title()
+        self.prompt.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.apply_layout(event.size.width)
+
+    def apply_layout(self, width: int | None = None) -> None:
+        width = self.size.width if width is None else width
+        threads = self.query_one("#threads-pane")
+        run = self.query_one("#run-pane")
+        threads.display = self.show_threads if self.show_threads is not None else width >= THREADS_MIN_WIDTH
+        run.display = self.show_run_panel if self.show_run_panel is not None else width >= RUN_PANEL_MIN_WIDTH
+
+    def update_title(self) -> None:
+        session = self.investor_app.session
+        thread = self.thread_title(self.thread_id) if self.thread_id is not None else ""
+        self.query_one(TitleBar).show(
+            assistant=self.investor_app.assistant_name or DEFAULT_ASSISTANT_NAME,
+            provider=session.provider_label,
+            approval=self.runtime.approval,
+            demo=session.is_demo,
+            thread=thread,
+        )
+
+    # -- threads -------------------------------------------------------------------------
+    async def show_thread(self, thread_id: str | None) -> None:
+        """Switch the chat and the run panel to ``thread_id`` at once."""
+        self.thread_id = thread_id
+        self.thread_list.current_id = thread_id
+        self.run_panel.show_thread(thread_id)
+        await self.chat.show_thread(thread_id)
+        self.update_title()
+        self.refresh_bindings()
+
+    @on(ThreadList.Selected)
+    async def _thread_selected(self, event: ThreadList.Selected) -> None:
+        if event.thread_id != self.thread_id:
+            await self.show_thread(event.thread_id)
+        self.prompt.focus()
+
+    def target_thread(self) -> str | None:
+        """The thread a rename/delete applies to: the highlighted row when the list has
+        focus, else the shown thread."""
+        if isinstance(self.focused, ThreadOptions):
+            option = self.focused.highlighted_option
+            if option is not None and option.id is not None:
+                return option.id
+        return self.thread_id
+
+    def thread_title(self, thread_id: str) -> str:
+        for thread in self.thread_list.threads:
+            if thread.id == thread_id:
+                return thread.title
+        return self.store.get_thread(thread_id).title
+
+    async def new_thread(self) -> None:
+        if self.thread_id is not None and self.store.count_messages(self.thread_id) == 0:
+            self.prompt.focus()  # the shown thread is still empty: use it
+            return
+        thread = self.runtime.create_thread()
+        self.thread_list.reload(thread.id)
+        await self.show_thread(thread.id)
+        self.prompt.focus()
+
+    def rename_thread(self) -> None:
+        thread_id = self.target_thread()
+        if thread_id is None:
+            return
+
+        def renamed(title: str | None) -> None:
+            if title:
+                self.store.rename_thread(thread_id, title)
+                self.thread_list.reload()
+                self.update_title()
+
+        self.app.push_screen(RenameScreen(self.thread_title(thread_id)), renamed)
+
+    def delete_thread(self) -> None:
+        thread_id = self.target_thread()
+        if thread_id is None:
+            return
+        if self.thread_running(thread_id):
+            self.notify(
+                "This thread is still answering: cancel the run (Escape) before deleting it.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        title = self.thread_title(thread_id) or UNTITLED
+
+        async def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+            self.store.delete_thread(thread_id)
+            self.live_runs.pop(thread_id, None)
+            if thread_id == self.thread_id:
+                remaining = self.store.list_threads(filter=self.thread_list.filter_text or None, limit=1)
+                next_id = remaining[0].id if remaining else None
+                self.thread_list.reload(next_id)
+                await self.show_thread(next_id)
+            else:
+                self.thread_list.reload()
+            self.notify(f"Deleted “{title}”.", markup=False)
+
+        self.app.push_screen(
+            ConfirmScreen(f"Delete the thread “{title}” with all its messages and runs?"), confirmed
+        )
+
+    def action_filter_threads(self) -> None:
+        self.show_threads = True
+        self.apply_layout()
+        self.query_one("#thread-filter").focus()
+
+    # -- prompt and runs -----------------------------------------------------------------
+    @on(PromptInput.Submitted)
+    async def _prompt_submitted(self, event: PromptInput.Submitted) -> None:
+        text = event.text
+        for hint in self.query(DemoHint):
+            hint.dismiss()
+        if self.thread_id is None:
+            thread = self.runtime.create_thread()
+            self.thread_list.reload(thread.id)
+            await self.show_thread(thread.id)
+        assert self.thread_id is not None
+        if self.thread_running(self.thread_id):
+            self.prompt.load_text(text)
+            self.notify(
+                "This thread is still answering: wait, or press Escape to cancel the run.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        started = await self.investor_app.start_run(self.thread_id, text)
+        if not started:
+            self.prompt.load_text(text)
+
+    def user_message_added(self, message: Message) -> None:
+        if message.thread_id == self.thread_id:
+            self.chat.add_user_message(message)
+        # The store bumps the thread's activity and may have auto-titled it.
+        self.thread_list.reload()
+        self.update_title()
+
+    def route_event(self, thread_id: str, event: Event) -> None:
+        """One event of a run of ``thread_id`` (called by the app's run worker)."""
+        if isinstance(event, RunEvent):
+            self.live_runs[thread_id] = event.data
+            if isinstance(event, RunCreated):
+                self.thread_list.set_active(thread_id)
+            self.refresh_bindings()
+        # The chat sees other threads' events too (it keeps their streaming text for a
+        # switch back), except those that do not say their thread (error, done).
+        if event.thread_id is not None or thread_id == self.thread_id:
+            self.chat.handle_event(event)
+        if thread_id == self.thread_id:
+            self.run_panel.handle_event(event)
+        if isinstance(event, Done):
+            self.run_ended(thread_id)
+
+    def run_started(self, thread_id: str) -> None:
+        self.running_threads.add(thread_id)
+        self.thread_list.set_active(thread_id)
+
+    def run_ended(self, thread_id: str) -> None:
+        """The run's stream is over (done, error or worker ended)."""
+        if thread_id not in self.running_threads:
+            return
+        self.running_threads.discard(thread_id)
+        self.thread_list.reload()
+        self.refresh_bindings()
+
+    def thread_running(self, thread_id: str) -> bool:
+        """A run of this thread is streaming in this app. (Not ``runtime.is_streaming``: the
+        runtime lets go of a run a moment after its ``done`` event.)"""
+        return thread_id in self.running_threads
+
+    def active_run(self, thread_id: str | None) -> Run | None:
+        if thread_id is None:
+            return None
+        run = self.live_runs.get(thread_id)
+        if run is not None and run.is_active:
+            return run
+        return None
+
+    async def action_cancel_run(self) -> None:
+        run = self.active_run(self.thread_id)
+        if run is None:
+            return
+        try:
+            await self.runtime.cancel_run(run.id)
+        except AssistantError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+
+    async def _decide_all(self, approved: bool) -> None:
+        run = self.active_run(self.thread_id)
+        if run is None or run.status != "requires_action":
+            self.notify("No tool call is waiting for approval in this thread.", markup=False)
+            return
+        # ALL_CALLS decides every pending call, including any not yet shown here.
+        await self._decide(run.id, {ALL_CALLS: approved})
+
+    async def _decide(self, run_id: str, decisions: dict[str, bool]) -> None:
+        try:
+            await self.runtime.approve(run_id, decisions)
+        except AssistantError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+
+    async def action_approve_all(self) -> None:
+        await self._decide_all(True)
+
+    async def action_deny_all(self) -> None:
+        await self._decide_all(False)
+
+    @on(ToolCallCard.Decision)
+    async def _card_decision(self, event: ToolCallCard.Decision) -> None:
+        event.stop()
+        await self._decide(event.run_id, {event.call_id: event.approved})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("approve_all", "deny_all"):
+            run = self.active_run(self.thread_id)
+            # Hidden from the footer unless something awaits approval.
+            return run is not None and run.status == "requires_action"
+        if action == "cancel_run":
+            return self.active_run(self.thread_id) is not None
+        return True
+
+    # -- panes, focus, copy, help --------------------------------------------------------
+    def action_toggle_threads(self) -> None:
+        pane = self.query_one("#threads-pane")
+        self.show_threads = not pane.display
+        self.apply_layout()
+
+    def action_toggle_run_panel(self) -> None:
+        pane = self.query_one("#run-pane")
+        self.show_run_panel = not pane.display
+        self.apply_layout()
+
+    def action_focus_prompt(self) -> None:
+        self.prompt.focus()
+
+    def action_copy(self) -> None:
+        text = self.get_selected_text() or self.chat.focused_copy_text()
+        if not text:
+            self.notify("Nothing to copy: select text, or focus a message in the chat first.", markup=False)
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {len(text):,} characters.", markup=False)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())

@@ -1,0 +1,142 @@
+"""Small modal dialogs: confirm, rename, and the model/provider form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from ..panels.fmt import literal, plain
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes/No. Enter or y confirms; Escape or n cancels."""
+
+    BINDINGS = [
+        Binding("escape,n", "dismiss(False)", "Cancel"),
+        Binding("y", "dismiss(True)", "Yes"),
+    ]
+
+    def __init__(self, question: str, *, confirm_label: str = "Delete") -> None:
+        super().__init__(classes="dialog-screen")
+        self.question = question
+        self.confirm_label = confirm_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(plain(self.question), classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.confirm_label, variant="error", id="confirm")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    @on(Button.Pressed, "#confirm")
+    def _confirm(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(False)
+
+
+class RenameScreen(ModalScreen[str | None]):
+    """A one-line title editor. Enter saves, Escape cancels."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.current = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Rename thread")
+            yield Input(value=literal(self.current), id="title", select_on_focus=True)
+            yield Static("Enter to save · Escape to cancel", classes="dialog-hint")
+
+    @on(Input.Submitted, "#title")
+    def _save(self, event: Input.Submitted) -> None:
+        title = " ".join(event.value.split())
+        self.dismiss(title or None)
+
+
+@dataclass
+class ModelChoice:
+    provider: str  # openai | compatible | offline
+    base_url: str
+    model: str
+
+
+PROVIDERS = [
+    ("OpenAI (Responses API; key from OPENAI_API_KEY)", "openai"),
+    ("OpenAI-compatible server (Ollama, vLLM, llama.cpp…)", "compatible"),
+    ("Offline analyst (demo, no model)", "offline"),
+]
+
+
+class ModelScreen(ModalScreen[ModelChoice | None]):
+    """Provider, base URL and model. The API key is never asked for: it comes from the
+    environment only, so it is never written to the config file."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, provider: str, base_url: str, model: str, *, note: str = "") -> None:
+        super().__init__(classes="dialog-screen")
+        self.initial = ModelChoice(provider, base_url, model)
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        providers = {value for _, value in PROVIDERS}
+        with Vertical(classes="dialog dialog-wide"):
+            yield Label("Model and provider")
+            yield Select(
+                PROVIDERS,
+                value=self.initial.provider if self.initial.provider in providers else "offline",
+                allow_blank=False,
+                id="provider",
+            )
+            yield Input(
+                value=self.initial.base_url,
+                placeholder="Base URL, e.g. http://localhost:11434/v1 (Ollama)",
+                id="base-url",
+            )
+            yield Input(value=self.initial.model, placeholder="Model, e.g. gpt-4.1-mini", id="model")
+            yield Static(
+                "The API key is read from OPENAI_API_KEY and never saved.",
+                classes="dialog-hint",
+            )
+            yield Static(plain(self.note), id="model-error", classes="dialog-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#model-error", Static).update(plain(message))
+
+    def _choice(self) -> ModelChoice:
+        provider = self.query_one("#provider", Select).value
+        return ModelChoice(
+            provider=str(provider),
+            base_url=self.query_one("#base-url", Input).value.strip(),
+            model=self.query_one("#model", Input).value.strip(),
+        )
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted)
+    def _save(self) -> None:
+        choice = self._choice()
+        if choice.provider == "compatible" and not choice.base_url:
+            self.show_error("An OpenAI-compatible server needs a base URL.")
+            return
+        self.dismiss(choice)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
