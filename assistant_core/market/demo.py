@@ -193,7 +193,9 @@ class DemoProvider:
             add("Working Capital", [a - li for a, li in zip(current_assets, current_liabilities)])
             add("Total Debt", debt)
             add("Long Term Debt", [d * 0.8 for d in debt])
-            add("Net Debt", [max(d - c, 0.0) for d, c in zip(debt, cash)])
+            if all(d > c for d, c in zip(debt, cash)):
+                # Yahoo reports Net Debt only for companies whose debt exceeds their cash.
+                add("Net Debt", [d - c for d, c in zip(debt, cash)])
             add("Retained Earnings", [(a - li) * 0.5 for a, li in zip(assets, liabilities)])
         else:
             operating_cf = [r * f["operating_margin"] * 1.2 for r in revenue]
