@@ -185,8 +185,13 @@ def code_span(text: str) -> str:
     return f"{fence}{pad}{flat}{pad}{fence}"
 
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# A backtick fence's info string may not contain a backtick (CommonMark): "```x`" opens no
+# code block, so the HTML after it must still be neutralised.
+_FENCE = re.compile(r"^ {0,3}(`{3,}(?!.*`)|~{3,})")
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+# A viewer fetches an answer's images when the export is opened, and a prompt-injected
+# model can put data in the URL: show them as text instead.
+_IMAGE_START = re.compile(r"!\[")
 
 
 def safe_markdown(text: str) -> str:
@@ -208,7 +213,7 @@ def safe_markdown(text: str) -> str:
                 fence = None
             out.append(line)
             continue
-        out.append(line if fence else _HTML_START.sub(r"\\<", line))
+        out.append(line if fence else _IMAGE_START.sub(r"!\\[", _HTML_START.sub(r"\\<", line)))
     if fence is not None:
         out.append(fence)
     return "\n".join(out)

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Select, Static
 
 from assistant_core import paths
+from assistant_core.export import dumps_safe
 from assistant_core.store import Store, ToolCallRecord
 
 from ..panels.fmt import (
@@ -66,7 +67,8 @@ def pretty_json(raw: str | None) -> tuple[str, bool]:
     if raw is None:
         return "", False
     try:
-        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False), True
+        # dumps_safe: C1 controls and bidi overrides inside strings stay \u escapes.
+        return dumps_safe(json.loads(raw), indent=2), True
     except (json.JSONDecodeError, TypeError):
         return literal(raw), False
 

@@ -1,0 +1,1 @@
+"""Reliability and security suite: crashes, model and tool faults, hostile input, secrets."""

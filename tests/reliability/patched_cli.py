@@ -1,0 +1,64 @@
+"""``python -m tests.reliability.patched_cli ARGS…``: the real CLI with test patches applied
+to the demo market first, chosen by ``RELIABILITY_PATCHES`` (comma-separated):
+
+* ``hang_history``: price history hangs (demo quotes use it too). It first creates the file
+  named by ``RELIABILITY_TOOL_STARTED`` (the test's sign that tools are running), then sleeps
+  ``RELIABILITY_TOOL_SECONDS`` (default 60).
+* ``hostile_news``: news headlines full of terminal escapes and markup (``HOSTILE_HEADLINE``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HOSTILE_HEADLINE = (
+    "\x1b]0;news-pwned\x07\x1b[2J[bold red]BREAKING[/] \x1b]8;;https://evil.example/\x1b\\"
+    "click\x1b]8;;\x1b\\ \x9b31m\u202eesrever\u202c \x1b[200~paste\x1b[201~"
+)
+
+
+def _hang_history() -> None:
+    from assistant_core.market.demo import DemoProvider
+
+    original = DemoProvider.history
+
+    def hanging_history(self: Any, symbol: str, period: str) -> Any:
+        marker = os.environ.get("RELIABILITY_TOOL_STARTED")
+        if marker:
+            Path(marker).touch()
+        time.sleep(float(os.environ.get("RELIABILITY_TOOL_SECONDS", "60")))
+        return original(self, symbol, period)
+
+    DemoProvider.history = hanging_history  # type: ignore[method-assign]
+
+
+def hostile_news(self: Any, symbol: str) -> list[dict[str, Any]]:
+    return [
+        {"title": HOSTILE_HEADLINE, "publisher": "\x1b]0;pub\x07Evil Wire",
+         "published": "2026-11-20T00:00:00Z", "url": "https://evil.example/\x1b[2J"},
+    ]
+
+
+def _hostile_news() -> None:
+    from assistant_core.market.demo import DemoProvider
+
+    DemoProvider.news = hostile_news  # type: ignore[method-assign,assignment]
+
+
+PATCHES = {"hang_history": _hang_history, "hostile_news": _hostile_news}
+
+
+def main() -> int:
+    for name in filter(None, os.environ.get("RELIABILITY_PATCHES", "").split(",")):
+        PATCHES[name]()
+    from tui.cli import main as cli_main
+
+    return cli_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
