@@ -9,6 +9,7 @@ inspector, export, approval mode, model/provider, theme.
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import time
 from dataclasses import replace
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .screens.modals import ModelChoice
 
 CANCEL_ON_QUIT_TIMEOUT_S = 3.0
+YIELD_EVERY_S = 0.005
 SessionSource = Any  # a Session, or a zero-argument callable that builds one
 
 
@@ -55,6 +57,7 @@ class InvestorApp(App[None]):
         clock: Callable[[], float] = time.time,
         first_run_hint: bool | None = None,
         close_session: bool = True,
+        tune_gc: bool = False,
     ) -> None:
         """``session``: an ``assistant_core.session.Session`` (store, runtime, settings,
         provider_label, is_demo), or a zero-argument callable that builds one — then it is
@@ -70,6 +73,7 @@ class InvestorApp(App[None]):
         self.clock = clock
         self.first_run_hint = first_run_hint
         self.close_session = close_session
+        self.tune_gc = tune_gc  # process-wide: only for the real app, not tests
         self.assistant_name: str = ""
         self._main: MainScreen | None = None
         #: Set once the main screen is mounted (tests and benchmarks wait for it).
@@ -123,6 +127,8 @@ class InvestorApp(App[None]):
         # Pushed over the start screen (which stays, unseen, at the bottom of the stack).
         self._main = MainScreen(clock=self.clock, demo_hint=show_hint)
         await self.push_screen(self._main)
+        if self.tune_gc:
+            tune_garbage_collector()
         self.ready.set()
 
     async def on_unmount(self) -> None:
@@ -154,8 +160,14 @@ class InvestorApp(App[None]):
 
     async def _consume_run(self, thread_id: str) -> None:
         try:
+            last_yield = time.monotonic()
             async for event in self.session.runtime.stream_run(thread_id):
                 self._route(thread_id, event)
+                # Chunks that arrive together are processed back to back; give the
+                # compositor a turn every few ms so frames don't wait for the burst.
+                if time.monotonic() - last_yield > YIELD_EVERY_S:
+                    await asyncio.sleep(0)
+                    last_yield = time.monotonic()
         except AssistantError as exc:
             self.notify(str(exc), severity="error", markup=False)
         except asyncio.CancelledError:
@@ -351,11 +363,20 @@ class InvestorApp(App[None]):
             old_market.close()
 
 
+def tune_garbage_collector() -> None:
+    """Keep full collections out of streaming: a full pass over the start-up heap takes
+    ~100 ms here and rendering triggered one about every second (stalls of 100–300 ms,
+    measured with bench/bench_tui_stream.py). Freeze what start-up allocated and collect
+    the young generation less often."""
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def run_app(session: SessionSource) -> int:
     """Open the full-screen app on ``session`` (a Session, or a callable building one after
     the first frame); returns the exit code. An error from the session factory is raised
     here, after the terminal is restored, for the command line to report."""
-    app = InvestorApp(session)
+    app = InvestorApp(session, tune_gc=True)
     app.run()
     if app.start_error is not None:
         raise app.start_error

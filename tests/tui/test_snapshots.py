@@ -67,6 +67,8 @@ def answered(*, inspector: bool = False, show_chart: bool = False) -> Callable[[
             chart = chat.query("PriceChart").first()
             card = next(node for node in chart.ancestors if node.__class__.__name__ == "ToolCallCard")
             chat.scroll_to_widget(card, animate=False, top=True)
+            # Figures are drawn in a worker thread: wait for them, not for a fixed time.
+            await wait_for(pilot, lambda: all(c.drawn for c in app.query("PriceChart")))
         if inspector:
             await pilot.press("f3")
             await wait_for(pilot, lambda: app.screen.__class__.__name__ == "InspectorScreen")

@@ -1,0 +1,214 @@
+"""Tool-call cards: one per call, live status, a body per display kind, approval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tui.widgets import PriceChart, ToolCallCard
+
+from .chat_helpers import (
+    KV,
+    LIST,
+    PRICES,
+    TABLE,
+    ChatHost,
+    EventFactory,
+    ThreadBuilder,
+    make_call,
+    make_store,
+    screen_output,
+    screen_text,
+    wait_for,
+)
+
+
+async def test_a_card_per_display_kind(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    thread = ThreadBuilder(store)
+    compare = {"kind": "prices", "series": [
+        {**PRICES["series"][0]},
+        {**PRICES["series"][0], "symbol": "MSFT", "close": [300 + d for d in range(30)]},
+    ]}
+    thread.turn("Tell me about Apple", "Done.", calls=[
+        make_call(display=PRICES, source="demo"),
+        make_call("get_income_statement", display=TABLE),
+        make_call("search_news", display=LIST),
+        make_call("get_quote", display=KV),
+        make_call("compare_stocks", {"tickers": ["AAPL", "MSFT"]}, display=compare),
+        make_call("lookup_ticker", {"query": "apple"}, output={"symbol": "AAPL", "rows": list(range(2000))}),
+        make_call("get_balance_sheet", status="error", error="Yahoo returned nothing for ZZZZ",
+                  output={"error": "Yahoo returned nothing for ZZZZ"}),
+    ])
+    app = ChatHost(store)
+    async with app.run_test(size=(110, 120)) as pilot:
+        await app.chat.show_thread(thread.id)
+        await pilot.pause()
+        # Charts are drawn in a thread: the caption first, the figure when ready.
+        await wait_for(pilot, lambda: all(chart.drawn for chart in app.query(PriceChart)))
+        await pilot.pause()
+        cards = list(app.query(ToolCallCard))
+        assert [c.call.function.name for c in cards] == [
+            "get_daily_stock_performance", "get_income_statement", "search_news", "get_quote",
+            "compare_stocks", "lookup_ticker", "get_balance_sheet"]
+        screen = screen_text(app)
+        assert 'get_daily_stock_performance(ticker="AAPL")  ✓ done · 120 ms · demo  DEMO' in screen
+        charts = list(app.query(PriceChart))
+        assert len(charts) == 2
+        assert "AAPL" in screen and "▲" in screen and "▼" in screen  # close line, high/low marked
+        assert any("┤" in line and "█" in line for line in screen.split("\n"))  # volume bars
+        assert "━ AAPL" in screen and "━ MSFT" in screen  # compare: a line per symbol
+        assert "Total Revenue  391.0B  383.3B  394.3B" in screen
+        assert "• Apple ships — Reuters" in screen
+        assert "Market cap  2.9T" in screen
+        assert "✗ error" in screen and "Yahoo returned nothing for ZZZZ" in screen
+        raw = cards[5]
+        assert not raw.expanded  # plain JSON results start collapsed
+        raw.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert raw.expanded
+        assert "more characters" in screen_text(app)
+        assert app.chat.focused_copy_text().startswith('lookup_ticker(query="apple")\n{')
+
+
+async def test_hostile_tool_output_is_literal(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    thread = ThreadBuilder(store)
+    evil = "[bold]x[/] [link=http://evil]y[/link] \x1b]0;pwned\x07\x1b[2J"
+    thread.turn("q", "a", calls=[
+        make_call("search_news", display={"kind": "list", "title": evil,
+                                          "items": [{"title": evil, "subtitle": evil, "url": evil}]}),
+        make_call("get_income_statement", display={**TABLE, "rows": [[evil, 1.0, 2.0, 3.0]]}),
+        make_call("lookup", {"q": evil}, output={"note": evil}),
+    ])
+    app = ChatHost(store)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await app.chat.show_thread(thread.id)
+        app.query(ToolCallCard).last().toggle()
+        await pilot.pause()
+        screen = screen_text(app)
+        assert screen.count("[bold]x[/]") >= 4
+        assert "[link=http://evil]y[/link]" in screen
+        # JSON shows a control character as its escape text: visible, inert.
+        assert '\\u001b]0;pwned\\u0007' in screen
+        output = screen_output(app)
+        assert "\x1b]" not in output and "\x1b[2J" not in output
+
+
+async def test_live_card_status_from_step_events(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    thread = ThreadBuilder(store)
+    app = ChatHost(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        chat = app.chat
+        await chat.show_thread(thread.id)
+        events = EventFactory(thread.id)
+        call = make_call(status="queued", duration_ms=None, source=None)
+        arguments = call.function.arguments
+        call.function.arguments = ""
+        step = events.step([call])
+        chat.handle_event(events.step_created(step))
+        for piece in (arguments[:5], arguments[5:]):  # arguments stream in
+            chat.handle_event(events.step_delta(step, [{"index": 0, "id": call.id, "type": "function",
+                                                        "function": {"name": call.function.name,
+                                                                     "arguments": piece}}]))
+        await pilot.pause()
+        card = app.query_one(ToolCallCard)
+        assert card.call.function.arguments == arguments
+        assert "○ queued" in screen_text(app)
+        call.status = "running"
+        chat.handle_event(events.call_progress(step, call))
+        await pilot.pause(0.25)
+        assert "running" in screen_text(app)
+        assert card.status == "running"
+        done = make_call(display=PRICES, source="yahoo", duration_ms=842.0)
+        done.id = call.id
+        chat.handle_event(events.step_completed(events.step([done], "completed")))
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "✓ done · 842 ms · yahoo" in screen
+        assert app.query_one(PriceChart)
+        assert len(app.query(ToolCallCard)) == 1
+
+
+async def test_approve_and_deny_post_decisions(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    thread = ThreadBuilder(store)
+    app = ChatHost(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        chat = app.chat
+        await chat.show_thread(thread.id)
+        events = EventFactory(thread.id)
+        first = make_call(status="queued", duration_ms=None)
+        second = make_call("get_quote", status="queued", duration_ms=None)
+        step = events.step([first, second])
+        chat.handle_event(events.step_created(step))
+        chat.handle_event(events.requires_action([first, second], approval="ask"))
+        await pilot.pause()
+        assert "? awaiting approval" in screen_text(app)
+        cards = list(app.query(ToolCallCard))
+        await pilot.click("#approve")  # the first card's button
+        await pilot.pause()
+        cards[1].focus()
+        await pilot.press("d")
+        await pilot.pause()
+        assert [(d.call_id, d.run_id, d.approved) for d in app.decisions] == [
+            (first.id, events.run.id, True), (second.id, events.run.id, False)]
+        assert not app.query("#approve")  # buttons gone once decided
+        screen = screen_text(app)
+        assert "○ approved" in screen and "⊘ denied" in screen
+        await pilot.press("a")  # a second decision is ignored
+        assert len(app.decisions) == 2
+
+
+async def test_cards_and_answers_in_history_order(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    thread = ThreadBuilder(store)
+    thread.user("first question")
+    run = thread.run()
+    thread.answer(run, "Let me look that up.")
+    thread.tool_step(run, [make_call("get_quote", display=KV)])
+    thread.answer(run, "Final answer one.")
+    thread.user("second question")
+    failed = thread.run(status="failed", last_error=None)
+    thread.tool_step(failed, [make_call("get_income_statement", status="error", error="timeout")],
+                     status="failed")
+    from assistant_core.objects import LastError
+
+    failed.last_error = LastError("server_error", "model went away")
+    store.update_run(failed)
+    app = ChatHost(store)
+    async with app.run_test(size=(100, 60)) as pilot:
+        await app.chat.show_thread(thread.id)
+        await pilot.pause()
+        screen = screen_text(app)
+        order = ["first question", "Let me look that up.", "get_quote(", "Final answer one.",
+                 "second question", "get_income_statement(", "Run failed: model went away"]
+        positions = [screen.index(marker) for marker in order]
+        assert positions == sorted(positions)
+        json.dumps([c.call.id for c in app.query(ToolCallCard)])
+
+
+async def test_chart_follows_the_theme(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    thread = ThreadBuilder(store)
+    thread.turn("q", "a", calls=[make_call(display=PRICES)])
+    app = ChatHost(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.theme = "textual-dark"
+        await app.chat.show_thread(thread.id)
+        chart = app.query_one(PriceChart)
+        await wait_for(pilot, lambda: chart.drawn)
+
+        def line_colors() -> set[str]:
+            assert chart._figure is not None
+            plain = chart._figure.plain
+            return {str(span.style) for span in chart._figure.spans
+                    if "▄" in plain[span.start:span.end] or "▀" in plain[span.start:span.end]}
+
+        dark = line_colors()
+        app.theme = "textual-light"
+        await pilot.pause()
+        await wait_for(pilot, lambda: chart.drawn)
+        assert line_colors() != dark

@@ -1,0 +1,92 @@
+"""Long threads: only a window of items is mounted; older ones load on scroll-up and the
+window never grows with the thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tui.widgets import AssistantMessage, ChatView, ToolCallCard
+from tui.widgets.chat import MAX_MOUNTED, PAGE_ITEMS
+
+from .chat_helpers import KV, ChatHost, ThreadBuilder, make_call, make_store, screen_text, wait_for
+
+TURNS = 150  # 300 messages
+
+
+def build_long_thread(tmp_path: Path) -> tuple[ChatHost, ThreadBuilder]:
+    store = make_store(tmp_path)
+    thread = ThreadBuilder(store)
+    for turn in range(TURNS):
+        calls = [make_call("get_quote", {"ticker": f"T{turn}"}, display=KV)] if turn % 10 == 0 else None
+        thread.turn(f"question number {turn}", f"Answer number {turn}: **fine**.", calls=calls)
+    return ChatHost(store), thread
+
+
+async def scroll_to_top(pilot, chat: ChatView) -> None:  # type: ignore[no-untyped-def]
+    if chat.scroll_y == 0:
+        chat.on_mouse_scroll_up()  # the wheel, at the top already
+    else:
+        chat.scroll_home(animate=False, immediate=True)
+    await pilot.pause()
+    await wait_for(pilot, lambda: not chat._busy)
+    await pilot.pause()
+
+
+async def test_switch_mounts_only_the_latest_page(tmp_path: Path) -> None:
+    app, thread = build_long_thread(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        chat = app.chat
+        await chat.show_thread(thread.id)
+        await pilot.pause()
+        assert chat.mounted_items <= PAGE_ITEMS
+        assert len(chat.children) == chat.mounted_items
+        screen = screen_text(app)
+        assert f"Answer number {TURNS - 1}: fine." in screen  # scrolled to the end
+        assert chat.scroll_y == chat.max_scroll_y
+        assert "question number 0" not in screen
+
+
+async def test_scrolling_up_loads_older_items_with_a_bounded_window(tmp_path: Path) -> None:
+    app, thread = build_long_thread(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        chat = app.chat
+        await chat.show_thread(thread.id)
+        await pilot.pause()
+        widget_counts = []
+        for _ in range(40):
+            await scroll_to_top(pilot, chat)
+            assert chat.mounted_items <= MAX_MOUNTED
+            widget_counts.append(len(list(chat.query("*"))))
+            if "question number 0" in screen_text(app):
+                break
+        else:
+            raise AssertionError("never reached the first message")
+        assert max(widget_counts) < 400  # a few widgets per item, ~3 pages of items
+        # The view stayed where the user was: the loaded page is above, not under the cursor.
+        assert chat.scroll_y <= 2 and "question number 0" in screen_text(app)
+        # Back down: the newest items are mounted again, the oldest unmounted.
+        for _ in range(40):
+            chat.scroll_end(animate=False, immediate=True)
+            await pilot.pause()
+            await wait_for(pilot, lambda: not chat._busy)
+            await pilot.pause()
+            assert chat.mounted_items <= MAX_MOUNTED
+            if f"Answer number {TURNS - 1}: fine." in screen_text(app):
+                break
+        else:
+            raise AssertionError("never came back to the last answer")
+        cards = list(chat.query(ToolCallCard))
+        answers = list(chat.query(AssistantMessage))
+        assert cards and answers
+
+
+async def test_empty_and_none_threads(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    thread = ThreadBuilder(store)
+    app = ChatHost(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.chat.show_thread(thread.id)
+        await pilot.pause()
+        assert app.chat.mounted_items == 0
+        await app.chat.show_thread(None)
+        assert not app.chat.children

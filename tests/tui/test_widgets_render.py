@@ -1,0 +1,139 @@
+"""The text renderers behind the chat: Markdown blocks, statement tables, lists, JSON."""
+
+from __future__ import annotations
+
+import json
+
+from tui.widgets import md_render
+from tui.widgets.md_render import MarkdownStyles, finished_prefix_length
+from tui.widgets.message import split_units
+from tui.widgets.tables import TableStyles, format_number, item_list, json_text, kv_table, statement_table
+from tui.widgets.tool_card import call_signature, format_duration
+
+from .chat_helpers import KV, LIST, TABLE
+
+STYLES = MarkdownStyles()
+
+
+def lines(source: str, width: int = 60) -> list[str]:
+    return md_render.render(source, width, STYLES).plain.split("\n")
+
+
+def test_blocks_render_as_readable_text() -> None:
+    out = lines("# Apple\n\nRevenue **rose** to `391.0B`.\n\n- one\n- two\n  - nested\n\n"
+                "1. first\n2. second\n\n> quoted\n\n```python\nx = 1\n```\n\n---")
+    assert out[0] == "Apple"
+    assert "Revenue rose to 391.0B." in out
+    assert "• one" in out and "• two" in out and "  ◦ nested" in out
+    assert "1. first" in out and "2. second" in out
+    assert "▌ quoted" in out
+    assert any(line.startswith(" x = 1") for line in out)
+    assert out[-1] == "─" * 60
+
+
+def test_tables_align_and_fit() -> None:
+    out = lines("| Metric | 2024 |\n|---|--:|\n| Revenue | 391.0B |\n| EPS | 6.11 |", width=40)
+    assert out[0].startswith("Metric") and out[0].endswith("2024")
+    assert out[2] == "Revenue  391.0B"
+    assert out[3] == "EPS        6.11"
+    narrow = lines("| a | b |\n|---|---|\n| " + "word " * 20 + "| x |", width=20)
+    assert all(len(line) <= 20 for line in narrow)
+
+
+def test_links_show_where_they_go_and_markup_stays_literal() -> None:
+    out = " ".join(lines("[click here](http://evil.example) [bold]x[/] [link=http://e]y[/link]"))
+    assert "click here (http://evil.example)" in out
+    assert "[bold]x[/]" in out and "[link=http://e]y[/link]" in out
+
+
+def test_long_words_and_code_fold_to_width() -> None:
+    out = lines("x" * 150 + "\n\n```\n" + "y" * 150 + "\n```", width=50)
+    assert all(len(line) <= 50 for line in out)
+
+
+def test_finished_prefix_is_every_block_but_the_last() -> None:
+    assert finished_prefix_length("") == 0
+    assert finished_prefix_length("one paragraph still growing") == 0
+    source = "# Title\n\nfirst para\n\nsecond para grow"
+    assert source[: finished_prefix_length(source)] == "# Title\n\nfirst para\n\n"
+    fence = "intro\n\n```py\nx = 1\n\nstill code"
+    assert fence[finished_prefix_length(fence):] == "```py\nx = 1\n\nstill code"
+    items = "- a\n- b\n\n- c"  # one loose list: not finished until something else starts
+    assert finished_prefix_length(items) == 0
+
+
+def test_split_units_cuts_long_text_at_block_boundaries() -> None:
+    source = "".join(f"## Part {i}\n\n" + "word " * 100 + "\n\n" for i in range(20))
+    units = split_units(source, size=1000)
+    assert "".join(units) == source
+    assert len(units) > 5
+    assert all(unit.startswith("## Part") for unit in units)
+
+
+def test_number_format() -> None:
+    assert format_number(391035000000) == "391.0B"
+    assert format_number(12_300_000) == "12.3M"
+    assert format_number(1.2e12) == "1.2T"
+    assert format_number(-96995000000) == "-97.0B"
+    assert format_number(45_200) == "45.2K"
+    assert format_number(6.11) == "6.11"
+    assert format_number(None) == "—" and format_number(float("nan")) == "—"
+    assert format_number("n/a\x1b[2J") == "n/a"
+
+
+def test_statement_table_periods_as_columns() -> None:
+    styles = TableStyles()
+    text = statement_table(TABLE, 60, styles)
+    out = text.plain.split("\n")
+    assert out[0] == "AAPL income statement  (USD)"
+    assert out[1].split() == ["2024", "2023", "2022"]
+    assert out[3].split() == ["Total", "Revenue", "391.0B", "383.3B", "394.3B"]
+    assert out[4].split() == ["Net", "Income", "93.7B", "-97.0B", "—"]
+    negative = [span for span in text.spans if text.plain[span.start:span.end] == "-97.0B"]
+    assert negative and negative[0].style == styles.negative
+
+
+def test_kv_list_and_json() -> None:
+    styles = TableStyles()
+    assert kv_table(KV, 40, styles).plain.split("\n")[1:] == ["Price       189.50", "Market cap  2.9T"]
+    listed = item_list({**LIST, "items": LIST["items"] * 30}, 60, styles).plain
+    assert "• Apple ships — Reuters" in listed and "https://example.com/a" in listed
+    assert "… 10 more" in listed
+    big = json.dumps({"rows": list(range(3000))})
+    cut = json_text(big, limit=500).plain
+    assert cut.endswith("more characters") and len(cut) < 600
+    hostile = json_text(json.dumps({"x": "[bold]y[/]\u001b]0;pwned\u0007"})).plain
+    assert "[bold]y[/]" in hostile and "\x1b" not in hostile
+
+
+def test_call_signature_and_duration() -> None:
+    assert call_signature("get_daily_stock_performance", '{"ticker": "AAPL"}') == \
+        'get_daily_stock_performance(ticker="AAPL")'
+    assert call_signature("compare_stocks", '{"tickers": ["AAPL", "MSFT"], "days": 30}') == \
+        'compare_stocks(tickers=["AAPL", "MSFT"], days=30)'
+    assert call_signature("f", '{"ticker": "AA') == 'f({"ticker": "AA)'  # still streaming
+    assert len(call_signature("f", json.dumps({"q": "x" * 500}))) <= 100
+    assert "\x1b" not in call_signature("f\x1b[2J", '{"a": "\\u001b]0;t\\u0007"}')
+    assert format_duration(120.4) == "120 ms" and format_duration(1530) == "1.5 s"
+
+
+def test_price_figure_has_line_marks_and_volume() -> None:
+    from tui.widgets.chart import Series, draw_figure, series_from_display
+
+    from .chat_helpers import PRICES
+
+    colors = {name: (200, 200, 200) for name in (
+        "chart--axes", "chart--line", "chart--volume", "chart--high", "chart--low",
+        *(f"chart--series-{i}" for i in range(1, 7)))}
+    series = series_from_display(PRICES)
+    figure = draw_figure(series, 110, 17, colors).plain
+    assert "▲" in figure and "▼" in figure  # high and low marked
+    assert "█" in figure  # volume bars
+    assert "2024-01-01" in figure
+    lines = figure.split("\n")
+    assert max(len(line) for line in lines) == 110 and len(lines) == 17  # sized to the widget
+    hostile = Series.from_display({"symbol": "\x1b]0;pwned\x07AAPL[bold]", "close": [1, 2, None, 4]})
+    assert hostile is not None
+    assert hostile.symbol == "AAPL[bold]" and hostile.close == [1.0, 2.0, 2.0, 4.0]
+    compare = draw_figure(series * 2, 60, 12, colors).plain
+    assert "█" not in compare  # several lines, no volume

@@ -1,0 +1,391 @@
+"""A small Markdown renderer: source → one Rich ``Text`` of lines already wrapped to a width.
+
+Why not Textual's ``Markdown`` widget: it makes a widget per block, per list item and per
+table cell, and Textual's layout cost grows with the number of widgets on the screen
+(measured here: an 18k-character answer became ~6,500 widgets, each layout pass took
+~0.7 s, and streaming it took ~5 s of event-loop time). Rendering a message as a handful of
+plain widgets that each paint one ``Text`` keeps layout cheap, makes mouse selection pick up
+text only (borders and padding are CSS, not characters), and keeps the text literal: the
+tokens come from ``markdown-it`` and are turned into ``Text`` spans, never into markup.
+
+The caller sanitises the source first (``safe_text.sanitize``); this module only lays it out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from io import StringIO
+from typing import TYPE_CHECKING
+
+from rich.cells import cell_len
+from rich.console import Console
+from rich.style import Style
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
+BULLETS = ("• ", "◦ ", "▪ ")
+QUOTE_PREFIX = "▌ "
+MIN_WIDTH = 8
+
+
+@dataclass(frozen=True)
+class MarkdownStyles:
+    """The styles the renderer applies; the widgets fill it from their CSS (theme colours)."""
+
+    text: Style = field(default_factory=Style)
+    headings: tuple[Style, ...] = field(
+        default_factory=lambda: tuple(Style(bold=True) for _ in range(6))
+    )
+    em: Style = field(default_factory=lambda: Style(italic=True))
+    strong: Style = field(default_factory=lambda: Style(bold=True))
+    strike: Style = field(default_factory=lambda: Style(strike=True))
+    code_inline: Style = field(default_factory=lambda: Style(bold=True))
+    code_block: Style = field(default_factory=Style)
+    link: Style = field(default_factory=lambda: Style(underline=True))
+    url: Style = field(default_factory=lambda: Style(dim=True))
+    quote: Style = field(default_factory=lambda: Style(dim=True))
+    bullet: Style = field(default_factory=lambda: Style(bold=True))
+    table_header: Style = field(default_factory=lambda: Style(bold=True))
+    rule: Style = field(default_factory=lambda: Style(dim=True))
+    html: Style = field(default_factory=lambda: Style(dim=True))
+
+
+@lru_cache(maxsize=1)
+def measure_console() -> Console:
+    # Only used by Text.wrap for measuring; never prints.
+    return Console(file=StringIO(), width=200, color_system=None, legacy_windows=False)
+
+
+@lru_cache(maxsize=1)
+def parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("gfm-like")
+
+
+def parse(source: str) -> list[Token]:
+    return parser().parse(source)
+
+
+def finished_prefix_length(source: str) -> int:
+    """Length of the prefix of ``source`` made of finished top-level blocks.
+
+    While an answer streams, every top-level block but the last is final: Markdown is
+    line based and a block, once another one has started below it, is not changed by
+    what follows (reference-style link definitions aside). The prefix ends at the start of
+    the line where the last block begins; 0 when there is one block or none.
+    """
+    starts = [
+        token.map[0]
+        for token in parse(source)
+        if token.level == 0 and token.nesting >= 0 and token.map is not None
+    ]
+    if len(starts) < 2:
+        return 0
+    line = starts[-1]
+    offset = 0
+    for _ in range(line):
+        offset = source.index("\n", offset) + 1
+    return offset
+
+
+def render(source: str, width: int, styles: MarkdownStyles) -> Text:
+    """``source`` as lines no wider than ``width``, joined by newlines (no trailing one)."""
+    lines = _Renderer(styles).blocks(parse(source), max(width, MIN_WIDTH))
+    return Text("\n", end="").join(lines)
+
+
+# A block is a list of lines; blocks are separated by one blank line unless "tight".
+Lines = list[Text]
+
+
+class _Renderer:
+    def __init__(self, styles: MarkdownStyles) -> None:
+        self.styles = styles
+        self.list_depth = 0
+
+    # -- blocks ----------------------------------------------------------------------------
+    def blocks(self, tokens: list[Token], width: int, *, tight: bool = False) -> Lines:
+        """Render a sequence of sibling block tokens (and their contents)."""
+        out: Lines = []
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            end = _closing(tokens, index)
+            block = self.block(tokens, index, end, width)
+            index = end + 1
+            if block is None:
+                continue
+            if out and not tight:
+                out.append(Text(""))
+            out.extend(block)
+        return out
+
+    def block(self, tokens: list[Token], start: int, end: int, width: int) -> Lines | None:
+        token = tokens[start]
+        kind = token.type
+        styles = self.styles
+        if kind == "heading_open":
+            level = int(token.tag[1:]) if token.tag[1:].isdigit() else 1
+            text = self.inline(tokens[start + 1], styles.headings[min(level, 6) - 1])
+            return self.wrap(text, width)
+        if kind == "paragraph_open":
+            return self.wrap(self.inline(tokens[start + 1], styles.text), width)
+        if kind in ("bullet_list_open", "ordered_list_open"):
+            return self.list_block(tokens, start, end, width)
+        if kind == "blockquote_open":
+            inner = self.blocks(tokens[start + 1 : end], width - cell_len(QUOTE_PREFIX))
+            return [_prefixed(Text.assemble((QUOTE_PREFIX, styles.quote)), line) for line in inner]
+        if kind in ("fence", "code_block"):
+            return self.code(token.content, token.info.strip(), width)
+        if kind == "hr":
+            return [Text("─" * width, styles.rule, end="")]
+        if kind == "table_open":
+            return self.table(tokens[start:end + 1], width)
+        if kind == "html_block":
+            return self.wrap(Text(token.content.rstrip("\n"), styles.html, end=""), width)
+        if kind == "inline":  # a stray inline token (e.g. inside a table cell)
+            return self.wrap(self.inline(token, styles.text), width)
+        if token.content:
+            return self.wrap(Text(token.content.rstrip("\n"), styles.text, end=""), width)
+        return None
+
+    def list_block(self, tokens: list[Token], start: int, end: int, width: int) -> Lines:
+        ordered = tokens[start].type == "ordered_list_open"
+        bullet = BULLETS[self.list_depth % len(BULLETS)]
+        items: list[tuple[str, int, int]] = []
+        index = start + 1
+        while index < end:
+            close = _closing(tokens, index)
+            if tokens[index].type == "list_item_open":
+                marker = f"{tokens[index].info}{tokens[index].markup} " if ordered else bullet
+                items.append((marker, index + 1, close))
+            index = close + 1
+        marker_width = max((cell_len(marker) for marker, _, _ in items), default=2)
+        loose = any(
+            t.type == "paragraph_open" and not t.hidden and t.level == tokens[start].level + 2
+            for t in tokens[start:end]
+        )
+        out: Lines = []
+        self.list_depth += 1
+        try:
+            for marker, first, last in items:
+                body = self.blocks(tokens[first:last], width - marker_width, tight=not loose)
+                if out and loose:
+                    out.append(Text(""))
+                if not body:
+                    body = [Text("")]
+                label = marker.rjust(marker_width) if ordered else marker.ljust(marker_width)
+                out.append(_prefixed(Text.assemble((label, self.styles.bullet)), body[0]))
+                out.extend(_prefixed(Text(" " * marker_width), line) for line in body[1:])
+        finally:
+            self.list_depth -= 1
+        return out
+
+    def code(self, code: str, language: str, width: int) -> Lines:
+        # The block style (background) is each line's base style, under the highlighting.
+        style = self.styles.code_block
+        code = code.rstrip("\n")
+        text = Text(code, end="")
+        if language:
+            _highlight(text, code, language)
+        lines: Lines = []
+        inner = max(width - 2, MIN_WIDTH - 2)
+        for source_line in text.split("\n", allow_blank=True):
+            for part in source_line.wrap(measure_console(), inner, overflow="fold") or [Text("")]:
+                part.rstrip()
+                line = Text(" ", style=style, end="")
+                line.append_text(part)
+                line.append(" " * max(0, width - 1 - cell_len(part.plain)))
+                lines.append(line)
+        return lines
+
+    def table(self, tokens: list[Token], width: int) -> Lines:
+        header: list[Text] = []
+        rows: list[list[Text]] = []
+        aligns: list[str] = []
+        row: list[Text] | None = None
+        in_head = False
+        for index, token in enumerate(tokens):
+            if token.type == "thead_open":
+                in_head = True
+            elif token.type == "thead_close":
+                in_head = False
+            elif token.type == "tr_open":
+                row = []
+            elif token.type == "tr_close" and row is not None:
+                if in_head:
+                    header = row
+                else:
+                    rows.append(row)
+                row = None
+            elif token.type in ("th_open", "td_open") and row is not None:
+                style_attr = str(token.attrs.get("style", ""))
+                if in_head:
+                    aligns.append(style_attr.removeprefix("text-align:") or "left")
+                cell_style = self.styles.table_header if in_head else self.styles.text
+                inline = tokens[index + 1] if tokens[index + 1].type == "inline" else None
+                row.append(self.inline(inline, cell_style) if inline else Text("", end=""))
+        return layout_table(header, rows, aligns, width, self.styles.rule)
+
+    def wrap(self, text: Text, width: int) -> Lines:
+        return list(text.wrap(measure_console(), width, overflow="fold")) or [Text("")]
+
+    # -- inline ----------------------------------------------------------------------------
+    def inline(self, token: Token, base: Style) -> Text:
+        styles = self.styles
+        text = Text(style=base, end="")
+        stack: list[Style] = [base]
+        links: list[tuple[str, int]] = []
+        for child in token.children or []:
+            kind = child.type
+            if kind == "text":
+                text.append(child.content, stack[-1])
+            elif kind == "softbreak":
+                text.append(" ")
+            elif kind == "hardbreak":
+                text.append("\n")
+            elif kind == "code_inline":
+                text.append(child.content, stack[-1] + styles.code_inline)
+            elif kind == "em_open":
+                stack.append(stack[-1] + styles.em)
+            elif kind == "strong_open":
+                stack.append(stack[-1] + styles.strong)
+            elif kind == "s_open":
+                stack.append(stack[-1] + styles.strike)
+            elif kind == "link_open":
+                stack.append(stack[-1] + styles.link)
+                links.append((str(child.attrs.get("href", "")), len(text)))
+            elif kind in ("em_close", "strong_close", "s_close"):
+                if len(stack) > 1:
+                    stack.pop()
+            elif kind == "link_close":
+                if len(stack) > 1:
+                    stack.pop()
+                if links:
+                    href, begin = links.pop()
+                    # Show where a link goes: the text of a link can claim anything.
+                    label = text.plain[begin:]
+                    if href and href not in (label, f"mailto:{label}", f"http://{label}"):
+                        text.append(f" ({href})", styles.url)
+            elif kind == "image":
+                alt = child.content or "image"
+                src = str(child.attrs.get("src", ""))
+                text.append(f"[image: {alt}]", styles.url)
+                if src:
+                    text.append(f" ({src})", styles.url)
+            elif kind == "html_inline":
+                text.append(child.content, styles.html)
+            elif child.content:
+                text.append(child.content, stack[-1])
+        return text
+
+
+def layout_table(
+    header: list[Text],
+    rows: list[list[Text]],
+    aligns: list[str],
+    width: int,
+    rule_style: Style,
+) -> Lines:
+    """Columns two spaces apart, a rule under the header, cells wrapped when too wide."""
+    columns = max([len(header)] + [len(row) for row in rows]) if (header or rows) else 0
+    if columns == 0:
+        return []
+    grid = [header + [Text("")] * (columns - len(header))] if header else []
+    grid += [row[:columns] + [Text("")] * (columns - len(row)) for row in rows]
+    aligns = (aligns + ["left"] * columns)[:columns]
+    natural = [max(cell_len(row[c].plain) for row in grid) for c in range(columns)]
+    widths = fit_widths(natural, width, gap=2)
+    out: Lines = []
+    for row_index, row in enumerate(grid):
+        cells = [
+            list(row[c].wrap(measure_console(), widths[c], overflow="fold")) or [Text("")]
+            for c in range(columns)
+        ]
+        for line_index in range(max(len(cell) for cell in cells)):
+            line = Text(end="")
+            for c, cell in enumerate(cells):
+                part = cell[line_index] if line_index < len(cell) else Text("")
+                part.rstrip()
+                pad = widths[c] - cell_len(part.plain)
+                if aligns[c] == "right":
+                    line.append(" " * pad)
+                    line.append_text(part)
+                elif aligns[c] == "center":
+                    line.append(" " * (pad // 2))
+                    line.append_text(part)
+                    line.append(" " * (pad - pad // 2))
+                else:
+                    line.append_text(part)
+                    line.append(" " * pad)
+                if c < columns - 1:
+                    line.append("  ")
+            line.rstrip()
+            out.append(line)
+        if row_index == 0 and header:
+            out.append(Text("  ".join("─" * w for w in widths), rule_style, end=""))
+    return out
+
+
+def fit_widths(natural: list[int], width: int, *, gap: int) -> list[int]:
+    """Shrink the widest columns until they fit ``width`` (never below 3 cells)."""
+    widths = [max(w, 1) for w in natural]
+    available = width - gap * (len(widths) - 1)
+    while sum(widths) > available:
+        widest = max(range(len(widths)), key=widths.__getitem__)
+        if widths[widest] <= 3:
+            break
+        widths[widest] -= 1
+    return widths
+
+
+def _prefixed(prefix: Text, line: Text) -> Text:
+    """``prefix`` then ``line``, each keeping its own styles (``+`` would spread the
+    prefix's base style over the line)."""
+    prefix.end = ""
+    prefix.append_text(line)
+    return prefix
+
+
+def _closing(tokens: list[Token], index: int) -> int:
+    """Index of the token closing the one at ``index`` (itself for a self-contained one)."""
+    if tokens[index].nesting != 1:
+        return index
+    depth = 0
+    for position in range(index, len(tokens)):
+        depth += tokens[position].nesting
+        if depth == 0:
+            return position
+    return len(tokens) - 1
+
+
+def _highlight(text: Text, code: str, language: str) -> None:
+    """Colour ``text`` (plain ``code``) with Pygments, if it knows ``language``."""
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    try:
+        lexer = get_lexer_by_name(language)
+    except ClassNotFound:
+        return
+    theme = _ansi_theme()
+    position = 0
+    for token_type, value in lexer.get_tokens(code):
+        end = position + len(value)
+        style = theme.get_style_for_token(token_type)
+        if style and end <= len(code):
+            text.stylize(style, position, end)
+        position = end
+
+
+@lru_cache(maxsize=1)
+def _ansi_theme():  # type: ignore[no-untyped-def]
+    # ANSI colours follow the terminal's palette, so they read on dark and light themes.
+    from rich.syntax import ANSI_DARK, ANSISyntaxTheme
+
+    return ANSISyntaxTheme(ANSI_DARK)

@@ -1,0 +1,388 @@
+"""Chat messages: the user's (plain text) and the assistant's (Markdown, streamed).
+
+A streaming answer is kept cheap on long replies:
+
+* deltas are buffered and applied at most every ``FLUSH_INTERVAL`` (50 ms);
+* every top-level Markdown block but the last is final (see
+  ``md_render.finished_prefix_length``): finished blocks move, a few hundred characters at
+  a time, into chunk widgets where they are rendered once; only the small "live" widget
+  (the last blocks) is parsed and laid out again at each flush, and it grows in steps of
+  a few lines so that most flushes repaint it without a relayout of the screen;
+* chunks hold ~``CHUNK_CHARS`` characters each, so a 20k-character answer is a dozen
+  widgets, not thousands (Textual's ``Markdown`` widget makes one per block, list item and
+  table cell, and layout time grows with the widget count — bench/bench_tui_stream.py
+  --baseline measures it).
+
+Model text is untrusted: it is sanitised (escape sequences removed, control characters made
+visible) before it is parsed, and the renderer emits ``Text`` spans, never markup.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.style import Style
+from rich.text import Text
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from . import md_render
+from .md_render import MarkdownStyles
+from .rendered import RenderedText, wrap_text
+from .safe_text import sanitize, sanitize_inline
+from .theme import theme_style
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+
+    from assistant_core.objects import Message
+
+FLUSH_INTERVAL = 0.05
+CHUNK_CHARS = 2_000
+# Finished blocks stay in the live widget until there are this many characters of them:
+# moving text to a chunk changes two widgets' heights, and every height change makes
+# Textual lay out and repaint the whole screen (~15 ms at 120x40).
+SEAL_CHARS = 400
+# While streaming, the live widget grows in steps of this many lines, for the same reason
+# (blank lines under the growing text instead of a relayout for every new line).
+LIVE_STEP = 4
+
+# MarkdownStyles field → theme component (headings: md--h1 … md--h6).
+_MD_COMPONENTS = {
+    "em": "md--em",
+    "strong": "md--strong",
+    "strike": "md--strike",
+    "code_inline": "md--code-inline",
+    "code_block": "md--code-block",
+    "link": "md--link",
+    "url": "md--url",
+    "quote": "md--quote",
+    "bullet": "md--bullet",
+    "table_header": "md--table-header",
+    "rule": "md--rule",
+    "html": "md--html",
+}
+
+
+class MarkdownChunk(RenderedText):
+    """A run of finished Markdown blocks ("units"); or, in a message's live chunk, the
+    still-growing last block (``tail``)."""
+
+    DEFAULT_CSS = """
+    MarkdownChunk { height: auto; }
+    MarkdownChunk.-continued { margin-top: 1; }
+    """
+
+
+    def __init__(self, units: list[str] | None = None, tail: str = "", *,
+                 continued: bool = False) -> None:
+        super().__init__(classes="-continued" if continued else None)
+        self.units: list[str] = list(units or [])
+        self.tail = tail
+        self.size_chars = sum(len(u) for u in self.units)
+        self.step = 1  # height grows in steps of this many lines
+        self._unit_cache: dict[int, tuple[tuple[object, ...], Text]] = {}
+        self._styles: tuple[str, MarkdownStyles] | None = None
+
+    @property
+    def source(self) -> str:
+        return "".join(self.units) + self.tail
+
+    def add_unit(self, unit: str) -> None:
+        self.units.append(unit)
+        self.size_chars += len(unit)
+        self.invalidate()
+
+    def set_tail(self, tail: str) -> None:
+        if tail != self.tail:
+            self.tail = tail
+            self.invalidate()
+
+    def height_for_lines(self, lines: int) -> int:
+        if self.step <= 1 or lines == 0:
+            return lines
+        return -(-lines // self.step) * self.step
+
+    def set_step(self, step: int) -> None:
+        if step != self.step:
+            self.step = step
+            self.refresh(layout=True)
+
+    def markdown_styles(self) -> MarkdownStyles:
+        theme = self._theme_key()
+        if self._styles is None or self._styles[0] != theme:
+            styles = MarkdownStyles(
+                text=Style(),
+                headings=tuple(theme_style(self, f"md--h{level}") for level in range(1, 7)),
+                **{field: theme_style(self, name) for field, name in _MD_COMPONENTS.items()},
+            )
+            self._styles = (theme, styles)
+        return self._styles[1]
+
+    def build(self, width: int) -> Text:
+        styles = self.markdown_styles()
+        key = (width, self._theme_key())
+        parts: list[Text] = []
+        for index, unit in enumerate(self.units):
+            cached = self._unit_cache.get(index)
+            if cached is None or cached[0] != key:
+                cached = (key, md_render.render(unit, width, styles))
+                self._unit_cache[index] = cached
+            parts.append(cached[1])
+        if self.tail.strip():
+            parts.append(md_render.render(self.tail, width, styles))
+        return Text("\n\n", end="").join(p for p in parts if p.plain)
+
+
+def split_units(source: str, size: int = CHUNK_CHARS) -> list[str]:
+    """``source`` cut at top-level block boundaries into pieces of about ``size``
+    characters (a single block longer than that stays whole)."""
+    if len(source) <= size * 2:
+        return [source] if source else []
+    starts = [
+        token.map[0]
+        for token in md_render.parse(source)
+        if token.level == 0 and token.nesting >= 0 and token.map is not None
+    ]
+    line_offsets = [0]
+    for index, char in enumerate(source):
+        if char == "\n":
+            line_offsets.append(index + 1)
+    cuts = [line_offsets[line] for line in starts if line < len(line_offsets)]
+    units: list[str] = []
+    begin = 0
+    for cut in cuts:
+        if cut - begin >= size:
+            units.append(source[begin:cut])
+            begin = cut
+    units.append(source[begin:])
+    return [u for u in units if u]
+
+
+class UserMessage(RenderedText, can_focus=True):
+    """What the user typed, shown literally."""
+
+    DEFAULT_CSS = """
+    UserMessage {
+        height: auto;
+        margin: 1 0 1 0;
+        padding: 0 1;
+        border-left: outer $secondary;
+        background: $boost;
+    }
+    UserMessage:focus { background: $secondary 15%; }
+    """
+
+    def __init__(self, message: Message) -> None:
+        super().__init__()
+        self.message_id = message.id
+        self.text = sanitize(message.text)
+
+    @property
+    def copy_text(self) -> str:
+        return self.text
+
+    def build(self, width: int) -> Text:
+        return wrap_text(Text(self.text, end=""), width)
+
+
+class AssistantMessage(Vertical, can_focus=True):
+    """The assistant's answer: Markdown, streamed by :meth:`append`, closed by
+    :meth:`finish` (an incomplete answer says so)."""
+
+    DEFAULT_CSS = """
+    AssistantMessage {
+        height: auto;
+        padding: 0 1;
+        margin-bottom: 1;
+        border-left: outer $primary 60%;
+    }
+    AssistantMessage:focus { background: $primary 8%; }
+    AssistantMessage > .message--note { color: $text-warning; margin-top: 1; }
+    AssistantMessage > .message--waiting { color: $text-muted; }
+    """
+
+    def __init__(self, message: Message, *, text: str | None = None) -> None:
+        super().__init__()
+        self.message_id = message.id
+        self.run_id = message.run_id
+        self.status = message.status
+        self._raw = message.text if text is None else text
+        self._pending: list[str] = []
+        self._last_flush = 0.0
+        self._timer: Timer | None = None
+        self._sealed = ""
+        self._chunks: list[MarkdownChunk] = []
+        self._live: MarkdownChunk | None = None
+        self._note: Static | None = None
+        self._incomplete_reason = _incomplete_reason(message)
+        self._composed = False
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        self._composed = True
+        self._chunks, tail = self._initial_chunks(sanitize(self._raw))
+        self._live = MarkdownChunk()
+        self._live.step = LIVE_STEP if self.status == "in_progress" else 1
+        self._set_live(tail)
+        yield from self._chunks
+        yield self._live
+        if self.status != "in_progress":
+            note = self._make_note()
+            if note is not None:
+                yield note
+
+    # -- text ------------------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        """The (sanitised) Markdown source received so far, pending deltas included."""
+        return sanitize(self._raw + "".join(self._pending))
+
+    @property
+    def copy_text(self) -> str:
+        return self.text
+
+    @property
+    def received_text(self) -> str:
+        """Everything received so far, as received (unsanitised), pending deltas included."""
+        return self._raw + "".join(self._pending)
+
+    @property
+    def shown_text(self) -> str:
+        """The Markdown source the widgets hold now (what the next paint shows)."""
+        live = self._live.tail if self._live is not None else ""
+        return "".join(chunk.source for chunk in self._chunks) + live
+
+    def _initial_chunks(self, clean: str) -> tuple[list[MarkdownChunk], str]:
+        """Chunks for the finished part of ``clean``, and the unfinished rest."""
+        if self.status == "in_progress":
+            sealed_length = md_render.finished_prefix_length(clean)
+        else:
+            sealed_length = len(clean)
+        self._sealed = clean[:sealed_length]
+        chunks: list[MarkdownChunk] = []
+        current: list[str] = []
+        for unit in split_units(self._sealed):
+            current.append(unit)
+            if sum(len(u) for u in current) >= CHUNK_CHARS:
+                chunks.append(MarkdownChunk(current, continued=bool(chunks)))
+                current = []
+        if current or not chunks:
+            chunks.append(MarkdownChunk(current, continued=bool(chunks)))
+        return chunks, clean[sealed_length:]
+
+    def _set_live(self, tail: str) -> None:
+        """The still-growing last block: its own small widget, so that a flush re-renders
+        only it (not the finished blocks above it)."""
+        live = self._live
+        assert live is not None
+        live.set_tail(tail)
+        live.display = bool(tail.strip())
+        live.set_class(bool(self._sealed.strip()), "-continued")
+
+    # -- streaming -------------------------------------------------------------------------
+    def append(self, delta: str) -> None:
+        """Queue a fragment; it reaches the screen within ``FLUSH_INTERVAL``."""
+        if not delta or self.status != "in_progress":
+            return
+        if not self._composed:  # compose will show all of _raw
+            self._raw += delta
+            return
+        self._pending.append(delta)
+        if self._timer is not None:
+            return
+        wait = self._last_flush + FLUSH_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self.flush()
+        else:
+            self._timer = self.set_timer(wait, self._timer_flush)
+
+    def _timer_flush(self) -> None:
+        self._timer = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Apply the queued fragments now."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._last_flush = time.monotonic()
+        if self._pending:
+            self._raw += "".join(self._pending)
+            self._pending.clear()
+        self._show(sanitize(self._raw), final=False)
+
+    def _show(self, clean: str, *, final: bool) -> None:
+        if not self._composed:
+            return  # compose reads _raw
+        if not clean.startswith(self._sealed):
+            self._rebuild(clean)
+            return
+        tail = clean[len(self._sealed):]
+        if not final and len(tail) >= SEAL_CHARS:
+            finished = md_render.finished_prefix_length(tail)
+            if finished >= SEAL_CHARS:
+                self._seal(tail[:finished])
+                tail = tail[finished:]
+        self._set_live(tail)
+
+    def _seal(self, unit: str) -> None:
+        self._sealed += unit
+        active = self._chunks[-1]
+        if active.size_chars >= CHUNK_CHARS:
+            active = MarkdownChunk(continued=True)
+            self._chunks.append(active)
+            self.mount(active, before=self._live)
+        active.add_unit(unit)
+
+    def _rebuild(self, clean: str) -> None:
+        """Start over (the text changed under the finished part: rare, e.g. an escape
+        sequence straddling blocks, or a final text differing from the deltas)."""
+        for chunk in self._chunks:
+            chunk.remove()
+        self._chunks, tail = self._initial_chunks(clean)
+        self.mount_all(self._chunks, before=self._live)
+        self._set_live(tail)
+
+    def finish(self, message: Message) -> None:
+        """The answer is complete or incomplete: show its final text and status."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._pending.clear()
+        if message.text or not self._raw:
+            self._raw = message.text
+        self.status = message.status
+        self._incomplete_reason = _incomplete_reason(message)
+        self._show(sanitize(self._raw), final=True)
+        if self._live is not None:
+            self._live.set_step(1)
+        if self._note is None:
+            note = self._make_note()  # also sets self._note
+            if note is not None and self._composed:
+                self.mount(note)
+
+    def _make_note(self) -> Static | None:
+        if self.status != "incomplete":
+            return None
+        reason = self._incomplete_reason
+        text = Text("⚠ incomplete", end="")
+        if reason:
+            text.append(f" — {reason}")
+        self._note = Static(text, classes="message--note")
+        return self._note
+
+
+def _incomplete_reason(message: Message) -> str:
+    details = message.incomplete_details or {}
+    reason = details.get("reason") if isinstance(details, dict) else None
+    labels = {
+        "run_cancelled": "the run was cancelled",
+        "run_failed": "the run failed",
+        "run_expired": "the run expired",
+        "max_tokens": "the answer hit the token limit",
+        "content_filter": "stopped by the content filter",
+    }
+    if not reason:
+        return ""
+    return labels.get(str(reason), sanitize_inline(str(reason)))

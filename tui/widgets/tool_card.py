@@ -1,0 +1,401 @@
+"""ToolCallCard: one tool call in the chat, live.
+
+Header: ``get_daily_stock_performance(ticker="AAPL")`` with status (spinner while running),
+duration, data source, and DEMO / cache badges. Body (collapsible): the result the way a
+person reads it — a price chart, a statement table, a short list, a key/value table, or the
+raw output as JSON — or the error. While the call awaits approval the card shows Approve /
+Deny buttons (keys ``a`` / ``d`` when focused) and posts :class:`ToolCallCard.Decision`.
+
+Everything shown comes from the tool or the model, so it is sanitised and drawn as ``Text``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.events import Click
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Button
+
+from assistant_core.objects import ToolCall
+
+from .rendered import RenderedText, wrap_text
+from .safe_text import sanitize, sanitize_inline
+from .tables import TableStyles, item_list, json_text, kv_table, statement_table
+from .theme import theme_style
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+SIGNATURE_LIMIT = 100
+FINISHED = frozenset({"completed", "error", "denied", "cancelled"})
+
+# status → (glyph, label, component class)
+STATUS = {
+    "queued": ("○", "queued", "card--muted"),
+    "running": ("", "running", "card--running"),
+    "awaiting_approval": ("?", "awaiting approval", "card--awaiting"),
+    "approved": ("○", "approved", "card--muted"),
+    "completed": ("✓", "done", "card--done"),
+    "error": ("✗", "error", "card--error"),
+    "denied": ("⊘", "denied", "card--error"),
+    "cancelled": ("■", "cancelled", "card--muted"),
+}
+
+
+def call_signature(name: str, arguments: str, limit: int = SIGNATURE_LIMIT) -> str:
+    """``name(key="value", n=3)`` from the JSON arguments, one line, at most ``limit``
+    characters; partial (still streaming) arguments are shown as they are."""
+    name = sanitize_inline(name) or "?"
+    try:
+        args = json.loads(arguments) if arguments.strip() else {}
+    except ValueError:
+        args = None
+    if isinstance(args, dict):
+        inner = ", ".join(
+            f"{sanitize_inline(str(key))}={json.dumps(value, ensure_ascii=False)}"
+            for key, value in args.items()
+        )
+    else:
+        inner = arguments.strip()
+    inner = sanitize_inline(inner)
+    room = max(limit - len(name) - 2, 8)
+    if len(inner) > room:
+        inner = inner[: room - 1] + "…"
+    return f"{name}({inner})"
+
+
+def format_duration(ms: float | None) -> str:
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{ms / 60_000:.0f} min {ms % 60_000 / 1000:.0f} s"
+
+
+class CardHeader(RenderedText):
+    """The card's one- or two-line summary; a click toggles the body."""
+
+    DEFAULT_CSS = """
+    CardHeader { height: auto; }
+    """
+
+    def __init__(self, card: ToolCallCard) -> None:
+        super().__init__()
+        self.card = card
+
+    def build(self, width: int) -> Text:
+        return wrap_text(self.card.header_text(), width)
+
+    def on_click(self, event: Click) -> None:
+        event.stop()
+        self.card.toggle()
+
+
+class ResultText(RenderedText):
+    """A card body drawn by ``builder(width)``."""
+
+    DEFAULT_CSS = """
+    ResultText { height: auto; }
+    """
+
+    def __init__(self, builder: Callable[[int], Text], *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self.builder = builder
+
+    def build(self, width: int) -> Text:
+        return self.builder(width)
+
+
+class ToolCallCard(Vertical, can_focus=True):
+    """A tool call: header, collapsible result body, Approve/Deny while awaiting approval."""
+
+    DEFAULT_CSS = """
+    ToolCallCard {
+        height: auto;
+        margin: 0 0 1 0;
+        padding: 0 1;
+        border-left: outer $accent 50%;
+        background: $surface;
+    }
+    ToolCallCard:focus { background: $accent 10%; }
+    ToolCallCard.-awaiting { border-left: outer $warning; }
+    ToolCallCard.-error { border-left: outer $error; }
+    ToolCallCard > .card--body { margin-top: 1; }
+    ToolCallCard > .card--error-text { color: $text-error; margin-top: 1; }
+    ToolCallCard > .card--actions { height: auto; margin-top: 1; }
+    ToolCallCard > .card--actions > Button { margin-right: 2; min-width: 14; }
+    """
+
+    BINDINGS = [
+        Binding("a", "approve", "Approve", show=False),
+        Binding("d", "deny", "Deny", show=False),
+        Binding("enter,space", "toggle_card", "Expand/collapse", show=False),
+    ]
+
+    class Decision(Message):
+        """The user approved or denied a call awaiting approval."""
+
+        def __init__(self, call_id: str, run_id: str, approved: bool) -> None:
+            super().__init__()
+            self.call_id = call_id
+            self.run_id = run_id
+            self.approved = approved
+
+    def __init__(self, call: ToolCall, run_id: str, *, expanded: bool | None = None) -> None:
+        super().__init__()
+        self.call = call
+        self.run_id = run_id
+        self._user_toggled = expanded is not None
+        self.expanded = expanded if expanded is not None else self._wants_expanded()
+        self._decided: bool | None = None
+        self._frame = 0
+        self._running_since: float | None = time.monotonic() if call.status == "running" else None
+        self._header = CardHeader(self)
+        self._body: Widget | None = None
+        self._body_key: tuple[object, ...] | None = None
+        self._actions: Horizontal | None = None
+        self._composed = False  # before compose, compose itself reads the current state
+        self._sync_classes()
+
+    @property
+    def call_id(self) -> str:
+        return self.call.id
+
+    @property
+    def status(self) -> str:
+        if self._decided is not None and self.call.status == "awaiting_approval":
+            return "approved" if self._decided else "denied"
+        return self.call.status
+
+    def compose(self) -> ComposeResult:
+        self._composed = True
+        yield self._header
+        body = self._make_body() if self.expanded else None
+        if body is not None:
+            self._body = body
+            yield body
+        if self.status == "awaiting_approval":
+            self._actions = self._make_actions()
+            yield self._actions
+
+    # -- updates ---------------------------------------------------------------------------
+    def update_call(self, call: ToolCall) -> None:
+        """Replace the call with a newer snapshot (from step events)."""
+        if call.status == "running" and self.call.status != "running":
+            self._running_since = time.monotonic()
+        self.call = call
+        self._changed()
+
+    def apply_delta(self, entry: dict[str, Any]) -> None:
+        """Apply one ``tool_calls`` entry of a ``thread.run.step.delta`` (see
+        :func:`apply_call_delta`)."""
+        if entry.get("status") == "running" and self.call.status != "running":
+            self._running_since = time.monotonic()
+        apply_call_delta(self.call, entry)
+        self._changed()
+
+    def set_status(self, status: str) -> None:
+        if status == "running" and self.call.status != "running":
+            self._running_since = time.monotonic()
+        self.call.status = status  # type: ignore[assignment]
+        self._changed()
+
+    def tick(self) -> None:
+        """Advance the spinner (the chat calls this a few times a second)."""
+        if self.call.status == "running":
+            self._frame += 1
+            self._header.invalidate(layout=False)
+
+    def _changed(self) -> None:
+        if not self._user_toggled:
+            self.expanded = self._wants_expanded()
+        self._sync_classes()
+        self._header.invalidate()
+        if self._composed:
+            self._sync_body()
+            self._sync_actions()
+
+    def _sync_classes(self) -> None:
+        self.set_class(self.status == "awaiting_approval", "-awaiting")
+        self.set_class(self.status == "error", "-error")
+
+    def _wants_expanded(self) -> bool:
+        call = self.call
+        return call.display is not None or call.status == "error" or bool(call.error)
+
+    # -- body ------------------------------------------------------------------------------
+    def toggle(self) -> None:
+        self._user_toggled = True
+        self.expanded = not self.expanded
+        self._header.invalidate()
+        if self._composed:
+            self._sync_body()
+
+    def _sync_body(self) -> None:
+        key = self._body_signature() if self.expanded else None
+        if key == self._body_key and (self._body is None) == (key is None):
+            return
+        if self._body is not None:
+            self._body.remove()
+            self._body = None
+        if self.expanded:
+            self._body = self._make_body()
+            if self._body is not None:
+                self.mount(self._body, after=self._header)
+        self._body_key = key
+
+    def _body_signature(self) -> tuple[object, ...]:
+        call = self.call
+        return (self.status, call.error, call.function.output is None, id(call.display),
+                len(call.function.arguments))
+
+    def _make_body(self) -> Widget | None:
+        self._body_key = self._body_signature()
+        call = self.call
+        status = self.status
+        if status == "denied":
+            return ResultText(lambda w: wrap_text(Text("Denied: the tool did not run.", end=""), w),
+                              classes="card--error-text")
+        if call.error or status == "error":
+            message = sanitize(call.error or "the tool failed")
+            return ResultText(lambda w: wrap_text(Text(message, end=""), w),
+                              classes="card--error-text")
+        display = call.display
+        kind = display.get("kind") if isinstance(display, dict) else None
+        if kind == "prices":
+            from .chart import PriceChart
+
+            return PriceChart(display, classes="card--body")
+        builders = {"table": statement_table, "list": item_list, "kv": kv_table}
+        if kind in builders and isinstance(display, dict):
+            build = builders[kind]
+            return ResultText(lambda w: build(display, w, self.table_styles()),
+                              classes="card--body")
+        if call.function.output is not None:
+            text = json_text(call.function.output)
+            return ResultText(lambda w: wrap_text(text, w), classes="card--body")
+        if call.function.arguments.strip():
+            text = json_text(call.function.arguments)
+            return ResultText(lambda w: wrap_text(text, w), classes="card--body")
+        return None
+
+    def table_styles(self) -> TableStyles:
+        style = self._style
+        return TableStyles(
+            title=style("card--table-title"),
+            header=style("card--table-header"),
+            label=Style(),
+            number=Style(),
+            negative=style("card--negative"),
+            muted=style("card--muted"),
+            rule=style("card--rule"),
+            key=style("card--table-header"),
+            link=style("card--link"),
+        )
+
+    def _style(self, name: str) -> Style:
+        return theme_style(self, name)
+
+    # -- approval --------------------------------------------------------------------------
+    def _make_actions(self) -> Horizontal:
+        return Horizontal(
+            Button("Approve (a)", variant="success", id="approve", compact=True),
+            Button("Deny (d)", variant="error", id="deny", compact=True),
+            classes="card--actions",
+        )
+
+    def _sync_actions(self) -> None:
+        wanted = self.status == "awaiting_approval"
+        if wanted and self._actions is None:
+            self._actions = self._make_actions()
+            self.mount(self._actions)
+        elif not wanted and self._actions is not None:
+            self._actions.remove()
+            self._actions = None
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self._decide(event.button.id == "approve")
+
+    def action_approve(self) -> None:
+        self._decide(True)
+
+    def action_deny(self) -> None:
+        self._decide(False)
+
+    def action_toggle_card(self) -> None:
+        self.toggle()
+
+    def _decide(self, approved: bool) -> None:
+        if self.call.status != "awaiting_approval" or self._decided is not None:
+            return
+        self._decided = approved
+        self.post_message(self.Decision(self.call.id, self.run_id, approved))
+        self._changed()
+
+    # -- text ------------------------------------------------------------------------------
+    def header_text(self) -> Text:
+        call = self.call
+        style = self._style
+        status = self.status
+        text = Text(end="")
+        text.append("▾ " if self.expanded else "▸ ", style("card--muted"))
+        text.append(call_signature(call.function.name, call.function.arguments),
+                    style("card--name"))
+        glyph, label, css = STATUS.get(status, ("•", sanitize_inline(status), "card--muted"))
+        if status == "running":
+            glyph = SPINNER[self._frame % len(SPINNER)]
+        text.append("  ")
+        text.append(f"{glyph} {label}", style(css))
+        duration = call.duration_ms
+        if duration is None and status == "running" and self._running_since is not None:
+            duration = (time.monotonic() - self._running_since) * 1000
+        if duration is not None:
+            text.append(f" · {format_duration(duration)}", style("card--muted"))
+        if call.source:
+            text.append(f" · {sanitize_inline(call.source)}", style("card--muted"))
+        if call.source == "demo":
+            text.append(" ")
+            text.append(" DEMO ", style("card--demo"))
+        if call.cache_hit:
+            text.append(" cached", style("card--cache"))
+        return text
+
+    @property
+    def copy_text(self) -> str:
+        call = self.call
+        parts = [call_signature(call.function.name, call.function.arguments, limit=10_000)]
+        if call.error:
+            parts.append(f"error: {sanitize(call.error)}")
+        if call.function.output is not None:
+            parts.append(json_text(call.function.output, limit=1_000_000).plain)
+        return "\n".join(parts)
+
+
+def apply_call_delta(call: ToolCall, entry: dict[str, Any]) -> None:
+    """One ``tool_calls`` entry of a ``thread.run.step.delta`` applied to ``call``:
+    argument fragments while the model streams them; and (ours) status, output, timing,
+    error and source as the call runs."""
+    function = entry.get("function") or {}
+    if function.get("name") and not call.function.name:
+        call.function.name = function["name"]
+    if function.get("arguments"):
+        call.function.arguments += function["arguments"]
+    if function.get("output") is not None:
+        call.function.output = function["output"]
+    if entry.get("status"):
+        call.status = entry["status"]
+    for key in ("duration_ms", "error", "source"):
+        if entry.get(key) is not None:
+            setattr(call, key, entry[key])
+    if entry.get("is_error") is not None:
+        call.is_error = bool(entry["is_error"])
