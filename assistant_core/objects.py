@@ -121,8 +121,26 @@ def _field_names(cls: type) -> frozenset[str]:
 
 @dataclass
 class LastError(_Obj):
-    code: str  # server_error | rate_limit_exceeded | invalid_prompt (API); plus our own codes
+    #: The API's codes (server_error, rate_limit_exceeded, invalid_prompt) or a finer one of
+    #: ours (app_stopped, auth_error, model_not_found, internal_error, …).
+    code: str
     message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        # The wire form keeps the API's closed set of codes, so clients built for the hosted
+        # API accept it; our finer code travels beside it as ``reason``.
+        api_code = self.code if self.code in API_ERROR_CODES else "server_error"
+        data: dict[str, Any] = {"code": api_code, "message": self.message}
+        if api_code != self.code:
+            data["reason"] = self.code
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LastError:
+        return cls(code=data.get("reason") or data["code"], message=data["message"])
+
+
+API_ERROR_CODES = frozenset({"server_error", "rate_limit_exceeded", "invalid_prompt"})
 
 
 @dataclass
@@ -344,6 +362,12 @@ class Run(_Obj):
     approval: str = "auto"  # auto | ask | client
     memory: dict[str, Any] | None = None  # what truncation dropped or summarised
     retry: dict[str, Any] | None = None  # retry in progress: attempt, max, reason, wait_s
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.last_error is not None:
+            data["last_error"] = self.last_error.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:

@@ -265,3 +265,22 @@ def test_objects_module_does_not_import_openai() -> None:
 
     source = open(objects.__file__, encoding="utf-8").read()
     assert not re.search(r"^\s*(import|from)\s+openai", source, re.MULTILINE)
+
+
+@pytest.mark.parametrize("code", ["app_stopped", "auth_error", "model_not_found", "internal_error"])
+def test_our_finer_error_codes_stay_valid_on_the_wire(code: str) -> None:
+    """The API's last_error.code is a closed set; ours travel beside it as ``reason`` and
+    come back intact from storage."""
+    run = Run(id="run_1", created_at=T0, thread_id="thread_1", assistant_id="asst_1",
+              model="m", status="failed", failed_at=T0,
+              last_error=LastError(code=code, message="the app stopped before this run finished"))
+    data = run.to_dict()
+    assert data["last_error"] == {"code": "server_error", "reason": code,
+                                  "message": "the app stopped before this run finished"}
+    assert OpenAIRun.model_validate(data).last_error.code == "server_error"
+    assert Run.from_dict(data).last_error == LastError(code=code, message=run.last_error.message)
+    step = RunStep(id="step_1", created_at=T0, run_id="run_1", thread_id="thread_1",
+                   assistant_id="asst_1", type="message_creation", message_id="msg_1",
+                   status="failed", failed_at=T0, last_error=LastError(code=code, message="x"))
+    assert OpenAIRunStep.model_validate(step.to_dict()).last_error.code == "server_error"
+    assert RunStep.from_dict(step.to_dict()).last_error.code == code
