@@ -80,6 +80,7 @@ class InvestorApp(App[None]):
         self.ready = asyncio.Event()
         #: An error that stopped the start (e.g. a ConfigError from the session factory).
         self.start_error: BaseException | None = None
+        self._warnings_shown: set[str] = set()
 
     def get_default_screen(self) -> StartScreen:
         # The first frame: nothing heavy is imported or built before it is painted.
@@ -129,6 +130,7 @@ class InvestorApp(App[None]):
         await self.push_screen(self._main)
         if self.tune_gc:
             tune_garbage_collector()
+        self.show_market_warnings()  # e.g. a corrupt cache found while the session opened
         self.ready.set()
 
     async def on_unmount(self) -> None:
@@ -181,9 +183,28 @@ class InvestorApp(App[None]):
         finally:
             if self.is_running:
                 self.main.run_ended(thread_id)
+                self.show_market_warnings()
 
     def _route(self, thread_id: str, event: Event) -> None:
         self.main.route_event(event.thread_id or thread_id, event)
+        if event.event == "thread.run.step.completed" and event.data.type == "tool_calls":
+            self.show_market_warnings()
+
+    def show_market_warnings(self) -> None:
+        """Show each new market-cache warning (a corrupt cache rebuilt, a locked one
+        bypassed) once; the log alone would never reach the user."""
+        drain = getattr(self.session.market, "drain_warnings", None)
+        if drain is None:
+            return
+        from .widgets.safe_text import sanitize_inline
+
+        for warning in drain():
+            text = sanitize_inline(warning)
+            if text in self._warnings_shown:  # e.g. "locked" again at every write
+                continue
+            self._warnings_shown.add(text)
+            self.notify(text, title="Market data cache", severity="warning", timeout=12,
+                        markup=False)
 
     def streaming_threads(self) -> list[str]:
         return sorted(self.main.running_threads)

@@ -62,6 +62,8 @@ class MarketData:
         self._clock = clock
         self._inflight: dict[str, Future[Fetched[Any]]] = {}
         self._inflight_lock = threading.Lock()
+        self._warnings_seen = 0  # how many of cache.warnings drain_warnings has returned
+        self._warnings_lock = threading.Lock()
 
     @property
     def mode(self) -> str:
@@ -104,6 +106,17 @@ class MarketData:
 
     def recommendations(self, symbol: str) -> Fetched[list[RecommendationPeriod]]:
         return self._get("recommendations", symbol, {}, lambda: self.provider.recommendations(symbol))
+
+    def drain_warnings(self) -> list[str]:
+        """The cache's warnings (a corrupt file moved aside and rebuilt, a locked or
+        unwritable one bypassed) not returned by an earlier call, oldest first: for a UI
+        to show each once. ``cache.warnings`` keeps them all."""
+        if self.cache is None:
+            return []
+        with self._warnings_lock:
+            new = self.cache.warnings[self._warnings_seen:]
+            self._warnings_seen += len(new)
+        return new
 
     def close(self) -> None:
         if self.cache is not None:

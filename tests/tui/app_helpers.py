@@ -12,6 +12,8 @@ import pytest
 from assistant_core.config import DEMO_PACE_ENV, load_settings
 from assistant_core.session import Session, build_session
 
+from .chat_helpers import screen_text, wait_for  # noqa: F401  (the app tests import them from here)
+
 # Demo prices are generated for the trading days before "today": fix it so charts and
 # snapshots are the same on every day.
 FIXED_TODAY = dt.date(2026, 11, 20)
@@ -64,18 +66,6 @@ def make_scripted_session(tmp_path: Path) -> Callable[..., Session]:
     return make
 
 
-async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 15.0, step: float = 0.02) -> None:
-    """Let the app run until ``predicate()`` is true (fails the test after ``timeout`` s)."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
-        await pilot.pause(step)
-
-
 async def wait_ready(pilot: Any) -> None:
     """Until the main screen is mounted (it follows the first frame)."""
     await wait_for(pilot, pilot.app.ready.is_set)
@@ -99,13 +89,14 @@ async def wait_run_over(pilot: Any, thread_id: str, timeout: float = 15.0) -> No
     await pilot.pause()
 
 
+async def ask_and_wait(pilot: Any, text: str) -> str:
+    """:func:`ask`, then wait for the run to end; returns the thread."""
+    thread_id = await ask(pilot, text)
+    await wait_run_over(pilot, thread_id)
+    return thread_id
+
+
 def latest_run(session: Session, thread_id: str) -> Any:
     runs = session.store.list_runs(thread_id)
     assert runs, "no run in the thread"
     return runs[-1]
-
-
-def screen_text(app: Any) -> str:
-    """Every line on the screen as plain text (what the user reads), including modals."""
-    strips = app.screen._compositor.render_strips()
-    return "\n".join(strip.text for strip in strips)

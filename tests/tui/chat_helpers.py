@@ -3,9 +3,11 @@ with objects directly (no runtime), and runtime-style events built by hand."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator, Callable
 
 from rich.console import Console
 from textual.app import App, ComposeResult
@@ -61,6 +63,24 @@ class ChatHost(App[None]):
 
 def make_store(directory: Path) -> Store:
     return Store(directory / "chat.db")
+
+
+def new_thread(directory: Path) -> ThreadBuilder:
+    """An empty thread in a new store under ``directory``."""
+    return ThreadBuilder(make_store(directory))
+
+
+@asynccontextmanager
+async def chat_showing(
+    thread: ThreadBuilder, size: tuple[int, int] = (100, 40)
+) -> AsyncIterator[tuple[ChatHost, Any, EventFactory]]:
+    """A running ChatHost showing ``thread``: the app, its pilot, and an EventFactory for
+    the thread's live events."""
+    app = ChatHost(thread.store)
+    async with app.run_test(size=size) as pilot:
+        await app.chat.show_thread(thread.id)
+        await pilot.pause()
+        yield app, pilot, EventFactory(thread.id)
 
 
 def screen_text(app: App[Any]) -> str:
@@ -253,12 +273,13 @@ class EventFactory:
         return RunFailed(run)
 
 
-async def wait_for(pilot: Any, condition: Any, timeout: float = 3.0) -> None:
-    """Let the app run until ``condition()`` holds (the machine may be busy: no fixed sleeps)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
+async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 15.0,
+                   step: float = 0.02) -> None:
+    """Let the app run until ``predicate()`` is true (the machine may be busy: no fixed
+    sleeps); fails the test after ``timeout`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+        await pilot.pause(step)

@@ -14,19 +14,12 @@ from tui.screens.inspector import InspectorScreen
 
 from .app_helpers import (  # noqa: F401  (fixtures)
     _fixed_demo_day,
-    ask,
+    ask_and_wait,
     make_demo_session,
     screen_text,
     wait_for,
     wait_ready,
-    wait_run_over,
 )
-
-
-async def answered_app(pilot_app: InvestorApp, pilot, question: str = "Should I buy Apple?") -> str:  # type: ignore[no-untyped-def]
-    thread_id = await ask(pilot, question)
-    await wait_run_over(pilot, thread_id)
-    return thread_id
 
 
 async def test_inspector_lists_filters_selects_copies_and_exports(
@@ -35,7 +28,7 @@ async def test_inspector_lists_filters_selects_copies_and_exports(
     session = make_demo_session()
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(140, 45)) as pilot:
-        thread_id = await answered_app(app, pilot)
+        thread_id = await ask_and_wait(pilot, "Should I buy Apple?")
         records = session.store.list_tool_calls(thread_id=thread_id)
 
         await pilot.press("f3")

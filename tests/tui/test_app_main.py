@@ -13,6 +13,7 @@ from tui.panels.thread_list import ACTIVE_MARK, ThreadList
 from .app_helpers import (  # noqa: F401  (fixtures)
     _fixed_demo_day,
     ask,
+    ask_and_wait,
     latest_run,
     make_demo_session,
     screen_text,
@@ -20,6 +21,7 @@ from .app_helpers import (  # noqa: F401  (fixtures)
     wait_ready,
     wait_run_over,
 )
+from .chat_helpers import ThreadBuilder
 
 
 def thread_rows(app: InvestorApp) -> list[str]:
@@ -31,8 +33,7 @@ async def test_demo_question_shows_cards_chart_and_answer(make_demo_session: Cal
     session = make_demo_session()
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(140, 45)) as pilot:
-        thread_id = await ask(pilot, "Should I buy Apple?")
-        await wait_run_over(pilot, thread_id)
+        thread_id = await ask_and_wait(pilot, "Should I buy Apple?")
 
         run = latest_run(session, thread_id)
         assert run.status == "completed"
@@ -180,11 +181,9 @@ async def test_selecting_a_thread_switches_chat_and_run_panel(make_demo_session:
     session = make_demo_session()
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(140, 45)) as pilot:
-        first = await ask(pilot, "Show me MSFT's last 100 days")
-        await wait_run_over(pilot, first)
+        first = await ask_and_wait(pilot, "Show me MSFT's last 100 days")
         await pilot.press("ctrl+n")
-        second = await ask(pilot, "hello")
-        await wait_run_over(pilot, second)
+        second = await ask_and_wait(pilot, "hello")
         assert second != first
         assert len(app.main.chat.query("ToolCallCard")) == 0
 
@@ -230,6 +229,31 @@ async def test_prompt_keys_send_newline_and_history(make_demo_session: Callable[
         assert len(session.store.list_messages(thread_id)) == 2
 
 
+async def test_page_keys_in_the_prompt_scroll_the_chat(make_demo_session: Callable[..., Session]) -> None:
+    session = make_demo_session()
+    thread = ThreadBuilder(session.store)
+    for turn in range(12):
+        thread.turn(f"question {turn}", f"Answer {turn}:\n\n" + "A line of analysis. " * 20)
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_ready(pilot)
+        chat, prompt = app.main.chat, app.main.prompt
+        await pilot.press(*"draft")
+        bottom = chat.scroll_y
+        assert bottom == chat.max_scroll_y > 2 * chat.size.height
+        await pilot.press("pageup")
+        assert chat.scroll_y == bottom - chat.scrollable_content_region.height
+        await pilot.press("pageup", "pagedown")
+        assert chat.scroll_y == bottom - chat.scrollable_content_region.height
+        await pilot.press("ctrl+home")
+        assert chat.scroll_y == 0 and "question 0" in screen_text(app)
+        await pilot.press("ctrl+end")
+        assert chat.scroll_y == chat.max_scroll_y and "Answer 11" in screen_text(app)
+        # The keys never reached the prompt: its text and cursor are as they were.
+        assert app.focused is prompt
+        assert prompt.text == "draft" and prompt.cursor_location == (0, 5)
+
+
 async def test_panes_toggle_and_auto_hide_at_80_columns(make_demo_session: Callable[..., Session]) -> None:
     session = make_demo_session()
     app = InvestorApp(session, first_run_hint=False)
@@ -247,8 +271,7 @@ async def test_panes_toggle_and_auto_hide_at_80_columns(make_demo_session: Calla
         # The prompt and the chat keep most of the width.
         assert app.main.prompt.size.width >= 50
 
-        thread_id = await ask(pilot, "How is Tesla's balance sheet?")
-        await wait_run_over(pilot, thread_id)
+        thread_id = await ask_and_wait(pilot, "How is Tesla's balance sheet?")
         assert latest_run(session, thread_id).status == "completed"
 
 
@@ -260,8 +283,7 @@ async def test_first_run_hint_in_demo_mode_is_shown_once(make_demo_session: Call
         text = screen_text(app)
         assert "OPENAI_API_KEY" in text and "--base-url" in text and "DEMO" in text
         # Sending the first question dismisses it for good.
-        thread_id = await ask(pilot, "hello")
-        await wait_run_over(pilot, thread_id)
+        await ask_and_wait(pilot, "hello")
         assert len(app.main.query("#demo-hint")) == 0
     app = InvestorApp(make_demo_session())
     async with app.run_test(size=(120, 40)) as pilot:
@@ -286,7 +308,8 @@ async def test_help_screen_lists_the_keys(make_demo_session: Callable[..., Sessi
         await pilot.press("f1")
         await pilot.pause()
         text = screen_text(app)
-        for key in ("Ctrl+N", "Escape", "Ctrl+T / F3", "Ctrl+O / Ctrl+G"):
+        for key in ("Ctrl+N", "Escape", "Ctrl+T / F3", "Ctrl+O / Ctrl+G", "PageUp / PageDown",
+                    "J / K or Down / Up"):
             assert key in text
         await pilot.press("escape")
         assert app.screen is app.main
@@ -297,8 +320,7 @@ async def test_copy_key_copies_the_focused_message(make_demo_session: Callable[.
     session = make_demo_session()
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        thread_id = await ask(pilot, "hello [bold]there[/bold]")
-        await wait_run_over(pilot, thread_id)
+        thread_id = await ask_and_wait(pilot, "hello [bold]there[/bold]")
         # Nothing focused in the chat: nothing copied, and the user is told.
         app.main.thread_list.options.focus()
         await pilot.press("y")
@@ -347,8 +369,7 @@ async def test_session_factory_is_built_after_the_first_frame(tmp_path) -> None:
         await wait_ready(pilot)
         assert calls == ["built"]
         assert "DEMO" in screen_text(app).splitlines()[0]
-        thread_id = await ask(pilot, "hello")
-        await wait_run_over(pilot, thread_id)
+        await ask_and_wait(pilot, "hello")
 
     def broken() -> Session:
         raise ConfigError("provider 'openai' needs an API key: export OPENAI_API_KEY=sk-...")

@@ -3,10 +3,17 @@ text from models and tools shown literally."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Callable
 
+from assistant_core.market import MarketData
+from assistant_core.market.cache import MarketCache
+from assistant_core.market.demo import DemoProvider
+from assistant_core.market.lookup import demo_lookup
 from assistant_core.runtime import RetryPolicy
 from assistant_core.session import Session
+from assistant_core.tools.investor import build_investor_tools
 from assistant_core.tools.result import ToolResult
 from tests.support.scripted_backend import (
     ScriptedBackend,
@@ -20,6 +27,7 @@ from tui.app import InvestorApp
 from .app_helpers import (  # noqa: F401  (fixtures)
     _fixed_demo_day,
     ask,
+    ask_and_wait,
     latest_run,
     make_demo_session,
     make_scripted_session,
@@ -111,8 +119,7 @@ async def test_failed_run_shows_its_error(make_scripted_session: Callable[..., S
     session.runtime.retry_policy = RetryPolicy(max_retries=0)
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(140, 45)) as pilot:
-        thread_id = await ask(pilot, "Should I buy Apple?")
-        await wait_run_over(pilot, thread_id)
+        thread_id = await ask_and_wait(pilot, "Should I buy Apple?")
         run = latest_run(session, thread_id)
         assert run.status == "failed" and run.last_error is not None
         body = str(app.main.run_panel.render_run())
@@ -128,8 +135,7 @@ async def test_markup_and_escapes_in_an_answer_are_shown_literally(
     session = make_scripted_session(backend)
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(140, 45)) as pilot:
-        thread_id = await ask(pilot, "say something odd")
-        await wait_run_over(pilot, thread_id)
+        thread_id = await ask_and_wait(pilot, "say something odd")
         assert run_status(session, thread_id) == "completed"
         text = screen_text(app)
         assert "[bold]not bold[/bold]" in text
@@ -166,8 +172,7 @@ async def test_tool_output_and_error_with_markup_are_shown_literally(
         )
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(160, 50)) as pilot:
-        thread_id = await ask(pilot, "run the tools")
-        await wait_run_over(pilot, thread_id)
+        thread_id = await ask_and_wait(pilot, "run the tools")
         assert run_status(session, thread_id) == "completed"
 
         panel = str(app.main.run_panel.render_run())
@@ -201,3 +206,45 @@ async def test_run_panel_shows_a_retry_in_progress(make_scripted_session: Callab
         await wait_run_over(pilot, thread_id)
         body = str(app.main.run_panel.render_run())
         assert body.startswith("completed") and "retry" not in body
+
+
+def cached_demo_market(path: Path) -> MarketData:
+    """Demo data behind a real SQLite market cache at ``path`` (demo mode has none)."""
+    demo = DemoProvider()
+    cache = MarketCache(path, busy_timeout_s=0.05)
+    return MarketData(demo, lookup=demo_lookup(demo.search), cache=cache)
+
+
+async def test_market_cache_warnings_are_shown_once(
+    make_demo_session: Callable[..., Session], tmp_path: Path
+) -> None:
+    path = tmp_path / "market-cache.db"
+    path.write_bytes(b"not a database" * 100)
+    session = make_demo_session()
+    session.market = cached_demo_market(path)  # moved aside and rebuilt on opening
+    session.runtime.tools = build_investor_tools(session.market)
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_ready(pilot)
+
+        def warnings() -> list[str]:
+            return [n.message for n in app._notifications
+                    if n.severity == "warning" and n.title == "Market data cache"]
+
+        [corrupt] = warnings()
+        assert "was corrupt" in corrupt and "started a new one" in corrupt
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # another process holds the cache: writes skip it
+        try:
+            thread_id = await ask(pilot, "Should I buy Apple?")
+            await wait_for(pilot, lambda: len(warnings()) == 2)
+            await wait_run_over(pilot, thread_id)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert latest_run(session, thread_id).status == "completed"
+        # Every tool's write was skipped, and said so in the log, but the user sees it once.
+        assert len(session.market.cache.warnings) > 2
+        locked = warnings()[1]
+        assert "write skipped" in locked and "locked" in locked
+        assert len(warnings()) == 2

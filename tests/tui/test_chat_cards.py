@@ -12,11 +12,9 @@ from .chat_helpers import (
     LIST,
     PRICES,
     TABLE,
-    ChatHost,
-    EventFactory,
-    ThreadBuilder,
+    chat_showing,
     make_call,
-    make_store,
+    new_thread,
     screen_output,
     screen_text,
     wait_for,
@@ -24,8 +22,7 @@ from .chat_helpers import (
 
 
 async def test_a_card_per_display_kind(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
-    thread = ThreadBuilder(store)
+    thread = new_thread(tmp_path)
     compare = {"kind": "prices", "series": [
         {**PRICES["series"][0]},
         {**PRICES["series"][0], "symbol": "MSFT", "close": [300 + d for d in range(30)]},
@@ -40,10 +37,7 @@ async def test_a_card_per_display_kind(tmp_path: Path) -> None:
         make_call("get_balance_sheet", status="error", error="Yahoo returned nothing for ZZZZ",
                   output={"error": "Yahoo returned nothing for ZZZZ"}),
     ])
-    app = ChatHost(store)
-    async with app.run_test(size=(110, 120)) as pilot:
-        await app.chat.show_thread(thread.id)
-        await pilot.pause()
+    async with chat_showing(thread, size=(110, 120)) as (app, pilot, _):
         # Charts are drawn in a thread: the caption first, the figure when ready.
         await wait_for(pilot, lambda: all(chart.drawn for chart in app.query(PriceChart)))
         await pilot.pause()
@@ -69,12 +63,12 @@ async def test_a_card_per_display_kind(tmp_path: Path) -> None:
         await pilot.pause()
         assert raw.expanded
         assert "more characters" in screen_text(app)
-        assert app.chat.focused_copy_text().startswith('lookup_ticker(query="apple")\n{')
+        copied, label = app.chat.focused_copy() or ("", "")
+        assert copied.startswith('lookup_ticker(query="apple")\n{') and label == "tool call"
 
 
 async def test_hostile_tool_output_is_literal(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
-    thread = ThreadBuilder(store)
+    thread = new_thread(tmp_path)
     evil = "[bold]x[/] [link=http://evil]y[/link] \x1b]0;pwned\x07\x1b[2J"
     thread.turn("q", "a", calls=[
         make_call("search_news", display={"kind": "list", "title": evil,
@@ -82,9 +76,7 @@ async def test_hostile_tool_output_is_literal(tmp_path: Path) -> None:
         make_call("get_income_statement", display={**TABLE, "rows": [[evil, 1.0, 2.0, 3.0]]}),
         make_call("lookup", {"q": evil}, output={"note": evil}),
     ])
-    app = ChatHost(store)
-    async with app.run_test(size=(120, 60)) as pilot:
-        await app.chat.show_thread(thread.id)
+    async with chat_showing(thread, size=(120, 60)) as (app, pilot, _):
         app.query(ToolCallCard).last().toggle()
         await pilot.pause()
         screen = screen_text(app)
@@ -97,13 +89,9 @@ async def test_hostile_tool_output_is_literal(tmp_path: Path) -> None:
 
 
 async def test_live_card_status_from_step_events(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
-    thread = ThreadBuilder(store)
-    app = ChatHost(store)
-    async with app.run_test(size=(100, 40)) as pilot:
+    thread = new_thread(tmp_path)
+    async with chat_showing(thread, size=(100, 40)) as (app, pilot, events):
         chat = app.chat
-        await chat.show_thread(thread.id)
-        events = EventFactory(thread.id)
         call = make_call(status="queued", duration_ms=None, source=None)
         arguments = call.function.arguments
         call.function.arguments = ""
@@ -133,13 +121,9 @@ async def test_live_card_status_from_step_events(tmp_path: Path) -> None:
 
 
 async def test_approve_and_deny_post_decisions(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
-    thread = ThreadBuilder(store)
-    app = ChatHost(store)
-    async with app.run_test(size=(100, 40)) as pilot:
+    thread = new_thread(tmp_path)
+    async with chat_showing(thread, size=(100, 40)) as (app, pilot, events):
         chat = app.chat
-        await chat.show_thread(thread.id)
-        events = EventFactory(thread.id)
         first = make_call(status="queued", duration_ms=None)
         second = make_call("get_quote", status="queued", duration_ms=None)
         step = events.step([first, second])
@@ -163,8 +147,7 @@ async def test_approve_and_deny_post_decisions(tmp_path: Path) -> None:
 
 
 async def test_cards_and_answers_in_history_order(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
-    thread = ThreadBuilder(store)
+    thread = new_thread(tmp_path)
     thread.user("first question")
     run = thread.run()
     thread.answer(run, "Let me look that up.")
@@ -177,11 +160,8 @@ async def test_cards_and_answers_in_history_order(tmp_path: Path) -> None:
     from assistant_core.objects import LastError
 
     failed.last_error = LastError("server_error", "model went away")
-    store.update_run(failed)
-    app = ChatHost(store)
-    async with app.run_test(size=(100, 60)) as pilot:
-        await app.chat.show_thread(thread.id)
-        await pilot.pause()
+    thread.store.update_run(failed)
+    async with chat_showing(thread, size=(100, 60)) as (app, pilot, _):
         screen = screen_text(app)
         order = ["first question", "Let me look that up.", "get_quote(", "Final answer one.",
                  "second question", "get_income_statement(", "Run failed: model went away"]
@@ -191,13 +171,10 @@ async def test_cards_and_answers_in_history_order(tmp_path: Path) -> None:
 
 
 async def test_chart_follows_the_theme(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
-    thread = ThreadBuilder(store)
+    thread = new_thread(tmp_path)
     thread.turn("q", "a", calls=[make_call(display=PRICES)])
-    app = ChatHost(store)
-    async with app.run_test(size=(100, 40)) as pilot:
-        app.theme = "textual-dark"
-        await app.chat.show_thread(thread.id)
+    async with chat_showing(thread) as (app, pilot, _):
+        assert app.theme == "textual-dark"
         chart = app.query_one(PriceChart)
         await wait_for(pilot, lambda: chart.drawn)
 

@@ -8,18 +8,25 @@ from pathlib import Path
 from tui.widgets import AssistantMessage, ChatView, ToolCallCard
 from tui.widgets.chat import MAX_MOUNTED, PAGE_ITEMS
 
-from .chat_helpers import KV, ChatHost, ThreadBuilder, make_call, make_store, screen_text, wait_for
+from .chat_helpers import (
+    KV,
+    ThreadBuilder,
+    chat_showing,
+    make_call,
+    new_thread,
+    screen_text,
+    wait_for,
+)
 
-TURNS = 150  # 300 messages
+TURNS = 100  # 200 messages and 10 cards: over twice MAX_MOUNTED items
 
 
-def build_long_thread(tmp_path: Path) -> tuple[ChatHost, ThreadBuilder]:
-    store = make_store(tmp_path)
-    thread = ThreadBuilder(store)
+def long_thread(tmp_path: Path) -> ThreadBuilder:
+    thread = new_thread(tmp_path)
     for turn in range(TURNS):
         calls = [make_call("get_quote", {"ticker": f"T{turn}"}, display=KV)] if turn % 10 == 0 else None
         thread.turn(f"question number {turn}", f"Answer number {turn}: **fine**.", calls=calls)
-    return ChatHost(store), thread
+    return thread
 
 
 async def scroll_to_top(pilot, chat: ChatView) -> None:  # type: ignore[no-untyped-def]
@@ -33,11 +40,8 @@ async def scroll_to_top(pilot, chat: ChatView) -> None:  # type: ignore[no-untyp
 
 
 async def test_switch_mounts_only_the_latest_page(tmp_path: Path) -> None:
-    app, thread = build_long_thread(tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with chat_showing(long_thread(tmp_path), size=(100, 30)) as (app, pilot, _):
         chat = app.chat
-        await chat.show_thread(thread.id)
-        await pilot.pause()
         assert chat.mounted_items <= PAGE_ITEMS
         assert len(chat.children) == chat.mounted_items
         screen = screen_text(app)
@@ -47,11 +51,8 @@ async def test_switch_mounts_only_the_latest_page(tmp_path: Path) -> None:
 
 
 async def test_scrolling_up_loads_older_items_with_a_bounded_window(tmp_path: Path) -> None:
-    app, thread = build_long_thread(tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with chat_showing(long_thread(tmp_path), size=(100, 30)) as (app, pilot, _):
         chat = app.chat
-        await chat.show_thread(thread.id)
-        await pilot.pause()
         widget_counts = []
         for _ in range(40):
             await scroll_to_top(pilot, chat)
@@ -80,13 +81,29 @@ async def test_scrolling_up_loads_older_items_with_a_bounded_window(tmp_path: Pa
         assert cards and answers
 
 
-async def test_empty_and_none_threads(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
-    thread = ThreadBuilder(store)
-    app = ChatHost(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app.chat.show_thread(thread.id)
+async def test_jumping_to_the_latest_remounts_the_end_and_follows_it(tmp_path: Path) -> None:
+    async with chat_showing(long_thread(tmp_path), size=(100, 30)) as (app, pilot, events):
+        chat = app.chat
+        for _ in range(10):
+            await scroll_to_top(pilot, chat)
+            if chat._hi < len(chat._items):
+                break
+        else:
+            raise AssertionError("the latest items were never unmounted")
+        assert f"Answer number {TURNS - 1}: fine." not in screen_text(app)
+        await chat.scroll_to_latest()  # Ctrl+End
         await pilot.pause()
+        assert chat.mounted_items <= PAGE_ITEMS
+        assert f"Answer number {TURNS - 1}: fine." in screen_text(app)
+        message = events.message()
+        chat.handle_event(events.created(message))
+        chat.handle_event(events.delta(message, "A new answer streams in.\n\n" * 20 + "The end."))
+        await wait_for(pilot, lambda: "The end." in screen_text(app))  # followed
+        assert chat.scroll_y == chat.max_scroll_y
+
+
+async def test_empty_and_none_threads(tmp_path: Path) -> None:
+    async with chat_showing(new_thread(tmp_path), size=(80, 24)) as (app, _, _):
         assert app.chat.mounted_items == 0
         await app.chat.show_thread(None)
         assert not app.chat.children

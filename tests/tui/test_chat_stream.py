@@ -13,7 +13,8 @@ from .chat_helpers import (
     ChatHost,
     EventFactory,
     ThreadBuilder,
-    make_store,
+    chat_showing,
+    new_thread,
     screen_output,
     screen_text,
     wait_for,
@@ -37,12 +38,10 @@ def tokens(text: str, size: int = 3) -> list[str]:
     return [text[i:i + size] for i in range(0, len(text), size)]
 
 
-async def start(tmp_path: Path, size: tuple[int, int] = (100, 40)):  # type: ignore[no-untyped-def]
-    store = make_store(tmp_path)
-    thread = ThreadBuilder(store)
+def apple_thread(tmp_path: Path) -> ThreadBuilder:
+    thread = new_thread(tmp_path)
     thread.user("How is Apple doing?")
-    app = ChatHost(store)
-    return app, thread, size
+    return thread
 
 
 async def stream(app: ChatHost, events: EventFactory, text: str, *, pause: float = 0.0):  # type: ignore[no-untyped-def]
@@ -57,10 +56,7 @@ async def stream(app: ChatHost, events: EventFactory, text: str, *, pause: float
 
 
 async def test_streamed_deltas_end_as_the_final_markdown(tmp_path: Path) -> None:
-    app, thread, size = await start(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await app.chat.show_thread(thread.id)
-        events = EventFactory(thread.id)
+    async with chat_showing(apple_thread(tmp_path)) as (app, pilot, events):
         message = await stream(app, events, ANSWER, pause=0.001)
         widget = app.query_one(AssistantMessage)
         await wait_for(pilot, lambda: widget.shown_text == ANSWER)  # flushed without an event
@@ -76,10 +72,7 @@ async def test_streamed_deltas_end_as_the_final_markdown(tmp_path: Path) -> None
 
 
 async def test_deltas_are_coalesced(tmp_path: Path) -> None:
-    app, thread, size = await start(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await app.chat.show_thread(thread.id)
-        events = EventFactory(thread.id)
+    async with chat_showing(apple_thread(tmp_path)) as (app, pilot, events):
         message = events.message()
         app.chat.handle_event(events.created(message))
         await pilot.pause()
@@ -101,10 +94,7 @@ async def test_deltas_are_coalesced(tmp_path: Path) -> None:
 
 async def test_long_answer_is_chunked_into_few_widgets(tmp_path: Path) -> None:
     long_answer = "\n\n".join(f"### Part {i}\n\n" + "Revenue grew again. " * 30 for i in range(40))
-    app, thread, size = await start(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await app.chat.show_thread(thread.id)
-        events = EventFactory(thread.id)
+    async with chat_showing(apple_thread(tmp_path)) as (app, pilot, events):
         message = await stream(app, events, long_answer)
         app.chat.handle_event(events.completed(message, long_answer))
         await pilot.pause()
@@ -116,10 +106,7 @@ async def test_long_answer_is_chunked_into_few_widgets(tmp_path: Path) -> None:
 
 
 async def test_final_text_wins_over_missed_deltas(tmp_path: Path) -> None:
-    app, thread, size = await start(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await app.chat.show_thread(thread.id)
-        events = EventFactory(thread.id)
+    async with chat_showing(apple_thread(tmp_path)) as (app, pilot, events):
         message = await stream(app, events, "First paragraph.\n\nSecond")
         app.chat.handle_event(events.completed(message, "Rewritten.\n\nSecond paragraph."))
         await pilot.pause()
@@ -128,10 +115,7 @@ async def test_final_text_wins_over_missed_deltas(tmp_path: Path) -> None:
 
 
 async def test_incomplete_answer_is_marked(tmp_path: Path) -> None:
-    app, thread, size = await start(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await app.chat.show_thread(thread.id)
-        events = EventFactory(thread.id)
+    async with chat_showing(apple_thread(tmp_path)) as (app, pilot, events):
         message = await stream(app, events, "Partial answ")
         app.chat.handle_event(events.incomplete(message, "Partial answ"))
         await pilot.pause()
@@ -141,10 +125,7 @@ async def test_incomplete_answer_is_marked(tmp_path: Path) -> None:
 
 
 async def test_failed_run_shows_its_error(tmp_path: Path) -> None:
-    app, thread, size = await start(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await app.chat.show_thread(thread.id)
-        events = EventFactory(thread.id)
+    async with chat_showing(apple_thread(tmp_path)) as (app, pilot, events):
         app.chat.handle_event(events.failed("rate_limit_exceeded", "Too many requests [bold]now[/]"))
         await pilot.pause()
         assert app.query_one(ErrorLine).text.startswith("✗ Run failed: Too many requests")
@@ -152,10 +133,7 @@ async def test_failed_run_shows_its_error(tmp_path: Path) -> None:
 
 
 async def test_hostile_model_answer_is_shown_literally(tmp_path: Path) -> None:
-    app, thread, size = await start(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await app.chat.show_thread(thread.id)
-        events = EventFactory(thread.id)
+    async with chat_showing(apple_thread(tmp_path)) as (app, pilot, events):
         message = await stream(app, events, HOSTILE)
         app.chat.handle_event(events.completed(message, HOSTILE))
         await pilot.pause()
@@ -171,9 +149,8 @@ async def test_hostile_model_answer_is_shown_literally(tmp_path: Path) -> None:
 
 
 async def test_user_message_is_literal_and_copyable(tmp_path: Path) -> None:
-    app, thread, size = await start(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await app.chat.show_thread(thread.id)
+    thread = apple_thread(tmp_path)
+    async with chat_showing(thread) as (app, pilot, _):
         message = thread.user("what about [bold]MSFT[/]?\x1b[2J")
         app.chat.add_user_message(message)
         await pilot.pause()
@@ -182,16 +159,15 @@ async def test_user_message_is_literal_and_copyable(tmp_path: Path) -> None:
         assert "what about [bold]MSFT[/]?" in screen_text(app)
         widget.focus()
         await pilot.pause()
-        assert app.chat.focused_copy_text() == "what about [bold]MSFT[/]?"
+        assert app.chat.focused_copy() == ("what about [bold]MSFT[/]?", "question")
 
 
 async def test_other_threads_events_are_not_shown_but_their_text_is_kept(tmp_path: Path) -> None:
-    app, thread, size = await start(tmp_path)
-    other = ThreadBuilder(app.store, "other")
+    thread = apple_thread(tmp_path)
+    other = ThreadBuilder(thread.store, "other")
     other.user("q")
-    async with app.run_test(size=size) as pilot:
+    async with chat_showing(thread) as (app, pilot, _):
         chat: ChatView = app.chat
-        await chat.show_thread(thread.id)
         events = EventFactory(other.id)
         run = other.run(status="in_progress")
         events.run = run
@@ -209,13 +185,9 @@ async def test_other_threads_events_are_not_shown_but_their_text_is_kept(tmp_pat
 
 
 async def test_mouse_selection_picks_up_text_not_borders(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
-    thread = ThreadBuilder(store)
+    thread = new_thread(tmp_path)
     thread.turn("question one", "First answer line.\n\nSecond paragraph here.")
-    app = ChatHost(store)
-    async with app.run_test(size=(80, 20)) as pilot:
-        await app.chat.show_thread(thread.id)
-        await pilot.pause()
+    async with chat_showing(thread, size=(80, 20)) as (app, pilot, _):
         chunk = app.query(MarkdownChunk).first()
         await pilot.mouse_down(chunk, offset=(0, 0))
         await pilot.hover(chunk, offset=(22, 2))

@@ -18,7 +18,7 @@ import pytest
 
 from tui.app import InvestorApp
 
-from .app_helpers import _fixed_demo_day, ask, demo_session, wait_for, wait_ready, wait_run_over  # noqa: F401
+from .app_helpers import _fixed_demo_day, ask_and_wait, demo_session, wait_for, wait_ready  # noqa: F401
 
 FIXED_NOW = 1_795_000_000.0  # 2026-11-18 11:06:40 UTC
 QUESTION = "Should I buy Apple?"
@@ -58,8 +58,7 @@ def answered(*, inspector: bool = False, show_chart: bool = False) -> Callable[[
         app = pilot.app
         await wait_ready(pilot)
         app.main.prompt.cursor_blink = False
-        thread_id = await ask(pilot, QUESTION)
-        await wait_run_over(pilot, thread_id)
+        await ask_and_wait(pilot, QUESTION)
         await wait_for(pilot, lambda: app.main.run_panel.render_run().plain.startswith("completed"))
         if show_chart:
             # The price chart's card at the top: cards, chart and the answer's start.

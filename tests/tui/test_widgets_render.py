@@ -115,6 +115,7 @@ def test_call_signature_and_duration() -> None:
     assert len(call_signature("f", json.dumps({"q": "x" * 500}))) <= 100
     assert "\x1b" not in call_signature("f\x1b[2J", '{"a": "\\u001b]0;t\\u0007"}')
     assert format_duration(120.4) == "120 ms" and format_duration(1530) == "1.5 s"
+    assert format_duration(90_000) == "1 min 30 s"
 
 
 def test_price_figure_has_line_marks_and_volume() -> None:

@@ -1,11 +1,14 @@
 """The multi-line prompt: Enter sends, Shift+Enter / Ctrl+J insert a new line, Up/Down
-recall earlier prompts when the cursor is on the first / last line."""
+recall earlier prompts when the cursor is on the first / last line, and PageUp/PageDown,
+Ctrl+Home/Ctrl+End scroll the chat (the screen's ``scroll_chat`` action) instead of moving
+in the few lines of the prompt."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from textual import events
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
@@ -14,6 +17,13 @@ NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter"})
 
 class PromptInput(TextArea):
     """A ``TextArea`` that posts ``Submitted`` on Enter and keeps a prompt history."""
+
+    BINDINGS = [
+        Binding("pageup", "screen.scroll_chat('page_up')", "Scroll chat up", show=False),
+        Binding("pagedown", "screen.scroll_chat('page_down')", "Scroll chat down", show=False),
+        Binding("ctrl+home", "screen.scroll_chat('top')", "Chat start", show=False),
+        Binding("ctrl+end", "screen.scroll_chat('bottom')", "Chat end", show=False),
+    ]
 
     @dataclass
     class Submitted(Message):

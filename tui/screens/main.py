@@ -364,13 +364,27 @@ class MainScreen(Screen[None]):
     def action_focus_prompt(self) -> None:
         self.prompt.focus()
 
+    async def action_scroll_chat(self, where: str) -> None:
+        """Scroll the chat while the focus stays where it is (the prompt's page keys)."""
+        chat = self.chat
+        if where == "page_up":
+            chat.scroll_page_up(animate=False)
+        elif where == "page_down":
+            chat.scroll_page_down(animate=False)
+        elif where == "top":
+            chat.scroll_home(animate=False)
+        else:
+            await chat.scroll_to_latest()
+
     def action_copy(self) -> None:
-        text = self.get_selected_text() or self.chat.focused_copy_text()
-        if not text:
+        selected = self.get_selected_text()
+        copied = (selected, "selection") if selected else self.chat.focused_copy()
+        if copied is None or not copied[0]:
             self.notify("Nothing to copy: select text, or focus a message in the chat first.", markup=False)
             return
+        text, label = copied
         self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {len(text):,} characters.", markup=False)
+        self.notify(f"Copied the {label} ({len(text):,} characters).", markup=False)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())

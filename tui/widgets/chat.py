@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
@@ -28,7 +27,7 @@ from assistant_core.errors import NotFoundError
 from assistant_core.objects import FunctionCall, LastError, Message, ToolCall, now
 
 from .message import AssistantMessage, UserMessage
-from .rendered import RenderedText, wrap_text
+from .rendered import PlainText
 from .safe_text import sanitize_inline
 from .theme import COMPONENTS, clear_cache, provider_css
 from .tool_card import ToolCallCard, apply_call_delta
@@ -72,7 +71,7 @@ class _Item:
         return 120
 
 
-class ErrorLine(RenderedText, can_focus=True):
+class ErrorLine(PlainText, can_focus=True):
     """A failed run's error, in the chat where the answer would have been."""
 
     DEFAULT_CSS = """
@@ -86,16 +85,7 @@ class ErrorLine(RenderedText, can_focus=True):
     ErrorLine:focus { background: $error 10%; }
     """
 
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    @property
-    def copy_text(self) -> str:
-        return self.text
-
-    def build(self, width: int) -> Text:
-        return wrap_text(Text(self.text, end=""), width)
+    copy_label = "error"
 
 
 def error_text(error: LastError | None, prefix: str = "Run failed") -> str:
@@ -175,14 +165,7 @@ class ChatView(VerticalScroll):
                 self._items = self._page_items(messages, upper_ts=None)
                 for item in self._items:
                     self._by_key[item.key] = item
-            lo = self._window_start(len(self._items))
-            self._lo = self._hi = lo
-            with self.app.batch_update():
-                await self.remove_children()
-                widgets = [self._widget_for(item) for item in self._items[lo:]]
-                self._hi = len(self._items)
-                if widgets:
-                    await self.mount_all(widgets)
+            await self._mount_latest()
         finally:
             self._busy = False
         self._mount_live_tail()
@@ -191,6 +174,30 @@ class ChatView(VerticalScroll):
         self._sync_spinner()
         self._shown = True  # from now on, reaching the top loads older items
         self.call_after_refresh(self._fill_view, thread_id)
+
+    async def _mount_latest(self) -> None:
+        """Mount the latest items (within budget) in place of whatever is mounted."""
+        lo = self._window_start(len(self._items))
+        self._lo = self._hi = lo
+        with self.app.batch_update():
+            await self.remove_children()
+            widgets = [self._widget_for(item) for item in self._items[lo:]]
+            self._hi = len(self._items)
+            if widgets:
+                await self.mount_all(widgets)
+
+    async def scroll_to_latest(self) -> None:
+        """Jump to the end of the thread and follow new output again — also when the
+        user has scrolled so far up that the latest items were unmounted."""
+        if self._hi < len(self._items) and not self._busy:
+            self._busy = True
+            try:
+                for item in self._items[self._lo:self._hi]:
+                    self._unbind(item)
+                await self._mount_latest()
+            finally:
+                self._busy = False
+        self.anchor()
 
     def handle_event(self, event: Event) -> None:
         """Apply a runtime event (see module docstring)."""
@@ -212,13 +219,15 @@ class ChatView(VerticalScroll):
         self.anchor()
         self.scroll_end(animate=False)
 
-    def focused_copy_text(self) -> str | None:
-        """The text of the focused message, card or error line (None if none is)."""
+    def focused_copy(self) -> tuple[str, str] | None:
+        """What the copy key takes from the focused message, card or error line — its
+        text, or the block selected in an answer — and what to call it (None: nothing
+        in the chat is focused)."""
         widget = self.app.focused
         while widget is not None and widget is not self:
             text = getattr(widget, "copy_text", None)
             if isinstance(text, str):
-                return text
+                return text, getattr(widget, "copy_label", "message")
             widget = widget.parent  # type: ignore[assignment]
         return None
 

@@ -13,10 +13,10 @@ The caller sanitises the source first (``safe_text.sanitize``); this module only
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from io import StringIO
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from markdown_it.token import Token
 
 BULLETS = ("• ", "◦ ", "▪ ")
+LIST_OPENS = ("bullet_list_open", "ordered_list_open")
 QUOTE_PREFIX = "▌ "
 MIN_WIDTH = 8
 
@@ -52,6 +53,58 @@ class MarkdownStyles:
     table_header: Style = field(default_factory=lambda: Style(bold=True))
     rule: Style = field(default_factory=lambda: Style(dim=True))
     html: Style = field(default_factory=lambda: Style(dim=True))
+
+
+BlockKind = Literal["heading", "paragraph", "code", "table", "item", "quote", "html"]
+
+# Token type → the kind of block it opens (a list is recorded item by item; rules are not
+# recorded: there is nothing in one to copy).
+_BLOCK_KINDS: dict[str, BlockKind] = {
+    "heading_open": "heading",
+    "paragraph_open": "paragraph",
+    "fence": "code",
+    "code_block": "code",
+    "table_open": "table",
+    "list_item_open": "item",
+    "blockquote_open": "quote",
+    "html_block": "html",
+    "inline": "paragraph",
+}
+
+
+@dataclass(frozen=True)
+class Block:
+    """A top-level block of a rendered source (a list gives one per item): where its lines
+    are in the rendering, and its text for copying."""
+
+    kind: BlockKind
+    first_line: int
+    line_count: int
+    source: str  # its Markdown source; for a code block, the code without the fences
+
+    def shifted(self, lines: int) -> Block:
+        return replace(self, first_line=self.first_line + lines)
+
+
+class _BlockRecorder:
+    """Collects the top-level blocks while ``_Renderer.blocks`` lays them out."""
+
+    def __init__(self, source: str) -> None:
+        self.lines = source.splitlines(keepends=True)
+        self.blocks: list[Block] = []
+
+    def add(self, token: Token, first_line: int, line_count: int) -> None:
+        kind = _BLOCK_KINDS.get(token.type)
+        if kind is None or line_count <= 0:
+            return
+        if kind == "code":
+            text = token.content.rstrip("\n")
+        elif token.map is not None:
+            start, end = token.map
+            text = "".join(self.lines[start:end]).strip("\n").rstrip()
+        else:
+            text = token.content.strip()
+        self.blocks.append(Block(kind, first_line, line_count, text))
 
 
 @lru_cache(maxsize=1)
@@ -99,6 +152,13 @@ def render(source: str, width: int, styles: MarkdownStyles) -> Text:
     return Text("\n", end="").join(lines)
 
 
+def render_blocks(source: str, width: int, styles: MarkdownStyles) -> tuple[Text, list[Block]]:
+    """:func:`render`, and the top-level blocks it laid out (for a block cursor)."""
+    recorder = _BlockRecorder(source)
+    lines = _Renderer(styles).blocks(parse(source), max(width, MIN_WIDTH), record=recorder)
+    return Text("\n", end="").join(lines), recorder.blocks
+
+
 # A block is a list of lines; blocks are separated by one blank line unless "tight".
 Lines = list[Text]
 
@@ -109,23 +169,33 @@ class _Renderer:
         self.list_depth = 0
 
     # -- blocks ----------------------------------------------------------------------------
-    def blocks(self, tokens: list[Token], width: int, *, tight: bool = False) -> Lines:
-        """Render a sequence of sibling block tokens (and their contents)."""
+    def blocks(self, tokens: list[Token], width: int, *, tight: bool = False,
+               record: _BlockRecorder | None = None) -> Lines:
+        """Render a sequence of sibling block tokens (and their contents); ``record``
+        collects them (a list: its items) with their line positions."""
         out: Lines = []
         index = 0
         while index < len(tokens):
             token = tokens[index]
             end = _closing(tokens, index)
-            block = self.block(tokens, index, end, width)
+            items: list[tuple[Token, int, int]] | None = (
+                [] if record is not None and token.type in LIST_OPENS else None
+            )
+            block = self.block(tokens, index, end, width, items=items)
             index = end + 1
             if block is None:
                 continue
             if out and not tight:
                 out.append(Text(""))
+            if record is not None:
+                spans = items if items is not None else [(token, 0, len(block))]
+                for opener, first, count in spans:
+                    record.add(opener, len(out) + first, count)
             out.extend(block)
         return out
 
-    def block(self, tokens: list[Token], start: int, end: int, width: int) -> Lines | None:
+    def block(self, tokens: list[Token], start: int, end: int, width: int, *,
+              items: list[tuple[Token, int, int]] | None = None) -> Lines | None:
         token = tokens[start]
         kind = token.type
         styles = self.styles
@@ -135,8 +205,8 @@ class _Renderer:
             return self.wrap(text, width)
         if kind == "paragraph_open":
             return self.wrap(self.inline(tokens[start + 1], styles.text), width)
-        if kind in ("bullet_list_open", "ordered_list_open"):
-            return self.list_block(tokens, start, end, width)
+        if kind in LIST_OPENS:
+            return self.list_block(tokens, start, end, width, items=items)
         if kind == "blockquote_open":
             inner = self.blocks(tokens[start + 1 : end], width - cell_len(QUOTE_PREFIX))
             return [_prefixed(Text.assemble((QUOTE_PREFIX, styles.quote)), line) for line in inner]
@@ -154,18 +224,21 @@ class _Renderer:
             return self.wrap(Text(token.content.rstrip("\n"), styles.text, end=""), width)
         return None
 
-    def list_block(self, tokens: list[Token], start: int, end: int, width: int) -> Lines:
+    def list_block(self, tokens: list[Token], start: int, end: int, width: int, *,
+                   items: list[tuple[Token, int, int]] | None = None) -> Lines:
+        """A list; ``items`` (if given) receives each item's token, first line and line
+        count."""
         ordered = tokens[start].type == "ordered_list_open"
         bullet = BULLETS[self.list_depth % len(BULLETS)]
-        items: list[tuple[str, int, int]] = []
+        entries: list[tuple[str, int, int]] = []
         index = start + 1
         while index < end:
             close = _closing(tokens, index)
             if tokens[index].type == "list_item_open":
                 marker = f"{tokens[index].info}{tokens[index].markup} " if ordered else bullet
-                items.append((marker, index + 1, close))
+                entries.append((marker, index + 1, close))
             index = close + 1
-        marker_width = max((cell_len(marker) for marker, _, _ in items), default=2)
+        marker_width = max((cell_len(marker) for marker, _, _ in entries), default=2)
         loose = any(
             t.type == "paragraph_open" and not t.hidden and t.level == tokens[start].level + 2
             for t in tokens[start:end]
@@ -173,12 +246,14 @@ class _Renderer:
         out: Lines = []
         self.list_depth += 1
         try:
-            for marker, first, last in items:
+            for marker, first, last in entries:
                 body = self.blocks(tokens[first:last], width - marker_width, tight=not loose)
                 if out and loose:
                     out.append(Text(""))
                 if not body:
                     body = [Text("")]
+                if items is not None:
+                    items.append((tokens[first - 1], len(out), len(body)))
                 label = marker.rjust(marker_width) if ordered else marker.ljust(marker_width)
                 out.append(_prefixed(Text.assemble((label, self.styles.bullet)), body[0]))
                 out.extend(_prefixed(Text(" " * marker_width), line) for line in body[1:])

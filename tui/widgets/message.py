@@ -24,12 +24,17 @@ from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
+from textual.actions import SkipAction
+from textual.binding import Binding
 from textual.containers import Vertical
+from textual.events import Click
+from textual.geometry import Region
+from textual.widget import Widget
 from textual.widgets import Static
 
 from . import md_render
-from .md_render import MarkdownStyles
-from .rendered import RenderedText, wrap_text
+from .md_render import Block, MarkdownStyles
+from .rendered import PlainText, RenderedText
 from .safe_text import sanitize, sanitize_inline
 from .theme import theme_style
 
@@ -82,8 +87,10 @@ class MarkdownChunk(RenderedText):
         self.tail = tail
         self.size_chars = sum(len(u) for u in self.units)
         self.step = 1  # height grows in steps of this many lines
-        self._unit_cache: dict[int, tuple[tuple[object, ...], Text]] = {}
+        self._unit_cache: dict[int, tuple[tuple[object, ...], Text, list[Block]]] = {}
         self._styles: tuple[str, MarkdownStyles] | None = None
+        self._blocks: list[Block] = []  # of the last build, positioned in its lines
+        self._highlighted: tuple[Text, int, Text] | None = None  # (built, block, result)
 
     @property
     def source(self) -> str:
@@ -120,19 +127,82 @@ class MarkdownChunk(RenderedText):
             self._styles = (theme, styles)
         return self._styles[1]
 
+    @property
+    def blocks(self) -> list[Block]:
+        """The top-level blocks shown, with their lines (as laid out for the current
+        width: none before the first layout)."""
+        width = self.content_size.width
+        if width > 0 and self.display:
+            self.text_for(width)
+            return self._blocks
+        return []
+
     def build(self, width: int) -> Text:
         styles = self.markdown_styles()
         key = (width, self._theme_key())
-        parts: list[Text] = []
+        parts: list[tuple[Text, list[Block]]] = []
         for index, unit in enumerate(self.units):
             cached = self._unit_cache.get(index)
             if cached is None or cached[0] != key:
-                cached = (key, md_render.render(unit, width, styles))
+                cached = (key, *md_render.render_blocks(unit, width, styles))
                 self._unit_cache[index] = cached
-            parts.append(cached[1])
+            parts.append(cached[1:])
         if self.tail.strip():
-            parts.append(md_render.render(self.tail, width, styles))
-        return Text("\n\n", end="").join(p for p in parts if p.plain)
+            parts.append(md_render.render_blocks(self.tail, width, styles))
+        texts: list[Text] = []
+        self._blocks = []
+        line = 0
+        for text, blocks in parts:
+            if not text.plain:
+                continue
+            if texts:
+                line += 1  # the blank line between parts
+            self._blocks.extend(block.shifted(line) for block in blocks)
+            line += text.plain.count("\n") + 1
+            texts.append(text)
+        return Text("\n\n", end="").join(texts)
+
+    def render(self) -> Text:
+        text = super().render()
+        message = self.parent
+        index = message.cursor_in(self) if isinstance(message, AssistantMessage) else None
+        if index is None:
+            return text
+        cached = self._highlighted
+        if cached is None or cached[0] is not text or cached[1] != index:
+            block = self._blocks[index]
+            # The background only: the block keeps its own colours (syntax, headers).
+            style = Style(bgcolor=theme_style(self, "md--block-cursor").bgcolor)
+            cached = (text, index, highlight_lines(text, block.first_line, block.line_count,
+                                                   self.content_size.width, style))
+            self._highlighted = cached
+        return cached[2]
+
+    def block_at(self, line: int) -> int | None:
+        """Index of the block shown on ``line`` (None: between blocks)."""
+        for index, block in enumerate(self.blocks):
+            if block.first_line <= line < block.first_line + block.line_count:
+                return index
+        return None
+
+    def on_click(self, event: Click) -> None:
+        """Select the block under the mouse (a click between blocks: the whole message)."""
+        message = self.parent
+        offset = event.get_content_offset(self)
+        if isinstance(message, AssistantMessage) and offset is not None:
+            local = self.block_at(offset.y)
+            index = None if local is None else message.block_offset(self) + local
+            message.select_block(index, scroll=False)
+
+
+def highlight_lines(text: Text, first: int, count: int, width: int, style: Style) -> Text:
+    """A copy of ``text`` with lines ``first`` … ``first + count - 1`` in ``style``, padded
+    to ``width`` so the highlight is a block, not a ragged edge."""
+    lines = text.split("\n", allow_blank=True)
+    for line in lines[first:first + count]:
+        line.pad_right(max(0, width - line.cell_len))
+        line.stylize(style)
+    return Text("\n", end="").join(lines)
 
 
 def split_units(source: str, size: int = CHUNK_CHARS) -> list[str]:
@@ -160,7 +230,7 @@ def split_units(source: str, size: int = CHUNK_CHARS) -> list[str]:
     return [u for u in units if u]
 
 
-class UserMessage(RenderedText, can_focus=True):
+class UserMessage(PlainText, can_focus=True):
     """What the user typed, shown literally."""
 
     DEFAULT_CSS = """
@@ -174,22 +244,34 @@ class UserMessage(RenderedText, can_focus=True):
     UserMessage:focus { background: $secondary 15%; }
     """
 
+    copy_label = "question"
+
     def __init__(self, message: Message) -> None:
-        super().__init__()
+        super().__init__(sanitize(message.text))
         self.message_id = message.id
-        self.text = sanitize(message.text)
 
-    @property
-    def copy_text(self) -> str:
-        return self.text
 
-    def build(self, width: int) -> Text:
-        return wrap_text(Text(self.text, end=""), width)
+# What the copy notification calls a block.
+BLOCK_LABELS = {
+    "heading": "heading",
+    "paragraph": "paragraph",
+    "code": "code block",
+    "table": "table",
+    "item": "list item",
+    "quote": "quote",
+    "html": "HTML block",
+}
 
 
 class AssistantMessage(Vertical, can_focus=True):
     """The assistant's answer: Markdown, streamed by :meth:`append`, closed by
-    :meth:`finish` (an incomplete answer says so)."""
+    :meth:`finish` (an incomplete answer says so).
+
+    When focused it has a block cursor: Down/J and Up/K (or a click) select one of its
+    top-level blocks — paragraph, code block, table, list item — for the copy key; moving
+    past either end selects nothing again (the whole message). The blocks are the ones the
+    renderer laid out, so moving the cursor only repaints.
+    """
 
     DEFAULT_CSS = """
     AssistantMessage {
@@ -202,6 +284,11 @@ class AssistantMessage(Vertical, can_focus=True):
     AssistantMessage > .message--note { color: $text-warning; margin-top: 1; }
     AssistantMessage > .message--waiting { color: $text-muted; }
     """
+
+    BINDINGS = [
+        Binding("down,j", "move_cursor(1)", "Next block", show=False),
+        Binding("up,k", "move_cursor(-1)", "Previous block", show=False),
+    ]
 
     def __init__(self, message: Message, *, text: str | None = None) -> None:
         super().__init__()
@@ -218,6 +305,8 @@ class AssistantMessage(Vertical, can_focus=True):
         self._note: Static | None = None
         self._incomplete_reason = _incomplete_reason(message)
         self._composed = False
+        #: The selected block (index over all chunks' blocks), or None: the whole message.
+        self.cursor: int | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]
         self._composed = True
@@ -240,7 +329,13 @@ class AssistantMessage(Vertical, can_focus=True):
 
     @property
     def copy_text(self) -> str:
-        return self.text
+        block = self.selected_block
+        return block.source if block is not None else self.text
+
+    @property
+    def copy_label(self) -> str:
+        block = self.selected_block
+        return BLOCK_LABELS[block.kind] if block is not None else "answer"
 
     @property
     def received_text(self) -> str:
@@ -361,6 +456,85 @@ class AssistantMessage(Vertical, can_focus=True):
             note = self._make_note()  # also sets self._note
             if note is not None and self._composed:
                 self.mount(note)
+
+    # -- block cursor ----------------------------------------------------------------------
+    def _shown_chunks(self) -> list[MarkdownChunk]:
+        return [*self._chunks, self._live] if self._live is not None else list(self._chunks)
+
+    def block_list(self) -> list[tuple[MarkdownChunk, Block]]:
+        return [(chunk, block) for chunk in self._shown_chunks() for block in chunk.blocks]
+
+    def block_offset(self, chunk: MarkdownChunk) -> int:
+        """How many blocks the chunks before ``chunk`` hold."""
+        offset = 0
+        for other in self._shown_chunks():
+            if other is chunk:
+                break
+            offset += len(other.blocks)
+        return offset
+
+    def cursor_in(self, chunk: MarkdownChunk) -> int | None:
+        """The selected block's index within ``chunk``, if it is there."""
+        if self.cursor is None:
+            return None
+        local = self.cursor - self.block_offset(chunk)
+        return local if 0 <= local < len(chunk.blocks) else None
+
+    @property
+    def selected_block(self) -> Block | None:
+        if self.cursor is None:
+            return None
+        blocks = self.block_list()
+        return blocks[self.cursor][1] if self.cursor < len(blocks) else None
+
+    def select_block(self, index: int | None, *, scroll: bool = True) -> None:
+        self.cursor = index
+        for chunk in self._shown_chunks():
+            chunk.refresh()
+        if index is not None and scroll:
+            self._scroll_to_block(*self.block_list()[index])
+
+    def action_move_cursor(self, step: int) -> None:
+        blocks = self.block_list()
+        if not blocks:
+            raise SkipAction()  # nothing to select: the keys scroll the chat as usual
+        if self.cursor is None:
+            visible = self._visible_blocks(blocks) or list(range(len(blocks)))
+            target: int | None = visible[0] if step > 0 else visible[-1]
+        else:
+            target = self.cursor + step
+            if not 0 <= target < len(blocks):
+                target = None
+        self.select_block(target)
+
+    def _scroller(self) -> Widget | None:
+        parent = self.parent
+        return parent if isinstance(parent, Widget) and parent.is_scrollable else None
+
+    def _visible_blocks(self, blocks: list[tuple[MarkdownChunk, Block]]) -> list[int]:
+        scroller = self._scroller()
+        if scroller is None:
+            return []
+        view = scroller.scrollable_content_region
+        visible = []
+        for index, (chunk, block) in enumerate(blocks):
+            top = chunk.content_region.y + block.first_line
+            if top < view.bottom and top + block.line_count > view.y:
+                visible.append(index)
+        return visible
+
+    def _scroll_to_block(self, chunk: MarkdownChunk, block: Block) -> None:
+        scroller = self._scroller()
+        if scroller is None:
+            return
+        # In the scroller's virtual space, which does not move when it scrolls.
+        top = self.virtual_region.y + chunk.region.y - self.region.y + block.first_line
+        scroller.scroll_to_region(Region(0, top, 1, block.line_count), animate=False,
+                                  immediate=True)
+
+    def on_blur(self) -> None:
+        if self.cursor is not None:
+            self.select_block(None)
 
     def _make_note(self) -> Static | None:
         if self.status != "incomplete":

@@ -77,6 +77,24 @@ class RenderedText(Widget):
         return self.text_for(max(self.content_size.width, 1))
 
 
+class PlainText(RenderedText):
+    """A string shown as it is (never markup), folded to the width; what the copy key
+    takes when the widget is focused. The caller sanitises it."""
+
+    copy_label = "text"
+
+    def __init__(self, text: str, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self.text = text
+
+    @property
+    def copy_text(self) -> str:
+        return self.text
+
+    def build(self, width: int) -> Text:
+        return wrap_text(Text(self.text, end=""), width)
+
+
 def component_style(widget: Widget, name: str) -> Style:
     """A component class's Rich ``Style`` with theme colours resolved (alpha blended over the
     widget's background), carrying a background only when the component sets one, so text

@@ -35,6 +35,7 @@ COMPONENTS: dict[str, str] = {
     "md--table-header": "color: $text-primary; text-style: bold;",
     "md--rule": "color: $foreground 30%;",
     "md--html": "color: $text-muted;",
+    "md--block-cursor": "background: $primary 30%;",
     # Tool-call cards
     "card--name": "color: $text-accent; text-style: bold;",
     "card--muted": "color: $text-muted;",

@@ -25,9 +25,10 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button
 
+from assistant_core.export import format_duration
 from assistant_core.objects import ToolCall
 
-from .rendered import RenderedText, wrap_text
+from .rendered import PlainText, RenderedText, wrap_text
 from .safe_text import sanitize, sanitize_inline
 from .tables import TableStyles, item_list, json_text, kv_table, statement_table
 from .theme import theme_style
@@ -69,16 +70,6 @@ def call_signature(name: str, arguments: str, limit: int = SIGNATURE_LIMIT) -> s
     if len(inner) > room:
         inner = inner[: room - 1] + "…"
     return f"{name}({inner})"
-
-
-def format_duration(ms: float | None) -> str:
-    if ms is None:
-        return ""
-    if ms < 1000:
-        return f"{ms:.0f} ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.1f} s"
-    return f"{ms / 60_000:.0f} min {ms % 60_000 / 1000:.0f} s"
 
 
 class CardHeader(RenderedText):
@@ -263,12 +254,9 @@ class ToolCallCard(Vertical, can_focus=True):
         call = self.call
         status = self.status
         if status == "denied":
-            return ResultText(lambda w: wrap_text(Text("Denied: the tool did not run.", end=""), w),
-                              classes="card--error-text")
+            return PlainText("Denied: the tool did not run.", classes="card--error-text")
         if call.error or status == "error":
-            message = sanitize(call.error or "the tool failed")
-            return ResultText(lambda w: wrap_text(Text(message, end=""), w),
-                              classes="card--error-text")
+            return PlainText(sanitize(call.error or "the tool failed"), classes="card--error-text")
         display = call.display
         kind = display.get("kind") if isinstance(display, dict) else None
         if kind == "prices":
@@ -369,6 +357,8 @@ class ToolCallCard(Vertical, can_focus=True):
         if call.cache_hit:
             text.append(" cached", style("card--cache"))
         return text
+
+    copy_label = "tool call"
 
     @property
     def copy_text(self) -> str:

@@ -1,0 +1,122 @@
+"""The app as a fresh process: nothing heavy is imported before its first frame, and what
+the code logs or prints while it runs never lands on the terminal it draws on."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = ("openai", "pandas", "yfinance", "plotext", "numpy", "jsonschema", "markdown_it",
+         "pygments", "httpx", "ddgs")
+
+# Builds a demo session on a fresh database in the directory given as argv[1].
+SESSION = """
+import sys
+from pathlib import Path
+from assistant_core.config import load_settings
+from assistant_core.session import build_session
+
+def make_session():
+    settings = load_settings({"provider": "offline", "db": str(Path(sys.argv[1]) / "t.db")}, env={})
+    return build_session(settings)
+"""
+
+FIRST_FRAME = SESSION + f"""
+import json
+HEAVY = set({HEAVY!r})
+
+def heavy():
+    return sorted(HEAVY & {{name.split(".")[0] for name in sys.modules}})
+
+from tui.app import InvestorApp
+seen = {{"import": heavy()}}
+
+class Probe(InvestorApp):
+    def on_mount(self):
+        # Runs before InvestorApp.on_mount (Textual calls both, subclass first), so this
+        # is called before the start that follows the first frame.
+        self.call_after_refresh(lambda: seen.setdefault("first_frame", heavy()))
+
+    async def _start(self):  # what follows the first frame is not measured here
+        self.exit()
+
+Probe(make_session).run(headless=True)
+print(json.dumps(seen))
+"""
+
+LOGS_WHILE_RUNNING = SESSION + """
+import logging, threading
+from tui.app import InvestorApp
+
+class Noisy(InvestorApp):
+    async def _start(self):
+        await super()._start()
+        logging.getLogger("assistant_core.runtime").warning("MARKER-log-main")
+        worker = threading.Thread(
+            target=lambda: logging.getLogger("assistant_core.market").warning("MARKER-log-thread"))
+        worker.start()
+        worker.join()
+        print("MARKER-print", file=sys.stderr)
+        self.set_timer(0.2, self.exit)
+
+Noisy(make_session(), first_run_hint=False).run()
+"""
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["TERM"] = "xterm-256color"
+    return env
+
+
+def test_nothing_heavy_is_imported_before_the_first_frame(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_FRAME, str(tmp_path)],
+        capture_output=True, text=True, timeout=60, env=child_env(), cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"import": [], "first_frame": []}
+
+
+def test_logging_while_the_app_runs_never_reaches_the_terminal(tmp_path: Path) -> None:
+    """Logging with no handler goes to stderr (logging.lastResort), the terminal the app
+    draws on; Textual redirects stderr while the app runs, from every thread."""
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-c", LOGS_WHILE_RUNNING, str(tmp_path)],
+        stdin=slave, stdout=slave, stderr=slave, env=child_env(), cwd=REPO,
+    )
+    os.close(slave)
+    output = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # the pty reports EIO once the child is gone
+                    break
+                if not data:
+                    break
+                output += data
+            elif process.poll() is not None:
+                break
+    finally:
+        os.close(master)
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+    text = output.decode("utf-8", "replace")
+    assert process.returncode == 0, text[-2000:]
+    assert "Investor Assistant" in text  # it did draw on this terminal
+    assert "MARKER" not in text
