@@ -417,7 +417,7 @@ def save_setting(path: Path, key: str, value: str) -> tuple[str, Any]:
     # The line editor met a layout it does not handle (say, a dotted key): write nothing.
     if got != parsed or type(got) is not type(parsed):
         raise ConfigError(f"could not update {key} in {path}; edit the file by hand")
-    _write_private(path, new_text)
+    paths.write_private_text(path, new_text)
     return key, parsed
 
 
@@ -499,18 +499,3 @@ def _set_in_toml(text: str, table: str | None, name: str, value: Any) -> str:
             insert_at -= 1
         lines.insert(insert_at, new_line)
     return "\n".join(lines) + "\n"
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write atomically, readable by the user only (the file may hold a key they put there)."""
-    paths.private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.command import Provider
 from textual.content import Content
 
+from assistant_core import paths
 from assistant_core.errors import AssistantError
 
 from .screens.start import StartScreen
@@ -268,7 +269,7 @@ class InvestorApp(App[None]):
         text = to_markdown(export) if fmt == "md" else to_json_text(export)
         slug = re.sub(r"[^A-Za-z0-9]+", "-", export.thread.title).strip("-").lower()[:40] or "thread"
         path = exports_dir() / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}"
-        path.write_text(text, encoding="utf-8")
+        paths.write_private_text(path, text)
         self.notify(f"Exported the thread to {path}", timeout=10, markup=False)
 
     # -- settings ------------------------------------------------------------------------

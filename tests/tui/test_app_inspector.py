@@ -75,6 +75,7 @@ async def test_inspector_lists_filters_selects_copies_and_exports(
         await pilot.press("x")
         exports = list((paths.data_dir() / "exports").glob("tool-calls-*.jsonl"))
         assert len(exports) == 1
+        assert exports[0].stat().st_mode & 0o777 == 0o600
         lines = exports[0].read_text(encoding="utf-8").splitlines()
         assert len(lines) == len(records)
         assert {json.loads(line)["call"]["function"]["name"] for line in lines} == {
@@ -127,6 +128,8 @@ async def test_palette_exports_thread_and_switches_threads(make_demo_session: Ca
         markdown = list(exports.glob("*.md"))
         documents = list(exports.glob("*.json"))
         assert len(markdown) == 1 and len(documents) == 1
+        # Threads are private research: exports are readable by the user only.
+        assert {path.stat().st_mode & 0o777 for path in (*markdown, *documents)} == {0o600}
         assert "Tesla's **balance sheet** is solid." in markdown[0].read_text(encoding="utf-8")
         document = json.loads(documents[0].read_text(encoding="utf-8"))
         assert document["thread"]["id"] == tesla.id

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from assistant_core import paths
 from assistant_core.config import load_settings
 from assistant_core.errors import AssistantError
 from assistant_core.store import Store
@@ -23,8 +23,6 @@ def open_store(flags: dict[str, Any]) -> Store:
 def write_private(path: Path, text: str) -> None:
     """Write an export readable by the user only: threads are private research."""
     try:
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        paths.write_private_text(path, text)
     except OSError as exc:
         raise AssistantError(f"cannot write {path}: {exc.strerror}; choose another -o FILE") from None

@@ -267,8 +267,6 @@ class InspectorScreen(Screen[None]):
             return
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = exports_dir() / f"tool-calls-{self.thread_id}-{stamp}.jsonl"
-        with path.open("w", encoding="utf-8") as handle:
-            for record in self.shown:
-                row = record_json(record, self.run_numbers.get(record.run_id))
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        rows = (record_json(record, self.run_numbers.get(record.run_id)) for record in self.shown)
+        paths.write_private_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         self.notify(f"Exported {len(self.shown)} tool calls to {path}", timeout=10, markup=False)
