@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from .errors import AssistantError
 from .objects import Message, Run, RunStep, Thread, ToolCall, now
+from .text import one_line as text_one_line
 
 EXPORT_FORMAT = "investor-assistant.thread"
 EXPORT_VERSION = 1
@@ -148,10 +149,8 @@ def visible_controls(text: str) -> str:
 
 def one_line(text: str, limit: int | None = None) -> str:
     """``visible_controls`` folded onto one line (for titles, arguments, list rows)."""
-    flat = " ".join(visible_controls(text).split())
-    if limit is not None and len(flat) > limit:
-        return flat[: max(limit - 1, 0)] + "…"
-    return flat
+    visible = visible_controls(text)
+    return text_one_line(visible, max(limit, 1) if limit is not None else len(visible) + 1)
 
 
 _MD_ESCAPE = re.compile(r"([\\`*_\[\]<>#|~&!])")
@@ -253,7 +252,7 @@ def call_signature(name: str, arguments: str, limit: int | None = 120) -> str:
 
 def call_summary(call: ToolCall) -> str:
     """status · duration · source (· cached), for one-line displays."""
-    parts = [call.status]
+    parts: list[str] = [call.status]
     if call.duration_ms is not None:
         parts.append(format_duration(call.duration_ms))
     if call.source:
@@ -326,9 +325,9 @@ def to_markdown(export: ThreadExport) -> str:
         who = "You" if message.role == "user" else "Assistant"
         status = "" if message.status == "completed" else f" ({message.status})"
         out += ["---", "", f"## {who} · {format_timestamp(message.created_at)}{status}", ""]
-        run = runs_by_id.get(message.run_id or "")
-        if message.role == "assistant" and run is not None:
-            emit_run(run)
+        answer_run = runs_by_id.get(message.run_id or "")
+        if message.role == "assistant" and answer_run is not None:
+            emit_run(answer_run)
         if message.role == "user":
             out += [escape_markdown(message.text), ""]
         else:
