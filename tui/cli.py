@@ -93,11 +93,11 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _settings_flags(top_level: bool) -> argparse.ArgumentParser:
+def _settings_flags(top_level: bool) -> Parser:
     """The global flags. They are accepted before and after a subcommand; after it they
     must not reset what was given before, hence SUPPRESS as their default there."""
     default = None if top_level else argparse.SUPPRESS
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = Parser(add_help=False)
     group = parser.add_argument_group(
         "settings", "override the environment and the config file for this command"
     )
