@@ -440,7 +440,7 @@ async def test_unknown_company_is_looked_up_by_name() -> None:
     assert "## Acme Robotics Corp. (ACME)" in text
     assert "looked up “Acme Robotics” (via Yahoo Finance)" in text
     # ACME has no statements in the fabricated data: the failures are reported, the rest used
-    assert "⚠️ Income statement unavailable:" in text
+    assert "⚠ Income statement unavailable:" in text
 
 
 async def test_unknown_company_not_found() -> None:
@@ -467,8 +467,8 @@ async def test_tool_errors_are_reported_and_the_rest_is_used() -> None:
     conv.handlers["get_daily_stock_performance"] = lambda a: "Traceback: boom | not json"
     turns = await conv.ask("Should I buy Apple?")
     text = turns[-1].text
-    assert "⚠️ Balance sheet unavailable: no data for AAPL — delisted or wrong symbol?" in text
-    assert "⚠️ Last 100 trading days unavailable: Traceback: boom \\| not json" in text
+    assert "⚠ Balance sheet unavailable: no data for AAPL — delisted or wrong symbol?" in text
+    assert "⚠ Last 100 trading days unavailable: Traceback: boom \\| not json" in text
     assert "| Revenue | 391.0B | 383.3B | +2.0% |" in text  # the income statement still counts
     assert "### Verdict" in text and "High net margin" in text
     assert "not financial advice" in text

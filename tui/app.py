@@ -239,7 +239,7 @@ class InvestorApp(App[None]):
 
     async def switch_thread(self, thread_id: str) -> None:
         main = self.main
-        main.thread_list.reload(thread_id)
+        main.thread_list.select(thread_id)
         await main.show_thread(thread_id)
         main.prompt.focus()
 

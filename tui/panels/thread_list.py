@@ -90,6 +90,16 @@ class ThreadList(Vertical):
         options.add_options([Option(self._row(t), id=t.id) for t in self.threads])
         self._highlight_current()
 
+    def select(self, thread_id: str) -> None:
+        """Highlight ``thread_id``: only the highlight moves when its row is listed (a
+        switch needs no store read); otherwise re-read the list, e.g. a thread created
+        elsewhere or one the filter hides."""
+        self.current_id = thread_id
+        if any(thread.id == thread_id for thread in self.threads):
+            self._highlight_current()
+        else:
+            self.reload()
+
     def refresh_rows(self) -> None:
         """Redraw every row (markers and relative times) without re-reading the store."""
         options = self.options

@@ -59,6 +59,8 @@ class _Item:
     call: ToolCall | None = None
     run_id: str | None = None
     error: str = ""
+    #: A card's body shown (None: as its state suggests — a result is shown).
+    expanded: bool | None = None
     widget: Widget | None = field(default=None, repr=False)
 
     @property
@@ -66,7 +68,8 @@ class _Item:
         """Rough rendering cost, in characters of text."""
         if self.kind in ("user", "assistant"):
             return len(self.text) + 80
-        if self.kind == "call" and self.call is not None and self.call.display is not None:
+        if (self.kind == "call" and self.call is not None and self.call.display is not None
+                and self.expanded is not False):
             return 800
         return 120
 
@@ -123,6 +126,7 @@ class ChatView(VerticalScroll):
         self._oldest_message: Message | None = None
         self._calls_by_run: dict[str, list[ToolCallRecord]] = {}
         self._placed_runs: set[str] = set()
+        self._latest_run: str | None = None  # its cards are not collapsed (see _collapse_history)
         self._busy = False  # a switch or a page load is mounting
         self._shown = False  # a thread is on screen: reaching the top loads older items
         self._spinner: Timer | None = None
@@ -163,6 +167,7 @@ class ChatView(VerticalScroll):
                 self._has_older = len(messages) == PAGE_MESSAGES
                 self._oldest_message = messages[0] if messages else None
                 self._items = self._page_items(messages, upper_ts=None)
+                self._collapse_history(self._items, latest=True)
                 for item in self._items:
                     self._by_key[item.key] = item
             await self._mount_latest()
@@ -352,6 +357,19 @@ class ChatView(VerticalScroll):
         return _Item(f"m:{message.id}", "user" if message.role == "user" else "assistant",
                      message=message, text=text)
 
+    def _collapse_history(self, items: list[_Item], *, latest: bool) -> None:
+        """Cards of earlier runs start collapsed (their body renders when expanded): what
+        a reader of history wants, and charts and tables of a hundred runs would make a
+        switch slow. The cards of the latest run (``latest``: ``items`` end the thread)
+        keep their state."""
+        if latest:
+            self._latest_run = next((run for item in reversed(items) if (run := _run_of(item))),
+                                    None)
+        keep = self._latest_run
+        for item in items:
+            if item.kind == "call" and item.run_id != keep and item.expanded is None:
+                item.expanded = False
+
     @staticmethod
     def _call_item(call: ToolCall, run_id: str) -> _Item:
         return _Item(f"c:{call.id}", "call", call=call, run_id=run_id)
@@ -403,6 +421,7 @@ class ChatView(VerticalScroll):
                     self._oldest_message = messages[0]
                     items = self._page_items(messages, upper_ts=upper_ts)
                     items = [i for i in items if i.key not in self._by_key]
+                    self._collapse_history(items, latest=False)
                     for item in items:
                         self._by_key[item.key] = item
                     self._items[0:0] = items
@@ -488,7 +507,7 @@ class ChatView(VerticalScroll):
             widget = AssistantMessage(item.message, text=item.text)
         elif item.kind == "call":
             assert item.call is not None
-            widget = ToolCallCard(item.call, item.run_id or "")
+            widget = ToolCallCard(item.call, item.run_id or "", expanded=item.expanded)
             if item.call.status == "running":
                 self._spinning.add(item.key)
         else:
@@ -500,6 +519,8 @@ class ChatView(VerticalScroll):
         widget = item.widget
         if isinstance(widget, AssistantMessage):
             item.text = widget.received_text
+        elif isinstance(widget, ToolCallCard) and widget.user_toggled:
+            item.expanded = widget.expanded  # mounted back as the user left it
         item.widget = None
         self._spinning.discard(item.key)
 
@@ -652,6 +673,10 @@ class ChatView(VerticalScroll):
             self._offscreen[data.id] += data.value
         elif name in ("thread.message.completed", "thread.message.incomplete"):
             self._offscreen.pop(data.id, None)
+
+
+def _run_of(item: _Item) -> str | None:
+    return item.run_id or (item.message.run_id if item.message is not None else None)
 
 
 def _warm_up() -> None:

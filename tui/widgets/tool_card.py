@@ -158,6 +158,11 @@ class ToolCallCard(Vertical, can_focus=True):
         self._sync_classes()
 
     @property
+    def user_toggled(self) -> bool:
+        """The body is shown or hidden as the user (or the creator) chose."""
+        return self._user_toggled
+
+    @property
     def call_id(self) -> str:
         return self.call.id
 

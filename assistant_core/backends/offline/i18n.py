@@ -92,7 +92,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Ticker: **{symbol}** from the built-in table (the lookup failed: {error}).",
         "티커: **{symbol}** (내장 목록 사용, 조회 실패: {error}).",
     ),
-    "failed": ("⚠️ {what} unavailable: {error}", "⚠️ {what} 조회 실패: {error}"),
+    "failed": ("⚠ {what} unavailable: {error}", "⚠ {what} 조회 실패: {error}"),
     "not_available": (
         "Not covered (no tool for it here): {what}.",
         "도구가 없어 확인하지 못한 항목: {what}.",

@@ -325,7 +325,7 @@ def _compare(obs: Observation, lang: Lang) -> list[str]:
     rows = [t(lang, "compare_header"), "|---|---:|---:|---:|---:|---:|"]
     for s in stocks:
         if s.get("error"):
-            rows.append(f"| {_cell(inline(s.get('symbol') or '?'))} | ⚠️ {_cell(inline(s['error']))} | | | | |")
+            rows.append(f"| {_cell(inline(s.get('symbol') or '?'))} | ⚠ {_cell(inline(s['error']))} | | | | |")
             continue
         rows.append("| " + " | ".join([
             _cell(inline(s.get("symbol") or "?")), fmt_price(s.get("first_close")), fmt_price(s.get("last_close")),
@@ -335,7 +335,7 @@ def _compare(obs: Observation, lang: Lang) -> list[str]:
     for failure in as_list(data.get("errors")):
         if isinstance(failure, dict):
             symbol, error = inline(failure.get("symbol") or "?"), inline(failure.get("error") or "?")
-            rows.append(f"| {_cell(symbol)} | ⚠️ {_cell(error)} | | | | |")
+            rows.append(f"| {_cell(symbol)} | ⚠ {_cell(error)} | | | | |")
     period = f" ({inline(data['period'])})" if data.get("period") else ""
     out = [t(lang, "sec_compare", period=period), "\n".join(rows)]
     ranked = [s for s in stocks if num(s.get("return_pct")) is not None]
