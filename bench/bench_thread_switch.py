@@ -105,7 +105,7 @@ async def measure(db: Path, switches: int) -> dict[str, Any]:
     long_id = next(i for title, i in threads.items() if title.startswith("Long thread (2000"))
     mid_id = next(i for title, i in threads.items() if title.startswith("Long thread (200 "))
     small_id = threads["Small thread"]
-    app = InvestorApp(session, first_run_hint=False)
+    app = InvestorApp(session, first_run_hint=False, tune_gc=True)  # as run_app does
     paint: list[float] = []
     widgets: dict[str, int] = {}
     async with app.run_test(size=(140, 45)) as pilot:

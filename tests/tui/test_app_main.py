@@ -99,9 +99,18 @@ async def test_switching_threads_while_a_run_streams(make_demo_session: Callable
         # Back to the first thread: its whole conversation is there.
         await app.switch_thread(first)
         await wait_for(pilot, lambda: app.main.run_panel.loaded_thread == first)
-        assert len(app.main.chat.query("ToolCallCard")) == len(
-            session.store.list_tool_calls(thread_id=first)
-        )
+        # The latest screens of it are mounted at once, the rest when scrolled to.
+        chat = app.main.chat
+        calls = len(session.store.list_tool_calls(thread_id=first))
+        for _ in range(10):
+            if len(chat.query("ToolCallCard")) == calls:
+                break
+            if chat.scroll_y == 0:
+                chat.on_mouse_scroll_up()  # the wheel, at the top already
+            else:
+                chat.scroll_home(animate=False, immediate=True)
+            await pilot.pause(0.05)
+        assert len(chat.query("ToolCallCard")) == calls
         assert "completed" in str(app.main.run_panel.render_run())
 
 

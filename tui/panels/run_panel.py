@@ -105,6 +105,12 @@ class RunPanel(VerticalScroll):
         self._sync_select(None)
         self.render_now()
         if thread_id is not None:
+            # After the next frame: decoding a thousand runs would hold the GIL while the
+            # chat paints.
+            self.app.call_after_refresh(self._start_load, thread_id)
+
+    def _start_load(self, thread_id: str) -> None:
+        if thread_id == self.thread_id and self.loaded_thread is None:
             self.run_worker(self._load_thread(thread_id), group="run-panel-load", exclusive=True)
 
     async def _load_thread(self, thread_id: str) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
-from assistant_core.errors import NotFoundError
+from assistant_core.errors import AssistantError, NotFoundError
 from assistant_core.objects import FunctionCall, LastError, Message, ToolCall, now
 
 from .message import AssistantMessage, UserMessage
@@ -44,8 +44,10 @@ PAGE_ITEMS = 30  # items mounted at once (messages + cards + error lines)
 MAX_MOUNTED = 90  # mounted items before the far end is unmounted
 MIN_ITEMS = 4  # mounted on a switch even when they exceed the text budget
 TEXT_BUDGET = 12_000  # characters of text mounted at once (rendering cost ~ text length)
+SCREENS = 2  # a switch mounts about this many screens of the latest items (more on scroll-up)
 EDGE = 1  # rows from the top/bottom that count as "at the edge"
 SPINNER_INTERVAL = 0.1
+INDEX_CACHE_THREADS = 4  # threads whose tool-call index is kept for switching back
 
 ItemKind = Literal["user", "assistant", "call", "error"]
 
@@ -72,6 +74,14 @@ class _Item:
                 and self.expanded is not False):
             return 800
         return 120
+
+    def rows(self, width: int) -> int:
+        """Rough height on screen at ``width`` columns (margins included)."""
+        if self.kind in ("user", "assistant"):
+            return 2 + sum(len(line) // width + 1 for line in self.text.split("\n"))
+        if self.kind == "call" and self.expanded is not False:
+            return 16 if self.call is not None and self.call.display is not None else 6
+        return 2
 
 
 class ErrorLine(PlainText, can_focus=True):
@@ -125,6 +135,13 @@ class ChatView(VerticalScroll):
         self._has_older = False
         self._oldest_message: Message | None = None
         self._calls_by_run: dict[str, list[ToolCallRecord]] = {}
+        self._has_message: dict[str, bool] = {}  # run id → the run wrote a message
+        # Recently shown threads' (_calls_by_run, _has_message), most recent last; dropped
+        # when a run of the thread reports anything.
+        #: thread id → (its last-activity stamp, tool calls by run, runs known to have an answer)
+        self._index_cache: dict[
+            str, tuple[int, dict[str, list[ToolCallRecord]], dict[str, bool]]
+        ] = {}
         self._placed_runs: set[str] = set()
         self._latest_run: str | None = None  # its cards are not collapsed (see _collapse_history)
         self._busy = False  # a switch or a page load is mounting
@@ -207,6 +224,8 @@ class ChatView(VerticalScroll):
     def handle_event(self, event: Event) -> None:
         """Apply a runtime event (see module docstring)."""
         thread_id = event.thread_id
+        if thread_id is not None and event.event.startswith("thread.run"):
+            self._index_cache.pop(thread_id, None)
         if thread_id is not None and thread_id != self.thread_id:
             self._remember_offscreen(event)
             return
@@ -243,19 +262,42 @@ class ChatView(VerticalScroll):
     # -- loading pages ---------------------------------------------------------------------
     def _load_thread_index(self, thread_id: str) -> None:
         """Tool calls of the thread, by run: needed to place the calls of runs that wrote no
-        message (failed, cancelled, or still running tools)."""
-        self._calls_by_run = {}
-        for record in self.store.list_tool_calls(thread_id=thread_id):
-            self._calls_by_run.setdefault(record.run_id, []).append(record)
+        message (failed, cancelled, or still running tools). Reading them costs tens of ms
+        in a long thread, so switching back to a thread whose runs did nothing since reuses
+        them."""
+        # The thread's last-activity stamp also moves when another process (a second
+        # terminal) runs it, which this view gets no events for.
+        try:
+            stamp = self.store.get_thread(thread_id).updated_at
+        except AssistantError:
+            stamp = -1
+        cached = self._index_cache.pop(thread_id, None)
+        if cached is None or cached[0] != stamp:
+            index: dict[str, list[ToolCallRecord]] = {}
+            for record in self.store.list_tool_calls(thread_id=thread_id):
+                index.setdefault(record.run_id, []).append(record)
+            cached = (stamp, index, {})
+        self._index_cache[thread_id] = cached
+        while len(self._index_cache) > INDEX_CACHE_THREADS:
+            del self._index_cache[next(iter(self._index_cache))]
+        _, self._calls_by_run, self._has_message = cached
 
     def _window_start(self, count: int) -> int:
-        """Where the mounted window starts so it holds the last items within budget."""
+        """Where the mounted window starts so it holds the last items within budget: a few
+        screens of them (Textual lays out every mounted item, seen or not), and not too
+        much text."""
         start, budget = count, TEXT_BUDGET
+        width = max(self.scrollable_content_region.width - 4, 20)
+        rows, enough = 0, SCREENS * (self.scrollable_content_region.height or 24)
         while start > 0 and count - start < PAGE_ITEMS:
-            cost = self._items[start - 1].cost
+            if count - start >= MIN_ITEMS and rows >= enough:
+                break
+            item = self._items[start - 1]
+            cost = item.cost
             if count - start >= MIN_ITEMS and cost > budget:
                 break
             budget -= cost
+            rows += item.rows(width)
             start -= 1
         return start
 
@@ -337,10 +379,14 @@ class ChatView(VerticalScroll):
             errors[last_message] = error_text(run.last_error, f"Run {run.status}")
 
     def _run_has_message(self, run_id: str) -> bool:
-        try:
-            return any(step.message_id for step in self.store.list_steps(run_id))
-        except NotFoundError:
-            return False
+        known = self._has_message.get(run_id)
+        if known is None:
+            try:
+                known = any(step.message_id for step in self.store.list_steps(run_id))
+            except NotFoundError:
+                known = False
+            self._has_message[run_id] = known
+        return known
 
     def _get_run(self, run_id: str) -> Run | None:
         try:
@@ -374,8 +420,13 @@ class ChatView(VerticalScroll):
     def _call_item(call: ToolCall, run_id: str) -> _Item:
         return _Item(f"c:{call.id}", "call", call=call, run_id=run_id)
 
-    def _fill_view(self, thread_id: str | None) -> None:
+    def _fill_view(self, thread_id: str | None, tries: int = 5) -> None:
         if thread_id != self.thread_id:
+            return
+        children = self.children
+        if tries and children and children[-1].size.height == 0:
+            # Not laid out yet: the scroll range would read 0 however long the page.
+            self.call_after_refresh(self._fill_view, thread_id, tries - 1)
             return
         if self.max_scroll_y == 0:
             # The page does not fill the view: load more now, the user cannot scroll up.
