@@ -43,6 +43,8 @@ ENV_NAMES: dict[str, str] = {
 }
 # Not a user setting: how fast the offline analyst streams (tests slow it down to Ctrl+C it).
 DEMO_PACE_ENV = "INVESTOR_ASSISTANT_DEMO_PACE"
+#: Every environment variable the app reads (tests clear them all).
+ALL_ENV_NAMES: tuple[str, ...] = (*ENV_NAMES.values(), DEMO_PACE_ENV)
 
 FLAG_NAMES: dict[str, str] = {
     "provider": "--provider",

@@ -8,20 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from assistant_core.config import ALL_ENV_NAMES
+
 # A copy of ../shared/fixtures/recorded (real recorded API responses, see its PROVENANCE.md),
 # kept in the repo so a clean checkout tests on its own.
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "recorded"
 
-_PROVIDER_ENV = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "INVESTOR_ASSISTANT_PROVIDER",
-    "INVESTOR_ASSISTANT_MODEL",
-    "INVESTOR_ASSISTANT_APPROVAL",
-    "INVESTOR_ASSISTANT_DATA",
-    "INVESTOR_ASSISTANT_DB",
-    "INVESTOR_ASSISTANT_CONFIG",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +26,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
         ("XDG_STATE_HOME", "state"),
     ):
         monkeypatch.setenv(var, str(home / sub))
-    for var in _PROVIDER_ENV:
+    for var in ALL_ENV_NAMES:
         monkeypatch.delenv(var, raising=False)
     return home
 

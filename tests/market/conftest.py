@@ -14,7 +14,8 @@ from assistant_core.market.base import MarketDataError, ProviderUnavailableError
 from assistant_core.market.cache import MarketCache
 from assistant_core.market.demo import DemoProvider
 from assistant_core.market.lookup import demo_lookup
-from tests.support.yahoo_replay import YahooReplay, forget_yfinance_responses
+from tests.support.yahoo_fixtures import replay, sleeps  # noqa: F401 (fixtures)
+from tests.support.yahoo_replay import YahooReplay
 
 
 class Clock:
@@ -61,17 +62,6 @@ class FakeProvider(DemoProvider):
     def quote(self, symbol: str) -> Any:
         self._enter("quote")
         return super().quote(symbol)
-
-
-@pytest.fixture
-def replay(fixtures_dir: Path) -> Iterator[YahooReplay]:
-    yield YahooReplay(fixtures_dir)
-    forget_yfinance_responses()
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
 
 
 @pytest.fixture

@@ -8,19 +8,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from assistant_core.market import MarketData, create_market
-from tests.support.yahoo_replay import YahooReplay, forget_yfinance_responses
-
-
-@pytest.fixture
-def replay(fixtures_dir: Path) -> Iterator[YahooReplay]:
-    yield YahooReplay(fixtures_dir)
-    forget_yfinance_responses()
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    """The Yahoo provider's backoff waits, recorded instead of slept."""
-    return []
+from tests.support.yahoo_fixtures import replay, sleeps  # noqa: F401 (fixtures)
+from tests.support.yahoo_replay import YahooReplay
 
 
 @pytest.fixture

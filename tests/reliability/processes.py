@@ -19,27 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from assistant_core.config import ALL_ENV_NAMES
+
 CLI = Path(sys.executable).parent / "investor-assistant"
 REPO = Path(__file__).resolve().parents[2]
-
-# Provider set-up from the developer's environment must not leak into a test's process.
-_CLEARED_ENV = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "INVESTOR_ASSISTANT_PROVIDER",
-    "INVESTOR_ASSISTANT_MODEL",
-    "INVESTOR_ASSISTANT_APPROVAL",
-    "INVESTOR_ASSISTANT_DATA",
-    "INVESTOR_ASSISTANT_DB",
-    "INVESTOR_ASSISTANT_CONFIG",
-    "INVESTOR_ASSISTANT_DEBUG",
-    "INVESTOR_ASSISTANT_DEMO_PACE",
-)
 
 
 def cli_env(home: Path, *, db: Path | None = None, pace: float = 0.0, **extra: str) -> dict[str, str]:
     """An environment with private XDG dirs under ``home`` and demo mode unless told otherwise."""
-    env = {k: v for k, v in os.environ.items() if k not in _CLEARED_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in ALL_ENV_NAMES}
     for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"),
                      ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state")):
         env[var] = str(home / sub)
