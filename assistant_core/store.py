@@ -419,12 +419,9 @@ class Store:
     def update_message(self, message: Message) -> None:
         """Persist text/status changes (status transitions are checked)."""
         with self._write() as db:
-            row = db.execute(
-                "SELECT status FROM messages WHERE id = ?", (message.id,)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError("message", message.id)
-            check_transition("message", MESSAGE_TRANSITIONS, row[0], message.status)
+            self._checked_row(
+                db, "messages", "message", MESSAGE_TRANSITIONS, message.id, message.status
+            )
             db.execute(
                 "UPDATE messages SET run_id = ?, status = ?, text = ?, data = ? WHERE id = ?",
                 (message.run_id, message.status, message.text, _dumps(message.to_dict()),
@@ -524,12 +521,9 @@ class Store:
     def update_run(self, run: Run) -> None:
         """Persist; refuses an invalid status transition (InvalidTransition), changing nothing."""
         with self._write() as db:
-            row = db.execute(
-                "SELECT status, thread_id FROM runs WHERE id = ?", (run.id,)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError("run", run.id)
-            check_transition("run", RUN_TRANSITIONS, row[0], run.status)
+            row = self._checked_row(
+                db, "runs", "run", RUN_TRANSITIONS, run.id, run.status, also="thread_id"
+            )
             db.execute(
                 "UPDATE runs SET status = ?, data = ? WHERE id = ?",
                 (run.status, _dumps(run.to_dict()), run.id),
@@ -575,16 +569,34 @@ class Store:
     def update_step(self, step: RunStep) -> None:
         """Persist the step and its tool calls; refuses an invalid status transition."""
         with self._write() as db:
-            row = db.execute("SELECT status, seq FROM steps WHERE id = ?", (step.id,)).fetchone()
-            if row is None:
-                raise NotFoundError("run step", step.id)
-            check_transition("run step", STEP_TRANSITIONS, row[0], step.status)
+            row = self._checked_row(
+                db, "steps", "run step", STEP_TRANSITIONS, step.id, step.status, also="seq"
+            )
             db.execute(
                 "UPDATE steps SET status = ?, data = ? WHERE id = ?",
                 (step.status, _dumps(step.to_dict()), step.id),
             )
             db.execute("DELETE FROM tool_calls WHERE step_id = ?", (step.id,))
             self._write_tool_calls(db, step, row[1])
+
+    @staticmethod
+    def _checked_row(
+        db: sqlite3.Connection,
+        table: str,
+        kind: str,
+        transitions: dict[str, frozenset[str]],
+        object_id: str,
+        new_status: str,
+        also: str | None = None,
+    ) -> tuple[Any, ...]:
+        """The stored (status[, also]) of an object about to be updated, once its *stored*
+        status (not the caller's copy) is known to allow ``new_status``."""
+        columns = f"status, {also}" if also else "status"
+        row = db.execute(f"SELECT {columns} FROM {table} WHERE id = ?", (object_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(kind, object_id)
+        check_transition(kind, transitions, row[0], new_status)
+        return tuple(row)
 
     @staticmethod
     def _write_tool_calls(db: sqlite3.Connection, step: RunStep, step_seq: int) -> None:
