@@ -248,6 +248,15 @@ def outcome_of(outcomes: dict[str, Outcome | str], name: str) -> Outcome:
 
 
 # -- shared assertions -----------------------------------------------------------------------
+def stopped_run(outcome: Outcome) -> tuple[Snapshot, str, Run]:
+    """The database as the stop left it (integrity checked), its thread, and its one run."""
+    before = outcome.before
+    assert before is not None and before.integrity == "ok"
+    thread_id = before.threads[0]
+    [run] = before.runs[thread_id]
+    return before, thread_id, run
+
+
 def assert_recovered_and_continues(outcome: Outcome) -> tuple[Run, Run]:
     """After the crash: the run was closed failed/app_stopped at start-up, the user's first
     message is kept, and the follow-up question on the same thread completed."""
@@ -282,10 +291,7 @@ def assert_recovered_and_continues(outcome: Outcome) -> tuple[Run, Run]:
 def test_sigkill_while_streaming_keeps_all_but_the_last_second(outcomes: dict[str, Any]) -> None:
     outcome = outcome_of(outcomes, "streaming")
     assert outcome.exit_code == -signal.SIGKILL
-    before = outcome.before
-    assert before is not None and before.integrity == "ok"
-    thread_id = before.threads[0]
-    [run] = before.runs[thread_id]
+    before, thread_id, run = stopped_run(outcome)
     assert run.status == "in_progress"  # as the crash left it
     user, partial = before.messages[thread_id]
     assert (user.role, user.text) == ("user", QUESTION)
@@ -316,10 +322,7 @@ def test_sigkill_while_streaming_keeps_all_but_the_last_second(outcomes: dict[st
 def test_sigkill_while_tools_run(outcomes: dict[str, Any]) -> None:
     outcome = outcome_of(outcomes, "tools")
     assert outcome.exit_code == -signal.SIGKILL
-    before = outcome.before
-    assert before is not None and before.integrity == "ok"
-    thread_id = before.threads[0]
-    [run] = before.runs[thread_id]
+    before, thread_id, run = stopped_run(outcome)
     assert run.status == "in_progress"
     # Price history hangs (demo quotes are computed from it too); the statements are done.
     running = {c.function.name for s in before.steps[run.id] for c in s.tool_calls if c.status == "running"}
@@ -342,10 +345,7 @@ def test_sigkill_while_tools_run(outcomes: dict[str, Any]) -> None:
 def test_sigkill_while_waiting_for_approval(outcomes: dict[str, Any]) -> None:
     outcome = outcome_of(outcomes, "requires_action")
     assert outcome.exit_code == -signal.SIGKILL
-    before = outcome.before
-    assert before is not None and before.integrity == "ok"
-    thread_id = before.threads[0]
-    [run] = before.runs[thread_id]
+    before, thread_id, run = stopped_run(outcome)
     assert run.status == "requires_action" and run.required_action
     [step] = before.steps[run.id]
     assert {c.status for c in step.tool_calls} == {"awaiting_approval"}
@@ -368,10 +368,7 @@ def test_signal_cancels_the_run_and_keeps_the_partial_answer(
     assert outcome.exit_after_s is not None and outcome.exit_after_s < SIGNAL_EXIT_WITHIN_S
     assert "cancelled: run is cancelled" in outcome.stderr
     assert "Traceback" not in outcome.stderr
-    before = outcome.before
-    assert before is not None and before.integrity == "ok"
-    thread_id = before.threads[0]
-    [run] = before.runs[thread_id]
+    before, thread_id, run = stopped_run(outcome)
     assert run.status == "cancelled" and run.last_error is None and run.cancelled_at
     user, partial = before.messages[thread_id]
     assert user.text == QUESTION
