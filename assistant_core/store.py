@@ -301,6 +301,15 @@ class Store:
         with self._read() as db:
             return self._get_thread(db, thread_id)
 
+    def thread_activity(self, thread_id: str) -> int:
+        """A counter that moves whenever the thread has activity (messages, run updates),
+        in any process: exact where ``updated_at`` has whole seconds. For caches."""
+        with self._read() as db:
+            row = db.execute("SELECT activity FROM threads WHERE id = ?", (thread_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("thread", thread_id)
+        return int(row[0])
+
     @staticmethod
     def _get_thread(db: sqlite3.Connection, thread_id: str) -> Thread:
         row = db.execute(

@@ -510,3 +510,18 @@ def test_one_store_shared_by_threads(store: Store) -> None:
     for n in range(4):  # each writer's messages keep its order
         mine = [t for t in texts if t.startswith(f"{n}-")]
         assert mine == [f"{n}-{i}" for i in range(50)]
+
+
+def test_thread_activity_moves_with_every_change_even_within_a_second(store: Store) -> None:
+    thread = store.create_thread()
+    other = store.create_thread()
+    seen = [store.thread_activity(thread.id)]
+    store.add_message(thread.id, "user", "hello")
+    seen.append(store.thread_activity(thread.id))
+    store.add_message(other.id, "user", "elsewhere")  # another thread's change is not ours
+    seen.append(store.thread_activity(thread.id))
+    store.add_message(thread.id, "user", "again")
+    seen.append(store.thread_activity(thread.id))
+    assert seen[0] < seen[1] == seen[2] < seen[3]
+    with pytest.raises(NotFoundError, match="thread_missing"):
+        store.thread_activity("thread_missing")

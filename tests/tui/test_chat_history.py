@@ -4,6 +4,7 @@ window never grows with the thread."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tui.widgets import AssistantMessage, ChatView, ToolCallCard
 from tui.widgets.chat import MAX_MOUNTED, PAGE_ITEMS
@@ -133,6 +134,17 @@ async def test_switching_back_rereads_tool_calls_after_a_run_of_that_thread(tmp_
     thread.turn("first question", "First answer.")
     async with chat_showing(thread, size=(100, 40)) as (app, pilot, _):
         chat = app.chat
+        reads: list[str | None] = []
+        list_tool_calls = chat.store.list_tool_calls
+
+        def counting(*, thread_id: str | None = None, run_id: str | None = None) -> Any:
+            reads.append(thread_id)
+            return list_tool_calls(thread_id=thread_id, run_id=run_id)
+
+        chat.store.list_tool_calls = counting  # type: ignore[method-assign]
+        await chat.show_thread(None)
+        await chat.show_thread(thread.id)
+        assert reads == []  # nothing happened on the thread since it was shown: reused
         await chat.show_thread(None)
         # A run elsewhere (another process, say) made a call and failed without answering.
         thread.user("second question")
@@ -140,11 +152,13 @@ async def test_switching_back_rereads_tool_calls_after_a_run_of_that_thread(tmp_
         thread.tool_step(run, [make_call("get_quote", {"ticker": "ZZZ"}, display=KV)])
         await chat.show_thread(thread.id)
         await pilot.pause()
-        # The calls read on the first visit are reused (a known limit: a run of another
-        # process that wrote no message shows once a run of this thread reports anything)…
-        assert not any("ZZZ" in card.header_text().plain for card in chat.query(ToolCallCard))
-        await chat.show_thread(None)
-        chat.handle_event(EventFactory(thread.id).failed("server_error", "boom"))
-        await chat.show_thread(thread.id)  # …an event of the thread makes the next visit re-read
-        await pilot.pause()
+        # The thread's activity moved, so the calls read on the first visit are re-read.
         assert any("ZZZ" in card.header_text().plain for card in chat.query(ToolCallCard))
+        await chat.show_thread(None)
+        thread.user("third question")
+        run = thread.run(status="failed")
+        thread.tool_step(run, [make_call("get_quote", {"ticker": "YYY"}, display=KV)])
+        chat.handle_event(EventFactory(thread.id).failed("server_error", "boom"))
+        await chat.show_thread(thread.id)  # an event of the thread also makes the visit re-read
+        await pilot.pause()
+        assert any("YYY" in card.header_text().plain for card in chat.query(ToolCallCard))

@@ -138,7 +138,7 @@ class ChatView(VerticalScroll):
         self._has_message: dict[str, bool] = {}  # run id → the run wrote a message
         # Recently shown threads' (_calls_by_run, _has_message), most recent last; dropped
         # when a run of the thread reports anything.
-        #: thread id → (its last-activity stamp, tool calls by run, runs known to have an answer)
+        #: thread id → (its activity counter, tool calls by run, runs known to have an answer)
         self._index_cache: dict[
             str, tuple[int, dict[str, list[ToolCallRecord]], dict[str, bool]]
         ] = {}
@@ -265,10 +265,10 @@ class ChatView(VerticalScroll):
         message (failed, cancelled, or still running tools). Reading them costs tens of ms
         in a long thread, so switching back to a thread whose runs did nothing since reuses
         them."""
-        # The thread's last-activity stamp also moves when another process (a second
+        # The thread's activity counter also moves when another process (a second
         # terminal) runs it, which this view gets no events for.
         try:
-            stamp = self.store.get_thread(thread_id).updated_at
+            stamp = self.store.thread_activity(thread_id)
         except AssistantError:
             stamp = -1
         cached = self._index_cache.pop(thread_id, None)
