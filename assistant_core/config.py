@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 from . import paths
 from .errors import ConfigError
@@ -189,7 +190,12 @@ def load_settings(
         else:
             values["data"], sources["data"] = "yahoo", "default"
 
-    for name, default in (("approval", "auto"), ("debug", False), ("base_url", None), ("api_key", None)):
+    for name, default in (
+        ("approval", "auto"),
+        ("debug", False),
+        ("base_url", None),
+        ("api_key", None),
+    ):
         if name not in values:
             values[name], sources[name] = default, "default"
     if "db" not in values:
@@ -235,7 +241,9 @@ def _demo_pace(env: Mapping[str, str]) -> float:
     try:
         pace = float(raw)
     except ValueError:
-        raise ConfigError(f"{DEMO_PACE_ENV}={raw!r} is not a number of seconds; e.g. 0.01") from None
+        raise ConfigError(
+            f"{DEMO_PACE_ENV}={raw!r} is not a number of seconds; e.g. 0.01"
+        ) from None
     return max(pace, 0.0)
 
 
@@ -459,7 +467,8 @@ def _line_key(line: str) -> str | None:
     raw = match.group(1)
     if raw.startswith('"'):
         try:
-            return tomllib.loads(f"k = {raw}")["k"]
+            key: str = tomllib.loads(f"k = {raw}")["k"]
+            return key
         except tomllib.TOMLDecodeError:
             return None
     return raw.strip("'")
@@ -488,7 +497,11 @@ def _set_in_toml(text: str, table: str | None, name: str, value: Any) -> str:
         # Top-level keys must come before the first table header.
         at = next((i for i, line in enumerate(lines) if _TABLE_HEADER.match(line)), len(lines))
         has_header = at < len(lines)
-        while has_header and at > 0 and (not lines[at - 1].strip() or lines[at - 1].lstrip().startswith("#")):
+        while (
+            has_header
+            and at > 0
+            and (not lines[at - 1].strip() or lines[at - 1].lstrip().startswith("#"))
+        ):
             at -= 1  # keep a table's leading comment with its table
         lines.insert(at, new_line)
     elif start is None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from .objects import InvalidTransition
 
 __all__ = [
-    "AssistantError",
-    "NotFoundError",
     "ActiveRunError",
-    "InvalidTransition",
-    "StoreError",
+    "AssistantError",
     "ConfigError",
+    "InvalidTransition",
+    "NotFoundError",
     "RunStateError",
+    "StoreError",
 ]
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from .objects import LastError, Message, Run, RunStep, Thread, ToolCall
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,9 @@ class RunStepDelta:
     id: str  # the step id
     run_id: str
     thread_id: str
-    tool_calls: list[dict[str, Any]]  # [{"index", "id", "type", "function": {name, arguments, output}}]
+    tool_calls: list[
+        dict[str, Any]
+    ]  # [{"index", "id", "type", "function": {name, arguments, output}}]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -275,6 +279,6 @@ class Done(Event):
     data: str = "[DONE]"
 
 
-def snapshot(obj: Any) -> Any:
+def snapshot(obj: T) -> T:
     """A copy of a mutable object, so an event keeps the state it was emitted with."""
     return copy.deepcopy(obj)

@@ -102,9 +102,7 @@ def read_json_export(text: str | bytes) -> ThreadExport:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ExportFormatError(f"not a JSON thread export: {exc}") from None
     if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
-        raise ExportFormatError(
-            f"not a thread export (expected \"format\": \"{EXPORT_FORMAT}\")"
-        )
+        raise ExportFormatError(f'not a thread export (expected "format": "{EXPORT_FORMAT}")')
     version = doc.get("version")
     if not isinstance(version, int) or version > EXPORT_VERSION:
         raise ExportFormatError(
@@ -207,7 +205,7 @@ def safe_markdown(text: str) -> str:
             elif (
                 marker[0] == fence[0]
                 and len(marker) >= len(fence)
-                and not line.strip()[len(marker):].strip()  # a closing fence has no info string
+                and not line.strip()[len(marker) :].strip()  # a closing fence has no info string
             ):
                 fence = None
             out.append(line)
@@ -222,7 +220,9 @@ def safe_markdown(text: str) -> str:
 def format_timestamp(ts: float | None, *, seconds: bool = False) -> str:
     if not ts:
         return "—"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+    return time.strftime(
+        "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC", time.gmtime(ts)
+    )
 
 
 def format_duration(ms: float | None) -> str:
@@ -293,9 +293,7 @@ def to_markdown(export: ThreadExport) -> str:
             orphans.setdefault(at, []).append(run)
 
     def emit_run(run: Run) -> None:
-        out.append(
-            f"*Run {code_span(run.id)} · {run.status} · {escape_markdown(run.model)}*"
-        )
+        out.append(f"*Run {code_span(run.id)} · {run.status} · {escape_markdown(run.model)}*")
         out.append("")
         for call in export.tool_calls(run.id):
             signature = call_signature(call.function.name, call.function.arguments, None)
@@ -306,11 +304,13 @@ def to_markdown(export: ThreadExport) -> str:
         if export.tool_calls(run.id):
             out.append("")
         if run.last_error:
-            out.extend([
-                f"> **{escape_markdown(run.last_error.code)}:** "
-                f"{escape_markdown(one_line(run.last_error.message))}",
-                "",
-            ])
+            out.extend(
+                [
+                    f"> **{escape_markdown(run.last_error.code)}:** "
+                    f"{escape_markdown(one_line(run.last_error.message))}",
+                    "",
+                ]
+            )
         if run.incomplete_details:
             reason = str(run.incomplete_details.get("reason", ""))
             out.extend([f"> **incomplete:** {escape_markdown(one_line(reason))}", ""])

@@ -43,7 +43,15 @@ TERMINAL_RUN_STATUSES: frozenset[str] = frozenset(
 RUN_TRANSITIONS: dict[str, frozenset[str]] = {
     "queued": frozenset({"in_progress", "cancelling", "cancelled", "failed", "expired"}),
     "in_progress": frozenset(
-        {"requires_action", "cancelling", "cancelled", "completed", "incomplete", "failed", "expired"}
+        {
+            "requires_action",
+            "cancelling",
+            "cancelled",
+            "completed",
+            "incomplete",
+            "failed",
+            "expired",
+        }
     ),
     "requires_action": frozenset({"in_progress", "cancelling", "cancelled", "failed", "expired"}),
     "cancelling": frozenset({"cancelled", "failed", "completed", "incomplete", "expired"}),
@@ -100,12 +108,18 @@ class _Obj:
     """Shared (de)serialisation for the dataclasses below."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        data: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
+        return data
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-        names = _field_names(cls)
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return _from_fields(cls, data)
+
+
+def _from_fields(cls: type[T], data: dict[str, Any]) -> T:
+    """``cls`` from the keys of ``data`` that are its fields (others are ignored)."""
+    names = _field_names(cls)
+    return cls(**{k: v for k, v in data.items() if k in names})
 
 
 _FIELD_NAMES: dict[type, frozenset[str]] = {}
@@ -210,9 +224,7 @@ class Message(_Obj):
 
     @property
     def text(self) -> str:
-        return "".join(
-            part["text"]["value"] for part in self.content if part.get("type") == "text"
-        )
+        return "".join(part["text"]["value"] for part in self.content if part.get("type") == "text")
 
     def set_text(self, value: str) -> None:
         self.content = text_content(value)
@@ -253,7 +265,7 @@ class ToolCall(_Obj):
     def from_dict(cls, data: dict[str, Any]) -> ToolCall:
         data = dict(data)
         data["function"] = FunctionCall.from_dict(data["function"])
-        return super().from_dict.__func__(cls, data)  # type: ignore[attr-defined]
+        return _from_fields(cls, data)
 
 
 @dataclass
@@ -379,7 +391,7 @@ class Run(_Obj):
         data["truncation_strategy"] = TruncationStrategy.from_dict(
             data.get("truncation_strategy") or {"type": "auto"}
         )
-        return super().from_dict.__func__(cls, data)  # type: ignore[attr-defined]
+        return _from_fields(cls, data)
 
     @property
     def is_active(self) -> bool:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 APP_NAME = "investor-assistant"
 
+if TYPE_CHECKING:
+    from platformdirs import PlatformDirs
 
-def _dirs():  # type: ignore[no-untyped-def]
+
+def _dirs() -> PlatformDirs:
     import platformdirs
 
     return platformdirs.PlatformDirs(APP_NAME, appauthor=False)

@@ -199,5 +199,5 @@ def check_reachable(base_url: str, timeout: float = 3.0) -> None:
 
 def _os_reason(exc: OSError) -> Exception:
     if isinstance(exc, socket.timeout):
-        return Exception(f"no answer within the connect timeout")
+        return Exception("no answer within the connect timeout")
     return Exception(exc.strerror or type(exc).__name__)

@@ -259,8 +259,7 @@ class Store:
         """The seeded "Investor Assistant" (created on first use, and again if deleted)."""
         with self._write() as db:
             row = db.execute(
-                "SELECT a.data FROM meta JOIN assistants a ON a.id = meta.value "
-                "WHERE meta.key = ?",
+                "SELECT a.data FROM meta JOIN assistants a ON a.id = meta.value WHERE meta.key = ?",
                 (_DEFAULT_ASSISTANT_KEY,),
             ).fetchone()
             if row is not None:
@@ -415,8 +414,16 @@ class Store:
                 "INSERT INTO messages "
                 "(id, thread_id, run_id, role, status, created_at, text, data) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (message.id, thread_id, run_id, role, status, created, text,
-                 _dumps(message.to_dict())),
+                (
+                    message.id,
+                    thread_id,
+                    run_id,
+                    role,
+                    status,
+                    created,
+                    text,
+                    _dumps(message.to_dict()),
+                ),
             )
             if role == "user" and not row[0]:
                 db.execute(
@@ -433,8 +440,13 @@ class Store:
             )
             db.execute(
                 "UPDATE messages SET run_id = ?, status = ?, text = ?, data = ? WHERE id = ?",
-                (message.run_id, message.status, message.text, _dumps(message.to_dict()),
-                 message.id),
+                (
+                    message.run_id,
+                    message.status,
+                    message.text,
+                    _dumps(message.to_dict()),
+                    message.id,
+                ),
             )
 
     def get_message(self, message_id: str) -> Message:
@@ -569,8 +581,14 @@ class Store:
             cursor = db.execute(
                 "INSERT INTO steps (id, run_id, thread_id, status, created_at, data) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (step.id, step.run_id, step.thread_id, step.status, step.created_at,
-                 _dumps(step.to_dict())),
+                (
+                    step.id,
+                    step.run_id,
+                    step.thread_id,
+                    step.status,
+                    step.created_at,
+                    _dumps(step.to_dict()),
+                ),
             )
             self._write_tool_calls(db, step, cursor.lastrowid or 0)
         return step
@@ -614,8 +632,16 @@ class Store:
             "(step_id, id, step_seq, position, run_id, thread_id, created_at, data) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (step.id, call.id, step_seq, position, step.run_id, step.thread_id,
-                 step.created_at, _dumps(call.to_dict()))
+                (
+                    step.id,
+                    call.id,
+                    step_seq,
+                    position,
+                    step.run_id,
+                    step.thread_id,
+                    step.created_at,
+                    _dumps(call.to_dict()),
+                )
                 for position, call in enumerate(step.tool_calls)
             ],
         )

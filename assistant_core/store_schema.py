@@ -106,7 +106,7 @@ def _v1_core_tables(db: sqlite3.Connection) -> None:
             data       TEXT NOT NULL
         );
         CREATE INDEX steps_by_run ON steps (run_id, seq);
-        """
+        """,
     )
 
 
@@ -139,7 +139,7 @@ def _v2_tool_calls_and_search(db: sqlite3.Connection) -> None:
         );
         CREATE INDEX tool_calls_by_thread ON tool_calls (thread_id, step_seq, position);
         CREATE INDEX tool_calls_by_run ON tool_calls (run_id, step_seq, position);
-        """
+        """,
     )
     rows = db.execute("SELECT id, seq, run_id, thread_id, created_at, data FROM steps")
     for step_id, step_seq, run_id, thread_id, created_at, data in rows.fetchall():
@@ -147,8 +147,16 @@ def _v2_tool_calls_and_search(db: sqlite3.Connection) -> None:
         for position, call in enumerate(details.get("tool_calls") or []):
             db.execute(
                 "INSERT INTO tool_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (step_id, call["id"], step_seq, position, run_id, thread_id, created_at,
-                 json.dumps(call, ensure_ascii=False)),
+                (
+                    step_id,
+                    call["id"],
+                    step_seq,
+                    position,
+                    run_id,
+                    thread_id,
+                    created_at,
+                    json.dumps(call, ensure_ascii=False),
+                ),
             )
 
     if not fts5_trigram_available(db):
@@ -170,7 +178,7 @@ def _v2_tool_calls_and_search(db: sqlite3.Connection) -> None:
             INSERT INTO message_fts (rowid, text) VALUES (new.seq, new.text);
         END;
         INSERT INTO message_fts (message_fts) VALUES ('rebuild');
-        """
+        """,
     )
 
 
@@ -182,10 +190,7 @@ CURRENT_VERSION = len(MIGRATIONS)
 def read_version(db: sqlite3.Connection) -> int | None:
     """The schema version, 0 for an empty database, None for a database that has tables
     but is not ours (never touch those)."""
-    tables = {
-        name
-        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-    }
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if SCHEMA_VERSION_TABLE in tables:
         row = db.execute(f"SELECT max(version) FROM {SCHEMA_VERSION_TABLE}").fetchone()
         return int(row[0] or 0)

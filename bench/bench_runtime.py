@@ -136,7 +136,9 @@ async def main(tokens: int, repeats: int) -> None:
         r = [t[index] for t in ours]
         print(f"{label} bare openai client : median {median_ms(b):7.1f} ms  (runs: {fmt(b)})")
         print(f"{label} runtime + store    : median {median_ms(r):7.1f} ms  (runs: {fmt(r)})")
-        print(f"{label} ratio runtime/bare : {statistics.median(r) / statistics.median(b):.2f}x  (target <= 1.3x)")
+        print(
+            f"{label} ratio runtime/bare : {statistics.median(r) / statistics.median(b):.2f}x  (target <= 1.3x)"
+        )
 
 
 def median_ms(values: list[float]) -> float:

@@ -59,16 +59,28 @@ def build_thread(store: Any, messages: int, calls: int) -> str:
     for turn in range(messages // 2):
         store.add_message(thread.id, "user", f"Question {turn}: how is Apple doing?")
         run = store.create_run(
-            Run(id=new_id("run"), created_at=now(), thread_id=thread.id, assistant_id=assistant.id,
-                model="offline-analyst", provider="offline")
+            Run(
+                id=new_id("run"),
+                created_at=now(),
+                thread_id=thread.id,
+                assistant_id=assistant.id,
+                model="offline-analyst",
+                provider="offline",
+            )
         )
         run.status = "in_progress"
         run.started_at = now()
         store.update_run(run)
         if turn >= messages // 2 - runs_with_calls:  # the calls sit in the latest runs
             step = store.create_step(
-                RunStep(id=new_id("step"), created_at=now(), run_id=run.id, thread_id=thread.id,
-                        assistant_id=assistant.id, type="tool_calls")
+                RunStep(
+                    id=new_id("step"),
+                    created_at=now(),
+                    run_id=run.id,
+                    thread_id=thread.id,
+                    assistant_id=assistant.id,
+                    type="tool_calls",
+                )
             )
             for _ in TOOLS:
                 name = next(tool_cycle)
@@ -76,7 +88,9 @@ def build_thread(store: Any, messages: int, calls: int) -> str:
                 step.tool_calls.append(
                     ToolCall(
                         id=new_id("call"),
-                        function=FunctionCall(name, json.dumps({"ticker": "AAPL"}), result.to_model()),
+                        function=FunctionCall(
+                            name, json.dumps({"ticker": "AAPL"}), result.to_model()
+                        ),
                         status="completed",
                         started_at=time.time(),
                         finished_at=time.time(),
@@ -100,7 +114,9 @@ async def measure(db: Path, switches: int) -> dict[str, Any]:
     from assistant_core.session import build_session
     from tui.app import InvestorApp
 
-    session = build_session(load_settings({"provider": "offline", "db": str(db)}, env={DEMO_PACE_ENV: "0"}))
+    session = build_session(
+        load_settings({"provider": "offline", "db": str(db)}, env={DEMO_PACE_ENV: "0"})
+    )
     threads = {t.title: t.id for t in session.store.list_threads()}
     long_id = next(i for title, i in threads.items() if title.startswith("Long thread (2000"))
     mid_id = next(i for title, i in threads.items() if title.startswith("Long thread (200 "))
@@ -135,11 +151,17 @@ async def measure(db: Path, switches: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--switches", type=int, default=9)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")):
+        for var, sub in (
+            ("XDG_DATA_HOME", "data"),
+            ("XDG_CONFIG_HOME", "config"),
+            ("XDG_CACHE_HOME", "cache"),
+        ):
             os.environ[var] = str(Path(tmp) / sub)
         from assistant_core.store import Store
 
@@ -151,17 +173,25 @@ def main() -> None:
         small = store.create_thread("Small thread")
         store.add_message(small.id, "user", "hello")
         counts = store.count_messages(store.list_threads(filter="Long thread (2000")[0].id)
-        calls = len(store.list_tool_calls(thread_id=store.list_threads(filter="Long thread (2000")[0].id))
+        calls = len(
+            store.list_tool_calls(thread_id=store.list_threads(filter="Long thread (2000")[0].id)
+        )
         store.close()
-        print(f"built: a thread of {counts} messages and {calls} tool calls "
-              f"(+ one of 200 messages) in {time.perf_counter() - started:.1f} s")
+        print(
+            f"built: a thread of {counts} messages and {calls} tool calls "
+            f"(+ one of 200 messages) in {time.perf_counter() - started:.1f} s"
+        )
         result = asyncio.run(measure(db, args.switches))
     paint = result["paint_ms"]
-    print(f"switch to the 2,000-message thread, time to first paint over {len(paint)} switches: "
-          f"median {statistics.median(paint):.0f} ms (min {min(paint):.0f}, max {max(paint):.0f}); "
-          f"target < 150 ms")
-    print(f"widgets in the chat after the switch: {result['widgets']['long']} for 2,000 messages, "
-          f"{result['widgets']['mid']} for 200 messages ({result['items']} items mounted); bounded")
+    print(
+        f"switch to the 2,000-message thread, time to first paint over {len(paint)} switches: "
+        f"median {statistics.median(paint):.0f} ms (min {min(paint):.0f}, max {max(paint):.0f}); "
+        f"target < 150 ms"
+    )
+    print(
+        f"widgets in the chat after the switch: {result['widgets']['long']} for 2,000 messages, "
+        f"{result['widgets']['mid']} for 200 messages ({result['items']} items mounted); bounded"
+    )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,17 +31,19 @@ sys.path.insert(0, str(ROOT))
 _TMP = Path(tempfile.mkdtemp(prefix="bench-tools-"))
 os.environ["XDG_CACHE_HOME"] = str(_TMP / "cache")
 
-from assistant_core.market import MarketData, create_market  # noqa: E402
-from assistant_core.tools.investor import build_investor_tools  # noqa: E402
-from assistant_core.tokens import estimate_text  # noqa: E402
-from tests.support.yahoo_replay import YahooReplay, forget_yfinance_responses  # noqa: E402
+from assistant_core.market import MarketData, create_market
+from assistant_core.tokens import estimate_text
+from assistant_core.tools.investor import build_investor_tools
+from tests.support.yahoo_replay import YahooReplay, forget_yfinance_responses
 
 FIXTURES = ROOT / "tests" / "fixtures" / "recorded"
 HIT_TARGET_MS = 2.0
 TOKEN_TARGET = 1500
 
 
-def median_ms(run: Callable[[], Any], rounds: int, before: Callable[[], None] | None = None) -> float:
+def median_ms(
+    run: Callable[[], Any], rounds: int, before: Callable[[], None] | None = None
+) -> float:
     samples = []
     for _ in range(rounds):
         if before:
@@ -79,11 +82,16 @@ def bench_cache(market: MarketData) -> None:
         worst_hit = max(worst_hit, hit) if label.startswith("MarketData") else worst_hit
         print(f"  {label:<42} {miss:>8.2f} {hit:>8.3f}")
     verdict = "OK" if worst_hit < HIT_TARGET_MS else "OVER TARGET"
-    print(f"  cache hit target < {HIT_TARGET_MS} ms: {verdict} (worst MarketData hit {worst_hit:.3f} ms)")
+    print(
+        f"  cache hit target < {HIT_TARGET_MS} ms: {verdict} (worst MarketData hit {worst_hit:.3f} ms)"
+    )
 
 
 def token_sizes(replay_market: MarketData, demo_market: MarketData) -> None:
-    replay_tools, demo_tools = build_investor_tools(replay_market), build_investor_tools(demo_market)
+    replay_tools, demo_tools = (
+        build_investor_tools(replay_market),
+        build_investor_tools(demo_market),
+    )
     cases = [
         ("get_ticker", {"company_name": "AAPL"}, "replay"),
         ("get_income_statement", {"ticker": "AAPL"}, "replay"),
@@ -104,19 +112,41 @@ def token_sizes(replay_market: MarketData, demo_market: MarketData) -> None:
             result = await tools.execute(name, json.dumps(args))
             text = result.to_model()
             demo_text = (await demo_tools.execute(name, json.dumps(args))).to_model()
-            rows.append((name, where, len(text), estimate_text(text), estimate_text(demo_text), result.error))
+            rows.append(
+                (
+                    name,
+                    where,
+                    len(text),
+                    estimate_text(text),
+                    estimate_text(demo_text),
+                    result.error,
+                )
+            )
         # the largest shapes: a full 100-day window (AAPL's recording has only 49 days), and a
         # six-way comparison over a year
         for name, args, where in (
             ("get_daily_stock_performance", {"ticker": "MSFT"}, "replay"),
-            ("compare_stocks", {"tickers": ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META"], "period": "1y"}, "demo"),
+            (
+                "compare_stocks",
+                {"tickers": ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META"], "period": "1y"},
+                "demo",
+            ),
         ):
             tools = replay_tools if where == "replay" else demo_tools
             result = await tools.execute(name, json.dumps(args))
             text = result.to_model()
             demo_text = (await demo_tools.execute(name, json.dumps(args))).to_model()
             label = f"{name} [{len(args.get('tickers', [1]))}x: {', '.join(args.get('tickers', [args.get('ticker')]))}]"
-            rows.append((label, where, len(text), estimate_text(text), estimate_text(demo_text), result.error))
+            rows.append(
+                (
+                    label,
+                    where,
+                    len(text),
+                    estimate_text(text),
+                    estimate_text(demo_text),
+                    result.error,
+                )
+            )
         return rows
 
     rows = asyncio.run(run())

@@ -95,11 +95,17 @@ else:  # "factory": the session is built after the first frame, by run_app
     sys.exit(tui.app.run_app(build))
 """
 
+
 def one_run(which: str, workdir: Path) -> dict[str, object]:
     report = workdir / f"report-{which}.json"
     report.unlink(missing_ok=True)
     env = dict(os.environ)
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "INVESTOR_ASSISTANT_PROVIDER", "INVESTOR_ASSISTANT_MODEL"):
+    for var in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "INVESTOR_ASSISTANT_PROVIDER",
+        "INVESTOR_ASSISTANT_MODEL",
+    ):
         env.pop(var, None)
     home = workdir / f"home-{which}-{time.monotonic_ns()}"
     env.update(
@@ -128,7 +134,9 @@ def one_run(which: str, workdir: Path) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=9, help="runs per app (at least 7)")
     args = parser.parse_args()
     runs = max(args.runs, 7)
@@ -161,10 +169,14 @@ def main() -> None:
         ("factory", "investor-assistant, run_app(factory) (session built after the first frame)"),
     ):
         print(f"{label}:")
-        print(f"    first frame: {ms(first[which])}"
-              f" -> ratio {statistics.median(first[which]) / minimal:.2f}x (target <= 1.5x)")
-        print(f"    main screen painted (threads, chat, prompt, first-run hint): {ms(ready[which])}"
-              f" -> ratio {statistics.median(ready[which]) / minimal:.2f}x")
+        print(
+            f"    first frame: {ms(first[which])}"
+            f" -> ratio {statistics.median(first[which]) / minimal:.2f}x (target <= 1.5x)"
+        )
+        print(
+            f"    main screen painted (threads, chat, prompt, first-run hint): {ms(ready[which])}"
+            f" -> ratio {statistics.median(ready[which]) / minimal:.2f}x"
+        )
     print(f"heavy modules loaded by the main screen: {', '.join(sorted(heavy)) or 'none'}")
 
 

@@ -42,19 +42,22 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from textual.app import App, ComposeResult  # noqa: E402
+import contextlib
 
-from assistant_core.events import MessageCompleted, MessageCreated, MessageDelta, MessageDeltaData  # noqa: E402
-from assistant_core.objects import Message, new_id, now  # noqa: E402
-from tests.support.openai_replay import ReplayProcess, chat_stream  # noqa: E402
-from tui.widgets import AssistantMessage, ChatView  # noqa: E402
-from tui.widgets.message import MarkdownChunk  # noqa: E402
+from textual.app import App, ComposeResult
+
+from assistant_core.events import MessageCompleted, MessageCreated, MessageDelta, MessageDeltaData
+from assistant_core.objects import Message, new_id, now
+from tests.support.openai_replay import ReplayProcess, chat_stream
+from tui.widgets import AssistantMessage, ChatView
+from tui.widgets.message import MarkdownChunk
 
 SIZE = (120, 40)
 YIELD_EVERY = 0.005  # seconds of consuming before the consumer lets the UI run
@@ -88,7 +91,7 @@ def answer_tokens(count: int) -> list[str]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 class Host(App[None]):
@@ -147,10 +150,8 @@ class StallProbe:
     async def stop(self) -> tuple[float, float]:
         assert self._task is not None
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
         self.cpu_used = time.thread_time() - self.cpu_started
         return max(self.lateness, default=0.0), max(self.busy, default=0.0)
 
@@ -210,8 +211,14 @@ async def stream_into_chat(base_url: str, full_text: str) -> dict[str, float]:
         await pilot.pause()
         frames = FrameProbe(app)
         run_id = new_id("run")
-        message = Message(id=new_id("message"), created_at=now(), thread_id=thread.id,
-                          role="assistant", status="in_progress", run_id=run_id)
+        message = Message(
+            id=new_id("message"),
+            created_at=now(),
+            thread_id=thread.id,
+            role="assistant",
+            status="in_progress",
+            run_id=run_id,
+        )
         chat.handle_event(MessageCreated(message))
         await pilot.pause()
         widget = chat.query_one(AssistantMessage)
@@ -254,7 +261,9 @@ async def stream_into_chat(base_url: str, full_text: str) -> dict[str, float]:
         try:
             async for delta in openai_deltas(client):
                 received += len(delta)
-                chat.handle_event(MessageDelta(MessageDeltaData(message.id, run_id, thread.id, delta)))
+                chat.handle_event(
+                    MessageDelta(MessageDeltaData(message.id, run_id, thread.id, delta))
+                )
                 stamp = time.perf_counter()
                 arrivals.append((received, stamp))
                 # A consumer that hands the loop over every few ms (as the app's run worker
@@ -343,37 +352,81 @@ def build_big_thread(store: Any, messages: int, calls: int) -> str:
     made = 0
     displays: list[dict[str, Any]] = [
         {"kind": "kv", "title": "Quote", "items": [["Price", 189.5], ["Market cap", 2.9e12]]},
-        {"kind": "table", "title": "Income", "columns": ["2024", "2023"],
-         "rows": [["Revenue", 391035000000, 383285000000]], "unit": "USD"},
-        {"kind": "prices", "series": [{"symbol": "AAPL", "dates": [f"2024-01-{d:02d}" for d in range(1, 29)],
-                                       "close": [180 + d % 5 for d in range(28)],
-                                       "volume": [5e7] * 28}]},
+        {
+            "kind": "table",
+            "title": "Income",
+            "columns": ["2024", "2023"],
+            "rows": [["Revenue", 391035000000, 383285000000]],
+            "unit": "USD",
+        },
+        {
+            "kind": "prices",
+            "series": [
+                {
+                    "symbol": "AAPL",
+                    "dates": [f"2024-01-{d:02d}" for d in range(1, 29)],
+                    "close": [180 + d % 5 for d in range(28)],
+                    "volume": [5e7] * 28,
+                }
+            ],
+        },
     ]
     for turn in range(turns):
         store.add_message(thread.id, "user", f"Question {turn}: how is AAPL doing?")
-        run = Run(id=new_id("run"), created_at=now(), thread_id=thread.id,
-                  assistant_id=assistant.id, model="bench", status="queued")
+        run = Run(
+            id=new_id("run"),
+            created_at=now(),
+            thread_id=thread.id,
+            assistant_id=assistant.id,
+            model="bench",
+            status="queued",
+        )
         store.create_run(run)
         for status in ("in_progress", "completed"):
             run.status = status  # type: ignore[assignment]
             store.update_run(run)
         if turn % every == 0 and made < calls:
-            call = ToolCall(id=new_id("call"),
-                            function=FunctionCall("get_quote", '{"ticker": "AAPL"}', '{"data": 1}'),
-                            status="completed", display=displays[made % 3], source="demo",
-                            duration_ms=12.0)
+            call = ToolCall(
+                id=new_id("call"),
+                function=FunctionCall("get_quote", '{"ticker": "AAPL"}', '{"data": 1}'),
+                status="completed",
+                display=displays[made % 3],
+                source="demo",
+                duration_ms=12.0,
+            )
             made += 1
-            store.create_step(RunStep(id=new_id("step"), created_at=now(), run_id=run.id,
-                                      thread_id=thread.id, assistant_id=assistant.id,
-                                      type="tool_calls", status="completed", tool_calls=[call]))
-        answer = store.add_message(thread.id, "assistant",
-                                   f"## Answer {turn}\n\nApple is **fine**: revenue 391.0B.\n\n"
-                                   "- services up\n- iPhone flat\n",
-                                   run_id=run.id, assistant_id=assistant.id)
-        store.create_step(RunStep(id=new_id("step"), created_at=now(), run_id=run.id,
-                                  thread_id=thread.id, assistant_id=assistant.id,
-                                  type="message_creation", status="completed",
-                                  message_id=answer.id))
+            store.create_step(
+                RunStep(
+                    id=new_id("step"),
+                    created_at=now(),
+                    run_id=run.id,
+                    thread_id=thread.id,
+                    assistant_id=assistant.id,
+                    type="tool_calls",
+                    status="completed",
+                    tool_calls=[call],
+                )
+            )
+        answer = store.add_message(
+            thread.id,
+            "assistant",
+            f"## Answer {turn}\n\nApple is **fine**: revenue 391.0B.\n\n"
+            "- services up\n- iPhone flat\n",
+            run_id=run.id,
+            assistant_id=assistant.id,
+        )
+        store.create_step(
+            RunStep(
+                id=new_id("step"),
+                created_at=now(),
+                run_id=run.id,
+                thread_id=thread.id,
+                assistant_id=assistant.id,
+                type="message_creation",
+                status="completed",
+                message_id=answer.id,
+            )
+        )
     return thread.id
 
 
@@ -419,9 +472,12 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=500.0, help="tokens per second (paced run)")
     parser.add_argument("--runs", type=int, default=3, help="full-speed runs (median)")
-    parser.add_argument("--baseline", action="store_true",
-                        help="also measure Textual's Markdown + MarkdownStream")
-    parser.add_argument("--messages", type=int, default=2000, help="size of the thread to switch to")
+    parser.add_argument(
+        "--baseline", action="store_true", help="also measure Textual's Markdown + MarkdownStream"
+    )
+    parser.add_argument(
+        "--messages", type=int, default=2000, help="size of the thread to switch to"
+    )
     parser.add_argument("--calls", type=int, default=300, help="tool calls in that thread")
     args = parser.parse_args()
 
@@ -436,7 +492,9 @@ def main() -> int:
     server.enqueue(chat_stream(tokens), times=None)
     with server:
         paced = asyncio.run(stream_into_chat(server.base_url, full_text))
-        baseline = asyncio.run(stream_into_textual_markdown(server.base_url)) if args.baseline else None
+        baseline = (
+            asyncio.run(stream_into_textual_markdown(server.base_url)) if args.baseline else None
+        )
         bare: list[float] = []
         shown: list[float] = []
         for _ in range(args.runs):
@@ -445,32 +503,48 @@ def main() -> int:
     ratios = [s / b for s, b in zip(shown, bare)]
     load = os.getloadavg()[0]
 
-    print(f"bench_tui_stream: {len(tokens)} tokens ({len(full_text):,} characters of Markdown), "
-          f"{SIZE[0]}x{SIZE[1]} headless, load average {load:.1f} on {os.cpu_count()} CPUs, "
-          f"gc {GC_POLICY}")
+    print(
+        f"bench_tui_stream: {len(tokens)} tokens ({len(full_text):,} characters of Markdown), "
+        f"{SIZE[0]}x{SIZE[1]} headless, load average {load:.1f} on {os.cpu_count()} CPUs, "
+        f"gc {GC_POLICY}"
+    )
     print(f"paced at {args.rate:.0f} tokens/s ({paced['tokens']:.0f} deltas received):")
-    print(f"  token -> on screen   p50 {paced['delay_p50'] * 1000:6.1f} ms   "
-          f"p95 {paced['delay_p95'] * 1000:6.1f} ms   (target p95 < 100 ms)")
-    print(f"  longest loop stall   {paced['stall_max'] * 1000:6.1f} ms   (target < 50 ms); "
-          f"of it busy in this thread {paced['stall_busy'] * 1000:.1f} ms")
-    print(f"  CPU used by the UI thread while streaming: {paced['cpu']:.2f} s "
-          f"(client included; the stream lasts {len(tokens) / args.rate:.0f} s)")
+    print(
+        f"  token -> on screen   p50 {paced['delay_p50'] * 1000:6.1f} ms   "
+        f"p95 {paced['delay_p95'] * 1000:6.1f} ms   (target p95 < 100 ms)"
+    )
+    print(
+        f"  longest loop stall   {paced['stall_max'] * 1000:6.1f} ms   (target < 50 ms); "
+        f"of it busy in this thread {paced['stall_busy'] * 1000:.1f} ms"
+    )
+    print(
+        f"  CPU used by the UI thread while streaming: {paced['cpu']:.2f} s "
+        f"(client included; the stream lasts {len(tokens) / args.rate:.0f} s)"
+    )
     print(f"  last token -> final frame {paced['final_frame'] * 1000:6.1f} ms   (target < 100 ms)")
     print(f"  widgets in the chat at the end: {paced['widgets']:.0f}")
     print(f"full speed ({args.runs} runs, medians):")
     print(f"  bare openai client receive {statistics.median(bare) * 1000:7.1f} ms")
     print(f"  streamed to final frame    {statistics.median(shown) * 1000:7.1f} ms")
-    print(f"  ratio display / bare       {statistics.median(ratios):7.2f}x  "
-          f"(per run: {', '.join(f'{r:.2f}' for r in ratios)})")
-    print(f"switch to a thread of {switch['messages']:.0f} messages with {args.calls} tool calls "
-          f"(5 times):")
-    print(f"  show_thread -> first frame  median {switch['paint'] * 1000:6.1f} ms, "
-          f"max {switch['paint_max'] * 1000:6.1f} ms   (target < 150 ms)")
+    print(
+        f"  ratio display / bare       {statistics.median(ratios):7.2f}x  "
+        f"(per run: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+    print(
+        f"switch to a thread of {switch['messages']:.0f} messages with {args.calls} tool calls "
+        f"(5 times):"
+    )
+    print(
+        f"  show_thread -> first frame  median {switch['paint'] * 1000:6.1f} ms, "
+        f"max {switch['paint_max'] * 1000:6.1f} ms   (target < 150 ms)"
+    )
     print(f"  mounted: {switch['items']:.0f} items, {switch['widgets']:.0f} widgets in the chat")
     if baseline is not None:
         print("baseline, Textual Markdown + Markdown.get_stream, same paced stream:")
-        print(f"  longest loop stall        {baseline['stall_max'] * 1000:8.1f} ms "
-              f"(busy {baseline['stall_busy'] * 1000:.1f} ms)")
+        print(
+            f"  longest loop stall        {baseline['stall_max'] * 1000:8.1f} ms "
+            f"(busy {baseline['stall_busy'] * 1000:.1f} ms)"
+        )
         print(f"  CPU used by the UI thread {baseline['cpu']:8.2f} s")
         print(f"  last token -> final frame {baseline['final_frame'] * 1000:8.1f} ms")
         print(f"  stream start -> final     {baseline['display_total'] * 1000:8.1f} ms")

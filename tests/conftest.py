@@ -15,9 +15,10 @@ from assistant_core.config import ALL_ENV_NAMES
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "recorded"
 
 
-
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     home = tmp_path_factory.mktemp("home")
     for var, sub in (
         ("XDG_DATA_HOME", "data"),

@@ -4,8 +4,8 @@ servers differ and fail."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import AsyncIterator, Iterator
 
 import pytest
 
@@ -52,14 +52,31 @@ async def backend(server: ReplayServer) -> AsyncIterator[ChatCompletionsBackend]
 
 
 # -- real recorded streams -------------------------------------------------------------------
-async def test_openai_python_parallel_weather_and_stock(server: ReplayServer, backend, fixtures_dir: Path) -> None:
+async def test_openai_python_parallel_weather_and_stock(
+    server: ReplayServer, backend, fixtures_dir: Path
+) -> None:
     server.enqueue(
-        load_sse_body(fixtures_dir / "chat_completions/openai-python_parallel_tool_calls_weather_and_stock_price.sse.bin")
+        load_sse_body(
+            fixtures_dir
+            / "chat_completions/openai-python_parallel_tool_calls_weather_and_stock_price.sse.bin"
+        )
     )
-    got = await collect(backend.stream(user_request("What's the weather like in Edinburgh? What's the price of AAPL?")))
+    got = await collect(
+        backend.stream(
+            user_request("What's the weather like in Edinburgh? What's the price of AAPL?")
+        )
+    )
     assert got.tool_calls == [
-        {"id": "call_JMW1whyEaYG438VE1OIflxA2", "name": "GetWeatherArgs", "arguments": '{"city": "Edinburgh", "country": "GB", "units": "c"}'},
-        {"id": "call_DNYTawLBoN8fj3KN6qU9N1Ou", "name": "get_stock_price", "arguments": '{"ticker": "AAPL", "exchange": "NASDAQ"}'},
+        {
+            "id": "call_JMW1whyEaYG438VE1OIflxA2",
+            "name": "GetWeatherArgs",
+            "arguments": '{"city": "Edinburgh", "country": "GB", "units": "c"}',
+        },
+        {
+            "id": "call_DNYTawLBoN8fj3KN6qU9N1Ou",
+            "name": "get_stock_price",
+            "arguments": '{"ticker": "AAPL", "exchange": "NASDAQ"}',
+        },
     ]
     assert got.text == ""
     assert got.usage == (149, 60)
@@ -91,11 +108,22 @@ MIRASCOPE_RUNS = [
 ]
 
 
-@pytest.mark.parametrize(("first", "ids", "answer", "usage"), MIRASCOPE_RUNS, ids=["run1", "run2", "run3"])
+@pytest.mark.parametrize(
+    ("first", "ids", "answer", "usage"), MIRASCOPE_RUNS, ids=["run1", "run2", "run3"]
+)
 async def test_mirascope_gpt4o_parallel_calls_then_answer(
-    server: ReplayServer, backend, fixtures_dir: Path, first: int, ids: tuple[str, str], answer: str, usage: tuple[int, int]
+    server: ReplayServer,
+    backend,
+    fixtures_dir: Path,
+    first: int,
+    ids: tuple[str, str],
+    answer: str,
+    usage: tuple[int, int],
 ) -> None:
-    recorded = load_cassette(fixtures_dir / "chat_completions/mirascope_call_with_tools_openai_gpt_4o_completions_stream.yaml")
+    recorded = load_cassette(
+        fixtures_dir
+        / "chat_completions/mirascope_call_with_tools_openai_gpt_4o_completions_stream.yaml"
+    )
     turn1, turn2 = recorded[first], recorded[first + 1]
     # The second request must carry the same tool calls and outputs the real client sent.
     server.enqueue_interactions([turn1, turn2], checks={1: same_tool_exchange(turn2.request_body)})
@@ -112,7 +140,11 @@ async def test_mirascope_gpt4o_parallel_calls_then_answer(
     ]
     assert (got.usage, got.finish, got.text) == ((75, 53), "tool_calls", "")
 
-    answer_got = await collect(backend.stream(after_tools(request, got.tool_calls, ["Welcome to Moria!", "Life before Death"])))
+    answer_got = await collect(
+        backend.stream(
+            after_tools(request, got.tool_calls, ["Welcome to Moria!", "Life before Death"])
+        )
+    )
     assert answer_got.text == answer
     assert answer_got.tool_calls == []
     assert (answer_got.usage, answer_got.finish) == (usage, "stop")
@@ -124,15 +156,29 @@ async def test_mirascope_gpt4o_parallel_calls_then_answer(
     assert body["tools"] == [SECRET_TOOL] and body["parallel_tool_calls"] is True
 
 
-async def test_pydantic_ai_get_capital_then_answer(server: ReplayServer, backend, fixtures_dir: Path) -> None:
-    turn1, turn2 = load_cassette(fixtures_dir / "chat_completions/pydantic-ai_test_run_stream_sync_streams_real_model.yaml")
+async def test_pydantic_ai_get_capital_then_answer(
+    server: ReplayServer, backend, fixtures_dir: Path
+) -> None:
+    turn1, turn2 = load_cassette(
+        fixtures_dir / "chat_completions/pydantic-ai_test_run_stream_sync_streams_real_model.yaml"
+    )
     server.enqueue_interactions([turn1, turn2], checks={1: same_tool_exchange(turn2.request_body)})
-    request = user_request("What is the capital of the UK? Use the tool, then answer.", tools=[CAPITAL_TOOL])
+    request = user_request(
+        "What is the capital of the UK? Use the tool, then answer.", tools=[CAPITAL_TOOL]
+    )
 
     got = await collect(backend.stream(request))
     # The first delta carries role, content: null and the tool call together.
-    assert got.chunks[0] == ToolCallDelta(index=0, id="call_ZR5UUuTt3pf61kjwAJIYdVMj", name="get_capital", arguments="")
-    assert got.tool_calls == [{"id": "call_ZR5UUuTt3pf61kjwAJIYdVMj", "name": "get_capital", "arguments": '{"country":"UK"}'}]
+    assert got.chunks[0] == ToolCallDelta(
+        index=0, id="call_ZR5UUuTt3pf61kjwAJIYdVMj", name="get_capital", arguments=""
+    )
+    assert got.tool_calls == [
+        {
+            "id": "call_ZR5UUuTt3pf61kjwAJIYdVMj",
+            "name": "get_capital",
+            "arguments": '{"country":"UK"}',
+        }
+    ]
     assert (got.usage, got.finish) == ((53, 15), "tool_calls")
 
     answer = await collect(backend.stream(after_tools(request, got.tool_calls, ["London"])))
@@ -148,8 +194,13 @@ async def test_server_without_usage(server: ReplayServer, backend) -> None:
     assert (got.text, got.usage, got.finish) == ("Hello from a small local model.", None, "stop")
 
 
-async def test_interleaved_parallel_calls_reassemble_by_index(server: ReplayServer, backend) -> None:
-    calls = [ToolCallSpec("get_price", '{"ticker": "AAPL", "days": 100}', "call_a"), ToolCallSpec("get_price", '{"ticker": "MSFT", "days": 100}', "call_b")]
+async def test_interleaved_parallel_calls_reassemble_by_index(
+    server: ReplayServer, backend
+) -> None:
+    calls = [
+        ToolCallSpec("get_price", '{"ticker": "AAPL", "days": 100}', "call_a"),
+        ToolCallSpec("get_price", '{"ticker": "MSFT", "days": 100}', "call_b"),
+    ]
     server.enqueue(chat_stream(tool_calls=calls, interleave=True, arg_fragment=3))
     got = await collect(backend.stream(user_request("compare")))
     indices = [c.index for c in got.chunks if isinstance(c, ToolCallDelta)]
@@ -163,7 +214,9 @@ async def test_interleaved_parallel_calls_reassemble_by_index(server: ReplayServ
 
 async def test_stop_with_tool_calls_means_tool_calls(server: ReplayServer, backend) -> None:
     # Some compatible servers report "stop" on a tool-calling turn.
-    server.enqueue(chat_stream(tool_calls=[ToolCallSpec("lookup", '{"q": "apple"}')], finish_reason="stop"))
+    server.enqueue(
+        chat_stream(tool_calls=[ToolCallSpec("lookup", '{"q": "apple"}')], finish_reason="stop")
+    )
     got = await collect(backend.stream(user_request("apple?")))
     assert got.finish == "tool_calls" and got.tool_calls[0]["name"] == "lookup"
 
@@ -201,8 +254,12 @@ async def test_empty_stream_is_broken_but_retryable(server: ReplayServer, backen
     assert (err.code, err.retryable, seen) == ("stream_broken", True, [])
 
 
-@pytest.mark.parametrize("fault", [INVALID_JSON_EVENT, INVALID_UTF8_EVENT], ids=["invalid-json", "invalid-utf8"])
-async def test_malformed_event_is_a_backend_error(server: ReplayServer, backend, fault: bytes) -> None:
+@pytest.mark.parametrize(
+    "fault", [INVALID_JSON_EVENT, INVALID_UTF8_EVENT], ids=["invalid-json", "invalid-utf8"]
+)
+async def test_malformed_event_is_a_backend_error(
+    server: ReplayServer, backend, fault: bytes
+) -> None:
     server.enqueue(sse_response(inject(chat_stream_events("partial answer"), 2, fault)))
     err, seen = await expect_error(backend)
     assert err.code == "stream_broken" and "malformed event" in err.message
@@ -210,7 +267,9 @@ async def test_malformed_event_is_a_backend_error(server: ReplayServer, backend,
 
 
 async def test_error_object_inside_the_stream(server: ReplayServer, backend) -> None:
-    server.enqueue(sse_response(inject(chat_stream_events("partial answer"), 2, error_event("model crashed"))))
+    server.enqueue(
+        sse_response(inject(chat_stream_events("partial answer"), 2, error_event("model crashed")))
+    )
     err, _ = await expect_error(backend)
     assert err.code == "stream_broken" and "model crashed" in err.message
 
@@ -218,39 +277,105 @@ async def test_error_object_inside_the_stream(server: ReplayServer, backend) -> 
 @pytest.mark.parametrize(
     ("response", "code", "retryable", "retry_after"),
     [
-        (error_response(429, "Rate limit reached", code="rate_limit_exceeded", retry_after=7), "rate_limit_exceeded", True, 7.0),
-        (error_response(429, "Rate limit reached", retry_after_ms=1500), "rate_limit_exceeded", True, 1.5),
-        (error_response(429, "You exceeded your current quota", code="insufficient_quota"), "rate_limit_exceeded", False, None),
-        (error_response(500, "The server had an error", type="server_error"), "server_error", True, None),
+        (
+            error_response(429, "Rate limit reached", code="rate_limit_exceeded", retry_after=7),
+            "rate_limit_exceeded",
+            True,
+            7.0,
+        ),
+        (
+            error_response(429, "Rate limit reached", retry_after_ms=1500),
+            "rate_limit_exceeded",
+            True,
+            1.5,
+        ),
+        (
+            error_response(429, "You exceeded your current quota", code="insufficient_quota"),
+            "rate_limit_exceeded",
+            False,
+            None,
+        ),
+        (
+            error_response(500, "The server had an error", type="server_error"),
+            "server_error",
+            True,
+            None,
+        ),
         (error_response(503, "overloaded", retry_after=2), "server_error", True, 2.0),
         (error_response(401, "Incorrect API key provided"), "auth_error", False, None),
-        (error_response(404, "The model `gpt-4o` does not exist", code="model_not_found"), "model_not_found", False, None),
-        (error_response(404, 'model "gpt-4o" not found, try pulling it first', type="api_error"), "model_not_found", False, None),
+        (
+            error_response(404, "The model `gpt-4o` does not exist", code="model_not_found"),
+            "model_not_found",
+            False,
+            None,
+        ),
+        (
+            error_response(404, 'model "gpt-4o" not found, try pulling it first', type="api_error"),
+            "model_not_found",
+            False,
+            None,
+        ),
         (error_response(404, "404 page not found"), "bad_request", False, None),
         (error_response(400, "Invalid value for 'temperature'"), "bad_request", False, None),
-        (error_response(400, "maximum context length is 128000 tokens", code="context_length_exceeded"), "context_length_exceeded", False, None),
+        (
+            error_response(
+                400, "maximum context length is 128000 tokens", code="context_length_exceeded"
+            ),
+            "context_length_exceeded",
+            False,
+            None,
+        ),
     ],
-    ids=["429", "429-ms", "429-quota", "500", "503", "401", "404-model", "404-ollama-model", "404-path", "400", "400-context"],
+    ids=[
+        "429",
+        "429-ms",
+        "429-quota",
+        "500",
+        "503",
+        "401",
+        "404-model",
+        "404-ollama-model",
+        "404-path",
+        "400",
+        "400-context",
+    ],
 )
-async def test_http_errors_are_classified(server: ReplayServer, backend, response, code, retryable, retry_after) -> None:
+async def test_http_errors_are_classified(
+    server: ReplayServer, backend, response, code, retryable, retry_after
+) -> None:
     server.enqueue(response)
     err, seen = await expect_error(backend)
-    assert (err.code, err.retryable, err.retry_after, err.status) == (code, retryable, retry_after, response.status)
+    assert (err.code, err.retryable, err.retry_after, err.status) == (
+        code,
+        retryable,
+        retry_after,
+        response.status,
+    )
     assert seen == []
     if code == "model_not_found":
-        assert err.message == f"model 'gpt-4o' not found on {server.base_url} — pick one with --model"
+        assert (
+            err.message == f"model 'gpt-4o' not found on {server.base_url} — pick one with --model"
+        )
     assert len(server.requests) == 1  # no retries inside the client
 
 
 @pytest.mark.parametrize("where", ["opening", "mid-stream"])
-async def test_a_server_echoing_the_api_key_does_not_leak_it(server: ReplayServer, where: str) -> None:
+async def test_a_server_echoing_the_api_key_does_not_leak_it(
+    server: ReplayServer, where: str
+) -> None:
     """Regression: a 401 (or an in-stream error) quoting the rejected key put the whole key
     in the message shown to the user and stored as the run's last_error."""
     key = "sk-local-0123456789abcdef"
     if where == "opening":
-        server.enqueue(error_response(401, f"Incorrect API key provided: {key}", code="invalid_api_key"))
+        server.enqueue(
+            error_response(401, f"Incorrect API key provided: {key}", code="invalid_api_key")
+        )
     else:
-        server.enqueue(sse_response(inject(chat_stream_events("partial answer"), 2, error_event(f"bad key {key}"))))
+        server.enqueue(
+            sse_response(
+                inject(chat_stream_events("partial answer"), 2, error_event(f"bad key {key}"))
+            )
+        )
     backend = ChatCompletionsBackend(server.base_url, key, timeout=2.0)
     err, _ = await expect_error(backend)
     await backend.aclose()
@@ -271,7 +396,9 @@ def test_a_key_cut_off_by_a_one_line_message_is_masked_too() -> None:
 async def test_connection_refused(server: ReplayServer) -> None:
     backend = ChatCompletionsBackend(f"http://127.0.0.1:{unused_port()}/v1", None, timeout=2.0)
     err, _ = await expect_error(backend)
-    assert err.code == "connection_error" and err.retryable and "is the server running?" in err.message
+    assert (
+        err.code == "connection_error" and err.retryable and "is the server running?" in err.message
+    )
 
 
 async def test_no_first_byte_within_timeout(server: ReplayServer) -> None:
@@ -285,7 +412,11 @@ async def test_stall_mid_stream_is_broken(server: ReplayServer) -> None:
     server.enqueue(chat_stream("one two three", pauses={2: 1.0}))
     backend = ChatCompletionsBackend(server.base_url, None, timeout=0.2)
     err, seen = await expect_error(backend)
-    assert err.code == "stream_broken" and "stalled" in err.message and [c.text for c in seen] == ["one"]
+    assert (
+        err.code == "stream_broken"
+        and "stalled" in err.message
+        and [c.text for c in seen] == ["one"]
+    )
 
 
 # -- the request we send ------------------------------------------------------------------
@@ -297,8 +428,17 @@ async def test_request_conversion(server: ReplayServer, backend) -> None:
         input=[
             {"role": "system", "content": "Summary of earlier turns."},
             {"role": "user", "content": "Apple?"},
-            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "name": "lookup", "arguments": '{"q":"Apple"}'}]},
-            {"role": "tool", "tool_call_id": "c1", "name": "lookup", "content": '{"ticker":"AAPL"}'},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "c1", "name": "lookup", "arguments": '{"q":"Apple"}'}],
+            },
+            {
+                "role": "tool",
+                "tool_call_id": "c1",
+                "name": "lookup",
+                "content": '{"ticker":"AAPL"}',
+            },
             {"role": "assistant", "content": "AAPL."},
             {"role": "user", "content": "and MSFT?"},
         ],
@@ -312,7 +452,17 @@ async def test_request_conversion(server: ReplayServer, backend) -> None:
         {"role": "system", "content": "You are an analyst."},
         {"role": "system", "content": "Summary of earlier turns."},
         {"role": "user", "content": "Apple?"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"q":"Apple"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": '{"q":"Apple"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": '{"ticker":"AAPL"}'},
         {"role": "assistant", "content": "AAPL."},
         {"role": "user", "content": "and MSFT?"},
@@ -362,7 +512,13 @@ async def test_caller_owned_http_client_is_left_open(server: ReplayServer) -> No
 
 
 # -- model listing --------------------------------------------------------------------------
-MODELS = {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "library"} for i in ("qwen2.5:7b", "llama3.2:3b")]}
+MODELS = {
+    "object": "list",
+    "data": [
+        {"id": i, "object": "model", "created": 0, "owned_by": "library"}
+        for i in ("qwen2.5:7b", "llama3.2:3b")
+    ],
+}
 
 
 async def test_list_models(server: ReplayServer) -> None:
@@ -370,7 +526,10 @@ async def test_list_models(server: ReplayServer) -> None:
     assert await alist_models(server.base_url, None) == ["llama3.2:3b", "qwen2.5:7b"]
     import asyncio
 
-    assert await asyncio.to_thread(list_models, server.base_url, None) == ["llama3.2:3b", "qwen2.5:7b"]
+    assert await asyncio.to_thread(list_models, server.base_url, None) == [
+        "llama3.2:3b",
+        "qwen2.5:7b",
+    ]
 
 
 def test_list_models_unreachable() -> None:
@@ -390,23 +549,33 @@ def test_openai_errors_name_the_fix() -> None:
 
     req = httpx2.Request("POST", "https://api.openai.com/v1/responses")
     auth = openai.AuthenticationError(
-        "Error code: 401", response=httpx2.Response(401, request=req), body={"message": "Incorrect API key provided", "code": "invalid_api_key"}
+        "Error code: 401",
+        response=httpx2.Response(401, request=req),
+        body={"message": "Incorrect API key provided", "code": "invalid_api_key"},
     )
     err = to_backend_error(auth, base_url=None, model="gpt-4o")
-    assert (err.code, err.message, err.retryable) == ("auth_error", "OpenAI rejected the API key — check OPENAI_API_KEY", False)
+    assert (err.code, err.message, err.retryable) == (
+        "auth_error",
+        "OpenAI rejected the API key — check OPENAI_API_KEY",
+        False,
+    )
     missing = openai.NotFoundError(
-        "Error code: 404", response=httpx2.Response(404, request=req), body={"message": "The model `gpt-9` does not exist", "code": "model_not_found"}
+        "Error code: 404",
+        response=httpx2.Response(404, request=req),
+        body={"message": "The model `gpt-9` does not exist", "code": "model_not_found"},
     )
     assert to_backend_error(missing, base_url=None, model="gpt-9").message == (
         "model 'gpt-9' not found on https://api.openai.com/v1 — pick one with --model"
     )
     refused = to_backend_error(openai.APIConnectionError(request=req), base_url=None)
-    assert refused.code == "connection_error" and refused.message.endswith("check your network connection")
+    assert refused.code == "connection_error" and refused.message.endswith(
+        "check your network connection"
+    )
 
 
 def test_retry_after_forms() -> None:
-    from email.utils import formatdate
     import time
+    from email.utils import formatdate
 
     from assistant_core.backends.openai_common import retry_after_seconds
 

@@ -15,12 +15,29 @@ from tests.test_objects import make_call, make_message, make_run, make_step
 
 EXPECTED_EVENTS = {
     "thread.created",
-    *(f"thread.run.{s}" for s in (
-        "created", "queued", "in_progress", "requires_action", "completed", "incomplete",
-        "failed", "cancelling", "cancelled", "expired")),
-    *(f"thread.run.step.{s}" for s in (
-        "created", "in_progress", "delta", "completed", "failed", "cancelled", "expired")),
-    *(f"thread.message.{s}" for s in ("created", "in_progress", "delta", "completed", "incomplete")),
+    *(
+        f"thread.run.{s}"
+        for s in (
+            "created",
+            "queued",
+            "in_progress",
+            "requires_action",
+            "completed",
+            "incomplete",
+            "failed",
+            "cancelling",
+            "cancelled",
+            "expired",
+        )
+    ),
+    *(
+        f"thread.run.step.{s}"
+        for s in ("created", "in_progress", "delta", "completed", "failed", "cancelled", "expired")
+    ),
+    *(
+        f"thread.message.{s}"
+        for s in ("created", "in_progress", "delta", "completed", "incomplete")
+    ),
     "error",
     "done",
 }
@@ -36,8 +53,16 @@ def test_one_type_per_api_event() -> None:
 
 def test_status_maps_cover_every_status() -> None:
     assert set(ev.RUN_EVENT_BY_STATUS) == {
-        "queued", "in_progress", "requires_action", "completed", "incomplete", "failed",
-        "cancelling", "cancelled", "expired"}
+        "queued",
+        "in_progress",
+        "requires_action",
+        "completed",
+        "incomplete",
+        "failed",
+        "cancelling",
+        "cancelled",
+        "expired",
+    }
     for status, cls in ev.RUN_EVENT_BY_STATUS.items():
         assert cls.event == f"thread.run.{status}"
     for status, cls in ev.STEP_EVENT_BY_STATUS.items():
@@ -54,13 +79,18 @@ def _sample_events() -> list[ev.Event]:
     samples += [ev.StepCreated(make_step()), ev.StepCompleted(step)]
     samples += [cls(make_step(status=s)) for s, cls in ev.STEP_EVENT_BY_STATUS.items()]
     samples += [
-        ev.StepDelta(ev.RunStepDelta("step_1", "run_1", "thread_1",
-                                     [ev.tool_call_delta(0, make_call(), '{"tick')])),
+        ev.StepDelta(
+            ev.RunStepDelta(
+                "step_1", "run_1", "thread_1", [ev.tool_call_delta(0, make_call(), '{"tick')]
+            )
+        ),
         ev.MessageCreated(make_message(status="in_progress", content=[])),
         ev.MessageInProgress(make_message(status="in_progress")),
         ev.MessageDelta(ev.MessageDeltaData("msg_1", "run_1", "thread_1", "Hel")),
         ev.MessageCompleted(message),
-        ev.MessageIncomplete(make_message(status="incomplete", incomplete_details={"reason": "run_failed"})),
+        ev.MessageIncomplete(
+            make_message(status="incomplete", incomplete_details={"reason": "run_failed"})
+        ),
         ev.RunCompleted(run),
         ev.ErrorEvent(LastError("server_error", "the model server closed the stream")),
     ]
@@ -92,15 +122,21 @@ def test_sse_keeps_non_ascii_and_escapes_newlines() -> None:
 
 
 def test_message_delta_form() -> None:
-    data = ev.MessageDelta(ev.MessageDeltaData("msg_1", "run_1", "thread_1", "Hi", index=0)).to_json()
+    data = ev.MessageDelta(
+        ev.MessageDeltaData("msg_1", "run_1", "thread_1", "Hi", index=0)
+    ).to_json()
     assert data["data"]["object"] == "thread.message.delta"
     assert data["data"]["delta"]["content"][0]["text"]["value"] == "Hi"
 
 
 def test_tool_call_delta_includes_output_when_known() -> None:
     with_output = ev.tool_call_delta(1, make_call(output="42"))
-    assert with_output == {"index": 1, "id": "call_1", "type": "function",
-                           "function": {"name": "get_price", "output": "42"}}
+    assert with_output == {
+        "index": 1,
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_price", "output": "42"},
+    }
     pending = ev.tool_call_delta(0, make_call(output=None), arguments='{"t')
     assert pending["function"] == {"name": "get_price", "arguments": '{"t'}
 
@@ -127,5 +163,9 @@ def test_snapshot_is_independent_of_later_changes() -> None:
 
 def test_error_event_carries_an_error_object() -> None:
     data = ev.ErrorEvent(LastError("rate_limit_exceeded", "slow down")).to_json()["data"]
-    assert data == {"code": "rate_limit_exceeded", "message": "slow down",
-                    "type": "rate_limit_exceeded", "param": None}
+    assert data == {
+        "code": "rate_limit_exceeded",
+        "message": "slow down",
+        "type": "rate_limit_exceeded",
+        "param": None,
+    }

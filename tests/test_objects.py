@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 
 import pytest
 from openai.types.beta import Assistant as OpenAIAssistant
@@ -40,10 +41,15 @@ T0 = 1_790_000_000
 
 
 def make_run(**overrides: object) -> Run:
-    fields: dict[str, object] = dict(
-        id="run_1", created_at=T0, thread_id="thread_1", assistant_id="asst_1", model="gpt-5-mini",
-        instructions="be brief", tools=[{"type": "function", "function": {"name": "lookup"}}],
-    )
+    fields: dict[str, object] = {
+        "id": "run_1",
+        "created_at": T0,
+        "thread_id": "thread_1",
+        "assistant_id": "asst_1",
+        "model": "gpt-5-mini",
+        "instructions": "be brief",
+        "tools": [{"type": "function", "function": {"name": "lookup"}}],
+    }
     fields.update(overrides)
     return Run(**fields)  # type: ignore[arg-type]
 
@@ -53,26 +59,38 @@ def make_call(call_id: str = "call_1", output: str | None = '{"price": 1.5}') ->
         id=call_id,
         function=FunctionCall(name="get_price", arguments='{"ticker": "AAPL"}', output=output),
         status="completed" if output is not None else "running",
-        started_at=T0 + 0.25, finished_at=T0 + 1.5, duration_ms=1250.0,
-        source="yahoo", display={"table": [[1, 2]]},
+        started_at=T0 + 0.25,
+        finished_at=T0 + 1.5,
+        duration_ms=1250.0,
+        source="yahoo",
+        display={"table": [[1, 2]]},
     )
 
 
 def make_step(**overrides: object) -> RunStep:
-    fields: dict[str, object] = dict(
-        id="step_1", created_at=T0, run_id="run_1", thread_id="thread_1",
-        assistant_id="asst_1", type="tool_calls",
-    )
+    fields: dict[str, object] = {
+        "id": "step_1",
+        "created_at": T0,
+        "run_id": "run_1",
+        "thread_id": "thread_1",
+        "assistant_id": "asst_1",
+        "type": "tool_calls",
+    }
     fields.update(overrides)
     return RunStep(**fields)  # type: ignore[arg-type]
 
 
 def make_message(**overrides: object) -> Message:
-    fields: dict[str, object] = dict(
-        id="msg_1", created_at=T0, thread_id="thread_1", role="assistant",
-        content=text_content("Apple's revenue was $391.0B (yahoo)."), run_id="run_1",
-        assistant_id="asst_1", completed_at=T0 + 3,
-    )
+    fields: dict[str, object] = {
+        "id": "msg_1",
+        "created_at": T0,
+        "thread_id": "thread_1",
+        "role": "assistant",
+        "content": text_content("Apple's revenue was $391.0B (yahoo)."),
+        "run_id": "run_1",
+        "assistant_id": "asst_1",
+        "completed_at": T0 + 3,
+    }
     fields.update(overrides)
     return Message(**fields)  # type: ignore[arg-type]
 
@@ -80,8 +98,14 @@ def make_message(**overrides: object) -> Message:
 # -- ids and transitions -----------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kind", "prefix"),
-    [("assistant", "asst_"), ("thread", "thread_"), ("message", "msg_"), ("run", "run_"),
-     ("step", "step_"), ("call", "call_")],
+    [
+        ("assistant", "asst_"),
+        ("thread", "thread_"),
+        ("message", "msg_"),
+        ("run", "run_"),
+        ("step", "step_"),
+        ("call", "call_"),
+    ],
 )
 def test_new_id_has_the_api_prefix_and_is_unique(kind: str, prefix: str) -> None:
     ids = {new_id(kind) for _ in range(200)}
@@ -106,9 +130,13 @@ def test_check_transition_allows_valid_and_same_status() -> None:
 
 @pytest.mark.parametrize(
     ("table", "old", "new"),
-    [(RUN_TRANSITIONS, "completed", "in_progress"), (RUN_TRANSITIONS, "queued", "completed"),
-     (RUN_TRANSITIONS, "bogus", "queued"), (STEP_TRANSITIONS, "failed", "completed"),
-     (MESSAGE_TRANSITIONS, "completed", "in_progress")],
+    [
+        (RUN_TRANSITIONS, "completed", "in_progress"),
+        (RUN_TRANSITIONS, "queued", "completed"),
+        (RUN_TRANSITIONS, "bogus", "queued"),
+        (STEP_TRANSITIONS, "failed", "completed"),
+        (MESSAGE_TRANSITIONS, "completed", "in_progress"),
+    ],
 )
 def test_check_transition_refuses_invalid(table: dict, old: str, new: str) -> None:
     with pytest.raises(InvalidTransition, match=f"from '{old}' to '{new}'"):
@@ -121,7 +149,9 @@ def test_message_text_and_set_text() -> None:
     assert message.text == ""
     message.set_text("삼성전자 매출")
     assert message.text == "삼성전자 매출"
-    assert message.content == [{"type": "text", "text": {"value": "삼성전자 매출", "annotations": []}}]
+    assert message.content == [
+        {"type": "text", "text": {"value": "삼성전자 매출", "annotations": []}}
+    ]
 
 
 def test_usage_add_keeps_total() -> None:
@@ -147,19 +177,42 @@ def test_required_action_for_lists_calls_without_outputs() -> None:
 def _interesting_runs() -> list[Run]:
     return [
         make_run(),
-        make_run(status="in_progress", started_at=T0 + 1, provider="offline",
-                 truncation_strategy=TruncationStrategy("last_messages", 10),
-                 max_prompt_tokens=5000, max_completion_tokens=800, parallel_tool_calls=False,
-                 temperature=0.2, top_p=0.9, metadata={"k": "v"}),
-        make_run(status="requires_action", started_at=T0 + 1, approval="ask",
-                 required_action=required_action_for([make_call(output=None)])),
-        make_run(status="failed", failed_at=T0 + 9,
-                 last_error=LastError("rate_limit_exceeded", "slow down"),
-                 retry={"attempt": 3, "max": 3, "reason": "429", "wait_s": 4.0}),
-        make_run(status="completed", completed_at=T0 + 9, usage=Usage(120, 30, 150),
-                 memory={"dropped_messages": 4, "summarised": True}),
-        make_run(status="incomplete", completed_at=T0 + 9, usage=Usage(100, 800, 900),
-                 incomplete_details={"reason": "max_completion_tokens"}),
+        make_run(
+            status="in_progress",
+            started_at=T0 + 1,
+            provider="offline",
+            truncation_strategy=TruncationStrategy("last_messages", 10),
+            max_prompt_tokens=5000,
+            max_completion_tokens=800,
+            parallel_tool_calls=False,
+            temperature=0.2,
+            top_p=0.9,
+            metadata={"k": "v"},
+        ),
+        make_run(
+            status="requires_action",
+            started_at=T0 + 1,
+            approval="ask",
+            required_action=required_action_for([make_call(output=None)]),
+        ),
+        make_run(
+            status="failed",
+            failed_at=T0 + 9,
+            last_error=LastError("rate_limit_exceeded", "slow down"),
+            retry={"attempt": 3, "max": 3, "reason": "429", "wait_s": 4.0},
+        ),
+        make_run(
+            status="completed",
+            completed_at=T0 + 9,
+            usage=Usage(120, 30, 150),
+            memory={"dropped_messages": 4, "summarised": True},
+        ),
+        make_run(
+            status="incomplete",
+            completed_at=T0 + 9,
+            usage=Usage(100, 800, 900),
+            incomplete_details={"reason": "max_completion_tokens"},
+        ),
         make_run(status="cancelled", cancelled_at=T0 + 2),
         make_run(status="expired", expires_at=T0 + 600),
     ]
@@ -167,11 +220,16 @@ def _interesting_runs() -> list[Run]:
 
 def _interesting_steps() -> list[RunStep]:
     return [
-        make_step(tool_calls=[make_call("call_a"), make_call("call_b", output='{"error": "x"}')],
-                  status="completed", completed_at=T0 + 2, usage=Usage(10, 5, 15)),
+        make_step(
+            tool_calls=[make_call("call_a"), make_call("call_b", output='{"error": "x"}')],
+            status="completed",
+            completed_at=T0 + 2,
+            usage=Usage(10, 5, 15),
+        ),
         make_step(tool_calls=[make_call(output=None)]),
-        make_step(type="message_creation", message_id="msg_1", status="completed",
-                  completed_at=T0 + 3),
+        make_step(
+            type="message_creation", message_id="msg_1", status="completed", completed_at=T0 + 3
+        ),
         make_step(status="failed", failed_at=T0 + 2, last_error=LastError("server_error", "boom")),
         make_step(status="cancelled", cancelled_at=T0 + 2, tool_calls=[make_call()]),
     ]
@@ -180,21 +238,46 @@ def _interesting_steps() -> list[RunStep]:
 def _interesting_messages() -> list[Message]:
     return [
         make_message(),
-        make_message(role="user", run_id=None, assistant_id=None, completed_at=None,
-                     content=text_content("삼성전자 주가 어때?"), metadata={"source": "cli"}),
+        make_message(
+            role="user",
+            run_id=None,
+            assistant_id=None,
+            completed_at=None,
+            content=text_content("삼성전자 주가 어때?"),
+            metadata={"source": "cli"},
+        ),
         make_message(status="in_progress", completed_at=None, content=text_content("Partial")),
-        make_message(status="incomplete", completed_at=None, incomplete_at=T0 + 5,
-                     incomplete_details={"reason": "run_failed"}),
+        make_message(
+            status="incomplete",
+            completed_at=None,
+            incomplete_at=T0 + 5,
+            incomplete_details={"reason": "run_failed"},
+        ),
     ]
 
 
 def test_round_trips_are_lossless() -> None:
     objects: list = [
-        *_interesting_runs(), *_interesting_steps(), *_interesting_messages(),
-        Thread(id="thread_1", created_at=T0, metadata={"a": "b"}, title="AAPL", updated_at=T0 + 5,
-               summary="earlier: asked about AAPL"),
-        Assistant(id="asst_1", created_at=T0, model="m", name="n", instructions="i",
-                  tools=[{"type": "function"}], metadata={"x": "y"}),
+        *_interesting_runs(),
+        *_interesting_steps(),
+        *_interesting_messages(),
+        Thread(
+            id="thread_1",
+            created_at=T0,
+            metadata={"a": "b"},
+            title="AAPL",
+            updated_at=T0 + 5,
+            summary="earlier: asked about AAPL",
+        ),
+        Assistant(
+            id="asst_1",
+            created_at=T0,
+            model="m",
+            name="n",
+            instructions="i",
+            tools=[{"type": "function"}],
+            metadata={"x": "y"},
+        ),
     ]
     for obj in objects:
         data = obj.to_dict()
@@ -255,15 +338,20 @@ def test_message_validates_against_openai(message: Message) -> None:
 def test_thread_and_assistant_validate_against_openai() -> None:
     thread = Thread(id="thread_1", created_at=T0, metadata={"a": "b"}, title="AAPL", updated_at=T0)
     assert OpenAIThread.model_validate(thread.to_dict()).id == "thread_1"
-    assistant = Assistant(id="asst_1", created_at=T0, model="gpt-5-mini", name="Investor Assistant",
-                          tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
+    assistant = Assistant(
+        id="asst_1",
+        created_at=T0,
+        model="gpt-5-mini",
+        name="Investor Assistant",
+        tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
+    )
     assert OpenAIAssistant.model_validate(assistant.to_dict()).name == "Investor Assistant"
 
 
 def test_objects_module_does_not_import_openai() -> None:
     import assistant_core.objects as objects
 
-    source = open(objects.__file__, encoding="utf-8").read()
+    source = Path(objects.__file__).read_text(encoding="utf-8")
     assert not re.search(r"^\s*(import|from)\s+openai", source, re.MULTILINE)
 
 
@@ -271,16 +359,35 @@ def test_objects_module_does_not_import_openai() -> None:
 def test_our_finer_error_codes_stay_valid_on_the_wire(code: str) -> None:
     """The API's last_error.code is a closed set; ours travel beside it as ``reason`` and
     come back intact from storage."""
-    run = Run(id="run_1", created_at=T0, thread_id="thread_1", assistant_id="asst_1",
-              model="m", status="failed", failed_at=T0,
-              last_error=LastError(code=code, message="the app stopped before this run finished"))
+    run = Run(
+        id="run_1",
+        created_at=T0,
+        thread_id="thread_1",
+        assistant_id="asst_1",
+        model="m",
+        status="failed",
+        failed_at=T0,
+        last_error=LastError(code=code, message="the app stopped before this run finished"),
+    )
     data = run.to_dict()
-    assert data["last_error"] == {"code": "server_error", "reason": code,
-                                  "message": "the app stopped before this run finished"}
+    assert data["last_error"] == {
+        "code": "server_error",
+        "reason": code,
+        "message": "the app stopped before this run finished",
+    }
     assert OpenAIRun.model_validate(data).last_error.code == "server_error"
     assert Run.from_dict(data).last_error == LastError(code=code, message=run.last_error.message)
-    step = RunStep(id="step_1", created_at=T0, run_id="run_1", thread_id="thread_1",
-                   assistant_id="asst_1", type="message_creation", message_id="msg_1",
-                   status="failed", failed_at=T0, last_error=LastError(code=code, message="x"))
+    step = RunStep(
+        id="step_1",
+        created_at=T0,
+        run_id="run_1",
+        thread_id="thread_1",
+        assistant_id="asst_1",
+        type="message_creation",
+        message_id="msg_1",
+        status="failed",
+        failed_at=T0,
+        last_error=LastError(code=code, message="x"),
+    )
     assert OpenAIRunStep.model_validate(step.to_dict()).last_error.code == "server_error"
     assert RunStep.from_dict(step.to_dict()).last_error.code == code

@@ -13,15 +13,21 @@ import calendar
 import inspect
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant_core.backends.base import (
-    Backend, Finish, ModelRequest, TextDelta, ToolCallDelta, UsageChunk,
+    Backend,
+    Finish,
+    ModelRequest,
+    TextDelta,
+    ToolCallDelta,
+    UsageChunk,
 )  # fmt: skip
 from assistant_core.backends.offline import OfflineAnalyst
 from assistant_core.backends.offline.analyst import text_chunks
@@ -102,7 +108,9 @@ PERIODS = ["2024-09-30", "2023-09-30"]
 
 def statement(kind: str, rows: dict[str, list[float]], symbol: str, source: str = "yahoo") -> str:
     data = {"statement": kind, "period": "annual", "periods": PERIODS, "rows": rows}
-    return ToolResult(data=data, source=source, symbol=symbol, currency="USD", as_of=AS_OF).to_model()
+    return ToolResult(
+        data=data, source=source, symbol=symbol, currency="USD", as_of=AS_OF
+    ).to_model()
 
 
 def performance(symbol: str, source: str = "yahoo") -> str:
@@ -114,7 +122,9 @@ def performance(symbol: str, source: str = "yahoo") -> str:
         "weekly_closes": [["2026-06-12", 201.0], ["2026-07-10", 210.5], ["2026-08-14", 205.2],
                           ["2026-09-11", 220.7], ["2026-10-09", 231.0], ["2026-10-30", 225.0]],
     }  # fmt: skip
-    return ToolResult(data=data, source=source, symbol=symbol, currency="USD", as_of=AS_OF).to_model()
+    return ToolResult(
+        data=data, source=source, symbol=symbol, currency="USD", as_of=AS_OF
+    ).to_model()
 
 
 def quote(symbol: str) -> str:
@@ -123,7 +133,9 @@ def quote(symbol: str) -> str:
         "market_cap": 3_400_000_000_000, "pe_ratio": 37.0, "forward_pe": 30.1,
         "fifty_two_week_low": 164.08, "fifty_two_week_high": 237.49, "volume": 48_000_000,
     }  # fmt: skip
-    return ToolResult(data=data, source="yahoo", symbol=symbol, currency="USD", as_of=AS_OF).to_model()
+    return ToolResult(
+        data=data, source="yahoo", symbol=symbol, currency="USD", as_of=AS_OF
+    ).to_model()
 
 
 def ticker(company_name: str) -> str:
@@ -155,25 +167,54 @@ def default_handlers() -> dict[str, Callable[[dict[str, Any]], str]]:
         "get_company_news": lambda a: news(a["ticker"]),
         "get_cash_flow": lambda a: statement(
             "cash_flow",
-            {"Operating Cash Flow": [118_254_000_000, 110_543_000_000],
-             "Capital Expenditure": [-9_447_000_000, -10_959_000_000],
-             "Free Cash Flow": [108_807_000_000, 99_584_000_000]},
+            {
+                "Operating Cash Flow": [118_254_000_000, 110_543_000_000],
+                "Capital Expenditure": [-9_447_000_000, -10_959_000_000],
+                "Free Cash Flow": [108_807_000_000, 99_584_000_000],
+            },
             a["ticker"],
-        ),  # fmt: skip
+        ),
         "get_analyst_recommendations": lambda a: ToolResult(
-            data={"periods": [{"period": "0m", "strongBuy": 8, "buy": 22, "hold": 12, "sell": 1, "strongSell": 1}],
-                  "consensus": "buy"},
-            source="yahoo", symbol=a["ticker"],
-        ).to_model(),  # fmt: skip
-        "compare_stocks": lambda a: ToolResult(
-            data={"period": "100d", "stocks": [
-                {"symbol": "AAPL", "first_close": 201.45, "last_close": 225.0, "return_pct": 11.69,
-                 "volatility_annualized_pct": 24.3, "max_drawdown_pct": -8.4},
-                {"symbol": "MSFT", "first_close": 410.0, "last_close": 430.5, "return_pct": 5.0,
-                 "volatility_annualized_pct": 19.8, "max_drawdown_pct": -6.1},
-            ]},
+            data={
+                "periods": [
+                    {
+                        "period": "0m",
+                        "strongBuy": 8,
+                        "buy": 22,
+                        "hold": 12,
+                        "sell": 1,
+                        "strongSell": 1,
+                    }
+                ],
+                "consensus": "buy",
+            },
             source="yahoo",
-        ).to_model(),  # fmt: skip
+            symbol=a["ticker"],
+        ).to_model(),
+        "compare_stocks": lambda a: ToolResult(
+            data={
+                "period": "100d",
+                "stocks": [
+                    {
+                        "symbol": "AAPL",
+                        "first_close": 201.45,
+                        "last_close": 225.0,
+                        "return_pct": 11.69,
+                        "volatility_annualized_pct": 24.3,
+                        "max_drawdown_pct": -8.4,
+                    },
+                    {
+                        "symbol": "MSFT",
+                        "first_close": 410.0,
+                        "last_close": 430.5,
+                        "return_pct": 5.0,
+                        "volatility_annualized_pct": 19.8,
+                        "max_drawdown_pct": -6.1,
+                    },
+                ],
+            },
+            source="yahoo",
+        ).to_model(),
     }
 
 
@@ -196,8 +237,13 @@ class Conversation:
     parallel: bool = True
 
     async def turn(self) -> Turn:
-        request = ModelRequest(model="offline", instructions="You help users research stocks.",
-                               input=list(self.items), tools=self.tools, parallel_tool_calls=self.parallel)
+        request = ModelRequest(
+            model="offline",
+            instructions="You help users research stocks.",
+            input=list(self.items),
+            tools=self.tools,
+            parallel_tool_calls=self.parallel,
+        )
         out = Turn()
         by_index: dict[int, dict[str, Any]] = {}
         async for chunk in self.backend.stream(request):
@@ -234,7 +280,9 @@ class Conversation:
                 args = json.loads(call["arguments"])
                 handler = self.handlers.get(call["name"])
                 try:  # as the registry does: a failing tool is an error output, never a crash
-                    output = handler(args) if handler else ToolResult.failure("unknown tool").to_model()
+                    output = (
+                        handler(args) if handler else ToolResult.failure("unknown tool").to_model()
+                    )
                     if inspect.isawaitable(output):
                         output = await output
                 except Exception as exc:
@@ -282,7 +330,10 @@ async def test_should_i_buy_apple() -> None:
     # a balanced verdict: signals both ways, no certainty
     assert "### Verdict" in text
     assert "- High net margin (24.0%)" in text and "- High leverage: debt/equity 1.87" in text
-    assert "- Current ratio below 1 (0.87)" in text and "- Stock up 11.7% over the last 100 trading days" in text
+    assert (
+        "- Current ratio below 1 (0.87)" in text
+        and "- Stock up 11.7% over the last 100 trading days" in text
+    )
     assert "not a forecast" in text
     assert "Sources: Yahoo Finance (as of 2026-11-02 21:00 UTC)." in text
     assert "looked up “Apple” (via Yahoo Finance)" in text
@@ -315,7 +366,10 @@ async def test_tesla_balance_sheet() -> None:
     assert "| Total assets | 122.1B | 106.6B | +14.5% |" in text
     assert "| Total debt | 13.6B | 9.6B | +42.3% |" in text
     assert "Debt/equity 0.19 · current ratio 2.02 · net cash 2.5B" in text
-    assert "**What stands out**\n- ▲ Low leverage: debt/equity 0.19\n- ▲ Comfortable current ratio (2.02)" in text
+    assert (
+        "**What stands out**\n- ▲ Low leverage: debt/equity 0.19\n- ▲ Comfortable current ratio (2.02)"
+        in text
+    )
     assert "Income statement" not in text and "### Verdict" not in text
     assert "not financial advice" in text
 
@@ -338,7 +392,10 @@ async def test_follow_up_uses_the_company_from_the_thread() -> None:
     await conv.ask("Show me MSFT's last 100 days")
     turns = await conv.ask("and its income statement?")
     assert called(turns[0]) == [("get_income_statement", {"ticker": "MSFT"})]
-    assert turns[1].text.startswith("## Microsoft Corporation (MSFT)") and "### Income statement" in turns[1].text
+    assert (
+        turns[1].text.startswith("## Microsoft Corporation (MSFT)")
+        and "### Income statement" in turns[1].text
+    )
     assert "| Revenue | 273.7B | 230.0B | +19.0% |" in turns[1].text
 
 
@@ -371,7 +428,9 @@ async def test_korean_should_i_buy_apple() -> None:
     text = turns[2].text
     assert text.startswith("## Apple Inc. (AAPL)")
     assert "**Apple Inc., 지금 사도 될까요?**" in text
-    assert "### 손익계산서" in text and "### 재무상태표" in text and "### 최근 100거래일 주가" in text
+    assert (
+        "### 손익계산서" in text and "### 재무상태표" in text and "### 최근 100거래일 주가" in text
+    )
     assert "| 매출액 | 391.0B | 383.3B | +2.0% |" in text
     assert "매출총이익률 46.2% · 영업이익률 31.5% · 순이익률 24.0%" in text
     assert "### 종합 의견" in text and "**긍정적 신호**" in text and "**부정적 신호**" in text
@@ -481,7 +540,10 @@ async def test_only_tools_in_the_request_are_called() -> None:
     assert called(turns[0]) == [("get_balance_sheet", {"ticker": "AAPL"})]
     text = turns[1].text
     assert "### Balance sheet" in text
-    assert "Not covered (no tool for it here): the income statement, the last 100 trading days." in text
+    assert (
+        "Not covered (no tool for it here): the income statement, the last 100 trading days."
+        in text
+    )
     names = {c["name"] for t in turns for c in t.calls}
     assert names == {"get_balance_sheet"}
 
@@ -492,7 +554,9 @@ async def test_no_tools_at_all() -> None:
 
 
 async def test_unknown_name_without_lookup_tool() -> None:
-    turns = await Conversation(tools=[_spec("get_balance_sheet")]).ask("How is Acme Robotics' balance sheet?")
+    turns = await Conversation(tools=[_spec("get_balance_sheet")]).ask(
+        "How is Acme Robotics' balance sheet?"
+    )
     assert len(turns) == 1
     assert "I don't know the ticker of “Acme Robotics”" in turns[0].text
 
@@ -602,7 +666,9 @@ async def test_with_the_real_investor_tools_on_demo_data() -> None:
 async def test_text_streams_in_small_chunks_with_usage_last() -> None:
     conv = Conversation()
     conv.items.append({"role": "user", "content": "hello"})
-    chunks = [c async for c in conv.backend.stream(ModelRequest("offline", "", conv.items, ALL_TOOLS))]
+    chunks = [
+        c async for c in conv.backend.stream(ModelRequest("offline", "", conv.items, ALL_TOOLS))
+    ]
     texts = [c for c in chunks if isinstance(c, TextDelta)]
     assert len(texts) > 20 and all(len(c.text.split()) <= 3 for c in texts)
     assert isinstance(chunks[-2], UsageChunk) and chunks[-1] == Finish("stop")
@@ -615,17 +681,25 @@ def test_text_chunks_rejoin_exactly() -> None:
 
 
 async def test_tool_call_arguments_arrive_in_fragments() -> None:
-    request = ModelRequest("offline", "", [{"role": "user", "content": "Show me MSFT's last 100 days"}], ALL_TOOLS)
+    request = ModelRequest(
+        "offline", "", [{"role": "user", "content": "Show me MSFT's last 100 days"}], ALL_TOOLS
+    )
     chunks = [c async for c in OfflineAnalyst().stream(request)]
     deltas = [c for c in chunks if isinstance(c, ToolCallDelta)]
-    assert deltas[0].id and deltas[0].name == "get_daily_stock_performance" and deltas[0].arguments == ""
+    assert (
+        deltas[0].id
+        and deltas[0].name == "get_daily_stock_performance"
+        and deltas[0].arguments == ""
+    )
     assert all(d.id is None and d.name is None for d in deltas[1:])
     assert "".join(d.arguments for d in deltas) == '{"ticker": "MSFT"}'
     assert chunks[-1] == Finish("tool_calls")
 
 
 async def test_ids_are_deterministic_per_instance_and_unique_across_runs() -> None:
-    request = ModelRequest("offline", "", [{"role": "user", "content": "Show me MSFT's last 100 days"}], ALL_TOOLS)
+    request = ModelRequest(
+        "offline", "", [{"role": "user", "content": "Show me MSFT's last 100 days"}], ALL_TOOLS
+    )
 
     async def first_id(backend: OfflineAnalyst) -> str | None:
         async for chunk in backend.stream(request):
@@ -640,7 +714,9 @@ async def test_ids_are_deterministic_per_instance_and_unique_across_runs() -> No
 
 
 async def test_max_output_tokens_cuts_the_answer() -> None:
-    request = ModelRequest("offline", "", [{"role": "user", "content": "hello"}], ALL_TOOLS, max_output_tokens=20)
+    request = ModelRequest(
+        "offline", "", [{"role": "user", "content": "hello"}], ALL_TOOLS, max_output_tokens=20
+    )
     chunks = [c async for c in OfflineAnalyst().stream(request)]
     assert chunks[-1] == Finish("length")
     usage = chunks[-2]
@@ -692,12 +768,19 @@ async def test_pace_spaces_the_chunks_and_can_be_cancelled() -> None:
         ("What's the outlook for Tesla?", ["buy"], ["TSLA"], "Tesla"),
         ("NVDA stock price chart", ["performance"], ["NVDA"], None),
         ("Should I buy Apple? It is a BIG decision", ["buy"], ["AAPL"], "Apple"),
-        ("How did Rivian Automotive do over the last 100 days?", ["performance"], [None], "Rivian Automotive"),
+        (
+            "How did Rivian Automotive do over the last 100 days?",
+            ["performance"],
+            [None],
+            "Rivian Automotive",
+        ),
         ("hello", [], [], None),
         ("HELLO THERE FRIEND", [], [], None),
     ],
 )
-def test_parse_question(question: str, intents: list[str], symbols: list[str | None], query: str | None) -> None:
+def test_parse_question(
+    question: str, intents: list[str], symbols: list[str | None], query: str | None
+) -> None:
     q = parse_question(question)
     assert q.intents == intents
     assert [t.symbol for t in q.targets] == symbols
@@ -713,7 +796,9 @@ def test_language_follows_the_question() -> None:
 # -- never crashes: whatever the question, whatever the tools sent back ----------------------
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 _keys = st.sampled_from([
@@ -726,7 +811,8 @@ _shaped = st.dictionaries(_keys, _json, max_size=8)
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    question=st.text(max_size=60) | st.sampled_from(["Should I buy Apple?", "애플 주식 사도 될까?", "Compare AAPL and MSFT"]),
+    question=st.text(max_size=60)
+    | st.sampled_from(["Should I buy Apple?", "애플 주식 사도 될까?", "Compare AAPL and MSFT"]),
     data=_shaped,
     envelope=st.sampled_from(["data", "error", "raw"]),
 )

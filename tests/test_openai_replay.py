@@ -8,8 +8,8 @@ import gzip
 import http.client
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -41,15 +41,24 @@ def server() -> Iterator[ReplayServer]:
         yield s
 
 
-def call(server: ReplayServer, method: str = "POST", path: str = "/v1/chat/completions", body: object = None) -> http.client.HTTPResponse:
+def call(
+    server: ReplayServer,
+    method: str = "POST",
+    path: str = "/v1/chat/completions",
+    body: object = None,
+) -> http.client.HTTPResponse:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     data = json.dumps(body).encode() if body is not None else None
-    conn.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
+    conn.request(
+        method, path, body=data, headers={"Content-Type": "application/json"} if data else {}
+    )
     return conn.getresponse()
 
 
 def data_events(body: bytes) -> list[dict]:
-    return [json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: {")]
+    return [
+        json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: {")
+    ]
 
 
 # -- recorded fixtures ----------------------------------------------------------------------
@@ -66,13 +75,19 @@ def test_sse_bin_is_served_byte_for_byte(server: ReplayServer, fixtures_dir: Pat
     resp = call(server, body={"stream": True})
     assert resp.status == 200
     assert resp.getheader("Content-Type") == "text/event-stream; charset=utf-8"
-    assert resp.getheader("Transfer-Encoding") == "chunked" and resp.getheader("Content-Length") is None
+    assert (
+        resp.getheader("Transfer-Encoding") == "chunked"
+        and resp.getheader("Content-Length") is None
+    )
     assert resp.read() == (fixtures_dir / SSE_BIN).read_bytes()
     server.verify()
 
 
 def test_vcrpy_cassette(server: ReplayServer, fixtures_dir: Path) -> None:
-    interactions = load_cassette(fixtures_dir / "chat_completions/mirascope_call_with_tools_openai_gpt_4o_completions_stream.yaml")
+    interactions = load_cassette(
+        fixtures_dir
+        / "chat_completions/mirascope_call_with_tools_openai_gpt_4o_completions_stream.yaml"
+    )
     assert [(i.method, i.path) for i in interactions] == [("POST", "/v1/chat/completions")] * 6
     assert interactions[0].request_body["model"] == "gpt-4o"
     # The recorded framing headers are dropped: the server frames the body itself.
@@ -85,15 +100,27 @@ def test_vcrpy_cassette(server: ReplayServer, fixtures_dir: Path) -> None:
     resp = call(server, body={})
     body = resp.read()
     assert body == b"".join(first.chunks or [])
-    assert body.startswith(b'data: {"id":"chatcmpl-CoDWpGC47t2wtJ7PYJq9LCn0IZunc"') and body.endswith(b"data: [DONE]\n\n")
+    assert body.startswith(
+        b'data: {"id":"chatcmpl-CoDWpGC47t2wtJ7PYJq9LCn0IZunc"'
+    ) and body.endswith(b"data: [DONE]\n\n")
     assert data_events(body)[0]["obfuscation"] == "j9Z9Y9WcWYn"  # unknown fields reach the client
 
 
 def test_pydantic_ai_dialect(fixtures_dir: Path) -> None:
-    turn1, turn2 = load_cassette(fixtures_dir / "responses/pydantic-ai_test_openai_responses_stream.yaml")
-    assert turn1.request_body["input"] == [{"content": "What is the capital of France?", "role": "user"}]
+    turn1, turn2 = load_cassette(
+        fixtures_dir / "responses/pydantic-ai_test_openai_responses_stream.yaml"
+    )
+    assert turn1.request_body["input"] == [
+        {"content": "What is the capital of France?", "role": "user"}
+    ]
     assert tool_exchange(turn2.request_body) == {
-        "calls": [("fc_67e554a1de488191af0831d35cbe082e0794405d35281ae2", "get_capital", '{"country":"France"}')],
+        "calls": [
+            (
+                "fc_67e554a1de488191af0831d35cbe082e0794405d35281ae2",
+                "get_capital",
+                '{"country":"France"}',
+            )
+        ],
         "outputs": [("fc_67e554a1de488191af0831d35cbe082e0794405d35281ae2", "Paris")],
     }
     kinds = [e["type"] for e in data_events(b"".join(turn2.response.chunks or []))]
@@ -101,7 +128,9 @@ def test_pydantic_ai_dialect(fixtures_dir: Path) -> None:
 
 
 def test_gzip_binary_body_keeps_its_encoding(server: ReplayServer, fixtures_dir: Path) -> None:
-    interactions = load_cassette(fixtures_dir / "assistants/openllmetry_test_streaming_new_assistant.yaml")
+    interactions = load_cassette(
+        fixtures_dir / "assistants/openllmetry_test_streaming_new_assistant.yaml"
+    )
     server.enqueue_interactions(interactions[:1])
     resp = call(server, path="/v1/assistants", body={})
     assert resp.getheader("Content-Encoding") == "gzip"
@@ -128,20 +157,36 @@ def test_unexpected_request_and_unused_response_are_reported(server: ReplayServe
     server.enqueue(json_response({}), path="/v1/responses")
     resp = call(server, path="/v1/embeddings", body={})
     assert resp.status == 418
-    assert "no response queued for POST /v1/embeddings" in json.loads(resp.read())["error"]["message"]
+    assert (
+        "no response queued for POST /v1/embeddings" in json.loads(resp.read())["error"]["message"]
+    )
     with pytest.raises(AssertionError, match="never requested: POST /v1/responses"):
         server.verify()
 
 
-def test_failed_check_answers_418_and_fails_verify(server: ReplayServer, fixtures_dir: Path) -> None:
-    turn2 = load_cassette(fixtures_dir / "chat_completions/pydantic-ai_test_run_stream_sync_streams_real_model.yaml")[1]
+def test_failed_check_answers_418_and_fails_verify(
+    server: ReplayServer, fixtures_dir: Path
+) -> None:
+    turn2 = load_cassette(
+        fixtures_dir / "chat_completions/pydantic-ai_test_run_stream_sync_streams_real_model.yaml"
+    )[1]
     check = same_tool_exchange(turn2.request_body)
     server.enqueue(chat_stream("ok"), check=check)
     server.enqueue(chat_stream("ok"), check=check)
     good = {
         "messages": [
             {"role": "user", "content": "?"},
-            {"role": "assistant", "content": None, "tool_calls": [{"id": "call_ZR5UUuTt3pf61kjwAJIYdVMj", "type": "function", "function": {"name": "get_capital", "arguments": '{"country":"UK"}'}}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_ZR5UUuTt3pf61kjwAJIYdVMj",
+                        "type": "function",
+                        "function": {"name": "get_capital", "arguments": '{"country":"UK"}'},
+                    }
+                ],
+            },
             {"role": "tool", "tool_call_id": "call_ZR5UUuTt3pf61kjwAJIYdVMj", "content": "London"},
         ]
     }
@@ -172,10 +217,25 @@ def test_keep_alive_connection_serves_several_requests(server: ReplayServer) -> 
 
 # -- faults and pacing ----------------------------------------------------------------------
 def test_error_response_shape_and_retry_after(server: ReplayServer) -> None:
-    server.enqueue(error_response(429, "slow down", code="rate_limit_exceeded", retry_after=3, retry_after_ms=2500))
+    server.enqueue(
+        error_response(
+            429, "slow down", code="rate_limit_exceeded", retry_after=3, retry_after_ms=2500
+        )
+    )
     resp = call(server)
-    assert (resp.status, resp.getheader("Retry-After"), resp.getheader("retry-after-ms")) == (429, "3", "2500")
-    assert json.loads(resp.read()) == {"error": {"message": "slow down", "type": "invalid_request_error", "param": None, "code": "rate_limit_exceeded"}}
+    assert (resp.status, resp.getheader("Retry-After"), resp.getheader("retry-after-ms")) == (
+        429,
+        "3",
+        "2500",
+    )
+    assert json.loads(resp.read()) == {
+        "error": {
+            "message": "slow down",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+    }
 
 
 def test_delay_before_first_byte(server: ReplayServer) -> None:
@@ -236,24 +296,38 @@ def test_close_interrupts_a_long_delay() -> None:
 # -- builders -----------------------------------------------------------------------------
 def test_chat_stream_builder_shape() -> None:
     events = chat_stream_events(
-        "Hi", [ToolCallSpec("f", '{"x": 1}', "call_1"), ToolCallSpec("g", "{}", "call_2")], usage=(3, 4), interleave=True
+        "Hi",
+        [ToolCallSpec("f", '{"x": 1}', "call_1"), ToolCallSpec("g", "{}", "call_2")],
+        usage=(3, 4),
+        interleave=True,
     )
     assert events[-1] == b"data: [DONE]\n\n"
     chunks = [json.loads(e[6:]) for e in events[:-1]]
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] == 7
     assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
-    order = [c["choices"][0]["delta"]["tool_calls"][0]["index"] for c in chunks if c["choices"] and "tool_calls" in c["choices"][0]["delta"]]
+    order = [
+        c["choices"][0]["delta"]["tool_calls"][0]["index"]
+        for c in chunks
+        if c["choices"] and "tool_calls" in c["choices"][0]["delta"]
+    ]
     assert order[:4] == [0, 1, 0, 1]
 
 
 def test_responses_stream_builder_shape() -> None:
-    events = responses_stream_events("Hi there", [ToolCallSpec("f", '{"x": 1}')], outcome="completed")
+    events = responses_stream_events(
+        "Hi there", [ToolCallSpec("f", '{"x": 1}')], outcome="completed"
+    )
     decoded = [json.loads(e.split(b"data: ", 1)[1]) for e in events]
     assert [d["sequence_number"] for d in decoded] == list(range(len(decoded)))
-    assert all(e.startswith(b"event: " + d["type"].encode() + b"\n") for e, d in zip(events, decoded))
+    assert all(
+        e.startswith(b"event: " + d["type"].encode() + b"\n") for e, d in zip(events, decoded)
+    )
     final = decoded[-1]["response"]
-    assert final["status"] == "completed" and [o["type"] for o in final["output"]] == ["message", "function_call"]
+    assert final["status"] == "completed" and [o["type"] for o in final["output"]] == [
+        "message",
+        "function_call",
+    ]
     assert decoded[-1]["type"] == "response.completed" and final["usage"]["output_tokens"] == 34
 
 
@@ -272,4 +346,6 @@ def test_replay_process_serves_from_a_child_process() -> None:
             assert b"data: [DONE]" in conn.getresponse().read()
         conn.request("POST", "/v1/responses", body=b"{}")
         assert conn.getresponse().status == 418
-    assert proc.request_count == 3 and proc.failures == ["no response queued for POST /v1/responses"]
+    assert proc.request_count == 3 and proc.failures == [
+        "no response queued for POST /v1/responses"
+    ]

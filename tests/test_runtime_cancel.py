@@ -20,11 +20,15 @@ from tests.support.scripted_backend import (
 
 
 def partial_text_turn() -> list[Any]:
-    return text_turn("The balance sheet ", usage=None, finish=None) + [Pause(30)] + text_turn("is strong.")
+    return [
+        *text_turn("The balance sheet ", usage=None, finish=None),
+        Pause(30),
+        *text_turn("is strong."),
+    ]
 
 
 async def test_cancel_during_text_streaming(tmp_path: Path) -> None:
-    rt, backend, store = make_runtime(tmp_path / "db.sqlite", [partial_text_turn()])
+    rt, _backend, _store = make_runtime(tmp_path / "db.sqlite", [partial_text_turn()])
     thread = rt.create_thread()
     events: list[Any] = []
     canceller: asyncio.Task[Any] | None = None
@@ -48,7 +52,9 @@ async def test_cancel_during_text_streaming(tmp_path: Path) -> None:
         "done",
     ]
     partial = next(e.data for e in events if e.event == "thread.message.incomplete")
-    assert partial.text == "The balance sheet " and partial.incomplete_details == {"reason": "run_cancelled"}
+    assert partial.text == "The balance sheet " and partial.incomplete_details == {
+        "reason": "run_cancelled"
+    }
 
     fresh = Store(tmp_path / "db.sqlite")
     try:
@@ -67,7 +73,9 @@ async def test_cancel_during_tool_execution_ignores_late_results(tmp_path: Path)
     rt, backend, store = make_runtime(
         tmp_path / "db.sqlite",
         [
-            tool_turn(("snooze", '{"seconds": 0.3}', "c_thread"), ("nap", '{"seconds": 10}', "c_async")),
+            tool_turn(
+                ("snooze", '{"seconds": 0.3}', "c_thread"), ("nap", '{"seconds": 10}', "c_async")
+            ),
             text_turn("never reached"),
         ],
     )
@@ -101,7 +109,9 @@ async def test_cancel_while_waiting_for_approval(tmp_path: Path) -> None:
     async for event in rt.ask(thread.id, "go"):
         names.append(event.event)
         if event.event == "thread.run.requires_action":
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(rt.cancel_run(event.data.id)))
+            asyncio.get_running_loop().call_soon(
+                lambda run_id=event.data.id: asyncio.ensure_future(rt.cancel_run(run_id))
+            )
     assert names[-4:] == [
         "thread.run.cancelling",
         "thread.run.step.cancelled",
@@ -156,7 +166,9 @@ async def test_consumer_task_cancelled_cancels_the_run(tmp_path: Path) -> None:
 async def test_cancel_a_run_left_active_in_the_store(tmp_path: Path) -> None:
     """A run no task here executes (another process, or a crash) is closed in the store."""
     path = tmp_path / "db.sqlite"
-    rt, _, store = make_runtime(path, [tool_turn(("get_price", '{"symbol": "A"}'))], approval="client")
+    rt, _, _store = make_runtime(
+        path, [tool_turn(("get_price", '{"symbol": "A"}'))], approval="client"
+    )
     thread = rt.create_thread()
     async for event in rt.ask(thread.id, "go"):
         if event.event == "thread.run.requires_action":
@@ -188,14 +200,20 @@ async def test_cancel_before_the_run_started(tmp_path: Path) -> None:
     assert store.list_runs(thread.id)[-1].status == "cancelled"
 
 
-async def _cancel_while_tool_runs(tmp_path: Path, tool: Any, *, cancel_from_tool: bool) -> tuple[Any, list[str]]:
+async def _cancel_while_tool_runs(
+    tmp_path: Path, tool: Any, *, cancel_from_tool: bool
+) -> tuple[Any, list[str]]:
     """Run one call of ``tool`` and cancel the run: from inside the tool (scheduled for just
     after it returns) or from the stream once the call is running. Returns (run, event names)."""
     from tests.support.scripted_backend import function_spec, make_test_tools
 
     tools = make_test_tools()
     tools.register(function_spec("edge"), tool)
-    rt, _, store = make_runtime(tmp_path / "db.sqlite", [tool_turn(("edge", "{}")), [Pause(5), *text_turn("late")]], tools=tools)
+    rt, _, store = make_runtime(
+        tmp_path / "db.sqlite",
+        [tool_turn(("edge", "{}")), [Pause(5), *text_turn("late")]],
+        tools=tools,
+    )
     tool.runtime = rt  # type: ignore[attr-defined]
     thread = rt.create_thread()
     names: list[str] = []
@@ -207,7 +225,9 @@ async def _cancel_while_tool_runs(tmp_path: Path, tool: Any, *, cancel_from_tool
             e.get("status") == "running" for e in event.data.tool_calls
         )
         if running and not cancel_from_tool:
-            asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(rt.cancel_run(tool.run_id)))
+            asyncio.get_running_loop().call_later(
+                0.05, lambda: asyncio.ensure_future(rt.cancel_run(tool.run_id))
+            )
     return store.get_run(tool.run_id), names
 
 

@@ -26,7 +26,8 @@ def retry_states(events: list[Any]) -> list[Any]:
 
 async def test_rate_limited_twice_then_success(tmp_path: Path) -> None:
     rt, backend, store = make_runtime(
-        tmp_path / "db.sqlite", [rate_limited(0.01), rate_limited(0.01), text_turn("Third time lucky.")]
+        tmp_path / "db.sqlite",
+        [rate_limited(0.01), rate_limited(0.01), text_turn("Third time lucky.")],
     )
     thread = rt.create_thread()
     events = await collect(rt.ask(thread.id, "hi"))
@@ -56,7 +57,10 @@ async def test_server_errors_until_retries_exhausted(tmp_path: Path) -> None:
     assert len(backend.requests) == 4  # the first try and three retries
     assert [s["attempt"] for s in retry_states(events) if s] == [1, 2, 3]
     assert run.last_error.code == "server_error"
-    assert run.last_error.message == "OpenAI server error 500: The server had an error (after 3 retries)"
+    assert (
+        run.last_error.message
+        == "OpenAI server error 500: The server had an error (after 3 retries)"
+    )
     assert "\n" not in run.last_error.message
     assert run.retry is None and run.failed_at
     assert store.get_run(run.id).status == "failed"
@@ -65,7 +69,7 @@ async def test_server_errors_until_retries_exhausted(tmp_path: Path) -> None:
 
 async def test_backoff_without_retry_after_grows(tmp_path: Path) -> None:
     policy = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.03, jitter=0.0)
-    rt, backend, _ = make_runtime(
+    rt, _backend, _ = make_runtime(
         tmp_path / "db.sqlite", [server_error()] * 4, retry_policy=policy
     )
     thread = rt.create_thread()
@@ -74,7 +78,9 @@ async def test_backoff_without_retry_after_grows(tmp_path: Path) -> None:
 
 
 async def test_non_retryable_error_fails_at_once(tmp_path: Path) -> None:
-    error = BackendError("auth_error", "OpenAI rejected the API key — check OPENAI_API_KEY", status=401)
+    error = BackendError(
+        "auth_error", "OpenAI rejected the API key — check OPENAI_API_KEY", status=401
+    )
     rt, backend, _ = make_runtime(tmp_path / "db.sqlite", [error])
     thread = rt.create_thread()
     events = await collect(rt.ask(thread.id, "hi"))
@@ -89,7 +95,8 @@ async def test_non_retryable_error_fails_at_once(tmp_path: Path) -> None:
 async def test_stream_cut_mid_message_keeps_partial_text(tmp_path: Path) -> None:
     cut = BackendError("stream_broken", "the reply ended without a finish reason", retryable=True)
     rt, backend, store = make_runtime(
-        tmp_path / "db.sqlite", [[TextDelta("Tesla's debt "), TextDelta("is"), cut], text_turn("dup")]
+        tmp_path / "db.sqlite",
+        [[TextDelta("Tesla's debt "), TextDelta("is"), cut], text_turn("dup")],
     )
     thread = rt.create_thread()
     events = await collect(rt.ask(thread.id, "tesla?"))
@@ -122,8 +129,9 @@ async def test_stream_ending_without_finish_is_broken(tmp_path: Path) -> None:
 
 
 async def test_tool_call_stream_cut_fails_the_step(tmp_path: Path) -> None:
-    turn = tool_turn(("get_price", '{"symbol": "AAPL"}'))[:-2] + [
-        BackendError("stream_broken", "cut", retryable=True)
+    turn = [
+        *tool_turn(("get_price", '{"symbol": "AAPL"}'))[:-2],
+        BackendError("stream_broken", "cut", retryable=True),
     ]
     rt, backend, store = make_runtime(tmp_path / "db.sqlite", [turn])
     thread = rt.create_thread()
@@ -136,7 +144,7 @@ async def test_tool_call_stream_cut_fails_the_step(tmp_path: Path) -> None:
 
 
 async def test_unexpected_exception_becomes_internal_error(tmp_path: Path) -> None:
-    rt, _, store = make_runtime(
+    rt, _, _store = make_runtime(
         tmp_path / "db.sqlite", [[TextDelta("Partial "), ZeroDivisionError("division by zero")]]
     )
     thread = rt.create_thread()
@@ -162,7 +170,9 @@ async def test_unexpected_exception_becomes_internal_error(tmp_path: Path) -> No
 
 async def test_retry_shown_then_cancelled_during_backoff(tmp_path: Path) -> None:
     policy = RetryPolicy(max_retries=3, base_delay=30, max_delay=60, jitter=0.0)
-    rt, backend, store = make_runtime(tmp_path / "db.sqlite", [server_error()], retry_policy=policy)
+    rt, _backend, store = make_runtime(
+        tmp_path / "db.sqlite", [server_error()], retry_policy=policy
+    )
     thread = rt.create_thread()
     names = []
     async for event in rt.ask(thread.id, "hi"):
@@ -181,7 +191,8 @@ async def test_a_run_whose_end_cannot_be_saved_says_so_in_the_stream(tmp_path: P
     from tests.support.scripted_backend import Pause
 
     rt, _, store = make_runtime(
-        tmp_path / "db.sqlite", [[*text_turn("The answer ", usage=None, finish=None), Pause(0.1), *text_turn("goes on.")]]
+        tmp_path / "db.sqlite",
+        [[*text_turn("The answer ", usage=None, finish=None), Pause(0.1), *text_turn("goes on.")]],
     )
     thread = rt.create_thread()
     events: list[Any] = []

@@ -29,7 +29,8 @@ async def test_max_turns_ends_incomplete(tmp_path: Path) -> None:
 
 async def test_finish_length_ends_incomplete_with_partial_message(tmp_path: Path) -> None:
     rt, backend, store = make_runtime(
-        tmp_path / "db.sqlite", [[TextDelta("Apple's revenue grew"), UsageChunk(30, 16), Finish("length")]]
+        tmp_path / "db.sqlite",
+        [[TextDelta("Apple's revenue grew"), UsageChunk(30, 16), Finish("length")]],
     )
     thread = rt.create_thread()
     events = await collect(rt.ask(thread.id, "apple?", max_completion_tokens=16))
@@ -56,14 +57,19 @@ async def test_max_completion_tokens_across_turns(tmp_path: Path) -> None:
     thread = rt.create_thread()
     events = await collect(rt.ask(thread.id, "go", max_completion_tokens=10))
     run = events[-2].data
-    assert run.status == "incomplete" and run.incomplete_details == {"reason": "max_completion_tokens"}
+    assert run.status == "incomplete" and run.incomplete_details == {
+        "reason": "max_completion_tokens"
+    }
     assert len(backend.requests) == 1  # the budget was spent: no second turn
 
 
 async def test_remaining_completion_budget_is_passed_on(tmp_path: Path) -> None:
     rt, backend, _ = make_runtime(
         tmp_path / "db.sqlite",
-        [tool_turn(("get_price", '{"symbol": "A"}'), usage=(20, 12)), text_turn("fine", usage=(30, 3))],
+        [
+            tool_turn(("get_price", '{"symbol": "A"}'), usage=(20, 12)),
+            text_turn("fine", usage=(30, 3)),
+        ],
     )
     thread = rt.create_thread()
     events = await collect(rt.ask(thread.id, "go", max_completion_tokens=100))

@@ -47,17 +47,26 @@ def recorded_event_names(fixtures_dir: Path) -> tuple[list[str], list[str]]:
             continue
         body = "".join(entry["ResponseBody"])
         streams.append(
-            [line.split(":", 1)[1].strip() for line in body.splitlines() if line.startswith("event:")]
+            [
+                line.split(":", 1)[1].strip()
+                for line in body.splitlines()
+                if line.startswith("event:")
+            ]
         )
     assert len(streams) == 2
     return streams[0], streams[1]
 
 
-async def test_event_order_matches_recorded_assistants_stream(tmp_path: Path, fixtures_dir: Path) -> None:
+async def test_event_order_matches_recorded_assistants_stream(
+    tmp_path: Path, fixtures_dir: Path
+) -> None:
     first, second = recorded_event_names(fixtures_dir)
     rt, backend, store = make_runtime(
         tmp_path / "db.sqlite",
-        [tool_turn(("get_current_weather", "{}", "call_w")), text_turn("Wear light clothes, it is warm and sunny.")],
+        [
+            tool_turn(("get_current_weather", "{}", "call_w")),
+            text_turn("Wear light clothes, it is warm and sunny."),
+        ],
         approval="client",
     )
     store.update_assistant(dataclasses.replace(store.default_assistant(), tools=[WEATHER_TOOL]))
@@ -67,9 +76,15 @@ async def test_event_order_matches_recorded_assistants_stream(tmp_path: Path, fi
         ours.append(event.event)
         if event.event == "thread.run.requires_action":
             assert event.data.required_action["submit_tool_outputs"]["tool_calls"] == [
-                {"id": "call_w", "type": "function", "function": {"name": "get_current_weather", "arguments": "{}"}}
+                {
+                    "id": "call_w",
+                    "type": "function",
+                    "function": {"name": "get_current_weather", "arguments": "{}"},
+                }
             ]
-            await rt.submit_tool_outputs(event.data.id, [{"tool_call_id": "call_w", "output": "warm and sunny"}])
+            await rt.submit_tool_outputs(
+                event.data.id, [{"tool_call_id": "call_w", "output": "warm and sunny"}]
+            )
 
     split = ours.index("thread.run.requires_action") + 1
     # The recording used createThreadAndRun (so it starts with thread.created) and ended its
@@ -90,7 +105,11 @@ async def test_auto_policy_order_outputs_and_usage(tmp_path: Path) -> None:
     rt, backend, store = make_runtime(
         tmp_path / "db.sqlite",
         [
-            tool_turn(("get_price", '{"symbol": "AAPL"}'), ("get_price", '{"symbol": "MSFT"}'), interleave=True),
+            tool_turn(
+                ("get_price", '{"symbol": "AAPL"}'),
+                ("get_price", '{"symbol": "MSFT"}'),
+                interleave=True,
+            ),
             text_turn("AAPL and MSFT both trade at 123.5.", usage=(50, 12)),
         ],
     )
@@ -120,19 +139,27 @@ async def test_auto_policy_order_outputs_and_usage(tmp_path: Path) -> None:
     for event in events:
         if isinstance(event, StepDelta):
             for entry in event.data.tool_calls:
-                fragments[entry["index"]] = fragments.get(entry["index"], "") + entry["function"].get("arguments", "")
+                fragments[entry["index"]] = fragments.get(entry["index"], "") + entry[
+                    "function"
+                ].get("arguments", "")
     assert fragments == {0: '{"symbol": "AAPL"}', 1: '{"symbol": "MSFT"}'}
     # The model's second turn reads both outputs after the assistant item that asked for them.
     second = backend.requests[1]
     assert [i["role"] for i in second.input] == ["user", "assistant", "tool", "tool"]
-    assert [c["id"] for c in second.input[1]["tool_calls"]] == ["call_0_get_price", "call_1_get_price"]
+    assert [c["id"] for c in second.input[1]["tool_calls"]] == [
+        "call_0_get_price",
+        "call_1_get_price",
+    ]
     outputs = tool_outputs(second)
     assert json.loads(outputs["call_0_get_price"])["data"] == {"symbol": "AAPL", "price": 123.5}
     assert json.loads(outputs["call_1_get_price"])["source"] == "demo"
 
     run = rt.list_runs(thread.id)[-1]
     assert run.status == "completed" and run.completed_at and run.started_at
-    assert run.usage is not None and (run.usage.prompt_tokens, run.usage.completion_tokens) == (70, 20)
+    assert run.usage is not None and (run.usage.prompt_tokens, run.usage.completion_tokens) == (
+        70,
+        20,
+    )
     tool_step, message_step = rt.list_steps(run.id)
     assert tool_step.usage.total_tokens == 28 and message_step.usage.total_tokens == 62
     call = tool_step.tool_calls[0]
@@ -148,7 +175,10 @@ async def test_auto_policy_order_outputs_and_usage(tmp_path: Path) -> None:
 async def test_text_before_tool_calls_is_its_own_message(tmp_path: Path) -> None:
     rt, backend, store = make_runtime(
         tmp_path / "db.sqlite",
-        [tool_turn(("get_price", '{"symbol": "AAPL"}'), text="Let me look that up."), text_turn("Done.")],
+        [
+            tool_turn(("get_price", '{"symbol": "AAPL"}'), text="Let me look that up."),
+            text_turn("Done."),
+        ],
     )
     thread = rt.create_thread()
     events = await collect(rt.ask(thread.id, "price of apple?"))
@@ -167,14 +197,22 @@ async def test_text_before_tool_calls_is_its_own_message(tmp_path: Path) -> None
     texts = [m.text for m in store.list_messages(thread.id) if m.role == "assistant"]
     assert texts == ["Let me look that up.", "Done."]
     # The model's next turn sees its own words, then its call and the output.
-    assert [i["role"] for i in backend.requests[1].input] == ["user", "assistant", "assistant", "tool"]
+    assert [i["role"] for i in backend.requests[1].input] == [
+        "user",
+        "assistant",
+        "assistant",
+        "tool",
+    ]
 
 
 async def test_ask_policy_approve_and_deny(tmp_path: Path) -> None:
-    rt, backend, store = make_runtime(
+    rt, backend, _store = make_runtime(
         tmp_path / "db.sqlite",
         [
-            tool_turn(("get_price", '{"symbol": "AAPL"}', "call_a"), ("get_price", '{"symbol": "TSLA"}', "call_b")),
+            tool_turn(
+                ("get_price", '{"symbol": "AAPL"}', "call_a"),
+                ("get_price", '{"symbol": "TSLA"}', "call_b"),
+            ),
             text_turn("Only Apple was allowed."),
         ],
         approval="ask",
@@ -205,15 +243,22 @@ async def test_ask_policy_approve_and_deny(tmp_path: Path) -> None:
     assert json.loads(outputs["call_a"])["data"]["symbol"] == "AAPL"
     [step, _] = rt.list_steps(rt.list_runs(thread.id)[-1].id)
     denied = step.tool_calls[1]
-    assert denied.status == "denied" and denied.is_error and denied.error == "the user denied this tool call"
+    assert (
+        denied.status == "denied"
+        and denied.is_error
+        and denied.error == "the user denied this tool call"
+    )
     assert rt.list_runs(thread.id)[-1].status == "completed"
     assert rt.list_runs(thread.id)[-1].required_action is None
 
 
 async def test_ask_policy_approve_all_with_star(tmp_path: Path) -> None:
-    rt, backend, _ = make_runtime(
+    rt, _backend, _ = make_runtime(
         tmp_path / "db.sqlite",
-        [tool_turn(("get_price", '{"symbol": "A"}'), ("get_price", '{"symbol": "B"}')), text_turn("ok")],
+        [
+            tool_turn(("get_price", '{"symbol": "A"}'), ("get_price", '{"symbol": "B"}')),
+            text_turn("ok"),
+        ],
         approval="ask",
     )
     thread = rt.create_thread()
@@ -224,9 +269,12 @@ async def test_ask_policy_approve_all_with_star(tmp_path: Path) -> None:
 
 
 async def test_client_policy_waits_for_all_outputs(tmp_path: Path) -> None:
-    rt, backend, store = make_runtime(
+    rt, backend, _store = make_runtime(
         tmp_path / "db.sqlite",
-        [tool_turn(("get_price", '{"symbol": "A"}', "c1"), ("nap", '{"seconds": 0}', "c2")), text_turn("thanks")],
+        [
+            tool_turn(("get_price", '{"symbol": "A"}', "c1"), ("nap", '{"seconds": 0}', "c2")),
+            text_turn("thanks"),
+        ],
         approval="client",
     )
     thread = rt.create_thread()
@@ -247,7 +295,9 @@ async def test_client_policy_waits_for_all_outputs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("policy", ["ask", "client"])
-async def test_a_second_answer_after_every_call_is_answered_is_refused(tmp_path: Path, policy: str) -> None:
+async def test_a_second_answer_after_every_call_is_answered_is_refused(
+    tmp_path: Path, policy: str
+) -> None:
     """Regression: an answer arriving twice (a double click, two clients) before the run
     resumed silently replaced the first one (an approval became a denial)."""
     rt, backend, _ = make_runtime(
@@ -266,7 +316,9 @@ async def test_a_second_answer_after_every_call_is_answered_is_refused(tmp_path:
             else:
                 await rt.submit_tool_outputs(run_id, [{"tool_call_id": "c1", "output": "first"}])
                 with pytest.raises(RunStateError, match="already answered"):
-                    await rt.submit_tool_outputs(run_id, [{"tool_call_id": "c1", "output": "second"}])
+                    await rt.submit_tool_outputs(
+                        run_id, [{"tool_call_id": "c1", "output": "second"}]
+                    )
     assert rt.get_run(run_id).status == "completed"
     if policy == "ask":
         assert rt.tools.calls == [("get_price", "A")]
@@ -291,7 +343,7 @@ async def test_a_refused_run_adds_no_user_message(tmp_path: Path) -> None:
 
 
 async def test_four_tools_run_concurrently(tmp_path: Path) -> None:
-    rt, _, store = make_runtime(
+    rt, _, _store = make_runtime(
         tmp_path / "db.sqlite",
         [
             tool_turn(
@@ -367,7 +419,10 @@ async def test_events_are_snapshots(tmp_path: Path) -> None:
     assert by_name["thread.run.created"].data.status == "queued"
     assert by_name["thread.message.created"].data.text == ""
     assert by_name["thread.message.completed"].data.text == "Hello there, investor."
-    assert "".join(e.data.value for e in events if isinstance(e, MessageDelta)) == "Hello there, investor."
+    assert (
+        "".join(e.data.value for e in events if isinstance(e, MessageDelta))
+        == "Hello there, investor."
+    )
     assert isinstance(events[-1], Done)
     for event in events:  # every event serialises to the API's wire form
         event.to_sse()
@@ -375,8 +430,9 @@ async def test_events_are_snapshots(tmp_path: Path) -> None:
 
 async def test_persistence_reopened_store_sees_the_same_run(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
-    rt, _, store = make_runtime(
-        path, [tool_turn(("get_price", '{"symbol": "AAPL"}'), ("boom", "{}")), text_turn("Apple: 123.5")]
+    rt, _, _store = make_runtime(
+        path,
+        [tool_turn(("get_price", '{"symbol": "AAPL"}'), ("boom", "{}")), text_turn("Apple: 123.5")],
     )
     thread = rt.create_thread()
     events = await collect(rt.ask(thread.id, "apple?"))
@@ -406,7 +462,7 @@ async def test_streaming_text_is_flushed_while_streaming(tmp_path: Path) -> None
 
     path = tmp_path / "db.sqlite"
     turn: list[Any] = text_turn("First part. ", finish=None, usage=None)
-    turn += [Pause(0.15)] + text_turn("Second part.", usage=None)
+    turn += [Pause(0.15), *text_turn("Second part.", usage=None)]
     rt, _, _ = make_runtime(path, [turn], flush_interval=0.05)
     thread = rt.create_thread()
     other = Store(path)  # another process's view of the same file
@@ -417,7 +473,9 @@ async def test_streaming_text_is_flushed_while_streaming(tmp_path: Path) -> None
                 break  # the pause is over; check what was on disk during it
             if event.event == "thread.message.delta" and seen_mid_stream is None:
                 await asyncio.sleep(0.1)
-                seen_mid_stream = [m.text for m in other.list_messages(thread.id) if m.role == "assistant"]
+                seen_mid_stream = [
+                    m.text for m in other.list_messages(thread.id) if m.role == "assistant"
+                ]
         assert seen_mid_stream == ["First part. "]
     finally:
         other.close()

@@ -9,7 +9,7 @@ from typing import Any
 from assistant_core.backends.base import ModelRequest
 from assistant_core.objects import TruncationStrategy
 from assistant_core.runtime import context_window
-from assistant_core.runtime.tokens import TokenEstimator, estimate_item, estimate_text
+from assistant_core.tokens import TokenEstimator, estimate_item, estimate_text
 from assistant_core.tools.registry import ToolRegistry
 from tests.support.scripted_backend import (
     ScriptedBackend,
@@ -56,13 +56,19 @@ def assert_pairs_intact(request: ModelRequest) -> None:
             assert following == ids, f"call/output pair split at item {index}"
         if item["role"] == "tool":
             owners = [
-                i for i in items[:index] if any(c["id"] == item["tool_call_id"] for c in i.get("tool_calls") or ())
+                i
+                for i in items[:index]
+                if any(c["id"] == item["tool_call_id"] for c in i.get("tool_calls") or ())
             ]
             assert owners, f"tool output {item['tool_call_id']} without its call"
 
 
 def texts(request: ModelRequest) -> list[str]:
-    return [i["content"][:3].strip() for i in request.input if i["role"] in ("user", "assistant") and i.get("content")]
+    return [
+        i["content"][:3].strip()
+        for i in request.input
+        if i["role"] in ("user", "assistant") and i.get("content")
+    ]
 
 
 async def test_auto_truncation_drops_oldest_turns_without_splitting_pairs(tmp_path: Path) -> None:
@@ -88,9 +94,15 @@ async def test_auto_truncation_drops_oldest_turns_without_splitting_pairs(tmp_pa
 
 
 async def test_summary_of_dropped_turns_is_stored_and_placed_first(tmp_path: Path) -> None:
-    backend = ScriptedBackend(is_llm=True, summary="The user asked about S0 and S1; both trade at 1.0.")
+    backend = ScriptedBackend(
+        is_llm=True, summary="The user asked about S0 and S1; both trade at 1.0."
+    )
     rt, _, store = make_runtime(
-        tmp_path / "db.sqlite", backend=backend, tools=price_tools(), model="tiny-1", context_windows={"tiny": 2000}
+        tmp_path / "db.sqlite",
+        backend=backend,
+        tools=price_tools(),
+        model="tiny-1",
+        context_windows={"tiny": 2000},
     )
     thread_id = await build_thread(rt, backend, 8)
     thread = store.get_thread(thread_id)
@@ -153,7 +165,11 @@ def test_token_estimates() -> None:
     assert estimate_text("애플 주식 사도 될까?") == 8 + 1  # 8 Hangul + 4 ASCII chars / 4
     assert estimate_text("日本語") == 3
     assert estimate_text("Müller") == 3  # 5 ASCII / 4 → 2, 1 other / 2 → 1
-    item = {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "name": "get_price", "arguments": "{}"}]}
+    item = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "c", "name": "get_price", "arguments": "{}"}],
+    }
     assert estimate_item(item) > estimate_item({"role": "user", "content": ""})
 
 
@@ -188,10 +204,13 @@ async def test_unanswered_calls_of_a_cancelled_run_are_left_out(tmp_path: Path) 
 
     rt, backend, _ = make_runtime(tmp_path / "db.sqlite", tools=make_test_tools())
     thread = rt.create_thread()
-    backend.add(tool_turn(("get_price", '{"symbol": "A"}', "c_done"), ("nap", '{"seconds": 10}', "c_open")))
+    backend.add(
+        tool_turn(("get_price", '{"symbol": "A"}', "c_done"), ("nap", '{"seconds": 10}', "c_open"))
+    )
     async for event in rt.ask(thread.id, "first"):
         if event.event == "thread.run.step.delta" and any(
-            e.get("id") == "c_done" and e.get("status") == "completed" for e in event.data.tool_calls
+            e.get("id") == "c_done" and e.get("status") == "completed"
+            for e in event.data.tool_calls
         ):
             await rt.cancel_run(event.data.run_id)
     backend.add(text_turn("second answer"))

@@ -21,7 +21,10 @@ def offline_runtime(tmp_path: Path) -> Any:
 
     store = Store(tmp_path / "db.sqlite")
     runtime = Runtime(
-        store, OfflineAnalyst(pace=0.0), build_investor_tools(create_market("demo")), model="offline"
+        store,
+        OfflineAnalyst(pace=0.0),
+        build_investor_tools(create_market("demo")),
+        model="offline",
     )
     yield runtime
     store.close()
@@ -56,7 +59,9 @@ async def test_should_i_buy_apple(offline_runtime: Runtime) -> None:
     assert "AAPL" in result["answer"] and "not financial advice" in result["answer"]
     assert "DEMO" in result["answer"].upper() or any(c.source == "demo" for c in result["calls"])
     event_names = [e.event for e in result["events"]]
-    assert event_names.index("thread.run.step.created") < event_names.index("thread.message.created")
+    assert event_names.index("thread.run.step.created") < event_names.index(
+        "thread.message.created"
+    )
 
 
 async def test_tesla_balance_sheet(offline_runtime: Runtime) -> None:
@@ -73,7 +78,9 @@ async def test_msft_100_days_then_follow_up_income_statement(offline_runtime: Ru
     first = await ask(offline_runtime, thread.id, "Show me MSFT's last 100 days")
     names = called(first)
     assert [a.get("ticker") for a in names["get_daily_stock_performance"]] == ["MSFT"]
-    performance = next(c for c in first["calls"] if c.function.name == "get_daily_stock_performance")
+    performance = next(
+        c for c in first["calls"] if c.function.name == "get_daily_stock_performance"
+    )
     assert performance.display and performance.display["kind"] == "prices"
 
     follow = await ask(offline_runtime, thread.id, "and its income statement?")

@@ -75,13 +75,13 @@ async def test_tool_step_deltas_report_progress(tmp_path: Path) -> None:
         if "status" in entry
     ]
     assert statuses == ["running", "completed"]
-    done = [
+    done = next(
         entry
         for e in events
         if e.event == "thread.run.step.delta"
         for entry in e.data.tool_calls
         if entry.get("status") == "completed"
-    ][0]
+    )
     assert json.loads(done["function"]["output"])["data"]["symbol"] == "A"
     assert done["duration_ms"] is not None and done["source"] == "demo"
 
@@ -93,7 +93,10 @@ async def test_arguments_that_break_the_json_parser_reach_the_model(tmp_path: Pa
     deep = '{"symbol": ' + "[" * 100_000 + "]" * 100_000 + "}"
     rt, backend, _ = make_runtime(
         tmp_path / "db.sqlite",
-        [tool_turn(("get_price", huge_number, "c_huge"), ("get_price", deep, "c_deep")), text_turn("ok")],
+        [
+            tool_turn(("get_price", huge_number, "c_huge"), ("get_price", deep, "c_deep")),
+            text_turn("ok"),
+        ],
     )
     thread = rt.create_thread()
     events = await collect(rt.ask(thread.id, "go"))
@@ -120,8 +123,15 @@ async def test_unsendable_tool_data_does_not_fail_the_run(tmp_path: Path) -> Non
     failed the run; it is the tool's error, for the model to read."""
     tools = make_test_tools()
     tools.register(function_spec("tuple_keys"), lambda: {("a", "b"): 1})
-    rt, backend, _ = make_runtime(tmp_path / "db.sqlite", [tool_turn(("tuple_keys", "{}", "c1")), text_turn("ok")], tools=tools)
+    rt, backend, _ = make_runtime(
+        tmp_path / "db.sqlite",
+        [tool_turn(("tuple_keys", "{}", "c1")), text_turn("ok")],
+        tools=tools,
+    )
     thread = rt.create_thread()
     events = await collect(rt.ask(thread.id, "go"))
     assert events[-2].event == "thread.run.completed"
-    assert "cannot be sent to the model" in json.loads(tool_outputs(backend.requests[1])["c1"])["error"]
+    assert (
+        "cannot be sent to the model"
+        in json.loads(tool_outputs(backend.requests[1])["c1"])["error"]
+    )

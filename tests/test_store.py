@@ -40,17 +40,29 @@ def store(tmp_path: Path) -> Store:
 
 
 def new_run(store: Store, thread_id: str, **fields: object) -> Run:
-    run = Run(id=new_id("run"), created_at=now(), thread_id=thread_id,
-              assistant_id="asst_x", model="gpt-5-mini", **fields)  # type: ignore[arg-type]
+    run = Run(
+        id=new_id("run"),
+        created_at=now(),
+        thread_id=thread_id,
+        assistant_id="asst_x",
+        model="gpt-5-mini",
+        **fields,
+    )  # type: ignore[arg-type]
     return store.create_run(run)
 
 
 def new_step(store: Store, run: Run, calls: int = 0, **fields: object) -> RunStep:
     step = RunStep(
-        id=new_id("step"), created_at=now(), run_id=run.id, thread_id=run.thread_id,
-        assistant_id=run.assistant_id, type="tool_calls" if calls else "message_creation",
-        tool_calls=[ToolCall(id=new_id("call"), function=FunctionCall("lookup", f'{{"i": {i}}}'))
-                    for i in range(calls)],
+        id=new_id("step"),
+        created_at=now(),
+        run_id=run.id,
+        thread_id=run.thread_id,
+        assistant_id=run.assistant_id,
+        type="tool_calls" if calls else "message_creation",
+        tool_calls=[
+            ToolCall(id=new_id("call"), function=FunctionCall("lookup", f'{{"i": {i}}}'))
+            for i in range(calls)
+        ],
         **fields,  # type: ignore[arg-type]
     )
     return store.create_step(step)
@@ -97,8 +109,14 @@ def test_partial_index_matches_active_statuses() -> None:
 
 # -- assistants --------------------------------------------------------------------------
 def test_assistant_crud(store: Store) -> None:
-    a = store.create_assistant("m1", name="A", instructions="i", tools=[{"type": "function"}],
-                               description="d", metadata={"k": "v"})
+    a = store.create_assistant(
+        "m1",
+        name="A",
+        instructions="i",
+        tools=[{"type": "function"}],
+        description="d",
+        metadata={"k": "v"},
+    )
     assert store.get_assistant(a.id) == a
     a.name, a.model = "B", "m2"
     store.update_assistant(a)
@@ -143,7 +161,10 @@ def test_thread_create_get_rename_summary(store: Store) -> None:
     store.set_thread_summary(thread.id, "asked about revenue")
     loaded = store.get_thread(thread.id)
     assert (loaded.title, loaded.summary, loaded.metadata) == (
-        "Samsung Electronics", "asked about revenue", {"k": "v"})
+        "Samsung Electronics",
+        "asked about revenue",
+        {"k": "v"},
+    )
 
 
 def test_unknown_thread_ids_raise_not_found(store: Store) -> None:
@@ -197,8 +218,9 @@ def test_list_threads_by_last_activity(store: Store) -> None:
 
 
 @pytest.fixture(params=["fts5", "like"])
-def search_store(request: pytest.FixtureRequest, tmp_path: Path,
-                 monkeypatch: pytest.MonkeyPatch) -> Store:
+def search_store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Store:
     if request.param == "like":  # as on an SQLite without FTS5/trigram
         monkeypatch.setattr(store_schema, "fts5_trigram_available", lambda db: False)
     with Store(tmp_path / f"{request.param}.db") as s:
@@ -218,15 +240,15 @@ def test_list_threads_filter(search_store: Store) -> None:
     def titles(q: str) -> list[str]:
         return sorted(t.id for t in s.list_threads(q))
 
-    assert titles("apple") == [apple.id]          # title, case-insensitive
-    assert titles("REVENUE") == [samsung.id]      # message text
-    assert titles("venu") == [samsung.id]         # substring inside a word
-    assert titles("삼성") == [samsung.id]          # two Korean characters
+    assert titles("apple") == [apple.id]  # title, case-insensitive
+    assert titles("REVENUE") == [samsung.id]  # message text
+    assert titles("venu") == [samsung.id]  # substring inside a word
+    assert titles("삼성") == [samsung.id]  # two Korean characters
     assert titles("삼성전자 매출") == [samsung.id]
-    assert titles("50%_") == [samsung.id]         # LIKE wildcards are literal
+    assert titles("50%_") == [samsung.id]  # LIKE wildcards are literal
     assert titles("0%") == [samsung.id]
     assert titles("%") == [samsung.id]
-    assert titles('"hi" OR') == [other.id]        # FTS syntax is literal
+    assert titles('"hi" OR') == [other.id]  # FTS syntax is literal
     assert titles("NEAR(x) *") == [other.id]
     assert titles("nothing here") == []
     assert titles("  ") == sorted([apple.id, samsung.id, other.id])
@@ -254,8 +276,12 @@ def test_delete_thread_cascades(store: Store) -> None:
     kept_run = new_run(store, keep.id)
     new_step(store, kept_run, calls=1)
     store.delete_thread(thread.id)
-    for call, object_id in ((store.get_thread, thread.id), (store.get_message, message.id),
-                            (store.get_run, run.id), (store.get_step, step.id)):
+    for call, object_id in (
+        (store.get_thread, thread.id),
+        (store.get_message, message.id),
+        (store.get_run, run.id),
+        (store.get_step, step.id),
+    ):
         with pytest.raises(NotFoundError, match=object_id):
             call(object_id)
     assert store.list_tool_calls(run_id=run.id) == []
@@ -269,8 +295,9 @@ def test_delete_thread_cascades(store: Store) -> None:
 def test_add_and_get_message(store: Store) -> None:
     thread = store.create_thread()
     user = store.add_message(thread.id, "user", "What is AAPL's revenue?")
-    reply = store.add_message(thread.id, "assistant", "", status="in_progress",
-                              run_id="run_x", assistant_id="asst_x")
+    reply = store.add_message(
+        thread.id, "assistant", "", status="in_progress", run_id="run_x", assistant_id="asst_x"
+    )
     assert store.get_message(user.id) == user
     assert store.get_message(reply.id) == reply
     assert (reply.status, reply.run_id, reply.completed_at) == ("in_progress", "run_x", None)
@@ -311,8 +338,10 @@ def test_update_message_checks_the_stored_status(store: Store) -> None:
 def test_list_messages_order_limit_and_paging(store: Store) -> None:
     thread = store.create_thread()
     other = store.create_thread()
-    ids = [store.add_message(thread.id, "user" if i % 2 else "assistant", f"m{i}").id
-           for i in range(25)]
+    ids = [
+        store.add_message(thread.id, "user" if i % 2 else "assistant", f"m{i}").id
+        for i in range(25)
+    ]
     store.add_message(other.id, "user", "elsewhere")
     assert [m.id for m in store.list_messages(thread.id)] == ids  # same second: still exact
     assert [m.id for m in store.list_messages(thread.id, limit=10)] == ids[-10:]
@@ -336,7 +365,8 @@ def test_list_messages_order_limit_and_paging(store: Store) -> None:
 def test_list_messages_uses_the_thread_seq_index(store: Store) -> None:
     plan = store._db.execute(
         "EXPLAIN QUERY PLAN SELECT data FROM (SELECT seq, data FROM messages "
-        "WHERE thread_id = ? ORDER BY seq DESC LIMIT 100) ORDER BY seq", ("t",)
+        "WHERE thread_id = ? ORDER BY seq DESC LIMIT 100) ORDER BY seq",
+        ("t",),
     ).fetchall()
     assert any("messages_by_thread" in row[-1] for row in plan)
 
@@ -381,10 +411,15 @@ def test_duplicate_run_id_is_refused(store: Store) -> None:
         store.create_run(run)
 
 
-@pytest.mark.parametrize(("stored", "new"), [
-    ("completed", "in_progress"), ("failed", "queued"), ("queued", "completed"),
-    ("cancelled", "cancelling"),
-])
+@pytest.mark.parametrize(
+    ("stored", "new"),
+    [
+        ("completed", "in_progress"),
+        ("failed", "queued"),
+        ("queued", "completed"),
+        ("cancelled", "cancelling"),
+    ],
+)
 def test_invalid_run_transition_changes_nothing(store: Store, stored: str, new: str) -> None:
     thread = store.create_thread()
     run = new_run(store, thread.id, status=stored)
@@ -430,12 +465,14 @@ def test_steps_and_tool_calls(store: Store) -> None:
     records = store.list_tool_calls(run_id=run.id)
     assert [r.call for r in records] == tools.tool_calls
     assert {(r.step_id, r.run_id, r.thread_id, r.created_at) for r in records} == {
-        (tools.id, run.id, thread.id, tools.created_at)}
+        (tools.id, run.id, thread.id, tools.created_at)
+    }
     assert store.list_tool_calls(thread_id=thread.id) == records
     tools.tool_calls.pop(0)  # an update that drops a call drops it from the log too
     store.update_step(tools)
     assert [r.call.id for r in store.list_tool_calls(run_id=run.id)] == [
-        c.id for c in tools.tool_calls]
+        c.id for c in tools.tool_calls
+    ]
 
 
 def test_tool_calls_of_a_thread_span_runs_in_order(store: Store) -> None:
@@ -479,8 +516,14 @@ def test_step_bad_inputs(store: Store) -> None:
     step.id = "step_nope"
     with pytest.raises(NotFoundError, match="step_nope"):
         store.update_step(step)
-    orphan = RunStep(id=new_id("step"), created_at=now(), run_id="run_nope",
-                     thread_id=thread.id, assistant_id="a", type="message_creation")
+    orphan = RunStep(
+        id=new_id("step"),
+        created_at=now(),
+        run_id="run_nope",
+        thread_id=thread.id,
+        assistant_id="a",
+        type="message_creation",
+    )
     with pytest.raises(NotFoundError, match="run_nope"):
         store.create_step(orphan)
 
@@ -496,7 +539,7 @@ def test_one_store_shared_by_threads(store: Store) -> None:
                 store.add_message(thread.id, "user", f"{n}-{i}")
                 store.list_messages(thread.id, limit=5)
                 store.list_threads("1-")
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     workers = [threading.Thread(target=worker, args=(n,)) for n in range(4)]

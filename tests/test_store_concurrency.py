@@ -3,6 +3,7 @@ one-active-run rule holds between them."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -63,8 +64,13 @@ def _run_together(
     """Start the scripts, wait until each has opened the store (its ``go.NAME`` file), then
     let them all go at once."""
     procs = [
-        subprocess.Popen([sys.executable, "-c", *args], cwd=REPO, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", *args],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for args in scripts
     ]
     deadline = time.monotonic() + 60
@@ -98,7 +104,7 @@ def test_two_processes_append_1000_messages_without_loss(tmp_path: Path) -> None
     assert sorted(texts) == sorted(f"{n}-{i}" for n in "AB" for i in range(500))
     for name in "AB":  # each writer's appends keep their order
         assert [t for t in texts if t[0] == name] == [f"{name}-{i}" for i in range(500)]
-    switches = sum(1 for a, b in zip(texts, texts[1:]) if a[0] != b[0])
+    switches = sum(1 for a, b in itertools.pairwise(texts) if a[0] != b[0])
     print(f"writer switches: {switches}")
     assert switches > 10, "the two writers did not overlap"
 

@@ -45,8 +45,9 @@ def test_recover_interrupted_closes_what_a_crash_left_open(tmp_path: Path) -> No
     step.tool_calls[1].status = "running"
     store.update_step(step)
     done_step = new_step(store, run, status="completed", message_id="msg_done")
-    partial = store.add_message(busy.id, "assistant", "Apple's revenue", status="in_progress",
-                                run_id=run.id)
+    partial = store.add_message(
+        busy.id, "assistant", "Apple's revenue", status="in_progress", run_id=run.id
+    )
 
     waiting_thread = store.create_thread("waiting")
     waiting = new_run(store, waiting_thread.id)
@@ -69,7 +70,9 @@ def test_recover_interrupted_closes_what_a_crash_left_open(tmp_path: Path) -> No
             assert recovered.failed_at is not None
             assert recovered.last_error is not None
             assert (recovered.last_error.code, recovered.last_error.message) == (
-                "app_stopped", INTERRUPTED_MESSAGE)
+                "app_stopped",
+                INTERRUPTED_MESSAGE,
+            )
             assert recovered.required_action is None
             assert store.active_run(recovered.thread_id) is None
         assert store.get_run(finished.id).status == "completed"
@@ -78,8 +81,16 @@ def test_recover_interrupted_closes_what_a_crash_left_open(tmp_path: Path) -> No
         assert failed_step.status == "failed" and failed_step.failed_at is not None
         assert failed_step.last_error is not None and failed_step.last_error.code == "app_stopped"
         first, second = failed_step.tool_calls
-        assert (first.status, first.function.output, first.is_error) == ("completed", '{"ok": 1}', False)
-        assert (second.status, second.is_error, second.error) == ("error", True, INTERRUPTED_MESSAGE)
+        assert (first.status, first.function.output, first.is_error) == (
+            "completed",
+            '{"ok": 1}',
+            False,
+        )
+        assert (second.status, second.is_error, second.error) == (
+            "error",
+            True,
+            INTERRUPTED_MESSAGE,
+        )
         assert [r.call for r in store.list_tool_calls(run_id=run.id)] == failed_step.tool_calls
         assert store.get_step(done_step.id).status == "completed"
 
@@ -107,8 +118,9 @@ def test_recovery_after_a_real_crash(tmp_path: Path) -> None:
         store.update_message(message)
         os._exit(3)  # no close, no cleanup
     """)
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 3, result.stderr
     with Store(path) as store:
         assert store.recover_interrupted() == ["run_crash"]
@@ -128,27 +140,61 @@ def _make_v1_database(path: Path) -> dict[str, str]:
     thread = Thread(id="thread_old", created_at=100, title="old thread")
     data = thread.to_dict()
     del data["title"], data["updated_at"]
-    db.execute("INSERT INTO threads (id, created_at, updated_at, activity, title, data) "
-               "VALUES (?, 100, 100, 1, 'old thread', ?)", (thread.id, json.dumps(data)))
+    db.execute(
+        "INSERT INTO threads (id, created_at, updated_at, activity, title, data) "
+        "VALUES (?, 100, 100, 1, 'old thread', ?)",
+        (thread.id, json.dumps(data)),
+    )
     for i, text in enumerate(["삼성전자 배당 정책은?", "The dividend payout ratio is 25%."]):
-        message = Message(id=f"msg_old{i}", created_at=100 + i, thread_id=thread.id,
-                          role="user" if i == 0 else "assistant", content=text_content(text))
-        db.execute("INSERT INTO messages (id, thread_id, run_id, role, status, created_at, text, "
-                   "data) VALUES (?, ?, NULL, ?, 'completed', ?, ?, ?)",
-                   (message.id, thread.id, message.role, message.created_at, text,
-                    json.dumps(message.to_dict())))
-    run = Run(id="run_old", created_at=101, thread_id=thread.id, assistant_id="asst_x",
-              model="m", status="completed")
-    db.execute("INSERT INTO runs (id, thread_id, status, created_at, data) VALUES (?, ?, ?, ?, ?)",
-               (run.id, thread.id, run.status, run.created_at, json.dumps(run.to_dict())))
-    step = RunStep(id="step_old", created_at=101, run_id=run.id, thread_id=thread.id,
-                   assistant_id="asst_x", type="tool_calls", status="completed",
-                   tool_calls=[ToolCall(id=f"call_old{i}", function=FunctionCall("f", "{}", "1"),
-                                        status="completed") for i in range(2)])
-    db.execute("INSERT INTO steps (id, run_id, thread_id, status, created_at, data) "
-               "VALUES (?, ?, ?, ?, ?, ?)",
-               (step.id, run.id, thread.id, step.status, step.created_at,
-                json.dumps(step.to_dict())))
+        message = Message(
+            id=f"msg_old{i}",
+            created_at=100 + i,
+            thread_id=thread.id,
+            role="user" if i == 0 else "assistant",
+            content=text_content(text),
+        )
+        db.execute(
+            "INSERT INTO messages (id, thread_id, run_id, role, status, created_at, text, "
+            "data) VALUES (?, ?, NULL, ?, 'completed', ?, ?, ?)",
+            (
+                message.id,
+                thread.id,
+                message.role,
+                message.created_at,
+                text,
+                json.dumps(message.to_dict()),
+            ),
+        )
+    run = Run(
+        id="run_old",
+        created_at=101,
+        thread_id=thread.id,
+        assistant_id="asst_x",
+        model="m",
+        status="completed",
+    )
+    db.execute(
+        "INSERT INTO runs (id, thread_id, status, created_at, data) VALUES (?, ?, ?, ?, ?)",
+        (run.id, thread.id, run.status, run.created_at, json.dumps(run.to_dict())),
+    )
+    step = RunStep(
+        id="step_old",
+        created_at=101,
+        run_id=run.id,
+        thread_id=thread.id,
+        assistant_id="asst_x",
+        type="tool_calls",
+        status="completed",
+        tool_calls=[
+            ToolCall(id=f"call_old{i}", function=FunctionCall("f", "{}", "1"), status="completed")
+            for i in range(2)
+        ],
+    )
+    db.execute(
+        "INSERT INTO steps (id, run_id, thread_id, status, created_at, data) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (step.id, run.id, thread.id, step.status, step.created_at, json.dumps(step.to_dict())),
+    )
     db.execute("COMMIT")
     assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
     db.close()
@@ -162,7 +208,9 @@ def test_migrates_a_v1_database_to_the_current_schema(tmp_path: Path) -> None:
         version = store._db.execute("SELECT version FROM schema_version").fetchall()
         assert version == [(store_schema.CURRENT_VERSION,)]
         assert [r.call.id for r in store.list_tool_calls(thread_id=ids["thread"])] == [
-            "call_old0", "call_old1"]
+            "call_old0",
+            "call_old1",
+        ]
         assert store.list_tool_calls(run_id=ids["run"])[0].step_id == ids["step"]
         assert [t.id for t in store.list_threads("payout ratio")] == [ids["thread"]]
         assert [t.id for t in store.list_threads("배당 정책")] == [ids["thread"]]
@@ -170,7 +218,9 @@ def test_migrates_a_v1_database_to_the_current_schema(tmp_path: Path) -> None:
         # Writing works on the migrated file, and appends sort after the old messages.
         store.add_message(ids["thread"], "user", "new")
         assert [m.text for m in store.list_messages(ids["thread"], limit=2)] == [
-            "The dividend payout ratio is 25%.", "new"]
+            "The dividend payout ratio is 25%.",
+            "new",
+        ]
 
 
 def test_a_failing_migration_leaves_the_file_as_it_was(

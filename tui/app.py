@@ -9,15 +9,17 @@ inspector, export, approval mode, model/provider, theme.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.content import Content
 
@@ -39,7 +41,7 @@ SessionSource = Any  # a Session, or a zero-argument callable that builds one
 
 def _investor_commands() -> type[Provider]:
     # The palette's provider (and what it imports) loads when the palette first opens.
-    from .commands_palette import InvestorCommands
+    from .palette import InvestorCommands
 
     return InvestorCommands
 
@@ -49,7 +51,7 @@ class InvestorApp(App[None]):
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
     TITLE = "Investor Assistant"
     COMMANDS = App.COMMANDS | {_investor_commands}
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     def __init__(
         self,
@@ -197,15 +199,16 @@ class InvestorApp(App[None]):
         drain = getattr(self.session.market, "drain_warnings", None)
         if drain is None:
             return
-        from .widgets.safe_text import sanitize_inline
+        from .render.safe_text import sanitize_inline
 
         for warning in drain():
             text = sanitize_inline(warning)
             if text in self._warnings_shown:  # e.g. "locked" again at every write
                 continue
             self._warnings_shown.add(text)
-            self.notify(text, title="Market data cache", severity="warning", timeout=12,
-                        markup=False)
+            self.notify(
+                text, title="Market data cache", severity="warning", timeout=12, markup=False
+            )
 
     def streaming_threads(self) -> list[str]:
         return sorted(self.main.running_threads)
@@ -216,10 +219,8 @@ class InvestorApp(App[None]):
             run = self.main.active_run(thread_id)
             if run is None:
                 continue
-            try:
+            with contextlib.suppress(TimeoutError, AssistantError):
                 await asyncio.wait_for(runtime.cancel_run(run.id), CANCEL_ON_QUIT_TIMEOUT_S)
-            except (AssistantError, asyncio.TimeoutError):
-                pass
 
     async def action_quit(self) -> None:
         # Close running runs properly (cancelled, partial answer kept) rather than leave
@@ -267,7 +268,9 @@ class InvestorApp(App[None]):
             return
         export = collect_thread(self.session.store, thread_id)
         text = to_markdown(export) if fmt == "md" else to_json_text(export)
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", export.thread.title).strip("-").lower()[:40] or "thread"
+        slug = (
+            re.sub(r"[^A-Za-z0-9]+", "-", export.thread.title).strip("-").lower()[:40] or "thread"
+        )
         path = exports_dir() / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}"
         paths.write_private_text(path, text)
         self.notify(f"Exported the thread to {path}", timeout=10, markup=False)
@@ -279,7 +282,9 @@ class InvestorApp(App[None]):
         self.session.settings.approval = runtime.approval
         note = self._save_settings({"approval": runtime.approval})
         self.main.update_title()
-        what = "ask before each tool call" if runtime.approval == "ask" else "run tools without asking"
+        what = (
+            "ask before each tool call" if runtime.approval == "ask" else "run tools without asking"
+        )
         self.notify(f"Approval mode: {runtime.approval} ({what}) for new runs.{note}", markup=False)
 
     def _save_settings(self, values: dict[str, str]) -> str:
@@ -302,7 +307,9 @@ class InvestorApp(App[None]):
 
         settings = self.session.settings
         self.push_screen(
-            ModelScreen(settings.provider, settings.base_url or "", settings.model or "", note=note),
+            ModelScreen(
+                settings.provider, settings.base_url or "", settings.model or "", note=note
+            ),
             self._model_chosen,
         )
 
@@ -359,7 +366,9 @@ class InvestorApp(App[None]):
         try:
             await self._swap_backend(settings)
         except Exception as exc:  # keep the working set-up
-            self.notify(f"Saved, but could not switch now: {exc}. Restart to use it.{note}", markup=False)
+            self.notify(
+                f"Saved, but could not switch now: {exc}. Restart to use it.{note}", markup=False
+            )
             return
         self.main.update_title()
         self.notify(f"Now answering: {self.session.provider_label}.{note}", markup=False)

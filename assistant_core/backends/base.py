@@ -9,8 +9,9 @@ client with ``max_retries=0``.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Literal, Protocol, Union, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 # -- the conversation handed to a backend ------------------------------------------------
 # Items are plain dicts, one of:
@@ -62,7 +63,7 @@ class Finish:
     reason: FinishReason
 
 
-Chunk = Union[TextDelta, ToolCallDelta, UsageChunk, Finish]
+Chunk = TextDelta | ToolCallDelta | UsageChunk | Finish
 
 
 class BackendError(Exception):

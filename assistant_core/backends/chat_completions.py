@@ -10,7 +10,8 @@ tool-calling turn (some servers).
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from assistant_core.backends.base import (
     Chunk,
@@ -56,7 +57,11 @@ def _message(item: InputItem) -> dict[str, Any]:
             "role": "assistant",
             "content": item.get("content") or None,
             "tool_calls": [
-                {"id": tc["id"], "type": "function", "function": {"name": tc["name"], "arguments": tc["arguments"]}}
+                {
+                    "id": tc["id"],
+                    "type": "function",
+                    "function": {"name": tc["name"], "arguments": tc["arguments"]},
+                }
                 for tc in item["tool_calls"]
             ],
         }
@@ -90,7 +95,9 @@ class ChatCompletionsBackend(OpenAIBackend):
         async for chunk in events:
             u = getattr(chunk, "usage", None)
             if u is not None:
-                usage = UsageChunk(prompt_tokens=u.prompt_tokens or 0, completion_tokens=u.completion_tokens or 0)
+                usage = UsageChunk(
+                    prompt_tokens=u.prompt_tokens or 0, completion_tokens=u.completion_tokens or 0
+                )
             for choice in getattr(chunk, "choices", None) or []:
                 if (getattr(choice, "index", 0) or 0) != 0:
                     continue  # we ask for one choice
@@ -101,7 +108,11 @@ class ChatCompletionsBackend(OpenAIBackend):
                     for tc in delta.tool_calls or []:
                         saw_tool_calls = True
                         # A few servers omit the index: a new id starts the next call.
-                        index = tc.index if tc.index is not None else (last_index + 1 if tc.id else max(last_index, 0))
+                        index = (
+                            tc.index
+                            if tc.index is not None
+                            else (last_index + 1 if tc.id else max(last_index, 0))
+                        )
                         last_index = index
                         fn = tc.function
                         yield ToolCallDelta(

@@ -4,7 +4,12 @@ model for a local server (Ollama, llama.cpp, LM Studio…) when the user named n
 from __future__ import annotations
 
 from assistant_core.backends.base import BackendError
-from assistant_core.backends.openai_common import make_async_client, make_sync_client, mask_key, to_backend_error
+from assistant_core.backends.openai_common import (
+    make_async_client,
+    make_sync_client,
+    mask_key,
+    to_backend_error,
+)
 
 
 def list_models(base_url: str | None, api_key: str | None, *, timeout: float = 5.0) -> list[str]:
@@ -19,7 +24,9 @@ def list_models(base_url: str | None, api_key: str | None, *, timeout: float = 5
         client.close()
 
 
-async def alist_models(base_url: str | None, api_key: str | None, *, timeout: float = 5.0) -> list[str]:
+async def alist_models(
+    base_url: str | None, api_key: str | None, *, timeout: float = 5.0
+) -> list[str]:
     """``list_models`` for async callers."""
     client = make_async_client(base_url, api_key, timeout=timeout)
     try:
@@ -30,7 +37,9 @@ async def alist_models(base_url: str | None, api_key: str | None, *, timeout: fl
         await client.close()
 
 
-def _error(exc: Exception, base_url: str | None, api_key: str | None, timeout: float) -> BackendError:
+def _error(
+    exc: Exception, base_url: str | None, api_key: str | None, timeout: float
+) -> BackendError:
     err = mask_key(to_backend_error(exc, base_url=base_url, timeout=timeout), api_key)
     return BackendError(
         err.code,

@@ -11,7 +11,8 @@ import contextlib
 import email.utils
 import json
 import time
-from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from assistant_core.backends.base import BackendError, Chunk, Finish, ModelRequest, TextDelta
 from assistant_core.text import one_line
@@ -52,13 +53,13 @@ def _client_options(base_url: str | None, api_key: str | None, timeout: float) -
 
 def make_async_client(
     base_url: str | None, api_key: str | None, *, timeout: float, http_client: Any = None
-) -> "AsyncOpenAI":
+) -> AsyncOpenAI:
     from openai import AsyncOpenAI
 
     return AsyncOpenAI(**_client_options(base_url, api_key, timeout), http_client=http_client)
 
 
-def make_sync_client(base_url: str | None, api_key: str | None, *, timeout: float) -> "OpenAI":
+def make_sync_client(base_url: str | None, api_key: str | None, *, timeout: float) -> OpenAI:
     from openai import OpenAI
 
     return OpenAI(**_client_options(base_url, api_key, timeout))
@@ -105,7 +106,9 @@ def _api_code(exc: Any) -> str:
 
 def _looks_like_missing_model(code: str, message: str) -> bool:
     m = message.lower()
-    return code == "model_not_found" or ("model" in m and ("not found" in m or "does not exist" in m))
+    return code == "model_not_found" or (
+        "model" in m and ("not found" in m or "does not exist" in m)
+    )
 
 
 def where(base_url: str | None) -> str:
@@ -132,7 +135,9 @@ def to_backend_error(
         retry_after = retry_after_seconds(exc.response.headers)
         if model and status in (400, 403, 404) and _looks_like_missing_model(code, msg):
             return BackendError(
-                "model_not_found", f"model {model!r} not found on {url} — pick one with --model", status=status
+                "model_not_found",
+                f"model {model!r} not found on {url} — pick one with --model",
+                status=status,
             )
         if status == 401:
             text = (
@@ -142,34 +147,66 @@ def to_backend_error(
             )
             return BackendError("auth_error", text, status=status)
         if status == 403:
-            return BackendError("auth_error", f"{label} refused the request: {msg} — check the key's permissions", status=status)
+            return BackendError(
+                "auth_error",
+                f"{label} refused the request: {msg} — check the key's permissions",
+                status=status,
+            )
         if status == 429:
             if code == "insufficient_quota":
                 # Billing, not load: waiting will not help.
-                return BackendError("rate_limit_exceeded", f"{label}: out of quota ({msg}) — check the account's billing", status=status)
+                return BackendError(
+                    "rate_limit_exceeded",
+                    f"{label}: out of quota ({msg}) — check the account's billing",
+                    status=status,
+                )
             return BackendError(
-                "rate_limit_exceeded", f"{label} rate limit: {msg}", retryable=True, retry_after=retry_after, status=status
+                "rate_limit_exceeded",
+                f"{label} rate limit: {msg}",
+                retryable=True,
+                retry_after=retry_after,
+                status=status,
             )
         if status >= 500 or status == 409:
             return BackendError(
-                "server_error", f"{label} server error {status}: {msg}", retryable=True, retry_after=retry_after, status=status
+                "server_error",
+                f"{label} server error {status}: {msg}",
+                retryable=True,
+                retry_after=retry_after,
+                status=status,
             )
         if status == 408:
-            return BackendError("timeout", f"{label} timed out the request: {msg}", retryable=True, status=status)
+            return BackendError(
+                "timeout", f"{label} timed out the request: {msg}", retryable=True, status=status
+            )
         if status == 404:
             return BackendError(
-                "bad_request", f"{url} answered 404 for {exc.request.url.path} ({msg}) — check the base URL", status=status
+                "bad_request",
+                f"{url} answered 404 for {exc.request.url.path} ({msg}) — check the base URL",
+                status=status,
             )
         if code == "context_length_exceeded":
-            return BackendError("context_length_exceeded", f"the prompt is too long for model {model!r}: {msg}", status=status)
-        return BackendError("bad_request", f"{label} rejected the request ({status}): {msg}", status=status)
+            return BackendError(
+                "context_length_exceeded",
+                f"the prompt is too long for model {model!r}: {msg}",
+                status=status,
+            )
+        return BackendError(
+            "bad_request", f"{label} rejected the request ({status}): {msg}", status=status
+        )
     if isinstance(exc, openai.APITimeoutError):  # before APIConnectionError: it is a subclass
         after = f" within {timeout:g} s" if timeout else ""
-        return BackendError("timeout", f"no response from {label}{after} — the server is slow or stuck", retryable=True)
+        return BackendError(
+            "timeout",
+            f"no response from {label}{after} — the server is slow or stuck",
+            retryable=True,
+        )
     if isinstance(exc, openai.APIConnectionError):
         cause = one_line(exc.__cause__ or exc, 120)
         hint = "check your network connection" if is_openai(base_url) else "is the server running?"
-        return BackendError("connection_error", f"cannot reach {url} ({cause}) — {hint}", retryable=True)
+        return BackendError(
+            "connection_error", f"cannot reach {url} ({cause}) — {hint}", retryable=True
+        )
     if isinstance(exc, openai.APIError):  # an error object inside a 200 stream
         msg, code = _api_message(exc), _api_code(exc)
         if "rate" in code or code == "429":
@@ -177,7 +214,9 @@ def to_backend_error(
         return BackendError("server_error", f"{label} reported an error: {msg}", retryable=True)
     if isinstance(exc, openai.OpenAIError):
         return BackendError("bad_request", f"OpenAI client error: {one_line(exc)}")
-    return BackendError("server_error", f"unexpected {type(exc).__name__} talking to {label}: {one_line(exc)}")
+    return BackendError(
+        "server_error", f"unexpected {type(exc).__name__} talking to {label}: {one_line(exc)}"
+    )
 
 
 def mask_key(error: BackendError, api_key: str | None) -> BackendError:
@@ -223,7 +262,9 @@ def broken_stream_error(
     else:
         reason = f"could not be read ({type(exc).__name__}: {one_line(exc, 120)})"
     return BackendError(
-        "stream_broken", f"the reply from {where(base_url)} {reason} — the message is incomplete", retryable=not started
+        "stream_broken",
+        f"the reply from {where(base_url)} {reason} — the message is incomplete",
+        retryable=not started,
     )
 
 
@@ -250,7 +291,7 @@ class OpenAIBackend:
         self._client: AsyncOpenAI | None = None
 
     @property
-    def client(self) -> "AsyncOpenAI":
+    def client(self) -> AsyncOpenAI:
         if self._client is None:
             self._client = make_async_client(
                 self.base_url, self._api_key, timeout=self.timeout, http_client=self._http_client
@@ -283,7 +324,9 @@ class OpenAIBackend:
         try:
             events = await self._open(request)
         except Exception as exc:
-            raise to_backend_error(exc, base_url=self.base_url, model=request.model, timeout=self.timeout) from exc
+            raise to_backend_error(
+                exc, base_url=self.base_url, model=request.model, timeout=self.timeout
+            ) from exc
         started = finished = False
         try:
             async for chunk in self._translate(events):
@@ -296,7 +339,9 @@ class OpenAIBackend:
                 exc.retryable = False  # part of the reply is already out: a retry would repeat it
             raise
         except Exception as exc:
-            raise broken_stream_error(exc, base_url=self.base_url, started=started, timeout=self.timeout) from exc
+            raise broken_stream_error(
+                exc, base_url=self.base_url, started=started, timeout=self.timeout
+            ) from exc
         finally:
             await events.close()
         if not finished:

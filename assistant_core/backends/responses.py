@@ -13,7 +13,8 @@ whatever their ``output_index``), ``function_call_arguments.delta`` streams its 
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from assistant_core.backends.base import (
     BackendError,
@@ -41,12 +42,23 @@ def to_input(items: list[InputItem]) -> list[dict[str, Any]]:
     for item in items:
         role = item["role"]
         if role == "tool":
-            out.append({"type": "function_call_output", "call_id": item["tool_call_id"], "output": item["content"]})
+            out.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": item["tool_call_id"],
+                    "output": item["content"],
+                }
+            )
         elif role == "assistant" and item.get("tool_calls"):
             if item.get("content"):
                 out.append({"role": "assistant", "content": item["content"]})
             out += [
-                {"type": "function_call", "call_id": tc["id"], "name": tc["name"], "arguments": tc["arguments"]}
+                {
+                    "type": "function_call",
+                    "call_id": tc["id"],
+                    "name": tc["name"],
+                    "arguments": tc["arguments"],
+                }
                 for tc in item["tool_calls"]
             ]
         else:
@@ -58,7 +70,8 @@ def to_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # The Responses API wants flat function tools, and makes them strict by default, which would
     # reject ordinary JSON schemas: keep strict only where the tool asks for it.
     return [
-        {"type": "function", **fn, "strict": bool(fn.get("strict", False))} for fn in function_tools(tools)
+        {"type": "function", **fn, "strict": bool(fn.get("strict", False))}
+        for fn in function_tools(tools)
     ]
 
 
@@ -74,7 +87,9 @@ class ResponsesBackend(OpenAIBackend):
         }
         if request.instructions:
             params["instructions"] = request.instructions
-        params.update(generation_params(request, to_tools(request.tools), max_tokens_key="max_output_tokens"))
+        params.update(
+            generation_params(request, to_tools(request.tools), max_tokens_key="max_output_tokens")
+        )
         return params
 
     async def _open(self, request: ModelRequest) -> Any:
@@ -120,7 +135,10 @@ class ResponsesBackend(OpenAIBackend):
                 response = event.response
                 usage = getattr(response, "usage", None)
                 if usage is not None:
-                    yield UsageChunk(prompt_tokens=usage.input_tokens or 0, completion_tokens=usage.output_tokens or 0)
+                    yield UsageChunk(
+                        prompt_tokens=usage.input_tokens or 0,
+                        completion_tokens=usage.output_tokens or 0,
+                    )
                 if kind == "response.completed":
                     yield Finish("tool_calls" if tool_index else "stop")
                 else:
@@ -130,9 +148,13 @@ class ResponsesBackend(OpenAIBackend):
                 return
             elif kind == "response.failed":
                 error = getattr(event.response, "error", None)
-                raise self._model_error(getattr(error, "code", None), getattr(error, "message", None))
+                raise self._model_error(
+                    getattr(error, "code", None), getattr(error, "message", None)
+                )
             elif kind == "error":
-                raise self._model_error(getattr(event, "code", None), getattr(event, "message", None))
+                raise self._model_error(
+                    getattr(event, "code", None), getattr(event, "message", None)
+                )
 
     def _model_error(self, code: Any, message: Any) -> BackendError:
         code = str(code or "server_error")

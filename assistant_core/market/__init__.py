@@ -7,8 +7,9 @@ Nothing heavy is imported here: yfinance/pandas load on the first Yahoo request.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .base import (
     MarketDataError,
@@ -57,7 +58,7 @@ def create_market(
     none when a ``session`` is injected, so a replayed market never reaches the internet).
     ``sleep``/``clock``: injectable for rate-limit backoff and cache TTLs.
     """
-    from .lookup import demo_lookup, ddgs_search, live_lookup
+    from .lookup import ddgs_search, demo_lookup, live_lookup
 
     if data == "demo":
         from .demo import DemoProvider
@@ -73,5 +74,7 @@ def create_market(
         if web_search is _AUTO:
             web_search = None if session is not None else ddgs_search
         cache = MarketCache(cache_path or paths.default_cache_db_path(), clock=clock)
-        return MarketData(yahoo, lookup=live_lookup(yahoo.search, web_search), cache=cache, clock=clock)
+        return MarketData(
+            yahoo, lookup=live_lookup(yahoo.search, web_search), cache=cache, clock=clock
+        )
     raise ValueError(f"unknown market data source {data!r}; use one of: {', '.join(DATA_SOURCES)}")

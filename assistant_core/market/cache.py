@@ -34,7 +34,9 @@ CREATE TABLE IF NOT EXISTS entries (
 """
 
 
-def cache_key(provider: str, function: str, symbol: str, params: dict[str, Any] | None = None) -> str:
+def cache_key(
+    provider: str, function: str, symbol: str, params: dict[str, Any] | None = None
+) -> str:
     encoded = json.dumps(params or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return f"{provider}|{function}|{symbol}|{encoded}"
 
@@ -48,8 +50,12 @@ class CacheEntry:
 
 def _is_corrupt(exc: Exception) -> bool:
     text = str(exc).lower()
-    return "not a database" in text or "malformed" in text or (
-        isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+    return (
+        "not a database" in text
+        or "malformed" in text
+        or (
+            isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+        )
     )
 
 
@@ -80,7 +86,9 @@ class MarketCache:
             enable_wal(conn, self._busy_timeout_s)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(_SCHEMA)
-            conn.execute("DELETE FROM entries WHERE expires_at < ?", (self._clock() - KEEP_EXPIRED_S,))
+            conn.execute(
+                "DELETE FROM entries WHERE expires_at < ?", (self._clock() - KEEP_EXPIRED_S,)
+            )
         except BaseException:
             conn.close()
             raise
@@ -110,9 +118,13 @@ class MarketCache:
                     os.replace(sidecar, Path(f"{aside}{suffix}"))
             self._conn = self._connect()
         except (OSError, sqlite3.Error) as again:
-            self._warn(f"market cache {self.path} is corrupt ({exc}) and could not be rebuilt ({again}); caching is off")
+            self._warn(
+                f"market cache {self.path} is corrupt ({exc}) and could not be rebuilt ({again}); caching is off"
+            )
             return
-        self._warn(f"market cache {self.path} was corrupt ({exc}); moved it to {aside.name} and started a new one")
+        self._warn(
+            f"market cache {self.path} was corrupt ({exc}); moved it to {aside.name} and started a new one"
+        )
 
     # -- entries ---------------------------------------------------------------------------
     def get(self, key: str) -> CacheEntry | None:

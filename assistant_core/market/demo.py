@@ -12,7 +12,7 @@ import hashlib
 import math
 import random
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from .base import (
     NewsItem,
@@ -109,8 +109,19 @@ class DemoProvider:
     def search(self, query: str) -> list[SearchHit]:
         known = lookup_known(query)
         if known:
-            return [SearchHit(symbol=known.symbol, name=known.name, exchange=known.exchange, type="EQUITY")]
-        return [SearchHit(symbol=demo_symbol_for(query), name=f"{query} (demo)", exchange="DEMO", type="EQUITY")]
+            return [
+                SearchHit(
+                    symbol=known.symbol, name=known.name, exchange=known.exchange, type="EQUITY"
+                )
+            ]
+        return [
+            SearchHit(
+                symbol=demo_symbol_for(query),
+                name=f"{query} (demo)",
+                exchange="DEMO",
+                type="EQUITY",
+            )
+        ]
 
     def history(self, symbol: str, period: str) -> PriceHistory:
         count = _TRADING_DAYS.get(period, 126)
@@ -166,7 +177,10 @@ class DemoProvider:
             add("Cost Of Revenue", [r - g for r, g in zip(revenue, gross)])
             add("Gross Profit", gross)
             add("Research And Development", [r * 0.06 for r in revenue])
-            add("Selling General And Administration", [g - o - r * 0.06 for g, o, r in zip(gross, operating, revenue)])
+            add(
+                "Selling General And Administration",
+                [g - o - r * 0.06 for g, o, r in zip(gross, operating, revenue)],
+            )
             add("Operating Income", operating)
             add("Pretax Income", pretax)
             add("Tax Provision", [p - n for p, n in zip(pretax, net)])
@@ -246,7 +260,12 @@ class DemoProvider:
             f"DEMO: what {symbol}'s latest filing says about margins",
         )
         return [
-            NewsItem(title=title, publisher="Demo data (synthetic)", published=f"{day}T12:00:00Z", url=None)
+            NewsItem(
+                title=title,
+                publisher="Demo data (synthetic)",
+                published=f"{day}T12:00:00Z",
+                url=None,
+            )
             for title in headlines
         ]
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .base import (
     HISTORY_PERIODS,
@@ -77,24 +78,35 @@ class MarketData:
     def lookup(self, company_name: str) -> Fetched[LookupAnswer]:
         # Only searched answers are cached: a built-in fallback must not hide Yahoo tomorrow.
         return self._get(
-            "lookup", company_name.casefold(), {}, lambda: self.ticker_lookup.lookup(company_name),
+            "lookup",
+            company_name.casefold(),
+            {},
+            lambda: self.ticker_lookup.lookup(company_name),
             cacheable=lambda answer: answer["source"] in ("yahoo", "web"),
         )
 
     def history(self, symbol: str, period: str = "6mo") -> Fetched[PriceHistory]:
         if period not in HISTORY_PERIODS:
-            raise InvalidInput(f"history period must be one of {', '.join(HISTORY_PERIODS)}, not {period!r}")
-        return self._get("history", symbol, {"period": period}, lambda: self.provider.history(symbol, period))
+            raise InvalidInput(
+                f"history period must be one of {', '.join(HISTORY_PERIODS)}, not {period!r}"
+            )
+        return self._get(
+            "history", symbol, {"period": period}, lambda: self.provider.history(symbol, period)
+        )
 
     def statement(
         self, symbol: str, kind: StatementKind = "income", period: StatementPeriod = "annual"
     ) -> Fetched[Statement]:
         if kind not in STATEMENT_KINDS:
-            raise InvalidInput(f"statement must be one of {', '.join(STATEMENT_KINDS)}, not {kind!r}")
+            raise InvalidInput(
+                f"statement must be one of {', '.join(STATEMENT_KINDS)}, not {kind!r}"
+            )
         if period not in STATEMENT_PERIODS:
             raise InvalidInput(f"period must be 'annual' or 'quarterly', not {period!r}")
         return self._get(
-            "statement", symbol, {"kind": kind, "period": period},
+            "statement",
+            symbol,
+            {"kind": kind, "period": period},
             lambda: self.provider.statement(symbol, kind, period),
         )
 
@@ -105,7 +117,9 @@ class MarketData:
         return self._get("news", symbol, {}, lambda: self.provider.news(symbol))
 
     def recommendations(self, symbol: str) -> Fetched[list[RecommendationPeriod]]:
-        return self._get("recommendations", symbol, {}, lambda: self.provider.recommendations(symbol))
+        return self._get(
+            "recommendations", symbol, {}, lambda: self.provider.recommendations(symbol)
+        )
 
     def drain_warnings(self) -> list[str]:
         """The cache's warnings (a corrupt file moved aside and rebuilt, a locked or
@@ -114,7 +128,7 @@ class MarketData:
         if self.cache is None:
             return []
         with self._warnings_lock:
-            new = self.cache.warnings[self._warnings_seen:]
+            new = self.cache.warnings[self._warnings_seen :]
             self._warnings_seen += len(new)
         return new
 
@@ -146,7 +160,13 @@ class MarketData:
         now = self._clock()
         if entry is None or entry.expires_at <= now:
             return None
-        return Fetched(entry.value, source="cache", as_of=entry.fetched_at, cache_hit=True, age_s=now - entry.fetched_at)
+        return Fetched(
+            entry.value,
+            source="cache",
+            as_of=entry.fetched_at,
+            cache_hit=True,
+            age_s=now - entry.fetched_at,
+        )
 
     def _refresh(
         self, key: str, function: str, fetch: Callable[[], T], cacheable: Callable[[T], bool]
@@ -163,12 +183,19 @@ class MarketData:
                 raise
             now = self._clock()
             return Fetched(
-                entry.value, source="cache", as_of=entry.fetched_at, cache_hit=True, stale=True,
-                age_s=now - entry.fetched_at, stale_reason=str(exc),
+                entry.value,
+                source="cache",
+                as_of=entry.fetched_at,
+                cache_hit=True,
+                stale=True,
+                age_s=now - entry.fetched_at,
+                stale_reason=str(exc),
             )
         fetched_at = self._clock()
         if cacheable(value):
-            self.cache.put(key, value, fetched_at=fetched_at, ttl_s=ttl_seconds(function, fetched_at))
+            self.cache.put(
+                key, value, fetched_at=fetched_at, ttl_s=ttl_seconds(function, fetched_at)
+            )
         return Fetched(value, source=self.provider.name, as_of=fetched_at)
 
     def _coalesced(self, key: str, work: Callable[[], Fetched[T]]) -> Fetched[T]:

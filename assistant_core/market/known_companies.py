@@ -19,14 +19,26 @@ class KnownCompany:
 
 KNOWN_COMPANIES: tuple[KnownCompany, ...] = (
     KnownCompany("AAPL", "Apple Inc.", "NASDAQ", "USD", ("apple", "apple inc", "애플")),
-    KnownCompany("MSFT", "Microsoft Corporation", "NASDAQ", "USD", ("microsoft", "마이크로소프트", "마소")),
-    KnownCompany("GOOGL", "Alphabet Inc.", "NASDAQ", "USD", ("alphabet", "google", "구글", "알파벳")),
+    KnownCompany(
+        "MSFT", "Microsoft Corporation", "NASDAQ", "USD", ("microsoft", "마이크로소프트", "마소")
+    ),
+    KnownCompany(
+        "GOOGL", "Alphabet Inc.", "NASDAQ", "USD", ("alphabet", "google", "구글", "알파벳")
+    ),
     KnownCompany("AMZN", "Amazon.com, Inc.", "NASDAQ", "USD", ("amazon", "아마존")),
-    KnownCompany("META", "Meta Platforms, Inc.", "NASDAQ", "USD", ("meta", "meta platforms", "facebook", "메타", "페이스북")),
+    KnownCompany(
+        "META",
+        "Meta Platforms, Inc.",
+        "NASDAQ",
+        "USD",
+        ("meta", "meta platforms", "facebook", "메타", "페이스북"),
+    ),
     KnownCompany("TSLA", "Tesla, Inc.", "NASDAQ", "USD", ("tesla", "테슬라")),
     KnownCompany("NVDA", "NVIDIA Corporation", "NASDAQ", "USD", ("nvidia", "엔비디아")),
     KnownCompany("NFLX", "Netflix, Inc.", "NASDAQ", "USD", ("netflix", "넷플릭스")),
-    KnownCompany("AMD", "Advanced Micro Devices, Inc.", "NASDAQ", "USD", ("amd", "advanced micro devices")),
+    KnownCompany(
+        "AMD", "Advanced Micro Devices, Inc.", "NASDAQ", "USD", ("amd", "advanced micro devices")
+    ),
     KnownCompany("INTC", "Intel Corporation", "NASDAQ", "USD", ("intel", "인텔")),
     KnownCompany("AVGO", "Broadcom Inc.", "NASDAQ", "USD", ("broadcom", "브로드컴")),
     KnownCompany("ORCL", "Oracle Corporation", "NYSE", "USD", ("oracle", "오라클")),
@@ -35,41 +47,111 @@ KNOWN_COMPANIES: tuple[KnownCompany, ...] = (
     KnownCompany("IBM", "International Business Machines Corporation", "NYSE", "USD", ("ibm",)),
     KnownCompany("CSCO", "Cisco Systems, Inc.", "NASDAQ", "USD", ("cisco", "시스코")),
     KnownCompany("QCOM", "QUALCOMM Incorporated", "NASDAQ", "USD", ("qualcomm", "퀄컴")),
-    KnownCompany("TSM", "Taiwan Semiconductor Manufacturing Company Limited", "NYSE", "USD", ("tsmc", "taiwan semiconductor", "tsm")),
-    KnownCompany("BRK-B", "Berkshire Hathaway Inc.", "NYSE", "USD", ("berkshire", "berkshire hathaway", "버크셔", "버크셔 해서웨이")),
-    KnownCompany("JPM", "JPMorgan Chase & Co.", "NYSE", "USD", ("jpmorgan", "jp morgan", "jpmorgan chase", "제이피모건")),
-    KnownCompany("BAC", "Bank of America Corporation", "NYSE", "USD", ("bank of america", "뱅크오브아메리카")),
-    KnownCompany("GS", "The Goldman Sachs Group, Inc.", "NYSE", "USD", ("goldman sachs", "골드만삭스")),
+    KnownCompany(
+        "TSM",
+        "Taiwan Semiconductor Manufacturing Company Limited",
+        "NYSE",
+        "USD",
+        ("tsmc", "taiwan semiconductor", "tsm"),
+    ),
+    KnownCompany(
+        "BRK-B",
+        "Berkshire Hathaway Inc.",
+        "NYSE",
+        "USD",
+        ("berkshire", "berkshire hathaway", "버크셔", "버크셔 해서웨이"),
+    ),
+    KnownCompany(
+        "JPM",
+        "JPMorgan Chase & Co.",
+        "NYSE",
+        "USD",
+        ("jpmorgan", "jp morgan", "jpmorgan chase", "제이피모건"),
+    ),
+    KnownCompany(
+        "BAC", "Bank of America Corporation", "NYSE", "USD", ("bank of america", "뱅크오브아메리카")
+    ),
+    KnownCompany(
+        "GS", "The Goldman Sachs Group, Inc.", "NYSE", "USD", ("goldman sachs", "골드만삭스")
+    ),
     KnownCompany("V", "Visa Inc.", "NYSE", "USD", ("visa", "비자")),
     KnownCompany("MA", "Mastercard Incorporated", "NYSE", "USD", ("mastercard", "마스터카드")),
     KnownCompany("WMT", "Walmart Inc.", "NYSE", "USD", ("walmart", "월마트")),
     KnownCompany("COST", "Costco Wholesale Corporation", "NASDAQ", "USD", ("costco", "코스트코")),
-    KnownCompany("KO", "The Coca-Cola Company", "NYSE", "USD", ("coca-cola", "coca cola", "coke", "코카콜라")),
+    KnownCompany(
+        "KO", "The Coca-Cola Company", "NYSE", "USD", ("coca-cola", "coca cola", "coke", "코카콜라")
+    ),
     KnownCompany("PEP", "PepsiCo, Inc.", "NASDAQ", "USD", ("pepsico", "pepsi", "펩시")),
-    KnownCompany("MCD", "McDonald's Corporation", "NYSE", "USD", ("mcdonald's", "mcdonalds", "맥도날드")),
+    KnownCompany(
+        "MCD", "McDonald's Corporation", "NYSE", "USD", ("mcdonald's", "mcdonalds", "맥도날드")
+    ),
     KnownCompany("SBUX", "Starbucks Corporation", "NASDAQ", "USD", ("starbucks", "스타벅스")),
     KnownCompany("NKE", "NIKE, Inc.", "NYSE", "USD", ("nike", "나이키")),
-    KnownCompany("DIS", "The Walt Disney Company", "NYSE", "USD", ("disney", "walt disney", "디즈니")),
-    KnownCompany("JNJ", "Johnson & Johnson", "NYSE", "USD", ("johnson & johnson", "johnson and johnson", "존슨앤존슨")),
+    KnownCompany(
+        "DIS", "The Walt Disney Company", "NYSE", "USD", ("disney", "walt disney", "디즈니")
+    ),
+    KnownCompany(
+        "JNJ",
+        "Johnson & Johnson",
+        "NYSE",
+        "USD",
+        ("johnson & johnson", "johnson and johnson", "존슨앤존슨"),
+    ),
     KnownCompany("PFE", "Pfizer Inc.", "NYSE", "USD", ("pfizer", "화이자")),
-    KnownCompany("LLY", "Eli Lilly and Company", "NYSE", "USD", ("eli lilly", "lilly", "일라이릴리")),
-    KnownCompany("XOM", "Exxon Mobil Corporation", "NYSE", "USD", ("exxon", "exxon mobil", "exxonmobil", "엑슨모빌")),
+    KnownCompany(
+        "LLY", "Eli Lilly and Company", "NYSE", "USD", ("eli lilly", "lilly", "일라이릴리")
+    ),
+    KnownCompany(
+        "XOM",
+        "Exxon Mobil Corporation",
+        "NYSE",
+        "USD",
+        ("exxon", "exxon mobil", "exxonmobil", "엑슨모빌"),
+    ),
     KnownCompany("BA", "The Boeing Company", "NYSE", "USD", ("boeing", "보잉")),
     KnownCompany("UBER", "Uber Technologies, Inc.", "NYSE", "USD", ("uber", "우버")),
     KnownCompany("PLTR", "Palantir Technologies Inc.", "NASDAQ", "USD", ("palantir", "팔란티어")),
     KnownCompany("SPOT", "Spotify Technology S.A.", "NYSE", "USD", ("spotify", "스포티파이")),
-    KnownCompany("005930.KS", "Samsung Electronics Co., Ltd.", "KSC", "KRW", ("samsung", "samsung electronics", "삼성전자", "삼성")),
-    KnownCompany("000660.KS", "SK hynix Inc.", "KSC", "KRW", ("sk hynix", "hynix", "sk하이닉스", "하이닉스")),
+    KnownCompany(
+        "005930.KS",
+        "Samsung Electronics Co., Ltd.",
+        "KSC",
+        "KRW",
+        ("samsung", "samsung electronics", "삼성전자", "삼성"),
+    ),
+    KnownCompany(
+        "000660.KS", "SK hynix Inc.", "KSC", "KRW", ("sk hynix", "hynix", "sk하이닉스", "하이닉스")
+    ),
     KnownCompany("035420.KS", "NAVER Corporation", "KSC", "KRW", ("naver", "네이버")),
     KnownCompany("035720.KS", "Kakao Corp.", "KSC", "KRW", ("kakao", "카카오")),
-    KnownCompany("005380.KS", "Hyundai Motor Company", "KSC", "KRW", ("hyundai", "hyundai motor", "현대차", "현대자동차")),
+    KnownCompany(
+        "005380.KS",
+        "Hyundai Motor Company",
+        "KSC",
+        "KRW",
+        ("hyundai", "hyundai motor", "현대차", "현대자동차"),
+    ),
     KnownCompany("000270.KS", "Kia Corporation", "KSC", "KRW", ("kia", "기아")),
     KnownCompany("051910.KS", "LG Chem, Ltd.", "KSC", "KRW", ("lg chem", "lg화학")),
-    KnownCompany("373220.KS", "LG Energy Solution, Ltd.", "KSC", "KRW", ("lg energy solution", "lg에너지솔루션")),
+    KnownCompany(
+        "373220.KS",
+        "LG Energy Solution, Ltd.",
+        "KSC",
+        "KRW",
+        ("lg energy solution", "lg에너지솔루션"),
+    ),
     KnownCompany("005490.KS", "POSCO Holdings Inc.", "KSC", "KRW", ("posco", "포스코")),
-    KnownCompany("7203.T", "Toyota Motor Corporation", "JPX", "JPY", ("toyota", "도요타", "토요타")),
+    KnownCompany(
+        "7203.T", "Toyota Motor Corporation", "JPX", "JPY", ("toyota", "도요타", "토요타")
+    ),
     KnownCompany("6758.T", "Sony Group Corporation", "JPX", "JPY", ("sony", "소니")),
-    KnownCompany("BMW.DE", "Bayerische Motoren Werke Aktiengesellschaft", "XETRA", "EUR", ("bmw", "bayerische motoren werke", "bayerische motoren werke ag")),
+    KnownCompany(
+        "BMW.DE",
+        "Bayerische Motoren Werke Aktiengesellschaft",
+        "XETRA",
+        "EUR",
+        ("bmw", "bayerische motoren werke", "bayerische motoren werke ag"),
+    ),
     KnownCompany("SAP", "SAP SE", "NYSE", "USD", ("sap",)),
     KnownCompany("ASML", "ASML Holding N.V.", "NASDAQ", "USD", ("asml",)),
     KnownCompany("NVO", "Novo Nordisk A/S", "NYSE", "USD", ("novo nordisk", "노보 노디스크")),

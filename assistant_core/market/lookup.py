@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from typing import Any, Callable, Iterable, TypedDict
+from collections.abc import Callable, Iterable
+from typing import Any, TypedDict
 from urllib.parse import unquote
 
 from .base import MarketDataError, NoDataError, SearchHit
@@ -26,11 +27,41 @@ WebSearch = Callable[[str], list[dict[str, Any]]]
 MAX_ALTERNATIVES = 4
 
 # Yahoo exchange codes of the big venues: a listing there beats an OTC or regional one.
-MAJOR_EXCHANGES = frozenset({
-    "NMS", "NGM", "NCM", "NYQ", "ASE", "PCX", "BTS",  # US
-    "GER", "LSE", "PAR", "AMS", "EBS", "MIL", "MCE", "STO", "CPH", "HEL", "OSL", "BRU",  # Europe
-    "TOR", "JPX", "KSC", "KOE", "HKG", "SHH", "SHZ", "TAI", "ASX", "NSI", "BSE", "SAO",  # elsewhere
-})
+MAJOR_EXCHANGES = frozenset(
+    {
+        "NMS",
+        "NGM",
+        "NCM",
+        "NYQ",
+        "ASE",
+        "PCX",
+        "BTS",  # US
+        "GER",
+        "LSE",
+        "PAR",
+        "AMS",
+        "EBS",
+        "MIL",
+        "MCE",
+        "STO",
+        "CPH",
+        "HEL",
+        "OSL",
+        "BRU",  # Europe
+        "TOR",
+        "JPX",
+        "KSC",
+        "KOE",
+        "HKG",
+        "SHH",
+        "SHZ",
+        "TAI",
+        "ASX",
+        "NSI",
+        "BSE",
+        "SAO",  # elsewhere
+    }
+)
 _TYPE_SCORE = {"EQUITY": 3, "ETF": 2, "INDEX": 1, "MUTUALFUND": 1, "CRYPTOCURRENCY": 1}
 _EXCLUDED_TYPES = frozenset({"OPTION", "FUTURE"})
 
@@ -88,7 +119,10 @@ class TickerLookup:
             ranked = rank_hits(hits)
             if ranked:
                 return LookupAnswer(
-                    best=ranked[0], alternatives=ranked[1 : 1 + MAX_ALTERNATIVES], source=label, tried=tried
+                    best=ranked[0],
+                    alternatives=ranked[1 : 1 + MAX_ALTERNATIVES],
+                    source=label,
+                    tried=tried,
                 )
             tried.append(f"{label}: nothing found")
         raise NoDataError(
@@ -130,10 +164,32 @@ def web_step(search: WebSearch) -> LookupStep:
 
 # Exchange names as they appear in prose ("(NASDAQ: AAPL)", "KRX: 005930") → Yahoo suffix.
 _WEB_EXCHANGES: dict[str, str] = {
-    "NASDAQ": "", "NYSE": "", "NYSEARCA": "", "NYSE ARCA": "", "NYSE AMERICAN": "", "AMEX": "", "OTC": "",
-    "KRX": ".KS", "KOSPI": ".KS", "KOSDAQ": ".KQ", "TYO": ".T", "TSE": ".T", "LSE": ".L", "LON": ".L",
-    "XETRA": ".DE", "ETR": ".DE", "FWB": ".F", "HKEX": ".HK", "SEHK": ".HK", "TSX": ".TO", "EPA": ".PA",
-    "AMS": ".AS", "SIX": ".SW", "ASX": ".AX", "NSE": ".NS", "BSE": ".BO",
+    "NASDAQ": "",
+    "NYSE": "",
+    "NYSEARCA": "",
+    "NYSE ARCA": "",
+    "NYSE AMERICAN": "",
+    "AMEX": "",
+    "OTC": "",
+    "KRX": ".KS",
+    "KOSPI": ".KS",
+    "KOSDAQ": ".KQ",
+    "TYO": ".T",
+    "TSE": ".T",
+    "LSE": ".L",
+    "LON": ".L",
+    "XETRA": ".DE",
+    "ETR": ".DE",
+    "FWB": ".F",
+    "HKEX": ".HK",
+    "SEHK": ".HK",
+    "TSX": ".TO",
+    "EPA": ".PA",
+    "AMS": ".AS",
+    "SIX": ".SW",
+    "ASX": ".AX",
+    "NSE": ".NS",
+    "BSE": ".BO",
 }
 _EXCHANGE_RE = re.compile(
     r"\b(" + "|".join(sorted((re.escape(k) for k in _WEB_EXCHANGES), key=len, reverse=True)) + r")"
@@ -141,7 +197,9 @@ _EXCHANGE_RE = re.compile(
     re.IGNORECASE,
 )
 _YAHOO_URL_RE = re.compile(r"finance\.yahoo\.com/quote/([A-Za-z0-9.\-^=%]{1,24})")
-_PHRASE_RE = re.compile(r"ticker(?: symbol)?\s*(?:is|:)?\s*[\"'“(]?\$?([A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?)\b")
+_PHRASE_RE = re.compile(
+    r"ticker(?: symbol)?\s*(?:is|:)?\s*[\"'“(]?\$?([A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?)\b"
+)
 
 
 def _with_suffix(code: str, exchange: str) -> str:

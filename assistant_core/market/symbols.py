@@ -66,7 +66,9 @@ def normalise_company_name(raw: object) -> str:
     text = unicodedata.normalize("NFKC", raw)
     text = re.sub(r"\s+", " ", text).strip().lstrip("$").strip()
     if not text:
-        raise InvalidInput("company_name is empty; pass a company name such as 'Apple' or '삼성전자'")
+        raise InvalidInput(
+            "company_name is empty; pass a company name such as 'Apple' or '삼성전자'"
+        )
     if len(text) > MAX_COMPANY_NAME_CHARS:
         raise InvalidInput(
             f"company_name is {len(text)} characters long; pass just the company's name (at most {MAX_COMPANY_NAME_CHARS})"
@@ -76,5 +78,7 @@ def normalise_company_name(raw: object) -> str:
             f"{_shown(text)} does not look like a company name; use letters, digits and spaces, such as 'Apple' or '삼성전자'"
         )
     if not any(ch.isalnum() for ch in text):
-        raise InvalidInput(f"{_shown(text)} has no letters or digits; pass a company name such as 'Apple'")
+        raise InvalidInput(
+            f"{_shown(text)} has no letters or digits; pass a company name such as 'Apple'"
+        )
     return text

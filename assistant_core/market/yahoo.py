@@ -8,12 +8,14 @@ MarketDataError whose message is one line.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import threading
 import time
 import warnings
-from typing import Any, Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from .. import paths
 from ..text import one_line
@@ -38,34 +40,47 @@ log = logging.getLogger(__name__)
 DEFAULT_BACKOFF_S: tuple[float, ...] = (2.0, 4.0, 8.0)
 REQUEST_TIMEOUT_S = 15
 
-_STATEMENT_LABELS = {"income": "income statement", "balance": "balance sheet", "cash_flow": "cash flow"}
+_STATEMENT_LABELS = {
+    "income": "income statement",
+    "balance": "balance sheet",
+    "cash_flow": "cash flow",
+}
 _TRANSIENT_NAMES = {
-    "Timeout", "TimeoutError", "ConnectionError", "ConnectTimeout", "ReadTimeout",
-    "ChunkedEncodingError", "RemoteDisconnected", "DNSError", "ProxyError", "SSLError",
+    "Timeout",
+    "TimeoutError",
+    "ConnectionError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "ChunkedEncodingError",
+    "RemoteDisconnected",
+    "DNSError",
+    "ProxyError",
+    "SSLError",
 }
 
 _configure_lock = threading.Lock()
-_configured = False
 
 
 def _yfinance() -> Any:
     """Import yfinance and set it up once per process."""
-    global _configured
     import yfinance as yf
 
     with _configure_lock:
-        if not _configured:
-            # yfinance keeps a ticker→timezone database; keep it in our cache dir. It can only be
-            # pointed somewhere before first use, hence once per process.
-            yf.set_tz_cache_location(str(paths.private_dir(paths.cache_dir() / "yfinance")))
-            # Raise instead of logging and returning an empty frame: we turn exceptions into
-            # precise messages, and log lines on stderr would garble the terminal UI.
-            yf.config.debug.hide_exceptions = False
-            logging.getLogger("yfinance").addHandler(logging.NullHandler())
-            # yfinance on pandas 3 emits deprecation warnings on every call.
-            warnings.filterwarnings("ignore", module=r"^yfinance")
-            _configured = True
+        _configure_once(yf)
     return yf
+
+
+@functools.cache
+def _configure_once(yf: Any) -> None:
+    # yfinance keeps a ticker→timezone database; keep it in our cache dir. It can only be
+    # pointed somewhere before first use, hence once per process.
+    yf.set_tz_cache_location(str(paths.private_dir(paths.cache_dir() / "yfinance")))
+    # Raise instead of logging and returning an empty frame: we turn exceptions into
+    # precise messages, and log lines on stderr would garble the terminal UI.
+    yf.config.debug.hide_exceptions = False
+    logging.getLogger("yfinance").addHandler(logging.NullHandler())
+    # yfinance on pandas 3 emits deprecation warnings on every call.
+    warnings.filterwarnings("ignore", module=r"^yfinance")
 
 
 def _num(value: Any, digits: int = 6) -> float | None:
@@ -136,8 +151,14 @@ class YahooProvider:
 
         def fetch() -> list[dict[str, Any]]:
             found = yf.Search(
-                query, max_results=8, news_count=0, lists_count=0, include_cb=False,
-                recommended=0, session=self._session, timeout=self._timeout,
+                query,
+                max_results=8,
+                news_count=0,
+                lists_count=0,
+                include_cb=False,
+                recommended=0,
+                session=self._session,
+                timeout=self._timeout,
             )
             return list(found.quotes)
 
@@ -161,7 +182,11 @@ class YahooProvider:
         def fetch() -> tuple[Any, str | None]:
             ticker = self._ticker(symbol)
             frame = ticker.history(
-                period=period, interval="1d", auto_adjust=False, actions=False, timeout=self._timeout
+                period=period,
+                interval="1d",
+                auto_adjust=False,
+                actions=False,
+                timeout=self._timeout,
             )
             currency = None
             try:  # filled in by the history() call above, no extra request
@@ -241,7 +266,9 @@ class YahooProvider:
                 currency=info.get("currency"),
                 name=info.get("longName") or info.get("shortName"),
                 price=_num(info.get("currentPrice") or info.get("regularMarketPrice")),
-                previous_close=_num(info.get("previousClose") or info.get("regularMarketPreviousClose")),
+                previous_close=_num(
+                    info.get("previousClose") or info.get("regularMarketPreviousClose")
+                ),
                 market_cap=_num(info.get("marketCap")),
                 pe_ratio=_num(info.get("trailingPE")),
                 forward_pe=_num(info.get("forwardPE")),
@@ -266,14 +293,20 @@ class YahooProvider:
         except YFRateLimitError:
             raise
         except Exception as exc:  # quoteSummary often fails where the chart works
-            log.info("Yahoo info for %s failed (%s); using the chart metadata", ticker.ticker, one_line(exc, 200))
+            log.info(
+                "Yahoo info for %s failed (%s); using the chart metadata",
+                ticker.ticker,
+                one_line(exc, 200),
+            )
             return {}
         return info if isinstance(info, dict) else {}
 
     def _fill_from_chart(self, ticker: Any, quote: Quote) -> None:
         """Quote fields from the chart endpoint's metadata (one small request) when quoteSummary
         fails. Everything comes from the same response, so the fields describe the same moment."""
-        frame = ticker.history(period="5d", interval="1d", auto_adjust=False, actions=False, timeout=self._timeout)
+        frame = ticker.history(
+            period="5d", interval="1d", auto_adjust=False, actions=False, timeout=self._timeout
+        )
         meta = ticker.history_metadata or {}
         quote["price"] = _num(meta.get("regularMarketPrice"))
         quote["fifty_two_week_low"] = _num(meta.get("fiftyTwoWeekLow"))
@@ -281,28 +314,40 @@ class YahooProvider:
         quote["volume"] = _int(meta.get("regularMarketVolume"))
         quote["currency"] = quote.get("currency") or meta.get("currency")
         quote["name"] = quote.get("name") or meta.get("longName") or meta.get("shortName")
-        quote["previous_close"] = _num(meta.get("previousClose")) or _previous_close(frame, meta.get("regularMarketTime"))
+        quote["previous_close"] = _num(meta.get("previousClose")) or _previous_close(
+            frame, meta.get("regularMarketTime")
+        )
 
     def news(self, symbol: str) -> list[NewsItem]:
         yf = _yfinance()
 
         def fetch() -> list[Any]:
             found = yf.Search(
-                symbol, max_results=1, news_count=8, lists_count=0, include_cb=False,
-                recommended=0, session=self._session, timeout=self._timeout,
+                symbol,
+                max_results=1,
+                news_count=8,
+                lists_count=0,
+                include_cb=False,
+                recommended=0,
+                session=self._session,
+                timeout=self._timeout,
             )
             items = list(found.news)
             if not items:
                 items = list(self._ticker(symbol).get_news(count=8))
             return items
 
-        items = [item for item in (_news_item(raw) for raw in self._call("news", symbol, fetch)) if item]
+        items = [
+            item for item in (_news_item(raw) for raw in self._call("news", symbol, fetch)) if item
+        ]
         if not items:
             raise NoDataError(f"no news found for {symbol}")
         return items[:8]
 
     def recommendations(self, symbol: str) -> list[RecommendationPeriod]:
-        frame = self._call("analyst recommendations", symbol, lambda: self._ticker(symbol).recommendations)
+        frame = self._call(
+            "analyst recommendations", symbol, lambda: self._ticker(symbol).recommendations
+        )
         if frame is None or getattr(frame, "empty", True):
             raise NoDataError(f"no analyst recommendations for {symbol}")
         periods: list[RecommendationPeriod] = []
@@ -323,12 +368,17 @@ class YahooProvider:
 def _previous_close(frame: Any, market_time: Any) -> float | None:
     """The close before the latest session, from daily bars — only if those bars are current
     (within a week of the quote's time), never mixing a stale series into a fresh quote."""
-    if frame is None or frame.empty or "Close" not in frame or not isinstance(market_time, (int, float)):
+    if (
+        frame is None
+        or frame.empty
+        or "Close" not in frame
+        or not isinstance(market_time, (int, float))
+    ):
         return None
     closes = frame["Close"].dropna()
     if closes.empty:
         return None
-    quote_day = dt.datetime.fromtimestamp(market_time, tz=dt.timezone.utc).date()
+    quote_day = dt.datetime.fromtimestamp(market_time, tz=dt.UTC).date()
     last_day = closes.index[-1].date()
     if abs((quote_day - last_day).days) > 7:
         return None
@@ -352,10 +402,12 @@ def _news_item(raw: Any) -> NewsItem | None:
     if not isinstance(title, str) or not title.strip():
         return None
     provider = content.get("provider")
-    publisher = provider.get("displayName") if isinstance(provider, dict) else content.get("publisher")
+    publisher = (
+        provider.get("displayName") if isinstance(provider, dict) else content.get("publisher")
+    )
     published: str | None = None
     if isinstance(content.get("providerPublishTime"), (int, float)):
-        stamp = dt.datetime.fromtimestamp(content["providerPublishTime"], tz=dt.timezone.utc)
+        stamp = dt.datetime.fromtimestamp(content["providerPublishTime"], tz=dt.UTC)
         published = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
     elif isinstance(content.get("pubDate"), str):
         published = content["pubDate"]
@@ -375,7 +427,9 @@ def _translate(exc: Exception, what: str, symbol: str) -> MarketDataError:
     from yfinance.exceptions import YFException, YFTickerMissingError, YFTzMissingError
 
     if isinstance(exc, YFTzMissingError):
-        return NoDataError(f"no data for {symbol} — delisted or wrong symbol? (Yahoo has no timezone for it)")
+        return NoDataError(
+            f"no data for {symbol} — delisted or wrong symbol? (Yahoo has no timezone for it)"
+        )
     if isinstance(exc, YFTickerMissingError):
         return _no_data("price history", symbol)
     if isinstance(exc, YFException):
@@ -388,12 +442,20 @@ def _translate(exc: Exception, what: str, symbol: str) -> MarketDataError:
         if status == 404:
             return _no_data(what, symbol)
         if status == 429:
-            return RateLimitedError(f"Yahoo Finance is rate-limiting requests ({what} for {symbol}); wait a minute and try again")
-        return MarketDataError(f"Yahoo Finance answered HTTP {status} for {what} of {symbol}; try again later")
+            return RateLimitedError(
+                f"Yahoo Finance is rate-limiting requests ({what} for {symbol}); wait a minute and try again"
+            )
+        return MarketDataError(
+            f"Yahoo Finance answered HTTP {status} for {what} of {symbol}; try again later"
+        )
     if type(exc).__name__ in _TRANSIENT_NAMES or isinstance(exc, (OSError, TimeoutError)):
         return ProviderUnavailableError(
             f"cannot reach Yahoo Finance ({type(exc).__name__}); check the internet connection, or use demo data"
         )
     if isinstance(exc, ValueError) and "json" in type(exc).__name__.lower():
-        return MarketDataError(f"Yahoo Finance sent an unreadable answer for {what} of {symbol}; try again later")
-    return MarketDataError(f"Yahoo Finance {what} for {symbol} failed: {type(exc).__name__}: {one_line(exc, 200)}")
+        return MarketDataError(
+            f"Yahoo Finance sent an unreadable answer for {what} of {symbol}; try again later"
+        )
+    return MarketDataError(
+        f"Yahoo Finance {what} for {symbol} failed: {type(exc).__name__}: {one_line(exc, 200)}"
+    )

@@ -7,7 +7,6 @@ approvals or tool outputs, read runs and steps back. The work is split across th
 * ``runner``          one run's loop, as a task feeding an event queue
 * ``history``         a thread's messages and earlier tool calls as model input units
 * ``memory``          truncation (``auto`` / ``last_messages``) and the running summary
-* ``tokens``          token estimates, corrected by reported usage
 * ``context_windows`` per-model context window sizes
 * ``retry``           backoff policy for failed model calls
 * ``approvals``       a run waiting for approvals or client tool outputs
@@ -15,7 +14,8 @@ approvals or tool outputs, read runs and steps back. The work is split across th
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Literal, TypedDict, Unpack
+from collections.abc import AsyncIterator
+from typing import Literal, TypedDict, Unpack
 
 from ..backends.base import Backend
 from ..errors import ActiveRunError, ConfigError, RunStateError
@@ -31,18 +31,18 @@ from ..objects import (
     now,
 )
 from ..store import Store
+from ..tokens import TokenEstimator
 from ..tools.registry import ToolRegistry
 from .approvals import ALL_CALLS
 from .context_windows import CONTEXT_WINDOWS, DEFAULT_WINDOW, context_window
 from .retry import RetryPolicy
 from .runner import RunExecution
-from .tokens import TokenEstimator
 
 __all__ = [
     "ALL_CALLS",
-    "ApprovalPolicy",
     "CONTEXT_WINDOWS",
     "DEFAULT_WINDOW",
+    "ApprovalPolicy",
     "RetryPolicy",
     "RunOptions",
     "Runtime",
@@ -168,7 +168,9 @@ class Runtime:
         self.store.get_thread(thread_id)  # NotFoundError
         assistant_id = options.get("assistant_id")
         assistant = (
-            self.store.get_assistant(assistant_id) if assistant_id else self.store.default_assistant()
+            self.store.get_assistant(assistant_id)
+            if assistant_id
+            else self.store.default_assistant()
         )
         policy = options.get("approval") or self.approval
         if policy not in APPROVAL_POLICIES:

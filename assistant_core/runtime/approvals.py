@@ -42,7 +42,7 @@ class PendingAction:
                 "this run waits for tool outputs from the client, not for approvals; "
                 "use submit_tool_outputs"
             )
-        for call_id, allowed in decisions.items():
+        for call_id in decisions:
             if call_id == ALL_CALLS:
                 continue
             self._check_id(call_id)
@@ -57,9 +57,7 @@ class PendingAction:
     def submit(self, outputs: list[dict[str, str]]) -> None:
         self._check_open()
         if self.kind != "outputs":
-            raise RunStateError(
-                "this run waits for approvals, not for tool outputs; use approve"
-            )
+            raise RunStateError("this run waits for approvals, not for tool outputs; use approve")
         parsed: dict[str, str] = {}
         for entry in outputs:
             call_id = entry.get("tool_call_id") if isinstance(entry, dict) else None
@@ -67,7 +65,9 @@ class PendingAction:
                 raise RunStateError('each tool output needs a "tool_call_id"')
             self._check_id(call_id)
             output = entry.get("output")
-            parsed[call_id] = output if isinstance(output, str) else "" if output is None else str(output)
+            parsed[call_id] = (
+                output if isinstance(output, str) else "" if output is None else str(output)
+            )
         self.outputs.update(parsed)
         self._resolve_if_complete()
 

@@ -9,13 +9,13 @@ rejects a call without its output).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from ..backends.base import InputItem
 from ..objects import Message, Run, ToolCall
 from ..store import Store
-from .tokens import estimate_item
+from ..tokens import estimate_item
 
 
 @dataclass
@@ -118,7 +118,11 @@ def thread_units(store: Store, thread_id: str, *, exclude_run_id: str | None = N
             # Runs without a record of what they read (older data): a run created before
             # this message ended before it (add_message is refused during a run). Timestamps
             # are whole seconds, so this is only a fallback.
-            while pending and read_through(pending[0]) is None and pending[0].created_at < message.created_at:
+            while (
+                pending
+                and read_through(pending[0]) is None
+                and pending[0].created_at < message.created_at
+            ):
                 flush_next()
         if message.run_id not in tool_run_ids:
             unit = message_unit(message)

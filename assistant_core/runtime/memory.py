@@ -21,9 +21,8 @@ from typing import Any
 from ..backends.base import Backend, InputItem, ModelRequest, TextDelta
 from ..objects import Run, TruncationStrategy
 from ..text import one_line
-from ..tokens import estimate_text
+from ..tokens import REQUEST_OVERHEAD, TokenEstimator, estimate_item, estimate_text, estimate_tools
 from .history import Unit
-from .tokens import REQUEST_OVERHEAD, TokenEstimator, estimate_item, estimate_tools
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,6 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt + 1``."""
         if error.retry_after is not None and error.retry_after >= 0:
             return min(error.retry_after, self.max_retry_after)
-        base = min(self.max_delay, self.base_delay * (2**attempt))
+        base = min(self.max_delay, self.base_delay * 2.0**attempt)
         spread = base * self.jitter
         return max(0.0, base + random.uniform(-spread, spread))

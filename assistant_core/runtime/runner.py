@@ -350,7 +350,9 @@ class RunExecution:
                     continue
                 message = one_line(error.message)
                 if retries:
-                    message = f"{message} (after {retries} {'retry' if retries == 1 else 'retries'})"
+                    message = (
+                        f"{message} (after {retries} {'retry' if retries == 1 else 'retries'})"
+                    )
                 code = ERROR_CODES.get(error.code, error.code)
                 self._close_failed(LastError(code, message))
                 return None
@@ -395,7 +397,9 @@ class RunExecution:
         message = turn.message
         assert message is not None
         turn.parts.append(text)
-        self._emit(MessageDelta(MessageDeltaData(message.id, self.run.id, self.run.thread_id, text)))
+        self._emit(
+            MessageDelta(MessageDeltaData(message.id, self.run.id, self.run.thread_id, text))
+        )
         if turn.flush_timer is None:
             # A timer rather than a check per delta: text must reach the disk within the
             # interval even when the model stalls right after sending it.
@@ -467,7 +471,9 @@ class RunExecution:
         step = turn.tool_step
         entry = turn.calls.get(delta.index)
         if entry is None:
-            call = ToolCall(id=delta.id or new_id("call"), function=FunctionCall(name=delta.name or ""))
+            call = ToolCall(
+                id=delta.id or new_id("call"), function=FunctionCall(name=delta.name or "")
+            )
             entry = turn.calls[delta.index] = (len(step.tool_calls), call)
             step.tool_calls.append(call)
         position, call = entry
@@ -651,7 +657,9 @@ class RunExecution:
         self._emit(RUN_EVENT_BY_STATUS[status](snapshot(run)))
 
     # -- endings -------------------------------------------------------------------------
-    def _close_open(self, message_reason: str, step_status: str, error: LastError | None = None) -> None:
+    def _close_open(
+        self, message_reason: str, step_status: str, error: LastError | None = None
+    ) -> None:
         """Close the partial message (kept ``incomplete``) and every open step."""
         turn = self.turn
         if turn is not None and turn.message is not None and turn.message.status == "in_progress":
@@ -670,7 +678,9 @@ class RunExecution:
                 status = "completed" if step.type == "message_creation" else "cancelled"
             self._close_step(step, status, error)
 
-    def _close_incomplete(self, details: dict[str, Any], message_reason: str = "max_tokens") -> None:
+    def _close_incomplete(
+        self, details: dict[str, Any], message_reason: str = "max_tokens"
+    ) -> None:
         if self.closed or self.run.status in TERMINAL_RUN_STATUSES:
             return
         self.closed = True
@@ -694,4 +704,3 @@ class RunExecution:
             self._close_open("run_cancelled", "cancelled")
         finally:
             self._set_status("cancelled", cancelled_at=now(), retry=None, required_action=None)
-

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from ..market import Fetched, InvalidInput, MarketData, MarketDataError, NoDataError
 from ..market.base import StatementKind, StatementPeriod
@@ -37,7 +38,9 @@ _STATEMENT_PERIOD_PARAM = {
 }
 
 
-def _spec(name: str, description: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def _spec(
+    name: str, description: str, properties: dict[str, Any], required: list[str]
+) -> dict[str, Any]:
     return {
         "type": "function",
         "function": {
@@ -105,7 +108,7 @@ SPECS: dict[str, dict[str, Any]] = {
                 "items": {"type": "string"},
                 "minItems": 2,
                 "maxItems": MAX_COMPARE,
-                "description": "Ticker symbols to compare, e.g. [\"AAPL\", \"MSFT\"]",
+                "description": 'Ticker symbols to compare, e.g. ["AAPL", "MSFT"]',
             },
             "period": {
                 "type": "string",
@@ -152,7 +155,12 @@ class InvestorTools:
             "exchange": best.get("exchange"),
             "type": best.get("type"),
             "alternatives": [
-                {"symbol": h["symbol"], "name": h.get("name"), "exchange": h.get("exchange"), "type": h.get("type")}
+                {
+                    "symbol": h["symbol"],
+                    "name": h.get("name"),
+                    "exchange": h.get("exchange"),
+                    "type": h.get("type"),
+                }
                 for h in answer["alternatives"]
             ],
             "lookup_source": answer["source"],
@@ -161,7 +169,12 @@ class InvestorTools:
             "kind": "list",
             "title": f"Ticker lookup: {name} (via {answer['source']})",
             "items": [
-                {"title": h["symbol"], "subtitle": " · ".join(str(p) for p in (h.get("name"), h.get("type"), h.get("exchange")) if p)}
+                {
+                    "title": h["symbol"],
+                    "subtitle": " · ".join(
+                        str(p) for p in (h.get("name"), h.get("type"), h.get("exchange")) if p
+                    ),
+                }
                 for h in (best, *answer["alternatives"])
             ],
         }
@@ -172,8 +185,11 @@ class InvestorTools:
             provenance["extra"]["tried"] = answer["tried"]
         known = lookup_known(best["symbol"])
         return ToolResult(
-            data=data, display=display, symbol=best["symbol"],
-            currency=known.currency if known else None, **provenance,
+            data=data,
+            display=display,
+            symbol=best["symbol"],
+            currency=known.currency if known else None,
+            **provenance,
         )
 
     def _statement(self, kind: StatementKind, ticker: str, period: StatementPeriod) -> ToolResult:
@@ -181,9 +197,15 @@ class InvestorTools:
         fetched = self.market.statement(symbol, kind, period)
         data, display = summaries.statement_views(fetched.value)
         if not data["rows"]:
-            raise NoDataError(f"no {period} {summaries.STATEMENT_TITLES[kind]} figures for {symbol}")
+            raise NoDataError(
+                f"no {period} {summaries.STATEMENT_TITLES[kind]} figures for {symbol}"
+            )
         return ToolResult(
-            data=data, display=display, symbol=symbol, currency=fetched.value["currency"], **_provenance(fetched)
+            data=data,
+            display=display,
+            symbol=symbol,
+            currency=fetched.value["currency"],
+            **_provenance(fetched),
         )
 
     def get_income_statement(self, ticker: str, period: StatementPeriod = "annual") -> ToolResult:
@@ -200,9 +222,17 @@ class InvestorTools:
             raise NoDataError(f"not enough price data for {symbol} ({len(window)} trading day)")
         data = summaries.performance_summary(window)
         stats = {k: v for k, v in data.items() if k != "weekly_closes"}
-        display = {"kind": "prices", "series": [summaries.price_series(symbol, window)], "stats": stats}
+        display = {
+            "kind": "prices",
+            "series": [summaries.price_series(symbol, window)],
+            "stats": stats,
+        }
         return ToolResult(
-            data=data, display=display, symbol=symbol, currency=fetched.value["currency"], **_provenance(fetched)
+            data=data,
+            display=display,
+            symbol=symbol,
+            currency=fetched.value["currency"],
+            **_provenance(fetched),
         )
 
     # -- what a researcher asks next ---------------------------------------------------------
@@ -214,7 +244,11 @@ class InvestorTools:
         fetched = self.market.quote(symbol)
         data, display = summaries.quote_views(fetched.value)
         return ToolResult(
-            data=data, display=display, symbol=symbol, currency=fetched.value.get("currency"), **_provenance(fetched)
+            data=data,
+            display=display,
+            symbol=symbol,
+            currency=fetched.value.get("currency"),
+            **_provenance(fetched),
         )
 
     def get_company_news(self, ticker: str) -> ToolResult:
@@ -229,14 +263,20 @@ class InvestorTools:
         data, display = summaries.recommendation_views(symbol, fetched.value)
         return ToolResult(data=data, display=display, symbol=symbol, **_provenance(fetched))
 
-    def compare_stocks(self, tickers: list[str], period: str = DEFAULT_COMPARE_PERIOD) -> ToolResult:
+    def compare_stocks(
+        self, tickers: list[str], period: str = DEFAULT_COMPARE_PERIOD
+    ) -> ToolResult:
         if period not in COMPARE_PERIODS:
-            raise InvalidInput(f"period must be one of {', '.join(COMPARE_PERIODS)}, not {period!r}")
+            raise InvalidInput(
+                f"period must be one of {', '.join(COMPARE_PERIODS)}, not {period!r}"
+            )
         if not isinstance(tickers, list) or not tickers:
             raise InvalidInput('tickers must be a list of symbols such as ["AAPL", "MSFT"]')
         symbols = list(dict.fromkeys(normalise_ticker(t) for t in tickers))
         if len(symbols) > MAX_COMPARE:
-            raise InvalidInput(f"compare at most {MAX_COMPARE} tickers at a time ({len(symbols)} given)")
+            raise InvalidInput(
+                f"compare at most {MAX_COMPARE} tickers at a time ({len(symbols)} given)"
+            )
         fetch_period = "1y" if period == "1y" else "6mo"
 
         def one(symbol: str) -> Fetched[Any] | MarketDataError:
@@ -245,7 +285,9 @@ class InvestorTools:
             except MarketDataError as exc:
                 return exc
 
-        with ThreadPoolExecutor(max_workers=min(4, len(symbols)), thread_name_prefix="compare") as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(4, len(symbols)), thread_name_prefix="compare"
+        ) as pool:
             outcomes = dict(zip(symbols, pool.map(one, symbols)))
 
         stocks, series, errors, fetched_ok = [], [], [], []
@@ -253,7 +295,9 @@ class InvestorTools:
             if isinstance(outcome, MarketDataError):
                 errors.append({"symbol": symbol, "error": str(outcome)})
                 continue
-            window = summaries.calendar_window(summaries.bars(outcome.value), COMPARE_PERIODS[period])
+            window = summaries.calendar_window(
+                summaries.bars(outcome.value), COMPARE_PERIODS[period]
+            )
             if len(window) < 2:
                 errors.append({"symbol": symbol, "error": f"not enough price data for {symbol}"})
                 continue
@@ -267,7 +311,11 @@ class InvestorTools:
             data["errors"] = errors
         currencies = {f.value["currency"] for f in fetched_ok}
         sources = {f.source for f in fetched_ok}
-        display = {"kind": "prices", "series": series, "stats": {"period": period, "stocks": stocks}}
+        display = {
+            "kind": "prices",
+            "series": series,
+            "stats": {"period": period, "stocks": stocks},
+        }
         return ToolResult(
             data=data,
             display=display,
@@ -280,7 +328,9 @@ class InvestorTools:
         )
 
 
-def _guarded(name: str, market: MarketData, func: Callable[..., ToolResult]) -> Callable[..., ToolResult]:
+def _guarded(
+    name: str, market: MarketData, func: Callable[..., ToolResult]
+) -> Callable[..., ToolResult]:
     """Turn every failure into a one-line ToolResult error; reject unknown arguments clearly."""
     spec_params = SPECS[name]["function"]["parameters"]["properties"]
 
@@ -291,7 +341,8 @@ def _guarded(name: str, market: MarketData, func: Callable[..., ToolResult]) -> 
         if unknown:
             return ToolResult.failure(
                 f"unexpected argument(s) {', '.join(unknown)}; {name} takes: {', '.join(spec_params)}",
-                source=market.mode, symbol=symbol,
+                source=market.mode,
+                symbol=symbol,
             )
         try:
             return func(**kwargs)
@@ -301,7 +352,8 @@ def _guarded(name: str, market: MarketData, func: Callable[..., ToolResult]) -> 
             log.exception("tool %s failed", name)
             return ToolResult.failure(
                 f"{name} failed unexpectedly ({type(exc).__name__}: {str(exc)[:160]})",
-                source=market.mode, symbol=symbol,
+                source=market.mode,
+                symbol=symbol,
             )
 
     return run

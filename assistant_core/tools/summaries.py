@@ -7,10 +7,19 @@ contract: the offline analyst computes its report from them.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
-from typing import Any, Iterable, Literal, NamedTuple
+from collections.abc import Iterable
+from typing import Any, Literal, NamedTuple
 
-from ..market.base import NewsItem, PriceHistory, Quote, RecommendationPeriod, Statement, StatementKind
+from ..market.base import (
+    NewsItem,
+    PriceHistory,
+    Quote,
+    RecommendationPeriod,
+    Statement,
+    StatementKind,
+)
 
 MAX_STATEMENT_PERIODS = 4
 MAX_NEWS_ITEMS = 8
@@ -26,18 +35,33 @@ MODEL_ROWS: dict[StatementKind, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("Research And Development", ("Research And Development",)),
         ("Operating Income", ("Operating Income", "Total Operating Income As Reported")),
         ("Pretax Income", ("Pretax Income",)),
-        ("Net Income", ("Net Income", "Net Income Common Stockholders",
-                        "Net Income From Continuing Operation Net Minority Interest")),
+        (
+            "Net Income",
+            (
+                "Net Income",
+                "Net Income Common Stockholders",
+                "Net Income From Continuing Operation Net Minority Interest",
+            ),
+        ),
         ("EBITDA", ("EBITDA", "Normalized EBITDA")),
         ("Basic EPS", ("Basic EPS",)),
         ("Diluted EPS", ("Diluted EPS",)),
     ),
     "balance": (
         ("Total Assets", ("Total Assets",)),
-        ("Total Liabilities Net Minority Interest", ("Total Liabilities Net Minority Interest", "Total Liabilities")),
-        ("Stockholders Equity", ("Stockholders Equity", "Common Stock Equity", "Total Equity Gross Minority Interest")),
+        (
+            "Total Liabilities Net Minority Interest",
+            ("Total Liabilities Net Minority Interest", "Total Liabilities"),
+        ),
+        (
+            "Stockholders Equity",
+            ("Stockholders Equity", "Common Stock Equity", "Total Equity Gross Minority Interest"),
+        ),
         ("Cash And Cash Equivalents", ("Cash And Cash Equivalents", "Cash Financial")),
-        ("Cash Cash Equivalents And Short Term Investments", ("Cash Cash Equivalents And Short Term Investments",)),
+        (
+            "Cash Cash Equivalents And Short Term Investments",
+            ("Cash Cash Equivalents And Short Term Investments",),
+        ),
         ("Current Assets", ("Current Assets",)),
         ("Current Liabilities", ("Current Liabilities",)),
         ("Total Debt", ("Total Debt",)),
@@ -46,27 +70,58 @@ MODEL_ROWS: dict[StatementKind, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("Working Capital", ("Working Capital",)),
     ),
     "cash_flow": (
-        ("Operating Cash Flow", ("Operating Cash Flow", "Cash Flow From Continuing Operating Activities")),
+        (
+            "Operating Cash Flow",
+            ("Operating Cash Flow", "Cash Flow From Continuing Operating Activities"),
+        ),
         ("Capital Expenditure", ("Capital Expenditure",)),
         ("Free Cash Flow", ("Free Cash Flow",)),
-        ("Investing Cash Flow", ("Investing Cash Flow", "Cash Flow From Continuing Investing Activities")),
-        ("Financing Cash Flow", ("Financing Cash Flow", "Cash Flow From Continuing Financing Activities")),
+        (
+            "Investing Cash Flow",
+            ("Investing Cash Flow", "Cash Flow From Continuing Investing Activities"),
+        ),
+        (
+            "Financing Cash Flow",
+            ("Financing Cash Flow", "Cash Flow From Continuing Financing Activities"),
+        ),
         ("Repurchase Of Capital Stock", ("Repurchase Of Capital Stock", "Common Stock Payments")),
         ("Cash Dividends Paid", ("Cash Dividends Paid", "Common Stock Dividend Paid")),
-        ("Depreciation And Amortization", ("Depreciation And Amortization", "Depreciation Amortization Depletion")),
+        (
+            "Depreciation And Amortization",
+            ("Depreciation And Amortization", "Depreciation Amortization Depletion"),
+        ),
         ("End Cash Position", ("End Cash Position",)),
     ),
 }
 # Extra rows for the on-screen table only.
 DISPLAY_EXTRA_ROWS: dict[StatementKind, tuple[str, ...]] = {
-    "income": ("Selling General And Administration", "Operating Expense", "Interest Expense",
-               "Tax Provision", "Diluted Average Shares"),
-    "balance": ("Retained Earnings", "Inventory", "Accounts Receivable", "Accounts Payable", "Net PPE",
-                "Goodwill", "Ordinary Shares Number"),
-    "cash_flow": ("Stock Based Compensation", "Change In Working Capital", "Issuance Of Debt", "Repayment Of Debt"),
+    "income": (
+        "Selling General And Administration",
+        "Operating Expense",
+        "Interest Expense",
+        "Tax Provision",
+        "Diluted Average Shares",
+    ),
+    "balance": (
+        "Retained Earnings",
+        "Inventory",
+        "Accounts Receivable",
+        "Accounts Payable",
+        "Net PPE",
+        "Goodwill",
+        "Ordinary Shares Number",
+    ),
+    "cash_flow": (
+        "Stock Based Compensation",
+        "Change In Working Capital",
+        "Issuance Of Debt",
+        "Repayment Of Debt",
+    ),
 }
 STATEMENT_TITLES: dict[StatementKind, str] = {
-    "income": "income statement", "balance": "balance sheet", "cash_flow": "cash flow statement",
+    "income": "income statement",
+    "balance": "balance sheet",
+    "cash_flow": "cash flow statement",
 }
 
 
@@ -87,7 +142,7 @@ def statement_value(label: str, value: float | None) -> float | int | None:
         return None
     if "EPS" in label or abs(value) < 1000:
         return round(value, 2)
-    return int(round(value))
+    return round(value)
 
 
 # -- prices ------------------------------------------------------------------------------
@@ -109,12 +164,20 @@ def bars(history: PriceHistory) -> list[Bar]:
         high = history["high"][i] if i < len(history["high"]) else None
         low = history["low"][i] if i < len(history["low"]) else None
         volume = history["volume"][i] if i < len(history["volume"]) else None
-        out.append(Bar(date, close, high if high is not None else close, low if low is not None else close, volume))
+        out.append(
+            Bar(
+                date,
+                close,
+                high if high is not None else close,
+                low if low is not None else close,
+                volume,
+            )
+        )
     return out
 
 
 def _volatility_pct(closes: list[float]) -> float | None:
-    returns = [math.log(b / a) for a, b in zip(closes, closes[1:]) if a > 0 and b > 0]
+    returns = [math.log(b / a) for a, b in itertools.pairwise(closes) if a > 0 and b > 0]
     if len(returns) < 2:
         return None
     mean = sum(returns) / len(returns)
@@ -217,7 +280,8 @@ def statement_views(statement: Statement) -> tuple[dict[str, Any], dict[str, Any
     # Keep the newest periods that have any of the chosen figures (yfinance often adds an
     # old, nearly empty column).
     keep = [
-        i for i in range(len(statement["periods"]))
+        i
+        for i in range(len(statement["periods"]))
         if any(i < len(v) and v[i] is not None for v in chosen.values())
     ][:MAX_STATEMENT_PERIODS]
     periods = [statement["periods"][i] for i in keep]
@@ -231,7 +295,12 @@ def statement_views(statement: Statement) -> tuple[dict[str, Any], dict[str, Any
     for label in DISPLAY_EXTRA_ROWS[kind]:
         values = _pick(statement["rows"], (label,))
         if values is not None:
-            table_rows.append([label, *(statement_value(label, values[i] if i < len(values) else None) for i in keep)])
+            table_rows.append(
+                [
+                    label,
+                    *(statement_value(label, values[i] if i < len(values) else None) for i in keep),
+                ]
+            )
     display = {
         "kind": "table",
         "title": f"{statement['symbol']} {STATEMENT_TITLES[kind]} ({statement['period']})",
@@ -261,13 +330,21 @@ def quote_views(quote: Quote) -> tuple[dict[str, Any], dict[str, Any]]:
         "volume": quote.get("volume"),
     }
     labels = {
-        "price": "Price", "previous_close": "Previous close", "change": "Change", "change_pct": "Change %",
-        "market_cap": "Market cap", "pe_ratio": "P/E (trailing)", "forward_pe": "P/E (forward)",
-        "fifty_two_week_low": "52-week low", "fifty_two_week_high": "52-week high", "volume": "Volume",
+        "price": "Price",
+        "previous_close": "Previous close",
+        "change": "Change",
+        "change_pct": "Change %",
+        "market_cap": "Market cap",
+        "pe_ratio": "P/E (trailing)",
+        "forward_pe": "P/E (forward)",
+        "fifty_two_week_low": "52-week low",
+        "fifty_two_week_high": "52-week high",
+        "volume": "Volume",
     }
     display = {
         "kind": "kv",
-        "title": f"{quote.get('symbol', '')} quote" + (f" — {quote['name']}" if quote.get("name") else ""),
+        "title": f"{quote.get('symbol', '')} quote"
+        + (f" — {quote['name']}" if quote.get("name") else ""),
         "items": [[labels[k], v] for k, v in data.items()],
     }
     return data, display
@@ -282,7 +359,9 @@ def news_views(symbol: str, items: list[NewsItem]) -> tuple[dict[str, Any], dict
         "items": [
             {
                 "title": item["title"],
-                "subtitle": " · ".join(p for p in (item.get("publisher"), item.get("published")) if p),
+                "subtitle": " · ".join(
+                    p for p in (item.get("publisher"), item.get("published")) if p
+                ),
                 **({"url": item["url"]} if item.get("url") else {}),
             }
             for item in chosen
@@ -311,10 +390,18 @@ def consensus(period: RecommendationPeriod) -> str:
 def recommendation_views(
     symbol: str, periods: list[RecommendationPeriod]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    rows = [{"period": p["period"], **{k: int(p.get(k) or 0) for k in _COUNT_KEYS}} for p in periods[:4]]
+    rows = [
+        {"period": p["period"], **{k: int(p.get(k) or 0) for k in _COUNT_KEYS}} for p in periods[:4]
+    ]
     verdict = consensus(periods[0]) if periods else "none"
     data = {"periods": rows, "consensus": verdict}
-    labels = {"strongBuy": "Strong buy", "buy": "Buy", "hold": "Hold", "sell": "Sell", "strongSell": "Strong sell"}
+    labels = {
+        "strongBuy": "Strong buy",
+        "buy": "Buy",
+        "hold": "Hold",
+        "sell": "Sell",
+        "strongSell": "Strong sell",
+    }
     display = {
         "kind": "table",
         "title": f"{symbol} analyst recommendations (consensus: {verdict.replace('_', ' ')})",

@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -36,8 +36,13 @@ class Cli:
             PYTHONWARNINGS="ignore",
         )
 
-    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 60) -> Result:
+    def __call__(
+        self,
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+    ) -> Result:
         proc = subprocess.run(
             [str(CLI), *args],
             input=input if input is not None else "",
@@ -67,7 +72,7 @@ def cli(tmp_path: Path) -> Cli:
 
 
 @pytest.fixture
-def replay_server() -> Iterator["object"]:
+def replay_server() -> Iterator[object]:
     from tests.support.openai_replay import ReplayServer
 
     with ReplayServer() as server:

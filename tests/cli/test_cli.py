@@ -18,8 +18,13 @@ from assistant_core.store import Store
 from .conftest import Cli
 
 ESCAPE = re.compile(r"[\x1b\x9b]")
-APPLE_TOOLS = ("get_ticker", "get_income_statement", "get_balance_sheet",
-               "get_daily_stock_performance", "get_stock_quote")
+APPLE_TOOLS = (
+    "get_ticker",
+    "get_income_statement",
+    "get_balance_sheet",
+    "get_daily_stock_performance",
+    "get_stock_quote",
+)
 
 
 def tool_lines(out: str) -> list[str]:
@@ -141,20 +146,27 @@ def test_ask_json_lines_follow_the_assistants_event_order(cli: Cli) -> None:
     check_event_order(names, events)
     deltas = "".join(
         part["text"]["value"]
-        for e in events if e["event"] == "thread.message.delta"
+        for e in events
+        if e["event"] == "thread.message.delta"
         for part in e["data"]["delta"]["content"]
     )
     final = next(e for e in events if e["event"] == "thread.message.completed")["data"]
     assert deltas == final["content"][0]["text"]["value"] and "Tesla" in deltas
-    calls = [c for e in events if e["event"] == "thread.run.step.completed"
-             for c in e["data"]["step_details"].get("tool_calls", [])]
+    calls = [
+        c
+        for e in events
+        if e["event"] == "thread.run.step.completed"
+        for c in e["data"]["step_details"].get("tool_calls", [])
+    ]
     assert [c["function"]["name"] for c in calls] == ["get_ticker", "get_balance_sheet"]
     assert all(c["function"]["output"] for c in calls)
     assert events[-1] == {"event": "done", "data": "[DONE]"}
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_during_ask_cancels_the_run_and_keeps_the_thread(cli: Cli, sig: int, code: int) -> None:
+def test_signal_during_ask_cancels_the_run_and_keeps_the_thread(
+    cli: Cli, sig: int, code: int
+) -> None:
     # Slow the offline analyst down so the run is still streaming when the signal arrives.
     proc = cli.popen("ask", "Should I buy Apple?", env={"INVESTOR_ASSISTANT_DEMO_PACE": "0.05"})
     assert proc.stdout is not None
@@ -174,7 +186,7 @@ def test_signal_during_ask_cancels_the_run_and_keeps_the_thread(cli: Cli, sig: i
         (run,) = store.list_runs(thread.id)
         assert run.status == "cancelled"
         messages = store.list_messages(thread.id)
-        assert [m.role for m in messages][0] == "user"
+        assert next(m.role for m in messages) == "user"
         assert all(m.status != "in_progress" for m in messages)
     finally:
         store.close()
@@ -219,11 +231,18 @@ def test_ask_against_a_compatible_server_replaying_a_recorded_stream(
     from tests.support.openai_replay import load_cassette
 
     recorded = load_cassette(
-        fixtures_dir / "chat_completions/mirascope_call_with_tools_openai_gpt_4o_completions_stream.yaml"
+        fixtures_dir
+        / "chat_completions/mirascope_call_with_tools_openai_gpt_4o_completions_stream.yaml"
     )
     replay_server.enqueue_interactions(recorded[:2])
     result = cli(
-        "ask", "--provider", "compatible", "--base-url", replay_server.base_url, "--model", "gpt-4o",
+        "ask",
+        "--provider",
+        "compatible",
+        "--base-url",
+        replay_server.base_url,
+        "--model",
+        "gpt-4o",
         "Please retrieve the secrets associated with each of these passwords: mellon,radiance",
     )
     assert result.code == 0, result
@@ -233,7 +252,7 @@ def test_ask_against_a_compatible_server_replaying_a_recorded_stream(
         '→ secret_retrieval_tool(password="radiance")',
     ], result
     assert all("error" in line and "unknown tool" in line for line in lines)
-    assert 'The secrets associated with the passwords are' in result.out
+    assert "The secrets associated with the passwords are" in result.out
     assert "demo" not in result.err.lower()  # a real model: no demo notice
     replay_server.verify()
     second = replay_server.requests[1].json()
@@ -249,11 +268,17 @@ def test_compatible_server_model_is_listed_when_not_given(cli: Cli, replay_serve
     from tests.support.openai_replay import chat_stream, json_response
 
     replay_server.enqueue(
-        json_response({"object": "list", "data": [
-            {"id": "qwen3:8b", "object": "model", "created": 0, "owned_by": "library"},
-            {"id": "llama3.1:8b", "object": "model", "created": 0, "owned_by": "library"},
-        ]}),
-        method="GET", path="/v1/models",
+        json_response(
+            {
+                "object": "list",
+                "data": [
+                    {"id": "qwen3:8b", "object": "model", "created": 0, "owned_by": "library"},
+                    {"id": "llama3.1:8b", "object": "model", "created": 0, "owned_by": "library"},
+                ],
+            }
+        ),
+        method="GET",
+        path="/v1/models",
     )
     replay_server.enqueue(chat_stream("Hello from a local model.", usage=(5, 4)))
     result = cli("ask", "--base-url", replay_server.base_url, "hello")
@@ -277,14 +302,22 @@ def write(path: Path, text: str) -> Path:
         ("unknown setting in file", ["unknown setting 'colour'", "known settings:"]),
         ("unknown setting", ["unknown setting 'colour'", "known settings:"]),
         ("bad value", ["bad value 'maybe' for approval", "use one of: auto, ask"]),
-        ("unreachable base URL", ["cannot reach the model server at http://127.0.0.1:", "ollama serve"]),
-        ("unreachable, model given", ["cannot reach the model server at http://127.0.0.1:", "--base-url"]),
+        (
+            "unreachable base URL",
+            ["cannot reach the model server at http://127.0.0.1:", "ollama serve"],
+        ),
+        (
+            "unreachable, model given",
+            ["cannot reach the model server at http://127.0.0.1:", "--base-url"],
+        ),
         ("missing key", ["provider 'openai' needs an API key", "export OPENAI_API_KEY"]),
         ("not a database", ["not-a-db"]),
         ("empty question", ["empty"]),
     ],
 )
-def test_bad_input_gives_one_line_and_exit_2(cli: Cli, tmp_path: Path, case: str, needles: list[str]) -> None:
+def test_bad_input_gives_one_line_and_exit_2(
+    cli: Cli, tmp_path: Path, case: str, needles: list[str]
+) -> None:
     from tests.support.openai_replay import unused_port
 
     url = f"http://127.0.0.1:{unused_port()}/v1"
@@ -330,11 +363,26 @@ def test_threads_list_when_empty_and_group_without_action(cli: Cli) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["ask"], ["threads"], ["threads", "list"], ["threads", "show"], ["threads", "export"],
-     ["threads", "rename"], ["threads", "delete"], ["runs"], ["runs", "list"], ["runs", "show"],
-     ["config"], ["config", "show"], ["config", "set"]],
+    [
+        [],
+        ["ask"],
+        ["threads"],
+        ["threads", "list"],
+        ["threads", "show"],
+        ["threads", "export"],
+        ["threads", "rename"],
+        ["threads", "delete"],
+        ["runs"],
+        ["runs", "list"],
+        ["runs", "show"],
+        ["config"],
+        ["config", "show"],
+        ["config", "set"],
+    ],
 )
-def test_help_on_every_command_has_examples(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_on_every_command_has_examples(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     from tui.cli import main
 
     with pytest.raises(SystemExit) as done:

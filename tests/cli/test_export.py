@@ -44,29 +44,62 @@ def make_thread(store: Store) -> str:
     assistant = store.default_assistant()
     thread = store.create_thread(title="Apple # *research* " + HOSTILE)
     store.add_message(thread.id, "user", "Should I buy Apple?\n# not a heading\n" + HOSTILE)
-    run = Run(id=new_id("run"), created_at=now(), thread_id=thread.id,
-              assistant_id=assistant.id, model="offline-analyst", provider="offline")
+    run = Run(
+        id=new_id("run"),
+        created_at=now(),
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        model="offline-analyst",
+        provider="offline",
+    )
     store.create_run(run)
     run.status = "in_progress"
     store.update_run(run)
     call = ToolCall(
         id=new_id("call"),
-        function=FunctionCall("get_ticker", json.dumps({"company_name": "Apple `x` " + HOSTILE}),
-                              output=json.dumps({"data": {"symbol": "AAPL", "note": HOSTILE}})),
-        status="completed", duration_ms=12.5, source="demo", started_at=1.0, finished_at=1.0125,
+        function=FunctionCall(
+            "get_ticker",
+            json.dumps({"company_name": "Apple `x` " + HOSTILE}),
+            output=json.dumps({"data": {"symbol": "AAPL", "note": HOSTILE}}),
+        ),
+        status="completed",
+        duration_ms=12.5,
+        source="demo",
+        started_at=1.0,
+        finished_at=1.0125,
         display={"kind": "kv", "title": "t", "items": [["a", 1]]},
     )
-    failing = ToolCall(id=new_id("call"), function=FunctionCall("get_balance_sheet", "{not json"),
-                       status="error", is_error=True, error="arguments are not valid JSON")
-    step = RunStep(id=new_id("step"), created_at=now(), run_id=run.id, thread_id=thread.id,
-                   assistant_id=assistant.id, type="tool_calls", tool_calls=[call, failing])
+    failing = ToolCall(
+        id=new_id("call"),
+        function=FunctionCall("get_balance_sheet", "{not json"),
+        status="error",
+        is_error=True,
+        error="arguments are not valid JSON",
+    )
+    step = RunStep(
+        id=new_id("step"),
+        created_at=now(),
+        run_id=run.id,
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        type="tool_calls",
+        tool_calls=[call, failing],
+    )
     store.create_step(step)
     step.status, step.completed_at = "completed", now()
     store.update_step(step)
-    answer = store.add_message(thread.id, "assistant", "", status="in_progress",
-                               run_id=run.id, assistant_id=assistant.id)
-    msg_step = RunStep(id=new_id("step"), created_at=now(), run_id=run.id, thread_id=thread.id,
-                       assistant_id=assistant.id, type="message_creation", message_id=answer.id)
+    answer = store.add_message(
+        thread.id, "assistant", "", status="in_progress", run_id=run.id, assistant_id=assistant.id
+    )
+    msg_step = RunStep(
+        id=new_id("step"),
+        created_at=now(),
+        run_id=run.id,
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        type="message_creation",
+        message_id=answer.id,
+    )
     store.create_step(msg_step)
     answer.set_text("## Verdict\n\n**Hold.** Revenue 391.0B\n\n```python\nprint('<b>')\n" + HOSTILE)
     answer.status = "completed"
@@ -77,8 +110,13 @@ def make_thread(store: Store) -> str:
     store.update_run(run)
 
     store.add_message(thread.id, "user", "and its debt?")
-    failed = Run(id=new_id("run"), created_at=now(), thread_id=thread.id,
-                 assistant_id=assistant.id, model="gpt-5-mini")
+    failed = Run(
+        id=new_id("run"),
+        created_at=now(),
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        model="gpt-5-mini",
+    )
     store.create_run(failed)
     failed.status = "in_progress"
     store.update_run(failed)
@@ -165,7 +203,7 @@ def rendered_paragraphs(markdown: str) -> tuple[str, set[str]]:
 def expected_paragraphs(text: str) -> str:
     lines = [line.strip(" \t") for line in visible_controls(text).split("\n")]
     paragraphs, current = [], []
-    for line in lines + [""]:
+    for line in [*lines, ""]:
         if line:
             current.append(line)
         elif current:
@@ -176,7 +214,16 @@ def expected_paragraphs(text: str) -> str:
 
 MARKDOWNY = st.text(
     alphabet=st.sampled_from(
-        list("abcXYZ019 \t\n\\`*_{}[]()#+-.!|<>~&=:;'\"/") + ["\x1b", "\x07", "\r", "\x9b", "é", "한", "\u202e"]
+        [
+            *list("abcXYZ019 \t\n\\`*_{}[]()#+-.!|<>~&=:;'\"/"),
+            "\x1b",
+            "\x07",
+            "\r",
+            "\x9b",
+            "é",
+            "한",
+            "\u202e",
+        ]
     ),
     max_size=60,
 )
@@ -186,8 +233,14 @@ MARKDOWNY = st.text(
 @given(MARKDOWNY)
 def test_escape_markdown_renders_as_the_text_itself(text: str) -> None:
     rendered, kinds = rendered_paragraphs(escape_markdown(text))
-    assert kinds <= {"paragraph_open", "paragraph_close", "inline", "inline:text",
-                     "inline:softbreak", "inline:hardbreak"}, kinds
+    assert kinds <= {
+        "paragraph_open",
+        "paragraph_close",
+        "inline",
+        "inline:text",
+        "inline:softbreak",
+        "inline:hardbreak",
+    }, kinds
     assert rendered == expected_paragraphs(text)
 
 
@@ -204,7 +257,10 @@ def test_code_span_and_safe_markdown_never_leak_structure(text: str) -> None:
 
 
 def test_call_signature() -> None:
-    assert call_signature("get_ticker", '{"company_name": "Apple"}') == 'get_ticker(company_name="Apple")'
+    assert (
+        call_signature("get_ticker", '{"company_name": "Apple"}')
+        == 'get_ticker(company_name="Apple")'
+    )
     assert call_signature("f", "{broken") == "f({broken)"
     assert call_signature("f", "") == "f()"
     assert "\x1b" not in call_signature("f", '{"a": "\\u001b[31m"}')

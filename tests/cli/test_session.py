@@ -21,8 +21,13 @@ def strand_a_run(session: Session) -> str:
     """A run left in_progress, as a process killed mid-run leaves it."""
     store = session.store
     thread = store.create_thread("crashed")
-    run = Run(id=new_id("run"), created_at=now(), thread_id=thread.id,
-              assistant_id=store.default_assistant().id, model="m")
+    run = Run(
+        id=new_id("run"),
+        created_at=now(),
+        thread_id=thread.id,
+        assistant_id=store.default_assistant().id,
+        model="m",
+    )
     store.create_run(run)
     run.status = "in_progress"
     store.update_run(run)
@@ -38,9 +43,17 @@ async def test_sessions_per_provider(tmp_path: Path) -> None:
     await offline.aclose()
     await offline.aclose()  # twice is harmless
 
-    compatible = build_session(load_settings(
-        {"db": str(db), "base_url": "http://127.0.0.1:9/v1", "model": "llama3.1", "approval": "ask"}, {}
-    ))
+    compatible = build_session(
+        load_settings(
+            {
+                "db": str(db),
+                "base_url": "http://127.0.0.1:9/v1",
+                "model": "llama3.1",
+                "approval": "ask",
+            },
+            {},
+        )
+    )
     assert compatible.backend.name == "chat-completions" and not compatible.is_demo
     assert compatible.provider_label == "compatible · llama3.1 @ http://127.0.0.1:9/v1"
     assert compatible.runtime.approval == "ask"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -66,7 +67,9 @@ class FakeProvider(DemoProvider):
 
 @pytest.fixture
 def yahoo_market(replay: YahooReplay, sleeps: list[float], tmp_path: Path) -> Iterator[MarketData]:
-    market = create_market("yahoo", session=replay.session(), cache_path=tmp_path / "cache.db", sleep=sleeps.append)
+    market = create_market(
+        "yahoo", session=replay.session(), cache_path=tmp_path / "cache.db", sleep=sleeps.append
+    )
     yield market
     market.close()
 
@@ -89,7 +92,10 @@ def fake() -> FakeProvider:
 @pytest.fixture
 def fake_market(fake: FakeProvider, clock: Clock, tmp_path: Path) -> Iterator[MarketData]:
     market = MarketData(
-        fake, lookup=demo_lookup(fake.search), cache=MarketCache(tmp_path / "cache.db", clock=clock), clock=clock
+        fake,
+        lookup=demo_lookup(fake.search),
+        cache=MarketCache(tmp_path / "cache.db", clock=clock),
+        clock=clock,
     )
     yield market
     if fake.gate is not None:
@@ -97,4 +103,6 @@ def fake_market(fake: FakeProvider, clock: Clock, tmp_path: Path) -> Iterator[Ma
     market.close()
 
 
-OFFLINE = ProviderUnavailableError("cannot reach Yahoo Finance (ConnectionError); check the internet connection")
+OFFLINE = ProviderUnavailableError(
+    "cannot reach Yahoo Finance (ConnectionError); check the internet connection"
+)

@@ -8,8 +8,8 @@ import sqlite3
 import stat
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -28,7 +28,9 @@ def ts(*args: int) -> float:
     return dt.datetime(*args, tzinfo=NY).timestamp()
 
 
-def test_hit_says_cache_and_its_age(fake_market: MarketData, fake: FakeProvider, clock: Clock) -> None:
+def test_hit_says_cache_and_its_age(
+    fake_market: MarketData, fake: FakeProvider, clock: Clock
+) -> None:
     first = fake_market.statement("AAPL", "income", "annual")
     assert (first.source, first.cache_hit, first.age_s) == ("fake", False, None)
     clock.advance(42)
@@ -71,14 +73,24 @@ def test_ttl_expiry(fake_market: MarketData, fake: FakeProvider, clock: Clock) -
 
 
 def test_ttl_policy_follows_us_market_hours() -> None:
-    tuesday_open, tuesday_night, saturday = ts(2025, 3, 4, 11, 0), ts(2025, 3, 4, 20, 0), ts(2025, 3, 8, 11, 0)
-    assert us_market_open(tuesday_open) and not us_market_open(tuesday_night) and not us_market_open(saturday)
+    tuesday_open, tuesday_night, saturday = (
+        ts(2025, 3, 4, 11, 0),
+        ts(2025, 3, 4, 20, 0),
+        ts(2025, 3, 8, 11, 0),
+    )
+    assert (
+        us_market_open(tuesday_open)
+        and not us_market_open(tuesday_night)
+        and not us_market_open(saturday)
+    )
     assert ttl_seconds("history", tuesday_open) == 300
     assert ttl_seconds("history", tuesday_night) == ttl_seconds("history", saturday) == 3600
     assert ttl_seconds("statement", tuesday_open) == 86400
 
 
-def call_together(call: Callable[[], object], n: int, gate: threading.Event) -> tuple[list[object], list[Exception]]:
+def call_together(
+    call: Callable[[], object], n: int, gate: threading.Event
+) -> tuple[list[object], list[Exception]]:
     """``call`` from ``n`` threads at once while the provider waits at ``gate``, opened once
     they have all had time to queue up behind the first. Returns (results, exceptions)."""
     results: list[object] = []
@@ -100,7 +112,9 @@ def call_together(call: Callable[[], object], n: int, gate: threading.Event) -> 
     return results, errors
 
 
-def test_concurrent_identical_requests_are_one_fetch(fake_market: MarketData, fake: FakeProvider) -> None:
+def test_concurrent_identical_requests_are_one_fetch(
+    fake_market: MarketData, fake: FakeProvider
+) -> None:
     fake.gate = threading.Event()
     results, _ = call_together(lambda: fake_market.quote("AAPL"), 8, fake.gate)
     assert fake.calls["quote"] == 1
@@ -144,7 +158,9 @@ def test_stale_entry_is_served_only_when_the_live_fetch_fails(
         fake_market.statement("ZZZZ", "income", "annual")
 
 
-async def test_stale_result_is_marked_for_the_model(fake_market: MarketData, fake: FakeProvider, clock: Clock) -> None:
+async def test_stale_result_is_marked_for_the_model(
+    fake_market: MarketData, fake: FakeProvider, clock: Clock
+) -> None:
     tools = build_investor_tools(fake_market)
     await tools.execute("get_daily_stock_performance", '{"ticker": "MSFT"}')
     clock.advance(86400)
@@ -174,7 +190,9 @@ def test_default_cache_path_is_under_the_users_cache_dir() -> None:
     market.close()
 
 
-def test_corrupt_cache_file_is_moved_aside_and_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_corrupt_cache_file_is_moved_aside_and_rebuilt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "cache.db"
     path.write_bytes(b"this is not a sqlite database" * 200)
     cache = MarketCache(path)
@@ -194,7 +212,9 @@ async def test_a_tool_works_over_a_corrupt_cache(fake: FakeProvider, tmp_path: P
     path = tmp_path / "cache.db"
     path.write_bytes(b"\x00garbage" * 1000)
     market = MarketData(fake, lookup=demo_lookup(fake.search), cache=MarketCache(path))
-    result = await build_investor_tools(market).execute("get_income_statement", '{"ticker": "AAPL"}')
+    result = await build_investor_tools(market).execute(
+        "get_income_statement", '{"ticker": "AAPL"}'
+    )
     assert result.error is None and result.source == "fake"
     market.close()
 

@@ -16,11 +16,17 @@ ARGS["compare_stocks"] = {"tickers": ["AAPL", "MSFT"]}
 
 
 def test_same_symbol_same_numbers_on_any_day() -> None:
-    monday, later = DemoProvider(lambda: dt.date(2025, 3, 3)), DemoProvider(lambda: dt.date(2026, 7, 15))
+    monday, later = (
+        DemoProvider(lambda: dt.date(2025, 3, 3)),
+        DemoProvider(lambda: dt.date(2026, 7, 15)),
+    )
     a, b = monday.history("NVDA", "6mo"), later.history("NVDA", "6mo")
     assert a["close"] == b["close"] and a["volume"] == b["volume"]
     assert a["dates"][-1] == "2025-03-03" and b["dates"][-1] == "2026-07-15"
-    assert monday.statement("NVDA", "income", "annual")["rows"] == later.statement("NVDA", "income", "annual")["rows"]
+    assert (
+        monday.statement("NVDA", "income", "annual")["rows"]
+        == later.statement("NVDA", "income", "annual")["rows"]
+    )
     assert monday.quote("NVDA") == later.quote("NVDA")
     assert monday.history("NVDA", "6mo")["close"] != monday.history("AMD", "6mo")["close"]
 
@@ -36,7 +42,10 @@ def test_shapes_are_coherent() -> None:
     quarterly = demo.statement("ZZZ", "balance", "quarterly")
     assert quarterly["periods"] == ["2024-12-31", "2024-09-30", "2024-06-30", "2024-03-31"]
     rows = quarterly["rows"]
-    assert rows["Total Assets"][0] == rows["Total Liabilities Net Minority Interest"][0] + rows["Stockholders Equity"][0]  # type: ignore[operator]
+    assert (
+        rows["Total Assets"][0]
+        == rows["Total Liabilities Net Minority Interest"][0] + rows["Stockholders Equity"][0]
+    )  # type: ignore[operator]
     quote = demo.quote("ZZZ")
     assert quote["price"] == year["close"][-1]
     assert 8 < quote["pe_ratio"] < 50  # type: ignore[operator]
@@ -58,8 +67,15 @@ async def test_demo_results_have_the_same_shapes_as_yahoo_results(
     demo_market: MarketData, yahoo_market: MarketData, replay: YahooReplay
 ) -> None:
     demo_tools, yahoo_tools = build_investor_tools(demo_market), build_investor_tools(yahoo_market)
-    for name in ("get_ticker", "get_income_statement", "get_balance_sheet", "get_daily_stock_performance",
-                 "get_company_news", "compare_stocks", "get_stock_quote"):
+    for name in (
+        "get_ticker",
+        "get_income_statement",
+        "get_balance_sheet",
+        "get_daily_stock_performance",
+        "get_company_news",
+        "compare_stocks",
+        "get_stock_quote",
+    ):
         args = {"company_name": "AAPL"} if name == "get_ticker" else ARGS[name]
         demo = await demo_tools.execute(name, json.dumps(args))
         real = await yahoo_tools.execute(name, json.dumps(args))

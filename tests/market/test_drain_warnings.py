@@ -14,8 +14,9 @@ from tests.market.conftest import FakeProvider
 def test_each_cache_warning_is_drained_once(fake: FakeProvider, tmp_path: Path) -> None:
     path = tmp_path / "cache.db"
     path.write_bytes(b"not a database at all" * 100)
-    market = MarketData(fake, lookup=demo_lookup(fake.search),
-                        cache=MarketCache(path, busy_timeout_s=0.05))
+    market = MarketData(
+        fake, lookup=demo_lookup(fake.search), cache=MarketCache(path, busy_timeout_s=0.05)
+    )
     try:
         [corrupt] = market.drain_warnings()  # from opening the file
         assert "was corrupt" in corrupt and "started a new one" in corrupt

@@ -8,7 +8,12 @@ import threading
 import pytest
 
 from assistant_core.market import MarketData
-from assistant_core.market.base import MarketDataError, NoDataError, ProviderUnavailableError, RateLimitedError
+from assistant_core.market.base import (
+    MarketDataError,
+    NoDataError,
+    ProviderUnavailableError,
+    RateLimitedError,
+)
 from assistant_core.market.yahoo import YahooProvider, _translate
 from assistant_core.tools.investor import SPECS, build_investor_tools
 from assistant_core.tools.registry import ToolRegistry
@@ -110,12 +115,16 @@ def test_timezone_and_other_yfinance_errors_are_translated() -> None:
 
     tz = _translate(YFTzMissingError("ZZZZ"), "price history", "ZZZZ")
     assert isinstance(tz, NoDataError)
-    assert str(tz).startswith("no data for ZZZZ — delisted or wrong symbol?") and "timezone" in str(tz)
+    assert str(tz).startswith("no data for ZZZZ — delisted or wrong symbol?") and "timezone" in str(
+        tz
+    )
     missing = _translate(YFPricesMissingError("ZZZZ", ""), "price history", "ZZZZ")
     assert str(missing) == "no data for ZZZZ — delisted or wrong symbol?"
     other = _translate(YFException("Yahoo\nexploded"), "quote", "AAPL")
     assert type(other) is MarketDataError and "\n" not in str(other)
-    assert isinstance(_translate(TimeoutError("read timed out"), "quote", "AAPL"), ProviderUnavailableError)
+    assert isinstance(
+        _translate(TimeoutError("read timed out"), "quote", "AAPL"), ProviderUnavailableError
+    )
     assert isinstance(_translate(KeyError("chart"), "quote", "AAPL"), MarketDataError)
 
 
@@ -130,7 +139,9 @@ def test_provider_raises_only_market_data_errors(replay: YahooReplay) -> None:
         provider.search("Apple")
 
 
-async def test_a_provider_bug_is_an_error_result(fake_market: MarketData, fake: FakeProvider) -> None:
+async def test_a_provider_bug_is_an_error_result(
+    fake_market: MarketData, fake: FakeProvider
+) -> None:
     def broken(symbol: str) -> None:
         raise ZeroDivisionError("division by zero")
 
@@ -140,7 +151,9 @@ async def test_a_provider_bug_is_an_error_result(fake_market: MarketData, fake: 
     assert_one_line_error(result, "get_stock_quote failed unexpectedly", "ZeroDivisionError")
 
 
-async def test_a_hanging_fetch_times_out_through_the_registry(fake_market: MarketData, fake: FakeProvider) -> None:
+async def test_a_hanging_fetch_times_out_through_the_registry(
+    fake_market: MarketData, fake: FakeProvider
+) -> None:
     fake.gate = threading.Event()  # every fetch blocks until the gate opens
     tools = build_investor_tools(fake_market)
     tool = tools.get("get_income_statement")
@@ -153,7 +166,9 @@ async def test_a_hanging_fetch_times_out_through_the_registry(fake_market: Marke
     assert_one_line_error(result, "get_income_statement timed out after 0.2 s")
 
 
-async def test_bad_arguments_never_reach_the_provider(fake_market: MarketData, fake: FakeProvider) -> None:
+async def test_bad_arguments_never_reach_the_provider(
+    fake_market: MarketData, fake: FakeProvider
+) -> None:
     tools = build_investor_tools(fake_market)
     cases = [
         ("get_income_statement", {"ticker": ""}, "ticker is empty"),
@@ -163,10 +178,18 @@ async def test_bad_arguments_never_reach_the_provider(fake_market: MarketData, f
         ("get_cash_flow", {"ticker": "../../etc/passwd"}, "not a valid ticker"),
         ("get_income_statement", {"ticker": "삼성전자"}, "call get_ticker"),
         ("get_income_statement", {"ticker": "AAPL", "period": "weekly"}, "invalid arguments"),
-        ("get_income_statement", {"ticker": "AAPL", "format": "csv"}, "unexpected argument(s) format"),
+        (
+            "get_income_statement",
+            {"ticker": "AAPL", "format": "csv"},
+            "unexpected argument(s) format",
+        ),
         ("get_ticker", {"company_name": ""}, "company_name is empty"),
         ("get_ticker", {"company_name": "A" * 500}, "500 characters"),
-        ("get_ticker", {"company_name": "Robert'); DROP TABLE Students;--"}, "does not look like a company name"),
+        (
+            "get_ticker",
+            {"company_name": "Robert'); DROP TABLE Students;--"},
+            "does not look like a company name",
+        ),
         ("compare_stocks", {"tickers": ["AAPL"]}, "invalid arguments"),
         ("compare_stocks", {"tickers": ["AAPL", ""]}, "ticker is empty"),
         ("compare_stocks", {"tickers": ["AAPL", "MSFT"], "period": "5y"}, "invalid arguments"),

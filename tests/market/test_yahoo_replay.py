@@ -55,15 +55,24 @@ async def test_balance_sheet_has_apples_total_assets(tools: ToolRegistry) -> Non
     rows = result.data["rows"]
     assert rows["Total Assets"] == [364_980_000_000, 352_583_000_000, 352_755_000_000]
     assert rows["Cash And Cash Equivalents"][0] == 29_943_000_000
-    assert {"Total Liabilities Net Minority Interest", "Stockholders Equity", "Total Debt",
-            "Current Assets", "Current Liabilities", "Long Term Debt"} <= set(rows)
+    assert {
+        "Total Liabilities Net Minority Interest",
+        "Stockholders Equity",
+        "Total Debt",
+        "Current Assets",
+        "Current Liabilities",
+        "Long Term Debt",
+    } <= set(rows)
     assert result.data["statement"] == "balance"
 
 
 async def test_daily_performance_keeps_the_last_100_trading_days_of_the_recorded_chart(
     tools: ToolRegistry, fixtures_dir: Path
 ) -> None:
-    chart = recorded_body(fixtures_dir, "yahoo-finance2_historical-via-chart-MSFT-dividends-2021-02-01-to-2022-01-31.json")
+    chart = recorded_body(
+        fixtures_dir,
+        "yahoo-finance2_historical-via-chart-MSFT-dividends-2021-02-01-to-2022-01-31.json",
+    )
     quote = chart["chart"]["result"][0]["indicators"]["quote"][0]
     closes = quote["close"]
     assert len(closes) == 252
@@ -106,7 +115,12 @@ async def test_search_for_aapl_finds_the_equity_and_skips_the_symbol_less_entry(
     result = await call(tools, "get_ticker", company_name="AAPL")
     assert result.error is None
     data = result.data
-    assert (data["symbol"], data["name"], data["exchange"], data["type"]) == ("AAPL", "Apple Inc.", "NMS", "EQUITY")
+    assert (data["symbol"], data["name"], data["exchange"], data["type"]) == (
+        "AAPL",
+        "Apple Inc.",
+        "NMS",
+        "EQUITY",
+    )
     assert data["lookup_source"] == "yahoo" and result.source == "yahoo"
     assert [a["symbol"] for a in data["alternatives"]] == ["AAPU"]  # options left out
     assert all(a["symbol"] for a in data["alternatives"])
@@ -117,7 +131,13 @@ async def test_company_name_search_prefers_the_xetra_listing(tools: ToolRegistry
     assert result.error is None
     assert result.data["symbol"] == "BMW.DE"
     assert result.data["exchange"] == "GER"
-    assert {a["symbol"] for a in result.data["alternatives"]} <= {"BMW.SG", "BAMXF", "BMWM5N.MX", "BMW3D.XC", "BMW.DU"}
+    assert {a["symbol"] for a in result.data["alternatives"]} <= {
+        "BMW.SG",
+        "BAMXF",
+        "BMWM5N.MX",
+        "BMW3D.XC",
+        "BMW.DU",
+    }
     assert len(result.data["alternatives"]) == 4
 
 
@@ -132,7 +152,9 @@ async def test_news_comes_from_the_recorded_search(tools: ToolRegistry, fixtures
     assert items[0]["url"].startswith("https://finance.yahoo.com/")
 
 
-async def test_quote_falls_back_to_the_chart_metadata(tools: ToolRegistry, replay: YahooReplay) -> None:
+async def test_quote_falls_back_to_the_chart_metadata(
+    tools: ToolRegistry, replay: YahooReplay
+) -> None:
     result = await call(tools, "get_stock_quote", ticker="AAPL")
     assert result.error is None
     data = result.data
@@ -154,7 +176,9 @@ async def test_compare_stocks_side_by_side(tools: ToolRegistry) -> None:
     assert len(result.display["series"]) == 2
 
 
-async def test_recorded_bodies_go_through_yfinance_endpoints(tools: ToolRegistry, replay: YahooReplay) -> None:
+async def test_recorded_bodies_go_through_yfinance_endpoints(
+    tools: ToolRegistry, replay: YahooReplay
+) -> None:
     await call(tools, "get_income_statement", ticker="AAPL")
     await call(tools, "get_daily_stock_performance", ticker="MSFT")
     assert replay.count("/ws/fundamentals-timeseries/v1/finance/timeseries/AAPL") >= 1

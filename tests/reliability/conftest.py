@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,9 @@ from tests.support.yahoo_replay import YahooReplay
 
 
 @pytest.fixture
-def make_market(replay: YahooReplay, sleeps: list[float], tmp_path: Path) -> Iterator[Callable[..., MarketData]]:
+def make_market(
+    replay: YahooReplay, sleeps: list[float], tmp_path: Path
+) -> Iterator[Callable[..., MarketData]]:
     """``make_market(**create_market_kwargs)``: Yahoo data from the replay (no network), with
     its SQLite cache under tmp_path unless ``cache_path`` is given."""
     made: list[MarketData] = []

@@ -38,8 +38,12 @@ def _hang_history() -> None:
 
 def hostile_news(self: Any, symbol: str) -> list[dict[str, Any]]:
     return [
-        {"title": HOSTILE_HEADLINE, "publisher": "\x1b]0;pub\x07Evil Wire",
-         "published": "2026-11-20T00:00:00Z", "url": "https://evil.example/\x1b[2J"},
+        {
+            "title": HOSTILE_HEADLINE,
+            "publisher": "\x1b]0;pub\x07Evil Wire",
+            "published": "2026-11-20T00:00:00Z",
+            "url": "https://evil.example/\x1b[2J",
+        },
     ]
 
 

@@ -15,9 +15,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from assistant_core.config import ALL_ENV_NAMES
 
@@ -25,11 +25,17 @@ CLI = Path(sys.executable).parent / "investor-assistant"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def cli_env(home: Path, *, db: Path | None = None, pace: float = 0.0, **extra: str) -> dict[str, str]:
+def cli_env(
+    home: Path, *, db: Path | None = None, pace: float = 0.0, **extra: str
+) -> dict[str, str]:
     """An environment with private XDG dirs under ``home`` and demo mode unless told otherwise."""
     env = {k: v for k, v in os.environ.items() if k not in ALL_ENV_NAMES}
-    for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"),
-                     ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state")):
+    for var, sub in (
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),
+    ):
         env[var] = str(home / sub)
     if db is not None:
         env["INVESTOR_ASSISTANT_DB"] = str(db)
@@ -107,23 +113,42 @@ class CliProcess:
             master, slave = pty.openpty()
             self._master = master
             self.proc = subprocess.Popen(
-                command, stdin=slave, stdout=subprocess.PIPE, stderr=slave, env=env, cwd=REPO,
+                command,
+                stdin=slave,
+                stdout=subprocess.PIPE,
+                stderr=slave,
+                env=env,
+                cwd=REPO,
                 start_new_session=True,
             )
             os.close(slave)
-            err_read: Callable[[], bytes] = lambda: os.read(master, 4096)
+
+            def err_read() -> bytes:
+                return os.read(master, 4096)
         else:
             self.proc = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=env, cwd=REPO, start_new_session=True,
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=REPO,
+                start_new_session=True,
             )
             assert self.proc.stderr is not None
             err_pipe = self.proc.stderr
-            err_read = lambda: os.read(err_pipe.fileno(), 4096)
+
+            def err_read():
+                return os.read(err_pipe.fileno(), 4096)
+
         assert self.proc.stdout is not None
         out_pipe = self.proc.stdout
         self._threads = [
-            threading.Thread(target=self.stdout.pump, args=(lambda: os.read(out_pipe.fileno(), 4096),), daemon=True),
+            threading.Thread(
+                target=self.stdout.pump,
+                args=(lambda: os.read(out_pipe.fileno(), 4096),),
+                daemon=True,
+            ),
             threading.Thread(target=self.stderr.pump, args=(err_read,), daemon=True),
         ]
         for thread in self._threads:
@@ -163,12 +188,21 @@ class CliProcess:
 
 
 def run_cli(
-    args: list[str], env: dict[str, str], *, timeout: float = 60, input: str | None = None,
+    args: list[str],
+    env: dict[str, str],
+    *,
+    timeout: float = 60,
+    input: str | None = None,
     module: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", module, *args] if module else [str(CLI), *args]
     return subprocess.run(
-        command, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        command,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         input=input if input is not None else "",
     )
 

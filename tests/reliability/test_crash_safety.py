@@ -12,10 +12,11 @@ import signal
 import sqlite3
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -107,7 +108,9 @@ def kill_while_tools_run(home: Path) -> Outcome:
     db = home / "threads.db"
     marker = home / "tool-started"
     outcome = Outcome("tools")
-    env = cli_env(home, db=db, RELIABILITY_PATCHES="hang_history", RELIABILITY_TOOL_STARTED=str(marker))
+    env = cli_env(
+        home, db=db, RELIABILITY_PATCHES="hang_history", RELIABILITY_TOOL_STARTED=str(marker)
+    )
     proc = CliProcess(["ask", QUESTION], env, module="tests.reliability.patched_cli")
     try:
         deadline = time.monotonic() + 30
@@ -228,7 +231,9 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome | st
     if not CLI.exists():
         pytest.fail(f"console script not installed at {CLI}; run pip install -e .")
 
-    homes = {name: tmp_path_factory.mktemp(f"crash-{name}") for name in SCENARIOS}  # not thread-safe
+    homes = {
+        name: tmp_path_factory.mktemp(f"crash-{name}") for name in SCENARIOS
+    }  # not thread-safe
 
     def run(name: str) -> Outcome | str:
         try:
@@ -300,9 +305,11 @@ def test_sigkill_while_streaming_keeps_all_but_the_last_second(outcomes: dict[st
     # What the user saw is the stored text plus at most the last second or so.
     printed = answer_part(outcome.printed, partial.text)
     assert printed.startswith(partial.text)
-    seen_a_second_earlier = answer_part(outcome.printed_by_then, partial.text) if (
-        partial.text[:40] in outcome.printed_by_then
-    ) else ""
+    seen_a_second_earlier = (
+        answer_part(outcome.printed_by_then, partial.text)
+        if (partial.text[:40] in outcome.printed_by_then)
+        else ""
+    )
     assert len(partial.text) >= len(seen_a_second_earlier), (
         f"lost more than {FLUSH_INTERVAL_S + FLUSH_SLACK_S} s of text: stored {len(partial.text)} "
         f"chars, but {len(seen_a_second_earlier)} had been printed by then"
@@ -322,10 +329,12 @@ def test_sigkill_while_streaming_keeps_all_but_the_last_second(outcomes: dict[st
 def test_sigkill_while_tools_run(outcomes: dict[str, Any]) -> None:
     outcome = outcome_of(outcomes, "tools")
     assert outcome.exit_code == -signal.SIGKILL
-    before, thread_id, run = stopped_run(outcome)
+    before, _thread_id, run = stopped_run(outcome)
     assert run.status == "in_progress"
     # Price history hangs (demo quotes are computed from it too); the statements are done.
-    running = {c.function.name for s in before.steps[run.id] for c in s.tool_calls if c.status == "running"}
+    running = {
+        c.function.name for s in before.steps[run.id] for c in s.tool_calls if c.status == "running"
+    }
     assert running == {"get_daily_stock_performance", "get_stock_quote"}
 
     crashed, _ = assert_recovered_and_continues(outcome)
@@ -345,7 +354,7 @@ def test_sigkill_while_tools_run(outcomes: dict[str, Any]) -> None:
 def test_sigkill_while_waiting_for_approval(outcomes: dict[str, Any]) -> None:
     outcome = outcome_of(outcomes, "requires_action")
     assert outcome.exit_code == -signal.SIGKILL
-    before, thread_id, run = stopped_run(outcome)
+    before, _thread_id, run = stopped_run(outcome)
     assert run.status == "requires_action" and run.required_action
     [step] = before.steps[run.id]
     assert {c.status for c in step.tool_calls} == {"awaiting_approval"}

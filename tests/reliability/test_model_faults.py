@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -96,11 +97,20 @@ async def harness(tmp_path: Path) -> AsyncIterator[Callable[..., Harness]]:
         backend_cls = ChatCompletionsBackend if wire == "chat" else ResponsesBackend
         backend = backend_cls(base_url, "sk-test-key", timeout=timeout)
         policy = RetryPolicy(
-            max_retries=max_retries, base_delay=0.02, max_delay=0.05, jitter=0.0, max_retry_after=2.0
+            max_retries=max_retries,
+            base_delay=0.02,
+            max_delay=0.05,
+            jitter=0.0,
+            max_retry_after=2.0,
         )
         runtime = Runtime(
-            store, backend, build_investor_tools(create_market("demo")), model="replay-model",
-            max_turns=max_turns, retry_policy=policy, flush_interval=0.05,
+            store,
+            backend,
+            build_investor_tools(create_market("demo")),
+            model="replay-model",
+            max_turns=max_turns,
+            retry_policy=policy,
+            flush_interval=0.05,
         )
         made.append(runtime)
         thread = store.create_thread()
@@ -148,7 +158,9 @@ def assert_failed(h: Harness, events: list[Any], code: str, *fragments: str) -> 
 
 
 # -- rate limits and server errors ----------------------------------------------------------------
-async def test_429_with_retry_after_is_honoured_then_recovers(server: ReplayServer, harness: Any) -> None:
+async def test_429_with_retry_after_is_honoured_then_recovers(
+    server: ReplayServer, harness: Any
+) -> None:
     h = harness(server.base_url)
     server.enqueue(error_response(429, "Rate limit reached for requests", retry_after=0.4))
     server.enqueue(chat_stream(ANSWER))
@@ -161,7 +173,9 @@ async def test_429_with_retry_after_is_honoured_then_recovers(server: ReplayServ
     server.verify()
 
 
-async def test_429_without_retry_after_backs_off_then_recovers(server: ReplayServer, harness: Any) -> None:
+async def test_429_without_retry_after_backs_off_then_recovers(
+    server: ReplayServer, harness: Any
+) -> None:
     h = harness(server.base_url)
     server.enqueue(error_response(429, "Rate limit reached for requests"), times=2)
     server.enqueue(chat_stream(ANSWER))
@@ -175,14 +189,18 @@ async def test_429_without_retry_after_backs_off_then_recovers(server: ReplaySer
 
 async def test_429_out_of_quota_fails_at_once(server: ReplayServer, harness: Any) -> None:
     h = harness(server.base_url)
-    server.enqueue(error_response(429, "You exceeded your current quota", code="insufficient_quota"))
+    server.enqueue(
+        error_response(429, "You exceeded your current quota", code="insufficient_quota")
+    )
     events, elapsed = await h.ask()
     assert_failed(h, events, "rate_limit_exceeded", "out of quota")
     assert retries(events) == [] and len(server.requests) == 1 and elapsed < 5
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-async def test_server_error_recovers_after_a_retry(server: ReplayServer, harness: Any, status: int) -> None:
+async def test_server_error_recovers_after_a_retry(
+    server: ReplayServer, harness: Any, status: int
+) -> None:
     h = harness(server.base_url)
     server.enqueue(error_response(status, "upstream trouble", type="server_error"))
     server.enqueue(chat_stream(ANSWER))
@@ -254,7 +272,9 @@ async def test_stream_stops_mid_message(server: ReplayServer, harness: Any, abor
 
 async def test_stream_stops_mid_tool_call_arguments(server: ReplayServer, harness: Any) -> None:
     h = harness(server.base_url)
-    chunks = chat_stream_events("", [ToolCallSpec("get_ticker", '{"company_name": "Apple Inc."}', "call_1")])
+    chunks = chat_stream_events(
+        "", [ToolCallSpec("get_ticker", '{"company_name": "Apple Inc."}', "call_1")]
+    )
     server.enqueue(sse_response(chunks, cut_after_chunks=3))  # role, call header, first fragment
     events, elapsed = await h.ask()
     run = assert_failed(h, events, "server_error", "incomplete")
@@ -283,7 +303,9 @@ async def test_garbage_sse_lines_are_ignored(server: ReplayServer, harness: Any)
     assert_completed_with(h, events)
 
 
-async def test_invalid_json_chunk_mid_message_fails_keeping_the_text(server: ReplayServer, harness: Any) -> None:
+async def test_invalid_json_chunk_mid_message_fails_keeping_the_text(
+    server: ReplayServer, harness: Any
+) -> None:
     h = harness(server.base_url)
     server.enqueue(sse_response(inject(chat_stream_events(ANSWER), 5, INVALID_JSON_EVENT)))
     events, elapsed = await h.ask()
@@ -333,7 +355,9 @@ async def test_unknown_function_and_non_json_arguments_reach_the_model_as_errors
     }
 
 
-async def test_model_that_calls_tools_forever_stops_at_max_turns(server: ReplayServer, harness: Any) -> None:
+async def test_model_that_calls_tools_forever_stops_at_max_turns(
+    server: ReplayServer, harness: Any
+) -> None:
     h = harness(server.base_url, max_turns=4)
     server.enqueue(chat_stream("", [TICKER_CALL]), times=None)
     events, elapsed = await h.ask()
@@ -352,7 +376,9 @@ async def test_in_stream_error_object_after_text(server: ReplayServer, harness: 
     from tests.support.openai_replay import error_event
 
     h = harness(server.base_url)
-    server.enqueue(sse_response(inject(chat_stream_events(ANSWER)[:6], 6, error_event("model crashed"))))
+    server.enqueue(
+        sse_response(inject(chat_stream_events(ANSWER)[:6], 6, error_event("model crashed")))
+    )
     events, _ = await h.ask()
     assert_failed(h, events, "server_error", "model crashed")
     assert h.messages()[-1].status == "incomplete"
@@ -373,7 +399,9 @@ async def test_responses_stream_cut_mid_message(server: ReplayServer, harness: A
     from tests.support.openai_replay import responses_stream_events
 
     h = harness(server.base_url, wire="responses")
-    server.enqueue(sse_response(responses_stream_events(ANSWER), cut_after_chunks=8), path=RESPONSES)
+    server.enqueue(
+        sse_response(responses_stream_events(ANSWER), cut_after_chunks=8), path=RESPONSES
+    )
     events, _ = await h.ask()
     assert_failed(h, events, "server_error", "incomplete")
     partial = h.messages()[-1]
@@ -381,7 +409,9 @@ async def test_responses_stream_cut_mid_message(server: ReplayServer, harness: A
     assert len(server.requests) == 1
 
 
-async def test_responses_failed_response_retries_then_fails(server: ReplayServer, harness: Any) -> None:
+async def test_responses_failed_response_retries_then_fails(
+    server: ReplayServer, harness: Any
+) -> None:
     h = harness(server.base_url, wire="responses", max_retries=1)
     server.enqueue(responses_stream("", outcome="failed"), path=RESPONSES, times=2)
     events, _ = await h.ask()
@@ -392,22 +422,36 @@ async def test_responses_failed_response_retries_then_fails(server: ReplayServer
 # -- through the CLI -----------------------------------------------------------------------------
 def _ask_cli(tmp_path: Path, server: ReplayServer, *extra: str) -> Any:
     env = cli_env(tmp_path, db=tmp_path / "threads.db")
-    args = ["--provider", "compatible", "--base-url", server.base_url, "--model", "replay-model",
-            "--data", "demo", *extra, "ask", "Should I buy Apple?"]
+    args = [
+        "--provider",
+        "compatible",
+        "--base-url",
+        server.base_url,
+        "--model",
+        "replay-model",
+        "--data",
+        "demo",
+        *extra,
+        "ask",
+        "Should I buy Apple?",
+    ]
     started = time.monotonic()
     result = run_cli(args, env, timeout=30)
     result.elapsed = time.monotonic() - started  # type: ignore[attr-defined]
     return result
 
 
-def test_cli_shows_a_cut_stream_as_one_line_and_exit_1(tmp_path: Path, server: ReplayServer) -> None:
+def test_cli_shows_a_cut_stream_as_one_line_and_exit_1(
+    tmp_path: Path, server: ReplayServer
+) -> None:
     server.enqueue(sse_response(chat_stream_events(ANSWER), cut_after_chunks=7))
     result = _ask_cli(tmp_path, server)
     assert result.returncode == 1, result.stderr
     assert result.stdout.startswith(ANSWER[:20])  # the partial answer was shown
-    errors = [l for l in result.stderr.splitlines() if l.startswith("run failed")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("run failed")]
     assert errors == [
-        "run failed: server_error: the reply from " + server.base_url
+        "run failed: server_error: the reply from "
+        + server.base_url
         + " ended without a finish reason — the message is incomplete"
     ]
     assert "Traceback" not in result.stderr
@@ -423,7 +467,7 @@ def test_cli_shows_a_rejected_key_as_one_line(tmp_path: Path, server: ReplayServ
     server.enqueue(error_response(401, "Invalid API key", code="invalid_api_key"))
     result = _ask_cli(tmp_path, server)
     assert result.returncode == 1
-    [line] = [l for l in result.stderr.splitlines() if l.startswith("run failed")]
+    [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("run failed")]
     assert line.startswith("run failed: auth_error: ") and "rejected the API key" in line
     assert "Traceback" not in result.stderr
     assert result.elapsed < 10  # type: ignore[attr-defined]
@@ -433,7 +477,9 @@ def test_cli_with_no_server_listening_fails_fast(tmp_path: Path) -> None:
     env = cli_env(tmp_path, db=tmp_path / "threads.db")
     url = f"http://127.0.0.1:{unused_port()}/v1"
     started = time.monotonic()
-    result = run_cli(["--provider", "compatible", "--base-url", url, "--model", "m", "ask", "hi"], env)
+    result = run_cli(
+        ["--provider", "compatible", "--base-url", url, "--model", "m", "ask", "hi"], env
+    )
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("investor-assistant: error: cannot reach the model server at " + url)
@@ -479,7 +525,9 @@ async def test_tui_shows_the_error_keeps_the_partial_answer_and_stays_usable(
         await ask(pilot, "Try again?")
         await wait_run_over(pilot, thread_id, timeout=10)
         errors = [line.text for line in app.main.chat.query("ErrorLine")]
-        assert len(errors) == 2 and "server error 503: still overloaded (after 1 retry)" in errors[1]
+        assert (
+            len(errors) == 2 and "server error 503: still overloaded (after 1 retry)" in errors[1]
+        )
         await ask(pilot, "Once more?")  # the app is still usable after two failures
         await wait_run_over(pilot, thread_id, timeout=10)
         await wait_for(pilot, lambda: "Recovered: Apple looks solid" in screen_text(app), timeout=5)
@@ -487,8 +535,13 @@ async def test_tui_shows_the_error_keeps_the_partial_answer_and_stays_usable(
     try:
         assert [r.status for r in store.list_runs(thread_id)] == ["failed", "failed", "completed"]
         statuses = [(m.role, m.status) for m in store.list_messages(thread_id)]
-        assert statuses == [("user", "completed"), ("assistant", "incomplete"), ("user", "completed"),
-                            ("user", "completed"), ("assistant", "completed")]
+        assert statuses == [
+            ("user", "completed"),
+            ("assistant", "incomplete"),
+            ("user", "completed"),
+            ("user", "completed"),
+            ("assistant", "completed"),
+        ]
     finally:
         store.close()
     server.verify()

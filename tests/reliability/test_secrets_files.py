@@ -26,11 +26,19 @@ KEY = "sk-test-SECRET-" + secrets.token_hex(16)
 APP_DIR = "investor-assistant"
 
 
-def run(args: list[str], env: dict[str, str], *, umask: int = 0o000) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], env: dict[str, str], *, umask: int = 0o000
+) -> subprocess.CompletedProcess[str]:
     """The CLI with a wide-open umask: privacy must come from the app, not the user's umask."""
     return subprocess.run(
-        [str(CLI), *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=60,
-        stdin=subprocess.DEVNULL, preexec_fn=lambda: os.umask(umask),
+        [str(CLI), *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: os.umask(umask),
     )
 
 
@@ -40,7 +48,7 @@ def files_under(root: Path) -> list[Path]:
 
 def assert_no_key(data: bytes | str, where: str) -> None:
     raw = data.encode() if isinstance(data, str) else data
-    for needle in (KEY, KEY[len("sk-test-"):], KEY[-16:]):  # whole, or the secret part
+    for needle in (KEY, KEY[len("sk-test-") :], KEY[-16:]):  # whole, or the secret part
         assert needle.encode() not in raw, f"the API key appears in {where}"
 
 
@@ -55,7 +63,9 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
-def test_the_key_is_in_no_file_and_no_output(home: Path, server: ReplayServer, tmp_path: Path) -> None:
+def test_the_key_is_in_no_file_and_no_output(
+    home: Path, server: ReplayServer, tmp_path: Path
+) -> None:
     env = cli_env(home, OPENAI_API_KEY=KEY)  # default db, config and cache locations
     outputs: list[tuple[str, subprocess.CompletedProcess[str]]] = []
 
@@ -119,8 +129,13 @@ def test_a_server_message_echoing_the_key_is_redacted(home: Path, server: Replay
     env = cli_env(home, OPENAI_API_KEY=KEY)
     results = []
     for wire, path in (("compatible", "/v1/chat/completions"), ("openai", "/v1/responses")):
-        server.enqueue(error_response(401, f"Incorrect API key provided: {KEY}", code="invalid_api_key"), path=path)
-        result = run(["--provider", wire, "--base-url", server.base_url, "--model", "m", "ask", "hi"], env)
+        server.enqueue(
+            error_response(401, f"Incorrect API key provided: {KEY}", code="invalid_api_key"),
+            path=path,
+        )
+        result = run(
+            ["--provider", wire, "--base-url", server.base_url, "--model", "m", "ask", "hi"], env
+        )
         assert result.returncode == 1 and "auth_error" in result.stderr, result.stderr
         results.append(result)
     for result in results:
@@ -129,14 +144,31 @@ def test_a_server_message_echoing_the_key_is_redacted(home: Path, server: Replay
         assert_no_key(path.read_bytes(), str(path))
 
 
-def test_files_and_directories_are_private_under_umask_000(home: Path, server: ReplayServer) -> None:
+def test_files_and_directories_are_private_under_umask_000(
+    home: Path, server: ReplayServer
+) -> None:
     env = cli_env(home)
     server.enqueue(chat_stream("Fine."))
-    result = run(["--provider", "compatible", "--base-url", server.base_url, "--model", "m",
-                  "ask", "Should I buy Apple?"], env)
+    result = run(
+        [
+            "--provider",
+            "compatible",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "m",
+            "ask",
+            "Should I buy Apple?",
+        ],
+        env,
+    )
     assert result.returncode == 0, result.stderr
     assert run(["config", "set", "approval", "ask"], env).returncode == 0
-    data, config, cache = home / "data" / APP_DIR, home / "config" / APP_DIR, home / "cache" / APP_DIR
+    data, config, cache = (
+        home / "data" / APP_DIR,
+        home / "config" / APP_DIR,
+        home / "cache" / APP_DIR,
+    )
     expected_files = [data / "threads.db", config / "config.toml", cache / "market-cache.db"]
     for path in expected_files:
         assert path.exists(), f"{path} was not created"

@@ -13,8 +13,9 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -32,8 +33,12 @@ TICKER_APPLE = ("get_ticker", '{"company_name": "Apple"}', "call_ticker")
 FINAL = "Here is what the data says."
 
 
-async def run_step(tmp_path: Path, market: MarketData, *calls: tuple[str, str, str],
-                   tool_timeout: float | None = None) -> tuple[dict[str, ToolCall], dict[str, Any], float]:
+async def run_step(
+    tmp_path: Path,
+    market: MarketData,
+    *calls: tuple[str, str, str],
+    tool_timeout: float | None = None,
+) -> tuple[dict[str, ToolCall], dict[str, Any], float]:
     """One run: the model calls ``calls`` in one step, then answers. Returns the stored calls
     by id, the tool outputs the model was sent (parsed), and the run's duration."""
     backend = ScriptedBackend([tool_turn(*calls), text_turn(FINAL)])
@@ -42,7 +47,9 @@ async def run_step(tmp_path: Path, market: MarketData, *calls: tuple[str, str, s
         for name in {c[0] for c in calls}:
             tools.get(name).timeout = tool_timeout  # type: ignore[union-attr]
     store = Store(tmp_path / "threads.db")
-    runtime = Runtime(store, backend, tools, model="scripted", retry_policy=RetryPolicy(max_retries=0))
+    runtime = Runtime(
+        store, backend, tools, model="scripted", retry_policy=RetryPolicy(max_retries=0)
+    )
     try:
         thread = runtime.create_thread()
         started = time.monotonic()
@@ -76,7 +83,9 @@ def assert_income_ok(stored: dict[str, ToolCall], sent: dict[str, Any]) -> None:
     assert "Total Revenue" in json.dumps(sent["call_income"]["data"])
 
 
-def _patch_history(monkeypatch: pytest.MonkeyPatch, symbol: str, replacement: Callable[..., Any]) -> None:
+def _patch_history(
+    monkeypatch: pytest.MonkeyPatch, symbol: str, replacement: Callable[..., Any]
+) -> None:
     """Replace yfinance's ``Ticker.history`` for one symbol; other symbols use the real one."""
     import yfinance as yf
 
@@ -91,17 +100,23 @@ def _patch_history(monkeypatch: pytest.MonkeyPatch, symbol: str, replacement: Ca
 
 
 # -- yfinance -----------------------------------------------------------------------------------
-async def test_yfinance_raising(tmp_path: Path, make_market: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_yfinance_raising(
+    tmp_path: Path, make_market: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def boom() -> None:
         raise RuntimeError("yfinance internal error\nwith a second line")
 
     _patch_history(monkeypatch, "MSFT", boom)
     stored, sent, _ = await run_step(tmp_path, make_market(), INCOME_AAPL, PRICES_MSFT)
-    assert_failed_call(stored["call_prices"], sent, "MSFT", "RuntimeError", "yfinance internal error")
+    assert_failed_call(
+        stored["call_prices"], sent, "MSFT", "RuntimeError", "yfinance internal error"
+    )
     assert_income_ok(stored, sent)
 
 
-async def test_yfinance_hanging_times_out(tmp_path: Path, make_market: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_yfinance_hanging_times_out(
+    tmp_path: Path, make_market: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     release = threading.Event()
     _patch_history(monkeypatch, "MSFT", lambda: release.wait(30))
     try:
@@ -115,7 +130,9 @@ async def test_yfinance_hanging_times_out(tmp_path: Path, make_market: Any, monk
     assert elapsed < 6  # the hang did not hold the run
 
 
-async def test_yfinance_empty_frame(tmp_path: Path, make_market: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_yfinance_empty_frame(
+    tmp_path: Path, make_market: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pandas as pd
 
     _patch_history(monkeypatch, "MSFT", pd.DataFrame)
@@ -145,7 +162,9 @@ async def test_yahoo_unreachable(tmp_path: Path, make_market: Any, replay: Yahoo
 
 
 # -- web search (ddgs) ----------------------------------------------------------------------------
-@pytest.mark.parametrize("failure", ["RatelimitException", "TimeoutException", "DDGSException", "OSError"])
+@pytest.mark.parametrize(
+    "failure", ["RatelimitException", "TimeoutException", "DDGSException", "OSError"]
+)
 async def test_web_search_failing_falls_through_to_the_builtin_table(
     tmp_path: Path, make_market: Any, failure: str
 ) -> None:
@@ -188,7 +207,9 @@ async def test_the_real_ddgs_search_failing(
     monkeypatch.setattr(ddgs.DDGS, "text", text)
     samsung = ("get_ticker", '{"company_name": "삼성전자"}', "call_samsung")
     unknown = ("get_ticker", '{"company_name": "Zyxwv Holdings"}', "call_unknown")
-    stored, sent, _ = await run_step(tmp_path, make_market(web_search=ddgs_search), samsung, unknown, INCOME_AAPL)
+    stored, sent, _ = await run_step(
+        tmp_path, make_market(web_search=ddgs_search), samsung, unknown, INCOME_AAPL
+    )
     assert sent["call_samsung"]["data"]["symbol"] == "005930.KS"
     assert_failed_call(stored["call_unknown"], sent, "no ticker found")
     assert_income_ok(stored, sent)
@@ -240,7 +261,9 @@ async def test_corrupt_cache_is_moved_aside_and_rebuilt(
     assert (cache_path.stat().st_mode & 0o777) == 0o600
 
 
-async def test_cache_corrupted_while_open_never_crashes_a_run(tmp_path: Path, make_market: Any) -> None:
+async def test_cache_corrupted_while_open_never_crashes_a_run(
+    tmp_path: Path, make_market: Any
+) -> None:
     cache_path = tmp_path / "cache" / "market-cache.db"
     market = make_market(cache_path=cache_path)
     await run_step(tmp_path, market, INCOME_AAPL)  # fills the cache
@@ -249,6 +272,6 @@ async def test_cache_corrupted_while_open_never_crashes_a_run(tmp_path: Path, ma
         handle.write(b"\xde\xad\xbe\xef" * 4096)
     for sidecar in ("-wal", "-shm"):
         Path(f"{cache_path}{sidecar}").unlink(missing_ok=True)
-    stored, sent, _ = await run_step(tmp_path, market, PRICES_MSFT, INCOME_AAPL)
+    stored, _sent, _ = await run_step(tmp_path, market, PRICES_MSFT, INCOME_AAPL)
     assert stored["call_prices"].status == "completed"
     assert stored["call_income"].status == "completed"

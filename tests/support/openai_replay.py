@@ -97,10 +97,11 @@ import json
 import re
 import socket
 import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Self, Sequence
+from typing import Any, Self
 
 Headers = list[tuple[str, str]]
 
@@ -205,7 +206,9 @@ class ReplayServer(_LocalServer):
         httpd.block_on_close = False
         httpd.replay = self  # type: ignore[attr-defined]
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), name="openai-replay", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, args=(0.05,), name="openai-replay", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -297,7 +300,14 @@ class ReplayProcess(_LocalServer):
         self.failures: list[str] = []
         self.request_count = 0
 
-    def enqueue(self, response: Response, *, method: str = "POST", path: str = "/v1/chat/completions", times: int | None = 1) -> None:
+    def enqueue(
+        self,
+        response: Response,
+        *,
+        method: str = "POST",
+        path: str = "/v1/chat/completions",
+        times: int | None = 1,
+    ) -> None:
         if self._process is not None:
             raise RuntimeError("ReplayProcess: enqueue before start()")
         self._entries.append((response, {"method": method, "path": path, "times": times}))
@@ -307,7 +317,9 @@ class ReplayProcess(_LocalServer):
 
         ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads/loops
         self._conn, child = ctx.Pipe()
-        self._process = ctx.Process(target=_serve_in_child, args=(self._entries, child), daemon=True)
+        self._process = ctx.Process(
+            target=_serve_in_child, args=(self._entries, child), daemon=True
+        )
         self._process.start()
         self._port = self._conn.recv()
         return self
@@ -342,7 +354,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Many small SSE writes: without this, Nagle + delayed ACKs add ~40 ms stalls.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def handle(self) -> None:
@@ -430,7 +442,7 @@ class _Handler(BaseHTTPRequestHandler):
 def json_response(obj: Any, *, status: int = 200, headers: Headers | None = None) -> Response:
     return Response(
         status=status,
-        headers=[("Content-Type", "application/json")] + list(headers or []),
+        headers=[("Content-Type", "application/json"), *list(headers or [])],
         body=json.dumps(obj).encode(),
     )
 
@@ -439,7 +451,7 @@ def error_response(
     status: int,
     message: str,
     *,
-    type: str | None = None,  # noqa: A002 - OpenAI's field name
+    type: str | None = None,
     code: str | None = None,
     param: str | None = None,
     retry_after: float | str | None = None,
@@ -450,7 +462,12 @@ def error_response(
         headers.append(("Retry-After", str(retry_after)))
     if retry_after_ms is not None:
         headers.append(("retry-after-ms", str(retry_after_ms)))
-    error = {"message": message, "type": type or "invalid_request_error", "param": param, "code": code}
+    error = {
+        "message": message,
+        "type": type or "invalid_request_error",
+        "param": param,
+        "code": code,
+    }
     return json_response({"error": error}, status=status, headers=headers)
 
 
@@ -461,12 +478,17 @@ def sse_event(data: Mapping[str, Any] | str, event: str | None = None) -> bytes:
 
 
 def sse_response(chunks: Iterable[bytes | str], **response_fields: Any) -> Response:
-    headers = [("Content-Type", "text/event-stream; charset=utf-8")] + list(response_fields.pop("headers", []))
+    headers = [
+        ("Content-Type", "text/event-stream; charset=utf-8"),
+        *list(response_fields.pop("headers", [])),
+    ]
     data = [c.encode() if isinstance(c, str) else c for c in chunks]
     return Response(headers=headers, chunks=data, **response_fields)
 
 
-INVALID_JSON_EVENT = b'data: {"id":"chatcmpl-broken","object":"chat.completion.chunk","choices":[{"ind\n\n'
+INVALID_JSON_EVENT = (
+    b'data: {"id":"chatcmpl-broken","object":"chat.completion.chunk","choices":[{"ind\n\n'
+)
 INVALID_UTF8_EVENT = b"data: \xff\xfe\xfd not utf-8\n\n"
 GARBAGE_LINE = b"this line is not a server-sent event field\n\n"
 
@@ -480,10 +502,34 @@ def inject(chunks: Sequence[bytes], index: int, *extra: bytes) -> list[bytes]:
     return list(chunks[:index]) + list(extra) + list(chunks[index:])
 
 
-_WORDS = (
-    "Revenue grew steadily while operating margins widened as the company kept costs in check "
-    "and returned cash to shareholders through buybacks and dividends over the period"
-).split()
+_WORDS = [
+    "Revenue",
+    "grew",
+    "steadily",
+    "while",
+    "operating",
+    "margins",
+    "widened",
+    "as",
+    "the",
+    "company",
+    "kept",
+    "costs",
+    "in",
+    "check",
+    "and",
+    "returned",
+    "cash",
+    "to",
+    "shareholders",
+    "through",
+    "buybacks",
+    "and",
+    "dividends",
+    "over",
+    "the",
+    "period",
+]
 
 
 def synthetic_tokens(n: int) -> list[str]:
@@ -565,20 +611,32 @@ def chat_stream_events(
             "type": "function",
             "function": {"name": spec.name, "arguments": ""},
         }
-        per_call.append([first] + [{"index": i, "function": {"arguments": f}} for f in _fragments(spec.arguments, arg_fragment)])
+        per_call.append(
+            [first]
+            + [
+                {"index": i, "function": {"arguments": f}}
+                for f in _fragments(spec.arguments, arg_fragment)
+            ]
+        )
     out += [delta({"tool_calls": [tc]}) for _, tc in _interleaved(per_call, interleave)]
     if finish_reason is not None:
-        reason = ("tool_calls" if tool_calls else "stop") if finish_reason == "auto" else finish_reason
+        reason = (
+            ("tool_calls" if tool_calls else "stop") if finish_reason == "auto" else finish_reason
+        )
         out.append(delta({}, reason))
     if usage is not None:
         p, c = usage
-        out.append(chunk([], usage={"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}))
+        out.append(
+            chunk([], usage={"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
+        )
     if done:
         out.append(b"data: [DONE]\n\n")
     return out
 
 
-def chat_stream(text: str | Sequence[str] = "", tool_calls: Sequence[ToolCallSpec] = (), **kw: Any) -> Response:
+def chat_stream(
+    text: str | Sequence[str] = "", tool_calls: Sequence[ToolCallSpec] = (), **kw: Any
+) -> Response:
     """``chat_stream_events`` as a streamed Response; extra keywords set Response fields."""
     event_kw, response_kw = _split_fields(kw)
     return sse_response(chat_stream_events(text, tool_calls, **event_kw), **response_kw)
@@ -639,13 +697,22 @@ def responses_stream_events(
         where = {"item_id": "msg_replay", "output_index": 0, "content_index": 0}
         full = "".join(tokens)
         part = {"type": "output_text", "annotations": [], "text": ""}
-        item: dict[str, Any] = {"id": "msg_replay", "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+        item: dict[str, Any] = {
+            "id": "msg_replay",
+            "type": "message",
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
         done_part = {**part, "text": full}
         done_item = {**item, "status": "completed", "content": [done_part]}
         events += [
             {"type": "response.output_item.added", "output_index": 0, "item": item},
             {"type": "response.content_part.added", **where, "part": part},
-            *({"type": "response.output_text.delta", **where, "delta": t, "logprobs": []} for t in tokens),
+            *(
+                {"type": "response.output_text.delta", **where, "delta": t, "logprobs": []}
+                for t in tokens
+            ),
             {"type": "response.output_text.done", **where, "text": full, "logprobs": []},
             {"type": "response.content_part.done", **where, "part": done_part},
             {"type": "response.output_item.done", "output_index": 0, "item": done_item},
@@ -654,14 +721,38 @@ def responses_stream_events(
     per_call: list[list[dict[str, Any]]] = []
     for i, spec in enumerate(tool_calls):
         where = {"item_id": f"fc_replay{i}", "output_index": len(output) + i}
-        item = {"id": where["item_id"], "type": "function_call", "status": "in_progress", "arguments": "", "call_id": _call_id(spec, i), "name": spec.name}
+        item = {
+            "id": where["item_id"],
+            "type": "function_call",
+            "status": "in_progress",
+            "arguments": "",
+            "call_id": _call_id(spec, i),
+            "name": spec.name,
+        }
         done_item = {**item, "status": "completed", "arguments": spec.arguments}
         per_call.append(
-            [{"type": "response.output_item.added", "output_index": where["output_index"], "item": item}]
-            + [{"type": "response.function_call_arguments.delta", **where, "delta": f} for f in _fragments(spec.arguments, arg_fragment)]
+            [
+                {
+                    "type": "response.output_item.added",
+                    "output_index": where["output_index"],
+                    "item": item,
+                }
+            ]
             + [
-                {"type": "response.function_call_arguments.done", **where, "arguments": spec.arguments},
-                {"type": "response.output_item.done", "output_index": where["output_index"], "item": done_item},
+                {"type": "response.function_call_arguments.delta", **where, "delta": f}
+                for f in _fragments(spec.arguments, arg_fragment)
+            ]
+            + [
+                {
+                    "type": "response.function_call_arguments.done",
+                    **where,
+                    "arguments": spec.arguments,
+                },
+                {
+                    "type": "response.output_item.done",
+                    "output_index": where["output_index"],
+                    "item": done_item,
+                },
             ]
         )
     events += [e for _, e in _interleaved(per_call, interleave)]
@@ -680,7 +771,9 @@ def _split_fields(kw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     )
 
 
-def responses_stream(text: str | Sequence[str] = "", tool_calls: Sequence[ToolCallSpec] = (), **kw: Any) -> Response:
+def responses_stream(
+    text: str | Sequence[str] = "", tool_calls: Sequence[ToolCallSpec] = (), **kw: Any
+) -> Response:
     """``responses_stream_events`` as a streamed Response; extra keywords set Response fields."""
     event_kw, response_kw = _split_fields(kw)
     return sse_response(responses_stream_events(text, tool_calls, **event_kw), **response_kw)
@@ -868,7 +961,11 @@ SECRET_TOOL = {  # the tool of the recorded mirascope sessions
     "function": {
         "name": "secret_retrieval_tool",
         "description": "A tool that requires a password to retrieve a secret.",
-        "parameters": {"type": "object", "properties": {"password": {"type": "string"}}, "required": ["password"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"password": {"type": "string"}},
+            "required": ["password"],
+        },
     },
 }
 CAPITAL_TOOL = {  # the tool of the recorded pydantic-ai sessions
@@ -876,17 +973,26 @@ CAPITAL_TOOL = {  # the tool of the recorded pydantic-ai sessions
     "function": {
         "name": "get_capital",
         "description": "",
-        "parameters": {"type": "object", "properties": {"country": {"type": "string"}}, "required": ["country"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"country": {"type": "string"}},
+            "required": ["country"],
+        },
     },
 }
 
 
-def user_request(text: str, *, tools: list[dict[str, Any]] | None = None, instructions: str = "") -> Any:
+def user_request(
+    text: str, *, tools: list[dict[str, Any]] | None = None, instructions: str = ""
+) -> Any:
     """A first turn: one user message."""
     from assistant_core.backends.base import ModelRequest
 
     return ModelRequest(
-        model="gpt-4o", instructions=instructions, input=[{"role": "user", "content": text}], tools=tools or []
+        model="gpt-4o",
+        instructions=instructions,
+        input=[{"role": "user", "content": text}],
+        tools=tools or [],
     )
 
 
@@ -894,8 +1000,11 @@ def after_tools(first: Any, calls: list[dict[str, str]], outputs: list[str]) -> 
     """The next turn's request: the model's tool calls and their outputs appended."""
     from assistant_core.backends.base import ModelRequest
 
-    items = list(first.input) + [{"role": "assistant", "content": None, "tool_calls": calls}]
+    items = [*list(first.input), {"role": "assistant", "content": None, "tool_calls": calls}]
     items += [
-        {"role": "tool", "tool_call_id": c["id"], "name": c["name"], "content": out} for c, out in zip(calls, outputs)
+        {"role": "tool", "tool_call_id": c["id"], "name": c["name"], "content": out}
+        for c, out in zip(calls, outputs)
     ]
-    return ModelRequest(model=first.model, instructions=first.instructions, input=items, tools=first.tools)
+    return ModelRequest(
+        model=first.model, instructions=first.instructions, input=items, tools=first.tools
+    )

@@ -14,8 +14,9 @@ Every request is kept in ``requests`` so tests can assert what the model was giv
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterable, Sequence, Union
+from typing import Any
 
 from assistant_core.backends.base import (
     BackendError,
@@ -33,8 +34,8 @@ class Pause:
     seconds: float
 
 
-Step = Union[Chunk, Pause, BaseException]
-Turn = Union[Sequence[Step], BaseException]
+Step = Chunk | Pause | BaseException
+Turn = Sequence[Step] | BaseException
 
 
 class ScriptedBackend:
@@ -150,7 +151,10 @@ def rate_limited(retry_after: float | None = 0.0) -> BackendError:
 
 def server_error(status: int = 500) -> BackendError:
     return BackendError(
-        "server_error", f"OpenAI server error {status}: The server had an error", retryable=True, status=status
+        "server_error",
+        f"OpenAI server error {status}: The server had an error",
+        retryable=True,
+        status=status,
     )
 
 
@@ -168,11 +172,15 @@ def input_roles(request: ModelRequest) -> list[str]:
 
 def tool_outputs(request: ModelRequest) -> dict[str, Any]:
     """``{tool_call_id: output}`` of the tool items a request carries."""
-    return {item["tool_call_id"]: item["content"] for item in request.input if item["role"] == "tool"}
+    return {
+        item["tool_call_id"]: item["content"] for item in request.input if item["role"] == "tool"
+    }
 
 
 # -- a runtime on a temp store, and small test tools --------------------------------------
-def function_spec(name: str, properties: dict[str, Any] | None = None, required: list[str] | None = None) -> dict[str, Any]:
+def function_spec(
+    name: str, properties: dict[str, Any] | None = None, required: list[str] | None = None
+) -> dict[str, Any]:
     return {
         "type": "function",
         "function": {
@@ -224,9 +232,19 @@ def make_test_tools(*, timeout: float = 5.0) -> Any:
     async def slow() -> None:
         await asyncio.sleep(5)
 
-    registry.register(function_spec("get_price", {"symbol": {"type": "string"}}, ["symbol"]), get_price, timeout=timeout)
-    registry.register(function_spec("nap", {"seconds": {"type": "number"}}, ["seconds"]), nap, timeout=timeout)
-    registry.register(function_spec("snooze", {"seconds": {"type": "number"}}, ["seconds"]), snooze, timeout=timeout)
+    registry.register(
+        function_spec("get_price", {"symbol": {"type": "string"}}, ["symbol"]),
+        get_price,
+        timeout=timeout,
+    )
+    registry.register(
+        function_spec("nap", {"seconds": {"type": "number"}}, ["seconds"]), nap, timeout=timeout
+    )
+    registry.register(
+        function_spec("snooze", {"seconds": {"type": "number"}}, ["seconds"]),
+        snooze,
+        timeout=timeout,
+    )
     registry.register(function_spec("boom"), boom, timeout=timeout)
     registry.register(function_spec("slow"), slow, timeout=0.2)
     return registry
@@ -249,7 +267,6 @@ def collapse(names: Iterable[str]) -> list[str]:
     return out
 
 
-
 def make_runtime(
     db_path: Any,
     turns: Iterable[Turn] = (),
@@ -267,5 +284,7 @@ def make_runtime(
     store = Store(db_path)
     backend = backend if backend is not None else ScriptedBackend(turns)
     options.setdefault("retry_policy", RetryPolicy(max_retries=3, base_delay=0.001, max_delay=0.01))
-    runtime = Runtime(store, backend, tools if tools is not None else make_test_tools(), model=model, **options)
+    runtime = Runtime(
+        store, backend, tools if tools is not None else make_test_tools(), model=model, **options
+    )
     return runtime, backend, store

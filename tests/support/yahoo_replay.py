@@ -47,18 +47,41 @@ TIMESERIES_FILES = {
         "yahoo-finance2_fundamentalsTimeSeries-AAPL-balance-sheet-annual.json",
     ),
 }
-DATA_PATHS = ("/v8/finance/chart/", "/ws/fundamentals-timeseries/", "/v1/finance/search", "/v10/finance/quoteSummary/")
+DATA_PATHS = (
+    "/v8/finance/chart/",
+    "/ws/fundamentals-timeseries/",
+    "/v1/finance/search",
+    "/v10/finance/quoteSummary/",
+)
 
-_EMPTY_SEARCH = {"explains": [], "count": 0, "quotes": [], "news": [], "nav": [], "lists": [],
-                 "researchReports": [], "screenerFieldResults": [], "totalTime": 10,
-                 "timeTakenForQuotes": 5, "timeTakenForNews": 0, "timeTakenForAlgowatchlist": 400,
-                 "timeTakenForPredefinedScreener": 400, "timeTakenForCrunchbase": 0,
-                 "timeTakenForNav": 400, "timeTakenForResearchReports": 0,
-                 "timeTakenForScreenerField": 0, "timeTakenForCulturalAssets": 0}
+_EMPTY_SEARCH = {
+    "explains": [],
+    "count": 0,
+    "quotes": [],
+    "news": [],
+    "nav": [],
+    "lists": [],
+    "researchReports": [],
+    "screenerFieldResults": [],
+    "totalTime": 10,
+    "timeTakenForQuotes": 5,
+    "timeTakenForNews": 0,
+    "timeTakenForAlgowatchlist": 400,
+    "timeTakenForPredefinedScreener": 400,
+    "timeTakenForCrunchbase": 0,
+    "timeTakenForNav": 400,
+    "timeTakenForResearchReports": 0,
+    "timeTakenForScreenerField": 0,
+    "timeTakenForCulturalAssets": 0,
+}
 
 
 def _not_found(kind: str, symbol: str) -> dict[str, Any]:
-    description = "No data found, symbol may be delisted" if kind == "chart" else f"Quote not found for symbol: {symbol}"
+    description = (
+        "No data found, symbol may be delisted"
+        if kind == "chart"
+        else f"Quote not found for symbol: {symbol}"
+    )
     return {kind: {"result": None, "error": {"code": "Not Found", "description": description}}}
 
 
@@ -136,14 +159,22 @@ class YahooReplay:
             return 200, b"replay-crumb", "text/plain"
         if path == "/v1/finance/search":
             name = SEARCH_FILES.get(query.get("q", [""])[0])
-            return 200, (self.body(name) if name else json.dumps(_EMPTY_SEARCH).encode()), "application/json"
+            return (
+                200,
+                (self.body(name) if name else json.dumps(_EMPTY_SEARCH).encode()),
+                "application/json",
+            )
         if path.startswith("/v8/finance/chart/"):
             symbol = path.rsplit("/", 1)[-1]
             if symbol in CHART_FILES:
                 return 200, self.body(CHART_FILES[symbol]), "application/json"
             return 404, json.dumps(_not_found("chart", symbol)).encode(), "application/json"
         if path.startswith("/ws/fundamentals-timeseries/"):
-            return 200, self.timeseries(path.rsplit("/", 1)[-1], query.get("type", [""])[0].split(",")), "application/json"
+            return (
+                200,
+                self.timeseries(path.rsplit("/", 1)[-1], query.get("type", [""])[0].split(",")),
+                "application/json",
+            )
         symbol = path.rsplit("/", 1)[-1]
         return 404, json.dumps(_not_found("quoteSummary", symbol)).encode(), "application/json"
 

@@ -4,8 +4,9 @@ database, or a scripted backend for exact answers and failures."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

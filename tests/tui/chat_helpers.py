@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from rich.console import Console
 from textual.app import App, ComposeResult
@@ -20,10 +21,10 @@ from assistant_core.events import (
     MessageIncomplete,
     RunFailed,
     RunRequiresAction,
+    RunStepDelta,
     StepCompleted,
     StepCreated,
     StepDelta,
-    RunStepDelta,
     tool_call_delta,
 )
 from assistant_core.objects import (
@@ -91,8 +92,13 @@ def screen_text(app: App[Any]) -> str:
 def screen_output(app: App[Any]) -> str:
     """What the driver would write for a full repaint: text plus Textual's own escapes."""
     update = app.screen._compositor.render_update(full=True)
-    console = Console(force_terminal=True, color_system="truecolor", width=app.size.width,
-                      legacy_windows=False, record=False)
+    console = Console(
+        force_terminal=True,
+        color_system="truecolor",
+        width=app.size.width,
+        legacy_windows=False,
+        record=False,
+    )
     with console.capture() as capture:
         console.print(update, end="")
     return capture.get()
@@ -127,19 +133,32 @@ LIST: dict[str, Any] = {
     "title": "News",
     "items": [{"title": "Apple ships", "subtitle": "Reuters", "url": "https://example.com/a"}],
 }
-KV: dict[str, Any] = {"kind": "kv", "title": "Quote", "items": [["Price", 189.5], ["Market cap", 2.9e12]]}
+KV: dict[str, Any] = {
+    "kind": "kv",
+    "title": "Quote",
+    "items": [["Price", 189.5], ["Market cap", 2.9e12]],
+}
 
 
-def make_call(name: str = "get_daily_stock_performance", arguments: dict[str, Any] | None = None,
-              *, status: str = "completed", display: dict[str, Any] | None = None,
-              output: Any = None, source: str | None = "yahoo", error: str | None = None,
-              duration_ms: float | None = 120.0) -> ToolCall:
+def make_call(
+    name: str = "get_daily_stock_performance",
+    arguments: dict[str, Any] | None = None,
+    *,
+    status: str = "completed",
+    display: dict[str, Any] | None = None,
+    output: Any = None,
+    source: str | None = "yahoo",
+    error: str | None = None,
+    duration_ms: float | None = 120.0,
+) -> ToolCall:
     return ToolCall(
         id=new_id("call"),
         function=FunctionCall(
             name=name,
             arguments=json.dumps(arguments if arguments is not None else {"ticker": "AAPL"}),
-            output=None if output is None else (output if isinstance(output, str) else json.dumps(output)),
+            output=None
+            if output is None
+            else (output if isinstance(output, str) else json.dumps(output)),
         ),
         status=status,  # type: ignore[arg-type]
         display=display,
@@ -162,16 +181,30 @@ class ThreadBuilder:
     def id(self) -> str:
         return self.thread.id
 
-    def run(self, *, status: str = "completed", last_error: LastError | None = None,
-            approval: str = "auto") -> Run:
-        run = Run(id=new_id("run"), created_at=now(), thread_id=self.id,
-                  assistant_id=self.assistant.id, model="test-model", status="queued",
-                  approval=approval)
+    def run(
+        self,
+        *,
+        status: str = "completed",
+        last_error: LastError | None = None,
+        approval: str = "auto",
+    ) -> Run:
+        run = Run(
+            id=new_id("run"),
+            created_at=now(),
+            thread_id=self.id,
+            assistant_id=self.assistant.id,
+            model="test-model",
+            status="queued",
+            approval=approval,
+        )
         self.store.create_run(run)
-        path = {"completed": ["in_progress", "completed"], "failed": ["in_progress", "failed"],
-                "cancelled": ["in_progress", "cancelling", "cancelled"],
-                "in_progress": ["in_progress"],
-                "requires_action": ["in_progress", "requires_action"]}[status]
+        path = {
+            "completed": ["in_progress", "completed"],
+            "failed": ["in_progress", "failed"],
+            "cancelled": ["in_progress", "cancelling", "cancelled"],
+            "in_progress": ["in_progress"],
+            "requires_action": ["in_progress", "requires_action"],
+        }[status]
         for step in path:
             run.status = step  # type: ignore[assignment]
             if step == "failed":
@@ -180,8 +213,15 @@ class ThreadBuilder:
         return run
 
     def tool_step(self, run: Run, calls: list[ToolCall], *, status: str = "completed") -> RunStep:
-        step = RunStep(id=new_id("step"), created_at=now(), run_id=run.id, thread_id=self.id,
-                       assistant_id=self.assistant.id, type="tool_calls", tool_calls=calls)
+        step = RunStep(
+            id=new_id("step"),
+            created_at=now(),
+            run_id=run.id,
+            thread_id=self.id,
+            assistant_id=self.assistant.id,
+            type="tool_calls",
+            tool_calls=calls,
+        )
         self.store.create_step(step)
         if status != "in_progress":
             step.status = status  # type: ignore[assignment]
@@ -189,11 +229,19 @@ class ThreadBuilder:
         return step
 
     def answer(self, run: Run, text: str, *, status: str = "completed") -> Message:
-        message = self.store.add_message(self.id, "assistant", text, status=status, run_id=run.id,
-                                         assistant_id=self.assistant.id)
-        step = RunStep(id=new_id("step"), created_at=now(), run_id=run.id, thread_id=self.id,
-                       assistant_id=self.assistant.id, type="message_creation",
-                       message_id=message.id, status="completed")
+        message = self.store.add_message(
+            self.id, "assistant", text, status=status, run_id=run.id, assistant_id=self.assistant.id
+        )
+        step = RunStep(
+            id=new_id("step"),
+            created_at=now(),
+            run_id=run.id,
+            thread_id=self.id,
+            assistant_id=self.assistant.id,
+            type="message_creation",
+            message_id=message.id,
+            status="completed",
+        )
         self.store.create_step(step)
         return message
 
@@ -215,14 +263,28 @@ class EventFactory:
     def __init__(self, thread_id: str, assistant_id: str = "asst_test") -> None:
         self.thread_id = thread_id
         self.assistant_id = assistant_id
-        self.run = Run(id=new_id("run"), created_at=now(), thread_id=thread_id,
-                       assistant_id=assistant_id, model="test-model", status="in_progress")
+        self.run = Run(
+            id=new_id("run"),
+            created_at=now(),
+            thread_id=thread_id,
+            assistant_id=assistant_id,
+            model="test-model",
+            status="in_progress",
+        )
 
     def message(self, text: str = "", status: str = "in_progress") -> Message:
-        return Message(id=new_id("message"), created_at=now(), thread_id=self.thread_id,
-                       role="assistant", status=status, run_id=self.run.id,  # type: ignore[arg-type]
-                       assistant_id=self.assistant_id, content=[] if not text else
-                       [{"type": "text", "text": {"value": text, "annotations": []}}])
+        return Message(
+            id=new_id("message"),
+            created_at=now(),
+            thread_id=self.thread_id,
+            role="assistant",
+            status=status,
+            run_id=self.run.id,  # type: ignore[arg-type]
+            assistant_id=self.assistant_id,
+            content=[]
+            if not text
+            else [{"type": "text", "text": {"value": text, "annotations": []}}],
+        )
 
     def created(self, message: Message) -> MessageCreated:
         return MessageCreated(message)
@@ -235,16 +297,26 @@ class EventFactory:
         done.set_text(text)
         return MessageCompleted(done)
 
-    def incomplete(self, message: Message, text: str, reason: str = "run_cancelled") -> MessageIncomplete:
-        done = Message.from_dict({**message.to_dict(), "status": "incomplete",
-                                  "incomplete_details": {"reason": reason}})
+    def incomplete(
+        self, message: Message, text: str, reason: str = "run_cancelled"
+    ) -> MessageIncomplete:
+        done = Message.from_dict(
+            {**message.to_dict(), "status": "incomplete", "incomplete_details": {"reason": reason}}
+        )
         done.set_text(text)
         return MessageIncomplete(done)
 
     def step(self, calls: list[ToolCall], status: str = "in_progress") -> RunStep:
-        return RunStep(id=new_id("step"), created_at=now(), run_id=self.run.id,
-                       thread_id=self.thread_id, assistant_id=self.assistant_id,
-                       type="tool_calls", status=status, tool_calls=calls)  # type: ignore[arg-type]
+        return RunStep(
+            id=new_id("step"),
+            created_at=now(),
+            run_id=self.run.id,
+            thread_id=self.thread_id,
+            assistant_id=self.assistant_id,
+            type="tool_calls",
+            status=status,
+            tool_calls=calls,
+        )  # type: ignore[arg-type]
 
     def step_created(self, step: RunStep) -> StepCreated:
         return StepCreated(step)
@@ -257,13 +329,19 @@ class EventFactory:
 
     def call_progress(self, step: RunStep, call: ToolCall) -> StepDelta:
         entry = tool_call_delta(step.tool_calls.index(call), call)
-        entry.update(status=call.status, duration_ms=call.duration_ms, is_error=call.is_error,
-                     error=call.error, source=call.source)
+        entry.update(
+            status=call.status,
+            duration_ms=call.duration_ms,
+            is_error=call.is_error,
+            error=call.error,
+            source=call.source,
+        )
         return self.step_delta(step, [entry])
 
     def requires_action(self, calls: list[ToolCall], approval: str = "ask") -> RunRequiresAction:
-        run = Run.from_dict({**self.run.to_dict(), "status": "requires_action",
-                             "approval": approval})
+        run = Run.from_dict(
+            {**self.run.to_dict(), "status": "requires_action", "approval": approval}
+        )
         run.required_action = required_action_for(calls)
         return RunRequiresAction(run)
 
@@ -273,8 +351,9 @@ class EventFactory:
         return RunFailed(run)
 
 
-async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 15.0,
-                   step: float = 0.02) -> None:
+async def wait_for(
+    pilot: Any, predicate: Callable[[], Any], timeout: float = 15.0, step: float = 0.02
+) -> None:
     """Let the app run until ``predicate()`` is true (the machine may be busy: no fixed
     sleeps); fails the test after ``timeout`` s."""
     loop = asyncio.get_running_loop()

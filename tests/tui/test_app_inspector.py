@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from assistant_core import paths
 from assistant_core.session import Session
@@ -98,7 +98,9 @@ async def run_palette_command(pilot, query: str) -> None:  # type: ignore[no-unt
     await pilot.pause(0.2)
 
 
-async def test_palette_toggles_approval_mode_and_saves_it(make_demo_session: Callable[..., Session]) -> None:
+async def test_palette_toggles_approval_mode_and_saves_it(
+    make_demo_session: Callable[..., Session],
+) -> None:
     session = make_demo_session()
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -113,7 +115,9 @@ async def test_palette_toggles_approval_mode_and_saves_it(make_demo_session: Cal
         assert "api_key" not in saved
 
 
-async def test_palette_exports_thread_and_switches_threads(make_demo_session: Callable[..., Session]) -> None:
+async def test_palette_exports_thread_and_switches_threads(
+    make_demo_session: Callable[..., Session],
+) -> None:
     session = make_demo_session()
     tesla = session.store.create_thread("Tesla debt")
     session.store.add_message(tesla.id, "user", "How is Tesla's balance sheet?")
@@ -142,7 +146,9 @@ async def test_palette_exports_thread_and_switches_threads(make_demo_session: Ca
         assert app.main.thread_id == tesla.id
 
 
-async def test_palette_toggles_theme_and_opens_inspector(make_demo_session: Callable[..., Session]) -> None:
+async def test_palette_toggles_theme_and_opens_inspector(
+    make_demo_session: Callable[..., Session],
+) -> None:
     session = make_demo_session()
     thread = session.store.create_thread("Notes")
     session.store.add_message(thread.id, "user", "hello")
@@ -182,7 +188,11 @@ async def test_switch_model_form_refuses_openai_without_key_and_switches_to_comp
         await wait_for(pilot, lambda: app.screen is app.main)
         await pilot.pause()
         saved = tomllib.loads(Path(session.settings.config_path).read_text(encoding="utf-8"))
-        assert saved == {"provider": "compatible", "base_url": "http://127.0.0.1:9/v1", "model": "llama3.1"}
+        assert saved == {
+            "provider": "compatible",
+            "base_url": "http://127.0.0.1:9/v1",
+            "model": "llama3.1",
+        }
         # Applied now: the runtime talks to the new backend, with real (not demo) data.
         assert session.runtime.model == "llama3.1"
         assert session.runtime.backend.name == "chat-completions"

@@ -3,7 +3,7 @@ thread management, the prompt, the panes."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from assistant_core.runtime import ALL_CALLS
 from assistant_core.session import Session
@@ -29,7 +29,9 @@ def thread_rows(app: InvestorApp) -> list[str]:
     return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
 
 
-async def test_demo_question_shows_cards_chart_and_answer(make_demo_session: Callable[..., Session]) -> None:
+async def test_demo_question_shows_cards_chart_and_answer(
+    make_demo_session: Callable[..., Session],
+) -> None:
     session = make_demo_session()
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(140, 45)) as pilot:
@@ -63,7 +65,9 @@ async def test_demo_question_shows_cards_chart_and_answer(make_demo_session: Cal
         assert "DEMO" in text.splitlines()[0]
 
 
-async def test_switching_threads_while_a_run_streams(make_demo_session: Callable[..., Session]) -> None:
+async def test_switching_threads_while_a_run_streams(
+    make_demo_session: Callable[..., Session],
+) -> None:
     # In approval mode "ask" the run waits for us: the switch happens while it is open.
     session = make_demo_session(approval="ask")
     app = InvestorApp(session, first_run_hint=False)
@@ -114,7 +118,9 @@ async def test_switching_threads_while_a_run_streams(make_demo_session: Callable
         assert "completed" in str(app.main.run_panel.render_run())
 
 
-async def test_new_rename_delete_and_filter_threads(make_demo_session: Callable[..., Session]) -> None:
+async def test_new_rename_delete_and_filter_threads(
+    make_demo_session: Callable[..., Session],
+) -> None:
     session = make_demo_session()
     apple = session.store.create_thread("Apple research")
     session.store.add_message(apple.id, "user", "What about the iPhone margins?")
@@ -186,7 +192,9 @@ async def test_new_rename_delete_and_filter_threads(make_demo_session: Callable[
         assert session.store.get_thread(target).title == "Renamed from the list"
 
 
-async def test_selecting_a_thread_switches_chat_and_run_panel(make_demo_session: Callable[..., Session]) -> None:
+async def test_selecting_a_thread_switches_chat_and_run_panel(
+    make_demo_session: Callable[..., Session],
+) -> None:
     session = make_demo_session()
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(140, 45)) as pilot:
@@ -208,7 +216,9 @@ async def test_selecting_a_thread_switches_chat_and_run_panel(make_demo_session:
         assert app.main.prompt.has_focus
 
 
-async def test_prompt_keys_send_newline_and_history(make_demo_session: Callable[..., Session]) -> None:
+async def test_prompt_keys_send_newline_and_history(
+    make_demo_session: Callable[..., Session],
+) -> None:
     session = make_demo_session()
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -238,7 +248,9 @@ async def test_prompt_keys_send_newline_and_history(make_demo_session: Callable[
         assert len(session.store.list_messages(thread_id)) == 2
 
 
-async def test_page_keys_in_the_prompt_scroll_the_chat(make_demo_session: Callable[..., Session]) -> None:
+async def test_page_keys_in_the_prompt_scroll_the_chat(
+    make_demo_session: Callable[..., Session],
+) -> None:
     session = make_demo_session()
     thread = ThreadBuilder(session.store)
     for turn in range(12):
@@ -263,7 +275,9 @@ async def test_page_keys_in_the_prompt_scroll_the_chat(make_demo_session: Callab
         assert prompt.text == "draft" and prompt.cursor_location == (0, 5)
 
 
-async def test_panes_toggle_and_auto_hide_at_80_columns(make_demo_session: Callable[..., Session]) -> None:
+async def test_panes_toggle_and_auto_hide_at_80_columns(
+    make_demo_session: Callable[..., Session],
+) -> None:
     session = make_demo_session()
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -284,7 +298,9 @@ async def test_panes_toggle_and_auto_hide_at_80_columns(make_demo_session: Calla
         assert latest_run(session, thread_id).status == "completed"
 
 
-async def test_first_run_hint_in_demo_mode_is_shown_once(make_demo_session: Callable[..., Session]) -> None:
+async def test_first_run_hint_in_demo_mode_is_shown_once(
+    make_demo_session: Callable[..., Session],
+) -> None:
     app = InvestorApp(make_demo_session())
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
@@ -300,7 +316,9 @@ async def test_first_run_hint_in_demo_mode_is_shown_once(make_demo_session: Call
         assert len(app.main.query("#demo-hint")) == 0
 
 
-async def test_first_run_hint_is_dismissed_by_a_click(make_demo_session: Callable[..., Session]) -> None:
+async def test_first_run_hint_is_dismissed_by_a_click(
+    make_demo_session: Callable[..., Session],
+) -> None:
     app = InvestorApp(make_demo_session())
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
@@ -317,15 +335,22 @@ async def test_help_screen_lists_the_keys(make_demo_session: Callable[..., Sessi
         await pilot.press("f1")
         await pilot.pause()
         text = screen_text(app)
-        for key in ("Ctrl+N", "Escape", "Ctrl+T / F3", "Ctrl+O / Ctrl+G", "PageUp / PageDown",
-                    "J / K or Down / Up"):
+        for key in (
+            "Ctrl+N",
+            "Escape",
+            "Ctrl+T / F3",
+            "Ctrl+O / Ctrl+G",
+            "PageUp / PageDown",
+            "J / K or Down / Up",
+        ):
             assert key in text
         await pilot.press("escape")
         assert app.screen is app.main
 
 
-
-async def test_copy_key_copies_the_focused_message(make_demo_session: Callable[..., Session]) -> None:
+async def test_copy_key_copies_the_focused_message(
+    make_demo_session: Callable[..., Session],
+) -> None:
     session = make_demo_session()
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(120, 40)) as pilot:

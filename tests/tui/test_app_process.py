@@ -13,8 +13,18 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("openai", "pandas", "yfinance", "plotext", "numpy", "jsonschema", "markdown_it",
-         "pygments", "httpx", "ddgs")
+HEAVY = (
+    "openai",
+    "pandas",
+    "yfinance",
+    "plotext",
+    "numpy",
+    "jsonschema",
+    "markdown_it",
+    "pygments",
+    "httpx",
+    "ddgs",
+)
 
 # Builds a demo session on a fresh database in the directory given as argv[1].
 SESSION = """
@@ -28,7 +38,9 @@ def make_session():
     return build_session(settings)
 """
 
-FIRST_FRAME = SESSION + f"""
+FIRST_FRAME = (
+    SESSION
+    + f"""
 import json
 HEAVY = set({HEAVY!r})
 
@@ -50,8 +62,11 @@ class Probe(InvestorApp):
 Probe(make_session).run(headless=True)
 print(json.dumps(seen))
 """
+)
 
-LOGS_WHILE_RUNNING = SESSION + """
+LOGS_WHILE_RUNNING = (
+    SESSION
+    + """
 import logging, threading
 from tui.app import InvestorApp
 
@@ -68,6 +83,7 @@ class Noisy(InvestorApp):
 
 Noisy(make_session(), first_run_hint=False).run()
 """
+)
 
 
 def child_env() -> dict[str, str]:
@@ -80,7 +96,11 @@ def child_env() -> dict[str, str]:
 def test_nothing_heavy_is_imported_before_the_first_frame(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-c", FIRST_FRAME, str(tmp_path)],
-        capture_output=True, text=True, timeout=60, env=child_env(), cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(),
+        cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
@@ -93,7 +113,11 @@ def test_logging_while_the_app_runs_never_reaches_the_terminal(tmp_path: Path) -
     master, slave = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-c", LOGS_WHILE_RUNNING, str(tmp_path)],
-        stdin=slave, stdout=slave, stderr=slave, env=child_env(), cwd=REPO,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=child_env(),
+        cwd=REPO,
     )
     os.close(slave)
     output = b""

@@ -4,8 +4,8 @@ text from models and tools shown literally."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from assistant_core.market import MarketData
 from assistant_core.market.cache import MarketCache
@@ -62,8 +62,10 @@ async def test_approve_and_deny_in_ask_mode(make_demo_session: Callable[..., Ses
         # Second step (statements, prices, quote): approve one on its card, deny the rest.
         await wait_for(
             pilot,
-            lambda: run_status(session, thread_id) == "requires_action"
-            and len(session.store.list_tool_calls(thread_id=thread_id)) > 1,
+            lambda: (
+                run_status(session, thread_id) == "requires_action"
+                and len(session.store.list_tool_calls(thread_id=thread_id)) > 1
+            ),
         )
         await pilot.pause(0.1)
         pending = [
@@ -160,14 +162,19 @@ async def test_tool_output_and_error_with_markup_are_shown_literally(
     schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
 
     def echo_markup(text: str) -> ToolResult:
-        return ToolResult(data={"echo": f"{text} [link=https://evil.example]x[/link]"}, source="test")
+        return ToolResult(
+            data={"echo": f"{text} [link=https://evil.example]x[/link]"}, source="test"
+        )
 
     def fail_markup(text: str) -> ToolResult:
         return ToolResult.failure(f"bad input {text} \x1b[2J[blink]")
 
     for func in (echo_markup, fail_markup):
         tools.register(
-            {"type": "function", "function": {"name": func.__name__, "description": "t", "parameters": schema}},
+            {
+                "type": "function",
+                "function": {"name": func.__name__, "description": "t", "parameters": schema},
+            },
             func,
         )
     app = InvestorApp(session, first_run_hint=False)
@@ -195,13 +202,17 @@ async def test_tool_output_and_error_with_markup_are_shown_literally(
         assert "\x1b" not in text
 
 
-async def test_run_panel_shows_a_retry_in_progress(make_scripted_session: Callable[..., Session]) -> None:
+async def test_run_panel_shows_a_retry_in_progress(
+    make_scripted_session: Callable[..., Session],
+) -> None:
     backend = ScriptedBackend([rate_limited(retry_after=0.6), text_turn("Recovered.")])
     session = make_scripted_session(backend)
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(140, 45)) as pilot:
         thread_id = await ask(pilot, "anything")
-        await wait_for(pilot, lambda: "retry 1/3: rate_limit_exceeded" in str(app.main.run_panel.render_run()))
+        await wait_for(
+            pilot, lambda: "retry 1/3: rate_limit_exceeded" in str(app.main.run_panel.render_run())
+        )
         assert "waiting 0.6s" in str(app.main.run_panel.render_run())
         await wait_run_over(pilot, thread_id)
         body = str(app.main.run_panel.render_run())
@@ -228,8 +239,11 @@ async def test_market_cache_warnings_are_shown_once(
         await wait_ready(pilot)
 
         def warnings() -> list[str]:
-            return [n.message for n in app._notifications
-                    if n.severity == "warning" and n.title == "Market data cache"]
+            return [
+                n.message
+                for n in app._notifications
+                if n.severity == "warning" and n.title == "Market data cache"
+            ]
 
         [corrupt] = warnings()
         assert "was corrupt" in corrupt and "started a new one" in corrupt

@@ -3,16 +3,18 @@ table or list item, highlighted, and the copy key takes that block's source."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from assistant_core.session import Session
 from tests.support.scripted_backend import ScriptedBackend, text_turn
 from tui.app import InvestorApp
-from tui.widgets import AssistantMessage, MarkdownChunk, UserMessage, md_render
-from tui.widgets.md_render import MarkdownStyles, render_blocks
+from tui.render import markdown as md_render
+from tui.render.markdown import MarkdownStyles, render_blocks
+from tui.widgets import AssistantMessage, MarkdownChunk, UserMessage
 from tui.widgets.theme import theme_style
 
 from .app_helpers import (  # noqa: F401  (fixtures)
@@ -50,8 +52,10 @@ def test_renderer_reports_each_block_with_its_lines_and_source() -> None:
     text, blocks = render_blocks(ANSWER + "\n\n---\n\n> a quote", 60, MarkdownStyles())
     lines = text.plain.split("\n")
     assert [b.kind for b in blocks] == [*KINDS, "quote"]  # the rule has nothing to copy
-    shown = {b.kind + str(i): lines[b.first_line:b.first_line + b.line_count]
-             for i, b in enumerate(blocks)}
+    shown = {
+        b.kind + str(i): lines[b.first_line : b.first_line + b.line_count]
+        for i, b in enumerate(blocks)
+    }
     assert shown["heading0"] == ["Apple (AAPL)"]
     assert [line.split()[0] for line in shown["table2"]] == ["Metric", "───────", "Revenue"]
     assert shown["item3"] == ["• strong services growth"]
@@ -73,20 +77,33 @@ async def test_keys_move_a_highlighted_cursor_and_copy_takes_the_block(
 
         renders: list[str] = []
         original = md_render.render_blocks
-        monkeypatch.setattr(md_render, "render_blocks",
-                            lambda source, *a: renders.append(source) or original(source, *a))
+        monkeypatch.setattr(
+            md_render,
+            "render_blocks",
+            lambda source, *a: renders.append(source) or original(source, *a),
+        )
         copied = []
         for _ in KINDS:
             await pilot.press("j")
             copied.append((answer.copy_label, answer.copy_text))
             if answer.copy_label == "table":
                 assert highlighted_rows(app) == [
-                    "Metric     2024    2023", "───────  ──────  ──────", "Revenue  391.0B  383.3B"]
+                    "Metric     2024    2023",
+                    "───────  ──────  ──────",
+                    "Revenue  391.0B  383.3B",
+                ]
         assert copied[2] == ("table", TABLE_SOURCE)
         assert copied[3] == ("list item", "- strong services growth")
         assert copied[5] == ("code block", CODE)
         assert [label for label, _ in copied] == [
-            "heading", "paragraph", "table", "list item", "list item", "code block", "paragraph"]
+            "heading",
+            "paragraph",
+            "table",
+            "list item",
+            "list item",
+            "code block",
+            "paragraph",
+        ]
         assert highlighted_rows(app) == ["This is not financial advice."]
         assert renders == []  # moving the cursor repaints; it does not render Markdown again
 
@@ -147,7 +164,7 @@ async def test_a_selected_block_stays_selected_while_the_answer_streams(tmp_path
         answer.focus()
         await pilot.press("j")
         assert answer.copy_text == "## Apple (AAPL)"
-        for token in [ANSWER[i:i + 7] for i in range(60, len(ANSWER), 7)]:
+        for token in [ANSWER[i : i + 7] for i in range(60, len(ANSWER), 7)]:
             app.chat.handle_event(events.delta(message, token))
         app.chat.handle_event(events.completed(message, ANSWER))
         await pilot.pause()

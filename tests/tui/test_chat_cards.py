@@ -23,28 +23,49 @@ from .chat_helpers import (
 
 async def test_a_card_per_display_kind(tmp_path: Path) -> None:
     thread = new_thread(tmp_path)
-    compare = {"kind": "prices", "series": [
-        {**PRICES["series"][0]},
-        {**PRICES["series"][0], "symbol": "MSFT", "close": [300 + d for d in range(30)]},
-    ]}
-    thread.turn("Tell me about Apple", "Done.", calls=[
-        make_call(display=PRICES, source="demo"),
-        make_call("get_income_statement", display=TABLE),
-        make_call("search_news", display=LIST),
-        make_call("get_quote", display=KV),
-        make_call("compare_stocks", {"tickers": ["AAPL", "MSFT"]}, display=compare),
-        make_call("lookup_ticker", {"query": "apple"}, output={"symbol": "AAPL", "rows": list(range(2000))}),
-        make_call("get_balance_sheet", status="error", error="Yahoo returned nothing for ZZZZ",
-                  output={"error": "Yahoo returned nothing for ZZZZ"}),
-    ])
+    compare = {
+        "kind": "prices",
+        "series": [
+            {**PRICES["series"][0]},
+            {**PRICES["series"][0], "symbol": "MSFT", "close": [300 + d for d in range(30)]},
+        ],
+    }
+    thread.turn(
+        "Tell me about Apple",
+        "Done.",
+        calls=[
+            make_call(display=PRICES, source="demo"),
+            make_call("get_income_statement", display=TABLE),
+            make_call("search_news", display=LIST),
+            make_call("get_quote", display=KV),
+            make_call("compare_stocks", {"tickers": ["AAPL", "MSFT"]}, display=compare),
+            make_call(
+                "lookup_ticker",
+                {"query": "apple"},
+                output={"symbol": "AAPL", "rows": list(range(2000))},
+            ),
+            make_call(
+                "get_balance_sheet",
+                status="error",
+                error="Yahoo returned nothing for ZZZZ",
+                output={"error": "Yahoo returned nothing for ZZZZ"},
+            ),
+        ],
+    )
     async with chat_showing(thread, size=(110, 120)) as (app, pilot, _):
         # Charts are drawn in a thread: the caption first, the figure when ready.
         await wait_for(pilot, lambda: all(chart.drawn for chart in app.query(PriceChart)))
         await pilot.pause()
         cards = list(app.query(ToolCallCard))
         assert [c.call.function.name for c in cards] == [
-            "get_daily_stock_performance", "get_income_statement", "search_news", "get_quote",
-            "compare_stocks", "lookup_ticker", "get_balance_sheet"]
+            "get_daily_stock_performance",
+            "get_income_statement",
+            "search_news",
+            "get_quote",
+            "compare_stocks",
+            "lookup_ticker",
+            "get_balance_sheet",
+        ]
         screen = screen_text(app)
         assert 'get_daily_stock_performance(ticker="AAPL")  ✓ done · 120 ms · demo  DEMO' in screen
         charts = list(app.query(PriceChart))
@@ -70,12 +91,22 @@ async def test_a_card_per_display_kind(tmp_path: Path) -> None:
 async def test_hostile_tool_output_is_literal(tmp_path: Path) -> None:
     thread = new_thread(tmp_path)
     evil = "[bold]x[/] [link=http://evil]y[/link] \x1b]0;pwned\x07\x1b[2J"
-    thread.turn("q", "a", calls=[
-        make_call("search_news", display={"kind": "list", "title": evil,
-                                          "items": [{"title": evil, "subtitle": evil, "url": evil}]}),
-        make_call("get_income_statement", display={**TABLE, "rows": [[evil, 1.0, 2.0, 3.0]]}),
-        make_call("lookup", {"q": evil}, output={"note": evil}),
-    ])
+    thread.turn(
+        "q",
+        "a",
+        calls=[
+            make_call(
+                "search_news",
+                display={
+                    "kind": "list",
+                    "title": evil,
+                    "items": [{"title": evil, "subtitle": evil, "url": evil}],
+                },
+            ),
+            make_call("get_income_statement", display={**TABLE, "rows": [[evil, 1.0, 2.0, 3.0]]}),
+            make_call("lookup", {"q": evil}, output={"note": evil}),
+        ],
+    )
     async with chat_showing(thread, size=(120, 60)) as (app, pilot, _):
         app.query(ToolCallCard).last().toggle()
         await pilot.pause()
@@ -83,7 +114,7 @@ async def test_hostile_tool_output_is_literal(tmp_path: Path) -> None:
         assert screen.count("[bold]x[/]") >= 4
         assert "[link=http://evil]y[/link]" in screen
         # JSON shows a control character as its escape text: visible, inert.
-        assert '\\u001b]0;pwned\\u0007' in screen
+        assert "\\u001b]0;pwned\\u0007" in screen
         output = screen_output(app)
         assert "\x1b]" not in output and "\x1b[2J" not in output
 
@@ -98,9 +129,19 @@ async def test_live_card_status_from_step_events(tmp_path: Path) -> None:
         step = events.step([call])
         chat.handle_event(events.step_created(step))
         for piece in (arguments[:5], arguments[5:]):  # arguments stream in
-            chat.handle_event(events.step_delta(step, [{"index": 0, "id": call.id, "type": "function",
-                                                        "function": {"name": call.function.name,
-                                                                     "arguments": piece}}]))
+            chat.handle_event(
+                events.step_delta(
+                    step,
+                    [
+                        {
+                            "index": 0,
+                            "id": call.id,
+                            "type": "function",
+                            "function": {"name": call.function.name, "arguments": piece},
+                        }
+                    ],
+                )
+            )
         await pilot.pause()
         card = app.query_one(ToolCallCard)
         assert card.call.function.arguments == arguments
@@ -138,7 +179,9 @@ async def test_approve_and_deny_post_decisions(tmp_path: Path) -> None:
         await pilot.press("d")
         await pilot.pause()
         assert [(d.call_id, d.run_id, d.approved) for d in app.decisions] == [
-            (first.id, events.run.id, True), (second.id, events.run.id, False)]
+            (first.id, events.run.id, True),
+            (second.id, events.run.id, False),
+        ]
         assert not app.query("#approve")  # buttons gone once decided
         screen = screen_text(app)
         assert "○ approved" in screen and "⊘ denied" in screen
@@ -155,16 +198,26 @@ async def test_cards_and_answers_in_history_order(tmp_path: Path) -> None:
     thread.answer(run, "Final answer one.")
     thread.user("second question")
     failed = thread.run(status="failed", last_error=None)
-    thread.tool_step(failed, [make_call("get_income_statement", status="error", error="timeout")],
-                     status="failed")
+    thread.tool_step(
+        failed,
+        [make_call("get_income_statement", status="error", error="timeout")],
+        status="failed",
+    )
     from assistant_core.objects import LastError
 
     failed.last_error = LastError("server_error", "model went away")
     thread.store.update_run(failed)
-    async with chat_showing(thread, size=(100, 60)) as (app, pilot, _):
+    async with chat_showing(thread, size=(100, 60)) as (app, _pilot, _):
         screen = screen_text(app)
-        order = ["first question", "Let me look that up.", "get_quote(", "Final answer one.",
-                 "second question", "get_income_statement(", "Run failed: model went away"]
+        order = [
+            "first question",
+            "Let me look that up.",
+            "get_quote(",
+            "Final answer one.",
+            "second question",
+            "get_income_statement(",
+            "Run failed: model went away",
+        ]
         positions = [screen.index(marker) for marker in order]
         assert positions == sorted(positions)
         json.dumps([c.call.id for c in app.query(ToolCallCard)])
@@ -181,8 +234,11 @@ async def test_chart_follows_the_theme(tmp_path: Path) -> None:
         def line_colors() -> set[str]:
             assert chart._figure is not None
             plain = chart._figure.plain
-            return {str(span.style) for span in chart._figure.spans
-                    if "▄" in plain[span.start:span.end] or "▀" in plain[span.start:span.end]}
+            return {
+                str(span.style)
+                for span in chart._figure.spans
+                if "▄" in plain[span.start : span.end] or "▀" in plain[span.start : span.end]
+            }
 
         dark = line_colors()
         app.theme = "textual-light"

@@ -25,7 +25,9 @@ TURNS = 100  # 200 messages and 10 cards: over twice MAX_MOUNTED items
 def long_thread(tmp_path: Path) -> ThreadBuilder:
     thread = new_thread(tmp_path)
     for turn in range(TURNS):
-        calls = [make_call("get_quote", {"ticker": f"T{turn}"}, display=KV)] if turn % 10 == 0 else None
+        calls = (
+            [make_call("get_quote", {"ticker": f"T{turn}"}, display=KV)] if turn % 10 == 0 else None
+        )
         thread.turn(f"question number {turn}", f"Answer number {turn}: **fine**.", calls=calls)
     return thread
 
@@ -41,7 +43,7 @@ async def scroll_to_top(pilot, chat: ChatView) -> None:  # type: ignore[no-untyp
 
 
 async def test_switch_mounts_only_the_latest_page(tmp_path: Path) -> None:
-    async with chat_showing(long_thread(tmp_path), size=(100, 30)) as (app, pilot, _):
+    async with chat_showing(long_thread(tmp_path), size=(100, 30)) as (app, _pilot, _):
         chat = app.chat
         assert chat.mounted_items <= PAGE_ITEMS
         assert len(chat.children) == chat.mounted_items
@@ -114,8 +116,14 @@ async def test_cards_of_earlier_runs_start_collapsed_and_expand_on_demand(tmp_pa
     from .chat_helpers import TABLE
 
     thread = new_thread(tmp_path)
-    thread.turn("first question", "First answer.", calls=[make_call("get_income_statement", display=TABLE)])
-    thread.turn("second question", "Second answer.", calls=[make_call("get_income_statement", display=TABLE)])
+    thread.turn(
+        "first question", "First answer.", calls=[make_call("get_income_statement", display=TABLE)]
+    )
+    thread.turn(
+        "second question",
+        "Second answer.",
+        calls=[make_call("get_income_statement", display=TABLE)],
+    )
     async with chat_showing(thread, size=(100, 50)) as (app, pilot, _):
         older, latest = app.chat.query(ToolCallCard).results()
         assert latest.expanded and latest._body is not None  # the latest run: its result shown

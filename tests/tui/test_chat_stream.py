@@ -35,7 +35,7 @@ HOSTILE = (
 
 
 def tokens(text: str, size: int = 3) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def apple_thread(tmp_path: Path) -> ThreadBuilder:
@@ -126,7 +126,9 @@ async def test_incomplete_answer_is_marked(tmp_path: Path) -> None:
 
 async def test_failed_run_shows_its_error(tmp_path: Path) -> None:
     async with chat_showing(apple_thread(tmp_path)) as (app, pilot, events):
-        app.chat.handle_event(events.failed("rate_limit_exceeded", "Too many requests [bold]now[/]"))
+        app.chat.handle_event(
+            events.failed("rate_limit_exceeded", "Too many requests [bold]now[/]")
+        )
         await pilot.pause()
         assert app.query_one(ErrorLine).text.startswith("✗ Run failed: Too many requests")
         assert "Too many requests [bold]now[/] (rate_limit_exceeded)" in screen_text(app)

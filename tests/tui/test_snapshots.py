@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -64,7 +65,9 @@ def answered(*, inspector: bool = False, show_chart: bool = False) -> Callable[[
             # The price chart's card at the top: cards, chart and the answer's start.
             chat = app.main.chat
             chart = chat.query("PriceChart").first()
-            card = next(node for node in chart.ancestors if node.__class__.__name__ == "ToolCallCard")
+            card = next(
+                node for node in chart.ancestors if node.__class__.__name__ == "ToolCallCard"
+            )
             chat.scroll_to_widget(card, animate=False, top=True)
             # Figures are drawn in a worker thread: wait for them, not for a fixed time.
             await wait_for(pilot, lambda: all(c.drawn for c in app.query("PriceChart")))

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 
-from tui.widgets import md_render
-from tui.widgets.md_render import MarkdownStyles, finished_prefix_length
+from tui.render import markdown as md_render
+from tui.render.markdown import MarkdownStyles, finished_prefix_length
 from tui.widgets.message import split_units
-from tui.widgets.tables import TableStyles, format_number, item_list, json_text, kv_table, statement_table
+from tui.widgets.tables import (
+    TableStyles,
+    format_number,
+    item_list,
+    json_text,
+    kv_table,
+    statement_table,
+)
 from tui.widgets.tool_card import call_signature, format_duration
 
 from .chat_helpers import KV, LIST, TABLE
@@ -20,8 +27,10 @@ def lines(source: str, width: int = 60) -> list[str]:
 
 
 def test_blocks_render_as_readable_text() -> None:
-    out = lines("# Apple\n\nRevenue **rose** to `391.0B`.\n\n- one\n- two\n  - nested\n\n"
-                "1. first\n2. second\n\n> quoted\n\n```python\nx = 1\n```\n\n---")
+    out = lines(
+        "# Apple\n\nRevenue **rose** to `391.0B`.\n\n- one\n- two\n  - nested\n\n"
+        "1. first\n2. second\n\n> quoted\n\n```python\nx = 1\n```\n\n---"
+    )
     assert out[0] == "Apple"
     assert "Revenue rose to 391.0B." in out
     assert "• one" in out and "• two" in out and "  ◦ nested" in out
@@ -57,7 +66,7 @@ def test_finished_prefix_is_every_block_but_the_last() -> None:
     source = "# Title\n\nfirst para\n\nsecond para grow"
     assert source[: finished_prefix_length(source)] == "# Title\n\nfirst para\n\n"
     fence = "intro\n\n```py\nx = 1\n\nstill code"
-    assert fence[finished_prefix_length(fence):] == "```py\nx = 1\n\nstill code"
+    assert fence[finished_prefix_length(fence) :] == "```py\nx = 1\n\nstill code"
     items = "- a\n- b\n\n- c"  # one loose list: not finished until something else starts
     assert finished_prefix_length(items) == 0
 
@@ -89,13 +98,16 @@ def test_statement_table_periods_as_columns() -> None:
     assert out[1].split() == ["2024", "2023", "2022"]
     assert out[3].split() == ["Total", "Revenue", "391.0B", "383.3B", "394.3B"]
     assert out[4].split() == ["Net", "Income", "93.7B", "-97.0B", "—"]
-    negative = [span for span in text.spans if text.plain[span.start:span.end] == "-97.0B"]
+    negative = [span for span in text.spans if text.plain[span.start : span.end] == "-97.0B"]
     assert negative and negative[0].style == styles.negative
 
 
 def test_kv_list_and_json() -> None:
     styles = TableStyles()
-    assert kv_table(KV, 40, styles).plain.split("\n")[1:] == ["Price       189.50", "Market cap  2.9T"]
+    assert kv_table(KV, 40, styles).plain.split("\n")[1:] == [
+        "Price       189.50",
+        "Market cap  2.9T",
+    ]
     listed = item_list({**LIST, "items": LIST["items"] * 30}, 60, styles).plain
     assert "• Apple ships — Reuters" in listed and "https://example.com/a" in listed
     assert "… 10 more" in listed
@@ -107,10 +119,14 @@ def test_kv_list_and_json() -> None:
 
 
 def test_call_signature_and_duration() -> None:
-    assert call_signature("get_daily_stock_performance", '{"ticker": "AAPL"}') == \
-        'get_daily_stock_performance(ticker="AAPL")'
-    assert call_signature("compare_stocks", '{"tickers": ["AAPL", "MSFT"], "days": 30}') == \
-        'compare_stocks(tickers=["AAPL", "MSFT"], days=30)'
+    assert (
+        call_signature("get_daily_stock_performance", '{"ticker": "AAPL"}')
+        == 'get_daily_stock_performance(ticker="AAPL")'
+    )
+    assert (
+        call_signature("compare_stocks", '{"tickers": ["AAPL", "MSFT"], "days": 30}')
+        == 'compare_stocks(tickers=["AAPL", "MSFT"], days=30)'
+    )
     assert call_signature("f", '{"ticker": "AA') == 'f({"ticker": "AA)'  # still streaming
     assert len(call_signature("f", json.dumps({"q": "x" * 500}))) <= 100
     assert "\x1b" not in call_signature("f\x1b[2J", '{"a": "\\u001b]0;t\\u0007"}')
@@ -123,9 +139,17 @@ def test_price_figure_has_line_marks_and_volume() -> None:
 
     from .chat_helpers import PRICES
 
-    colors = {name: (200, 200, 200) for name in (
-        "chart--axes", "chart--line", "chart--volume", "chart--high", "chart--low",
-        *(f"chart--series-{i}" for i in range(1, 7)))}
+    colors = dict.fromkeys(
+        (
+            "chart--axes",
+            "chart--line",
+            "chart--volume",
+            "chart--high",
+            "chart--low",
+            *(f"chart--series-{i}" for i in range(1, 7)),
+        ),
+        (200, 200, 200),
+    )
     series = series_from_display(PRICES)
     figure = draw_figure(series, 110, 17, colors).plain
     assert "▲" in figure and "▼" in figure  # high and low marked
@@ -133,7 +157,9 @@ def test_price_figure_has_line_marks_and_volume() -> None:
     assert "2024-01-01" in figure
     lines = figure.split("\n")
     assert max(len(line) for line in lines) == 110 and len(lines) == 17  # sized to the widget
-    hostile = Series.from_display({"symbol": "\x1b]0;pwned\x07AAPL[bold]", "close": [1, 2, None, 4]})
+    hostile = Series.from_display(
+        {"symbol": "\x1b]0;pwned\x07AAPL[bold]", "close": [1, 2, None, 4]}
+    )
     assert hostile is not None
     assert hostile.symbol == "AAPL[bold]" and hostile.close == [1.0, 2.0, 2.0, 4.0]
     compare = draw_figure(series * 2, 60, 12, colors).plain

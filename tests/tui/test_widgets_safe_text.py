@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.text import Text
 
-from tui.widgets import md_render
-from tui.widgets.md_render import MarkdownStyles
-from tui.widgets.safe_text import safe_text, sanitize, sanitize_inline, truncate
+from tui.render import markdown as md_render
+from tui.render.markdown import MarkdownStyles
+from tui.render.safe_text import safe_text, sanitize, sanitize_inline, truncate
 
 HOSTILE = (
     "[bold]x[/] [link=http://evil]click[/link] "
@@ -61,8 +61,33 @@ def test_sanitize_never_lets_controls_through(raw: str) -> None:
 
 
 FRAGMENTS = st.sampled_from(
-    ["\x1b", "]", "[", "0;", "2J", "\x07", "\\", "\n", "\n\n", "# ", "- ", "1. ", "```", "|",
-     " | ", "---", "**", "`", "[x](http://e)", "<b>", "\x9b", "\t", "> ", "text", "~~"]
+    [
+        "\x1b",
+        "]",
+        "[",
+        "0;",
+        "2J",
+        "\x07",
+        "\\",
+        "\n",
+        "\n\n",
+        "# ",
+        "- ",
+        "1. ",
+        "```",
+        "|",
+        " | ",
+        "---",
+        "**",
+        "`",
+        "[x](http://e)",
+        "<b>",
+        "\x9b",
+        "\t",
+        "> ",
+        "text",
+        "~~",
+    ]
 )
 
 
@@ -75,4 +100,6 @@ def test_markdown_rendering_of_random_text(parts: list[str], width: int) -> None
     assert not (set(rendered.plain) & C0_EXCEPT_NL_TAB)
     from rich.cells import cell_len
 
-    assert all(cell_len(line) <= max(width, md_render.MIN_WIDTH) for line in rendered.plain.split("\n"))
+    assert all(
+        cell_len(line) <= max(width, md_render.MIN_WIDTH) for line in rendered.plain.split("\n")
+    )

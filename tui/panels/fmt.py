@@ -12,9 +12,8 @@ import time
 from textual.content import Content
 
 # One definition of "shown literally" for the exports, the CLI and the TUI.
-from assistant_core.export import call_signature
+from assistant_core.export import call_signature, visible_controls
 from assistant_core.export import one_line as _one_line
-from assistant_core.export import visible_controls
 
 
 def literal(text: object) -> str:

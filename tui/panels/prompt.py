@@ -6,9 +6,10 @@ in the few lines of the prompt."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
@@ -18,7 +19,7 @@ NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter"})
 class PromptInput(TextArea):
     """A ``TextArea`` that posts ``Submitted`` on Enter and keeps a prompt history."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("pageup", "screen.scroll_chat('page_up')", "Scroll chat up", show=False),
         Binding("pagedown", "screen.scroll_chat('page_down')", "Scroll chat down", show=False),
         Binding("ctrl+home", "screen.scroll_chat('top')", "Chat start", show=False),
@@ -62,11 +63,14 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             return
-        if key == "down" and self.cursor_location[0] == self.document.line_count - 1:
-            if self._recall_step(+1):
-                event.stop()
-                event.prevent_default()
-                return
+        if (
+            key == "down"
+            and self.cursor_location[0] == self.document.line_count - 1
+            and self._recall_step(+1)
+        ):
+            event.stop()
+            event.prevent_default()
+            return
         await super()._on_key(event)
 
     def _submit(self) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -262,7 +263,9 @@ class RunPanel(VerticalScroll):
         if run.approval and run.approval != "auto":
             lines.append(Content.assemble(("approval ", "$text-muted"), run.approval))
         if run.status == "requires_action":
-            pending = (run.required_action or {}).get("submit_tool_outputs", {}).get("tool_calls", [])
+            pending = (
+                (run.required_action or {}).get("submit_tool_outputs", {}).get("tool_calls", [])
+            )
             lines.append(
                 Content.styled(
                     f"{len(pending)} tool call(s) await approval: ctrl+o approve all, ctrl+g deny all",
@@ -282,10 +285,16 @@ class RunPanel(VerticalScroll):
     def _step_lines(self, run: Run) -> list[Content]:
         if not self.steps:
             return []
-        awaiting = {
-            call["id"]
-            for call in (run.required_action or {}).get("submit_tool_outputs", {}).get("tool_calls", [])
-        } if run.status == "requires_action" else set()
+        awaiting = (
+            {
+                call["id"]
+                for call in (run.required_action or {})
+                .get("submit_tool_outputs", {})
+                .get("tool_calls", [])
+            }
+            if run.status == "requires_action"
+            else set()
+        )
         lines = [self._section("Steps")]
         for number, step in enumerate(self.steps.values(), start=1):
             seconds = step_seconds(step)
@@ -299,7 +308,9 @@ class RunPanel(VerticalScroll):
                 )
             )
             for call in step.tool_calls:
-                lines.append(self._call_line(call, "awaiting_approval" if call.id in awaiting else None))
+                lines.append(
+                    self._call_line(call, "awaiting_approval" if call.id in awaiting else None)
+                )
         return lines
 
     def _call_line(self, call: ToolCall, status: str | None = None) -> Content:
@@ -351,7 +362,10 @@ class RunPanel(VerticalScroll):
             lines.append(Content.styled(text, "$text-muted"))
         dropped = [
             f"{memory[key]:,} {label}"
-            for key, label in (("dropped_messages", "messages"), ("dropped_tool_calls", "tool calls"))
+            for key, label in (
+                ("dropped_messages", "messages"),
+                ("dropped_tool_calls", "tool calls"),
+            )
             if memory.get(key)
         ]
         lines.append(Content("dropped " + ", ".join(dropped) if dropped else "nothing dropped"))
@@ -360,7 +374,11 @@ class RunPanel(VerticalScroll):
         elif memory.get("summary_in_context"):
             lines.append(Content.styled("earlier summary in context", "$text-muted"))
         if memory.get("summary_error"):
-            lines.append(Content.styled("summary failed: " + one_line(memory["summary_error"], 60), "$warning"))
+            lines.append(
+                Content.styled(
+                    "summary failed: " + one_line(memory["summary_error"], 60), "$warning"
+                )
+            )
         return lines
 
     def _retry_lines(self, run: Run) -> list[Content]:
@@ -371,14 +389,18 @@ class RunPanel(VerticalScroll):
         most = retry.get("max", "?")
         reason = one_line(retry.get("reason", ""), 40)
         wait = retry.get("wait_s")
-        waiting = f", waiting {wait:.1f}s" if wait and wait < 10 else f", waiting {wait:.0f}s" if wait else ""
+        waiting = (
+            f", waiting {wait:.1f}s"
+            if wait and wait < 10
+            else f", waiting {wait:.0f}s"
+            if wait
+            else ""
+        )
         text = f"retry {attempt}/{most}: {reason}{waiting}"
         return [Content.styled(text, "$warning")]
 
     def _error_lines(self, run: Run) -> list[Content]:
-        error = (
-            f"{run.last_error.code}: {run.last_error.message}" if run.last_error else self.error
-        )
+        error = f"{run.last_error.code}: {run.last_error.message}" if run.last_error else self.error
         if not error:
             return []
         return [Content.styled(literal(error), "$error")]

@@ -7,12 +7,13 @@ thread is streaming in this process. Choosing a row (Enter or click) posts ``Sel
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
@@ -31,7 +32,7 @@ ACTIVE_MARK = "●"
 
 
 class ThreadOptions(OptionList):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "app.new_thread", "New", show=False),
         Binding("r", "app.rename_thread", "Rename", show=False),
         Binding("d,delete", "app.delete_thread", "Delete", show=False),

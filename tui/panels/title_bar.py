@@ -9,7 +9,9 @@ from .fmt import literal
 
 
 class TitleBar(Static):
-    def show(self, *, assistant: str, provider: str, approval: str, demo: bool, thread: str = "") -> None:
+    def show(
+        self, *, assistant: str, provider: str, approval: str, demo: bool, thread: str = ""
+    ) -> None:
         parts: list[str | Content | tuple[str, str]] = [(f" {literal(assistant)} ", "bold")]
         if demo:
             parts += [(" DEMO ", "bold reverse $warning"), " "]

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar
 
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
@@ -74,7 +75,7 @@ def pretty_json(raw: str | None) -> tuple[str, bool]:
 
 
 class InspectorScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Close"),
         Binding("c,y", "copy_call", "Copy call"),
         Binding("x", "export", "Export JSONL"),
@@ -115,7 +116,8 @@ class InspectorScreen(Screen[None]):
     def load(self) -> None:
         self.records = self.store.list_tool_calls(thread_id=self.thread_id)
         self.run_numbers = {
-            run.id: number for number, run in enumerate(self.store.list_runs(self.thread_id), start=1)
+            run.id: number
+            for number, run in enumerate(self.store.list_runs(self.thread_id), start=1)
         }
         tools = sorted({r.call.function.name for r in self.records})
         statuses = sorted({r.call.status for r in self.records})
@@ -168,7 +170,11 @@ class InspectorScreen(Screen[None]):
             self.show_detail(None)
 
     def _update_title(self) -> None:
-        count = f"{len(self.shown)} of {len(self.records)}" if len(self.shown) != len(self.records) else str(len(self.records))
+        count = (
+            f"{len(self.shown)} of {len(self.records)}"
+            if len(self.shown) != len(self.records)
+            else str(len(self.records))
+        )
         self.query_one("#inspector-title", Static).update(
             Content.assemble(
                 ("Tool calls", "bold"),
@@ -215,13 +221,18 @@ class InspectorScreen(Screen[None]):
         if call.error:
             parts += [Text("\nError", style="bold red"), Text(literal(call.error), style="red")]
         theme = "ansi_dark" if self.app.current_theme.dark else "ansi_light"
-        for label, raw in (("Arguments", call.function.arguments), ("Output", call.function.output)):
+        for label, raw in (
+            ("Arguments", call.function.arguments),
+            ("Output", call.function.output),
+        ):
             text, is_json = pretty_json(raw)
             parts.append(Text(f"\n{label}", style="bold"))
             if not text:
                 parts.append(Text("(none)", style="dim"))
             elif is_json:
-                parts.append(Syntax(text, "json", theme=theme, word_wrap=True, background_color="default"))
+                parts.append(
+                    Syntax(text, "json", theme=theme, word_wrap=True, background_color="default")
+                )
             else:
                 parts.append(Text(text))
         return Group(*parts)
@@ -268,5 +279,7 @@ class InspectorScreen(Screen[None]):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = exports_dir() / f"tool-calls-{self.thread_id}-{stamp}.jsonl"
         rows = (record_json(record, self.run_numbers.get(record.run_id)) for record in self.shown)
-        paths.write_private_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        paths.write_private_text(
+            path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        )
         self.notify(f"Exported {len(self.shown)} tool calls to {path}", timeout=10, markup=False)

@@ -11,11 +11,12 @@ writes in another thread.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -35,6 +36,9 @@ from .help import DemoHint, HelpScreen
 from .modals import ConfirmScreen, RenameScreen
 
 if TYPE_CHECKING:
+    from assistant_core.runtime import Runtime
+    from assistant_core.store import Store
+
     from ..app import InvestorApp
 
 # Below these widths the side panes hide themselves (unless the user toggled them).
@@ -43,7 +47,7 @@ RUN_PANEL_MIN_WIDTH = 110
 
 
 class MainScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel_run", "Cancel run"),
         Binding("ctrl+n", "app.new_thread", "New", priority=True),
         Binding("f2", "app.rename_thread", "Rename", show=False),
@@ -78,12 +82,14 @@ class MainScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     @property
-    def runtime(self) -> Any:
-        return self.investor_app.session.runtime
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.investor_app.session.runtime
+        return runtime
 
     @property
-    def store(self) -> Any:
-        return self.investor_app.session.store
+    def store(self) -> Store:
+        store: Store = self.investor_app.session.store
+        return store
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -133,8 +139,12 @@ class MainScreen(Screen[None]):
         width = self.size.width if width is None else width
         threads = self.query_one("#threads-pane")
         run = self.query_one("#run-pane")
-        threads.display = self.show_threads if self.show_threads is not None else width >= THREADS_MIN_WIDTH
-        run.display = self.show_run_panel if self.show_run_panel is not None else width >= RUN_PANEL_MIN_WIDTH
+        threads.display = (
+            self.show_threads if self.show_threads is not None else width >= THREADS_MIN_WIDTH
+        )
+        run.display = (
+            self.show_run_panel if self.show_run_panel is not None else width >= RUN_PANEL_MIN_WIDTH
+        )
 
     def update_title(self) -> None:
         session = self.investor_app.session
@@ -219,7 +229,9 @@ class MainScreen(Screen[None]):
             self.store.delete_thread(thread_id)
             self.live_runs.pop(thread_id, None)
             if thread_id == self.thread_id:
-                remaining = self.store.list_threads(filter=self.thread_list.filter_text or None, limit=1)
+                remaining = self.store.list_threads(
+                    filter=self.thread_list.filter_text or None, limit=1
+                )
                 next_id = remaining[0].id if remaining else None
                 self.thread_list.reload(next_id)
                 await self.show_thread(next_id)
@@ -380,7 +392,9 @@ class MainScreen(Screen[None]):
         selected = self.get_selected_text()
         copied = (selected, "selection") if selected else self.chat.focused_copy()
         if copied is None or not copied[0]:
-            self.notify("Nothing to copy: select text, or focus a message in the chat first.", markup=False)
+            self.notify(
+                "Nothing to copy: select text, or focus a message in the chat first.", markup=False
+            )
             return
         text, label = copied
         self.app.copy_to_clipboard(text)

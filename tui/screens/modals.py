@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
@@ -17,7 +18,7 @@ from ..panels.fmt import literal, plain
 class ConfirmScreen(ModalScreen[bool]):
     """Yes/No. Enter or y confirms; Escape or n cancels."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "dismiss(False)", "Cancel"),
         Binding("y", "dismiss(True)", "Yes"),
     ]
@@ -49,7 +50,7 @@ class ConfirmScreen(ModalScreen[bool]):
 class RenameScreen(ModalScreen[str | None]):
     """A one-line title editor. Enter saves, Escape cancels."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, title: str) -> None:
         super().__init__(classes="dialog-screen")
@@ -85,7 +86,7 @@ class ModelScreen(ModalScreen[ModelChoice | None]):
     """Provider, base URL and model. The API key is never asked for: it comes from the
     environment only, so it is never written to the config file."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, provider: str, base_url: str, model: str, *, note: str = "") -> None:
         super().__init__(classes="dialog-screen")
@@ -107,7 +108,9 @@ class ModelScreen(ModalScreen[ModelChoice | None]):
                 placeholder="Base URL, e.g. http://localhost:11434/v1 (Ollama)",
                 id="base-url",
             )
-            yield Input(value=self.initial.model, placeholder="Model, e.g. gpt-4.1-mini", id="model")
+            yield Input(
+                value=self.initial.model, placeholder="Model, e.g. gpt-4.1-mini", id="model"
+            )
             yield Static(
                 "The API key is read from OPENAI_API_KEY and never saved.",
                 classes="dialog-hint",

@@ -3,10 +3,10 @@ ToolCallCard, PriceChart, and the safe-text helpers every untrusted string goes 
 
 from __future__ import annotations
 
+from ..render.safe_text import safe_text, sanitize, sanitize_inline
 from .chart import PriceChart
 from .chat import ChatView, ErrorLine
 from .message import AssistantMessage, MarkdownChunk, UserMessage
-from .safe_text import safe_text, sanitize, sanitize_inline
 from .tables import format_number
 from .tool_card import ToolCallCard
 

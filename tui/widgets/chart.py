@@ -22,9 +22,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from .theme import theme_style
-from .safe_text import sanitize_inline
+from ..render.safe_text import sanitize_inline
 from .tables import format_number
+from .theme import theme_style
 
 CAPTION_LINES = 1
 VOLUME_ROWS = 6  # volume subplot height, frame included
@@ -138,8 +138,13 @@ class PriceChart(Widget):
             )
         return text
 
-    def _draw_in_thread(self, key: tuple[object, ...], width: int, height: int,
-                        colors: dict[str, tuple[int, int, int]]) -> None:
+    def _draw_in_thread(
+        self,
+        key: tuple[object, ...],
+        width: int,
+        height: int,
+        colors: dict[str, tuple[int, int, int]],
+    ) -> None:
         figure = draw_figure(self.series, width, height, colors)
         self.app.call_from_thread(self._drawn, key, figure)
 
@@ -167,7 +172,9 @@ class PriceChart(Widget):
             highs, lows = series.high or series.close, series.low or series.close
             text.append(series.symbol, self._style("chart--caption") + Style(bold=True))
             text.append(f"  {last:,.2f}  ")
-            text.append(f"{change:+.1f}%", self._style("chart--high" if change >= 0 else "chart--low"))
+            text.append(
+                f"{change:+.1f}%", self._style("chart--high" if change >= 0 else "chart--low")
+            )
             text.append(f" over {len(series.close)} days", self._style("chart--muted"))
             top, bottom = _argmax(highs), _argmin(lows)
             text.append("  ▲ ", self._style("chart--high"))
@@ -182,27 +189,39 @@ class PriceChart(Widget):
                 text.append("   ")
             text.append("━ ", self._style(_series_class(index)))
             text.append(f"{series.symbol} ", Style(bold=True))
-            text.append(f"{change:+.1f}%", self._style("chart--high" if change >= 0 else "chart--low"))
+            text.append(
+                f"{change:+.1f}%", self._style("chart--high" if change >= 0 else "chart--low")
+            )
         text.append("  (% since first day)", self._style("chart--muted"))
         return text
 
 
-_COLOR_NAMES = ("chart--axes", "chart--line", "chart--volume", "chart--high", "chart--low",
-                *(f"chart--series-{i}" for i in range(1, 7)))
+_COLOR_NAMES = (
+    "chart--axes",
+    "chart--line",
+    "chart--volume",
+    "chart--high",
+    "chart--low",
+    *(f"chart--series-{i}" for i in range(1, 7)),
+)
 # plotext draws on one global figure: one drawing at a time.
 _PLOTEXT_LOCK = threading.Lock()
 
 
-def draw_figure(series: list[Series], width: int, height: int,
-                colors: dict[str, tuple[int, int, int]]) -> Text:
+def draw_figure(
+    series: list[Series], width: int, height: int, colors: dict[str, tuple[int, int, int]]
+) -> Text:
     """The plotext figure for ``series`` at ``width`` x ``height`` cells, as ``Text``."""
     with _PLOTEXT_LOCK:
         import plotext as plt
 
         # Size to the widget, not to the terminal plotext thinks it prints to.
         plt.terminal.limit(False, False)
-        plt.add_theme(THEME_NAME, text=colors["chart--axes"],
-                      sequence=[colors[_series_class(i)] for i in range(6)])
+        plt.add_theme(
+            THEME_NAME,
+            text=colors["chart--axes"],
+            sequence=[colors[_series_class(i)] for i in range(6)],
+        )
         figure = plt.figure
         figure.clear()
         first = series[0]
@@ -230,7 +249,9 @@ def draw_figure(series: list[Series], width: int, height: int,
         return Text.from_ansi(figure.build().string().rstrip("\n"), end="", no_wrap=True)
 
 
-def _draw_price(plt: Any, plot: Any, series: Series, colors: dict[str, tuple[int, int, int]]) -> None:
+def _draw_price(
+    plt: Any, plot: Any, series: Series, colors: dict[str, tuple[int, int, int]]
+) -> None:
     xs = list(range(len(series.close)))
     line = plot.signal(xs, series.close, marker=plt.marker("hd", plt.pixel(colors["chart--line"])))
     line.lines()
@@ -251,8 +272,9 @@ def _draw_price(plt: Any, plot: Any, series: Series, colors: dict[str, tuple[int
     _date_ticks(plot, series.dates)
 
 
-def _draw_compare(plt: Any, plot: Any, series: list[Series],
-                  colors: dict[str, tuple[int, int, int]]) -> None:
+def _draw_compare(
+    plt: Any, plot: Any, series: list[Series], colors: dict[str, tuple[int, int, int]]
+) -> None:
     for index, one in enumerate(series):
         base = one.close[0] or 1.0
         rebased = [(value / base - 1) * 100 for value in one.close]
@@ -266,8 +288,9 @@ def _draw_compare(plt: Any, plot: Any, series: list[Series],
     _date_ticks(plot, max((s.dates for s in series), key=len))
 
 
-def _draw_volume(plt: Any, plot: Any, volume: list[float],
-                 colors: dict[str, tuple[int, int, int]]) -> None:
+def _draw_volume(
+    plt: Any, plot: Any, volume: list[float], colors: dict[str, tuple[int, int, int]]
+) -> None:
     bars = plot.bar(
         list(range(len(volume))),
         volume,

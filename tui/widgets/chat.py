@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from textual.containers import VerticalScroll
 from textual.widget import Widget
@@ -26,9 +26,9 @@ from textual.widget import Widget
 from assistant_core.errors import AssistantError, NotFoundError
 from assistant_core.objects import FunctionCall, LastError, Message, ToolCall, now
 
+from ..render.safe_text import sanitize_inline
 from .message import AssistantMessage, UserMessage
 from .rendered import PlainText
-from .safe_text import sanitize_inline
 from .theme import COMPONENTS, clear_cache, provider_css
 from .tool_card import ToolCallCard, apply_call_delta
 
@@ -70,8 +70,12 @@ class _Item:
         """Rough rendering cost, in characters of text."""
         if self.kind in ("user", "assistant"):
             return len(self.text) + 80
-        if (self.kind == "call" and self.call is not None and self.call.display is not None
-                and self.expanded is not False):
+        if (
+            self.kind == "call"
+            and self.call is not None
+            and self.call.display is not None
+            and self.expanded is not False
+        ):
             return 800
         return 120
 
@@ -122,7 +126,7 @@ class ChatView(VerticalScroll):
     """
 
     # Declared once here for every message, card and chart inside (see theme.py).
-    COMPONENT_CLASSES = set(COMPONENTS)
+    COMPONENT_CLASSES: ClassVar[set[str]] = set(COMPONENTS)
 
     def __init__(self, store: Store, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -214,7 +218,7 @@ class ChatView(VerticalScroll):
         if self._hi < len(self._items) and not self._busy:
             self._busy = True
             try:
-                for item in self._items[self._lo:self._hi]:
+                for item in self._items[self._lo : self._hi]:
                     self._unbind(item)
                 await self._mount_latest()
             finally:
@@ -307,7 +311,9 @@ class ChatView(VerticalScroll):
         ``upper_ts``: creation time of the next newer page's first message (None: newest)."""
         if not messages:
             return []
-        run_ids = list(dict.fromkeys(m.run_id for m in messages if m.role == "assistant" and m.run_id))
+        run_ids = list(
+            dict.fromkeys(m.run_id for m in messages if m.role == "assistant" and m.run_id)
+        )
         before: dict[str, list[tuple[ToolCall, str]]] = {}
         after: dict[str, list[tuple[ToolCall, str]]] = {}
         errors: dict[str, str] = {}
@@ -400,8 +406,12 @@ class ChatView(VerticalScroll):
             live = self._offscreen.get(message.id)
             if live is not None and len(live) > len(text):
                 text = live
-        return _Item(f"m:{message.id}", "user" if message.role == "user" else "assistant",
-                     message=message, text=text)
+        return _Item(
+            f"m:{message.id}",
+            "user" if message.role == "user" else "assistant",
+            message=message,
+            text=text,
+        )
 
     def _collapse_history(self, items: list[_Item], *, latest: bool) -> None:
         """Cards of earlier runs start collapsed (their body renders when expanded): what
@@ -409,8 +419,9 @@ class ChatView(VerticalScroll):
         switch slow. The cards of the latest run (``latest``: ``items`` end the thread)
         keep their state."""
         if latest:
-            self._latest_run = next((run for item in reversed(items) if (run := _run_of(item))),
-                                    None)
+            self._latest_run = next(
+                (run for item in reversed(items) if (run := _run_of(item))), None
+            )
         keep = self._latest_run
         for item in items:
             if item.kind == "call" and item.run_id != keep and item.expanded is None:
@@ -481,7 +492,7 @@ class ChatView(VerticalScroll):
             if self._lo == 0:
                 return
             start = max(0, self._lo - PAGE_ITEMS)
-            widgets = [self._widget_for(item) for item in self._items[start:self._lo]]
+            widgets = [self._widget_for(item) for item in self._items[start : self._lo]]
             first = self._items[self._lo].widget if self._hi > self._lo else None
             if first is not None:
                 view = (first, first.virtual_region.y, self.scroll_y)
@@ -501,7 +512,7 @@ class ChatView(VerticalScroll):
     async def _load_newer(self) -> None:
         try:
             end = min(len(self._items), self._hi + PAGE_ITEMS)
-            widgets = [self._widget_for(item) for item in self._items[self._hi:end]]
+            widgets = [self._widget_for(item) for item in self._items[self._hi : end]]
             if widgets:
                 await self.mount_all(widgets)
             self._hi = end
@@ -517,8 +528,9 @@ class ChatView(VerticalScroll):
         finally:
             self._busy = False
 
-    def _keep_view(self, widget: Widget, y_before: int, scroll_before: float,
-                   tries: int = 5) -> None:
+    def _keep_view(
+        self, widget: Widget, y_before: int, scroll_before: float, tries: int = 5
+    ) -> None:
         """After content changed above the viewport, keep showing the same lines: scroll by
         as much as ``widget`` (which stayed mounted) moved — once the layout has it."""
         if not widget.is_attached:
@@ -535,10 +547,10 @@ class ChatView(VerticalScroll):
         if excess <= 0:
             return 0
         if from_top:
-            doomed = self._items[self._lo:self._lo + excess]
+            doomed = self._items[self._lo : self._lo + excess]
             self._lo += excess
         else:
-            doomed = self._items[self._hi - excess:self._hi]
+            doomed = self._items[self._hi - excess : self._hi]
             self._hi -= excess
         widgets = [item.widget for item in doomed if item.widget is not None]
         for item in doomed:
@@ -595,7 +607,7 @@ class ChatView(VerticalScroll):
     def _mount_live_tail(self) -> None:
         """Mount items that arrived (by events) while a switch was mounting."""
         if self._hi < len(self._items):
-            widgets = [self._widget_for(item) for item in self._items[self._hi:]]
+            widgets = [self._widget_for(item) for item in self._items[self._hi :]]
             self.mount_all(widgets)
             self._hi = len(self._items)
 
@@ -610,8 +622,14 @@ class ChatView(VerticalScroll):
     def _assistant_item(self, message_id: str, run_id: str | None) -> _Item:
         item = self._by_key.get(f"m:{message_id}")
         if item is None:
-            message = Message(id=message_id, created_at=now(), thread_id=self.thread_id or "",
-                              role="assistant", status="in_progress", run_id=run_id)
+            message = Message(
+                id=message_id,
+                created_at=now(),
+                thread_id=self.thread_id or "",
+                role="assistant",
+                status="in_progress",
+                run_id=run_id,
+            )
             item = self._add_item(_Item(f"m:{message_id}", "assistant", message=message))
         return item
 
@@ -655,8 +673,9 @@ class ChatView(VerticalScroll):
             if item is None:
                 name = (entry.get("function") or {}).get("name") or ""
                 item = self._add_item(
-                    self._call_item(ToolCall(id=call_id, function=FunctionCall(name=name)),
-                                    data.run_id)
+                    self._call_item(
+                        ToolCall(id=call_id, function=FunctionCall(name=name)), data.run_id
+                    )
                 )
             assert item.call is not None
             if isinstance(item.widget, ToolCallCard):
@@ -682,13 +701,15 @@ class ChatView(VerticalScroll):
 
     def _on_run_failed(self, run: Run) -> None:
         label = "Run expired" if run.status == "expired" else "Run failed"
-        self._add_item(_Item(f"e:{run.id}", "error", error=error_text(run.last_error, label),
-                             run_id=run.id))
+        self._add_item(
+            _Item(f"e:{run.id}", "error", error=error_text(run.last_error, label), run_id=run.id)
+        )
 
     def _on_error(self, error: Any) -> None:
         if isinstance(error, LastError):
-            self._add_item(_Item(f"e:error:{time.monotonic()}", "error",
-                                 error=error_text(error, "Error")))
+            self._add_item(
+                _Item(f"e:error:{time.monotonic()}", "error", error=error_text(error, "Error"))
+            )
 
     # -- spinner ---------------------------------------------------------------------------
     def _track_running(self, key: str, status: str) -> None:
@@ -731,10 +752,13 @@ def _run_of(item: _Item) -> str | None:
 
 
 def _warm_up() -> None:
-    from .md_render import MarkdownStyles, render
+    from ..render.markdown import MarkdownStyles, render
 
-    render("# a\n\n- b\n\n| c | d |\n|---|---|\n| 1 | 2 |\n\n```python\nx = 1\n```", 40,
-           MarkdownStyles())
+    render(
+        "# a\n\n- b\n\n| c | d |\n|---|---|\n| 1 | 2 |\n\n```python\nx = 1\n```",
+        40,
+        MarkdownStyles(),
+    )
 
 
 _HANDLERS: dict[str, Any] = {

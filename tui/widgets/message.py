@@ -20,22 +20,22 @@ visible) before it is parsed, and the renderer emits ``Text`` spans, never marku
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual.actions import SkipAction
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.events import Click
 from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Static
 
-from . import md_render
-from .md_render import Block, MarkdownStyles
+from ..render import markdown as md_render
+from ..render.markdown import Block, MarkdownStyles
+from ..render.safe_text import sanitize, sanitize_inline
 from .rendered import PlainText, RenderedText
-from .safe_text import sanitize, sanitize_inline
 from .theme import theme_style
 
 if TYPE_CHECKING:
@@ -79,9 +79,9 @@ class MarkdownChunk(RenderedText):
     MarkdownChunk.-continued { margin-top: 1; }
     """
 
-
-    def __init__(self, units: list[str] | None = None, tail: str = "", *,
-                 continued: bool = False) -> None:
+    def __init__(
+        self, units: list[str] | None = None, tail: str = "", *, continued: bool = False
+    ) -> None:
         super().__init__(classes="-continued" if continued else None)
         self.units: list[str] = list(units or [])
         self.tail = tail
@@ -173,8 +173,13 @@ class MarkdownChunk(RenderedText):
             block = self._blocks[index]
             # The background only: the block keeps its own colours (syntax, headers).
             style = Style(bgcolor=theme_style(self, "md--block-cursor").bgcolor)
-            cached = (text, index, highlight_lines(text, block.first_line, block.line_count,
-                                                   self.content_size.width, style))
+            cached = (
+                text,
+                index,
+                highlight_lines(
+                    text, block.first_line, block.line_count, self.content_size.width, style
+                ),
+            )
             self._highlighted = cached
         return cached[2]
 
@@ -199,7 +204,7 @@ def highlight_lines(text: Text, first: int, count: int, width: int, style: Style
     """A copy of ``text`` with lines ``first`` … ``first + count - 1`` in ``style``, padded
     to ``width`` so the highlight is a block, not a ragged edge."""
     lines = text.split("\n", allow_blank=True)
-    for line in lines[first:first + count]:
+    for line in lines[first : first + count]:
         line.pad_right(max(0, width - line.cell_len))
         line.stylize(style)
     return Text("\n", end="").join(lines)
@@ -285,7 +290,7 @@ class AssistantMessage(Vertical, can_focus=True):
     AssistantMessage > .message--waiting { color: $text-muted; }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("down,j", "move_cursor(1)", "Next block", show=False),
         Binding("up,k", "move_cursor(-1)", "Previous block", show=False),
     ]
@@ -413,7 +418,7 @@ class AssistantMessage(Vertical, can_focus=True):
         if not clean.startswith(self._sealed):
             self._rebuild(clean)
             return
-        tail = clean[len(self._sealed):]
+        tail = clean[len(self._sealed) :]
         if not final and len(tail) >= SEAL_CHARS:
             finished = md_render.finished_prefix_length(tail)
             if finished >= SEAL_CHARS:
@@ -529,8 +534,9 @@ class AssistantMessage(Vertical, can_focus=True):
             return
         # In the scroller's virtual space, which does not move when it scrolls.
         top = self.virtual_region.y + chunk.region.y - self.region.y + block.first_line
-        scroller.scroll_to_region(Region(0, top, 1, block.line_count), animate=False,
-                                  immediate=True)
+        scroller.scroll_to_region(
+            Region(0, top, 1, block.line_count), animate=False, immediate=True
+        )
 
     def on_blur(self) -> None:
         if self.cursor is not None:

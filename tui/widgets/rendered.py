@@ -24,8 +24,9 @@ class RenderedText(Widget):
     }
     """
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._cache_key: tuple[object, ...] | None = None
         self._cache: Text | None = None
@@ -116,7 +117,7 @@ def component_style(widget: Widget, name: str) -> Style:
 def wrap_text(text: Text, width: int) -> Text:
     """``text`` folded to ``width`` cells, as one ``Text`` of lines (RenderedText.build
     must return lines that fit: the line count is the widget's height)."""
-    from .md_render import measure_console
+    from ..render.markdown import measure_console
 
     lines = text.wrap(measure_console(), max(width, 1), overflow="fold")
     return Text("\n", end="").join(lines)

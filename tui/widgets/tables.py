@@ -15,8 +15,8 @@ from typing import Any
 from rich.style import Style
 from rich.text import Text
 
-from .md_render import layout_table, measure_console
-from .safe_text import sanitize, sanitize_inline, truncate
+from ..render.markdown import layout_table, measure_console
+from ..render.safe_text import sanitize, sanitize_inline, truncate
 
 JSON_LIMIT = 4_000
 LIST_LIMIT = 20
@@ -113,8 +113,11 @@ def kv_table(display: dict[str, Any], width: int, styles: TableStyles) -> Text:
     rows = [
         [
             Text(sanitize_inline(str(key)), styles.key, end=""),
-            Text(format_number(value), styles.negative if _is_negative(value) else styles.number,
-                 end=""),
+            Text(
+                format_number(value),
+                styles.negative if _is_negative(value) else styles.number,
+                end="",
+            ),
         ]
         for pair in display.get("items") or []
         if isinstance(pair, (list, tuple)) and len(pair) == 2

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Click
 from textual.message import Message
@@ -28,8 +29,8 @@ from textual.widgets import Button
 from assistant_core.export import format_duration
 from assistant_core.objects import ToolCall
 
+from ..render.safe_text import sanitize, sanitize_inline
 from .rendered import PlainText, RenderedText, wrap_text
-from .safe_text import sanitize, sanitize_inline
 from .tables import TableStyles, item_list, json_text, kv_table, statement_table
 from .theme import theme_style
 
@@ -126,7 +127,7 @@ class ToolCallCard(Vertical, can_focus=True):
     ToolCallCard > .card--actions > Button { margin-right: 2; min-width: 14; }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve", show=False),
         Binding("d", "deny", "Deny", show=False),
         Binding("enter,space", "toggle_card", "Expand/collapse", show=False),
@@ -251,8 +252,13 @@ class ToolCallCard(Vertical, can_focus=True):
 
     def _body_signature(self) -> tuple[object, ...]:
         call = self.call
-        return (self.status, call.error, call.function.output is None, id(call.display),
-                len(call.function.arguments))
+        return (
+            self.status,
+            call.error,
+            call.function.output is None,
+            id(call.display),
+            len(call.function.arguments),
+        )
 
     def _make_body(self) -> Widget | None:
         self._body_key = self._body_signature()
@@ -271,8 +277,9 @@ class ToolCallCard(Vertical, can_focus=True):
         builders = {"table": statement_table, "list": item_list, "kv": kv_table}
         if kind in builders and isinstance(display, dict):
             build = builders[kind]
-            return ResultText(lambda w: build(display, w, self.table_styles()),
-                              classes="card--body")
+            return ResultText(
+                lambda w: build(display, w, self.table_styles()), classes="card--body"
+            )
         if call.function.output is not None:
             text = json_text(call.function.output)
             return ResultText(lambda w: wrap_text(text, w), classes="card--body")
@@ -342,8 +349,9 @@ class ToolCallCard(Vertical, can_focus=True):
         status = self.status
         text = Text(end="")
         text.append("▾ " if self.expanded else "▸ ", style("card--muted"))
-        text.append(call_signature(call.function.name, call.function.arguments),
-                    style("card--name"))
+        text.append(
+            call_signature(call.function.name, call.function.arguments), style("card--name")
+        )
         glyph, label, css = STATUS.get(status, ("•", sanitize_inline(status), "card--muted"))
         if status == "running":
             glyph = SPINNER[self._frame % len(SPINNER)]

@@ -12,7 +12,7 @@ import hashlib
 import itertools
 import json
 import re
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from ...tokens import estimate_text
 from ..base import Chunk, Finish, ModelRequest, TextDelta, ToolCallDelta, UsageChunk

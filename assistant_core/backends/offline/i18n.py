@@ -171,13 +171,19 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Close {first} → {last} (**{ret}**) over {days} trading days ({start} – {end}).",
         "종가 {first} → {last} (**{ret}**), {days}거래일 ({start} – {end}).",
     ),
-    "perf_range": ("High {high} ({high_date}) · low {low} ({low_date}).", "최고 {high} ({high_date}) · 최저 {low} ({low_date})."),
+    "perf_range": (
+        "High {high} ({high_date}) · low {low} ({low_date}).",
+        "최고 {high} ({high_date}) · 최저 {low} ({low_date}).",
+    ),
     "perf_risk": (
         "Annualised volatility {vol} · maximum drawdown {dd}.",
         "연환산 변동성 {vol} · 최대 낙폭 {dd}.",
     ),
     "perf_volume": ("Average daily volume {volume}.", "일평균 거래량 {volume}."),
-    "perf_weekly": ("Weekly closes: {spark} ({lo} – {hi})", "주간 종가 추이: {spark} ({lo} – {hi})"),
+    "perf_weekly": (
+        "Weekly closes: {spark} ({lo} – {hi})",
+        "주간 종가 추이: {spark} ({lo} – {hi})",
+    ),
     "quote_price": ("Price {price} ({change} today).", "현재가 {price} (오늘 {change})."),
     "quote_valuation": (
         "Market cap {cap} · P/E {pe} · forward P/E {fpe}.",
@@ -222,8 +228,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sig_cr_low": ("Current ratio below 1 ({v})", "유동비율 1 미만 ({v})"),
     "sig_cr_high": ("Comfortable current ratio ({v})", "여유 있는 유동비율 ({v})"),
     "sig_net_cash": ("More cash than debt (net cash {v})", "차입금보다 현금이 많음 (순현금 {v})"),
-    "sig_ret_up": ("Stock up {v} over the last {days} trading days", "최근 {days}거래일 주가 {v} 상승"),
-    "sig_ret_down": ("Stock down {v} over the last {days} trading days", "최근 {days}거래일 주가 {v} 하락"),
+    "sig_ret_up": (
+        "Stock up {v} over the last {days} trading days",
+        "최근 {days}거래일 주가 {v} 상승",
+    ),
+    "sig_ret_down": (
+        "Stock down {v} over the last {days} trading days",
+        "최근 {days}거래일 주가 {v} 하락",
+    ),
     "sig_vol_high": ("Volatile: {v} annualised", "높은 변동성: 연 {v}"),
     "sig_vol_low": ("Calm trading: {v} annualised volatility", "낮은 변동성: 연 {v}"),
     "sig_dd_deep": ("Deep drawdown in the period ({v})", "기간 중 큰 낙폭 ({v})"),
@@ -259,7 +271,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 
 def join_list(lang: Lang, items: list[str]) -> str:
-    """"a, b and c" in English; "a, b, c" in Korean."""
+    """ "a, b and c" in English; "a, b, c" in Korean."""
     if lang == "ko" or len(items) < 2:
         return ", ".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
@@ -322,8 +334,10 @@ def fmt_multiple(value: Any) -> str:
 
 
 def fmt_timestamp(value: str) -> str:
-    """"2026-11-02T21:00:00Z" → "2026-11-02 21:00 UTC"; anything else as given."""
-    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]00:?00)?", value)
+    """ "2026-11-02T21:00:00Z" → "2026-11-02 21:00 UTC"; anything else as given."""
+    m = re.fullmatch(
+        r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]00:?00)?", value
+    )
     if not m:
         return value
     return f"{m.group(1)} {m.group(2)}" + (" UTC" if m.group(3) else "")

@@ -115,23 +115,250 @@ _SUFFIX_TICKER = re.compile(r"(?<![\w.])(\d{4,6}\.(?:KS|KQ|T|HK|SS|SZ))(?![\w])"
 _BARE_TICKER = re.compile(r"(?<![\w$.])([A-Z]{2,5}(?:[.\-][A-Z]{1,2})?)(?![\w])")
 # Upper-case words that are finance or chat vocabulary, not tickers.
 _NOT_TICKERS = frozenset(
-    "AI CEO CFO CTO COO USA US UK EU EPS PE PER PBR ROE ROA ROI FY YOY QOQ TTM ETF IPO OK USD KRW "
-    "EUR JPY GBP CNY GDP CPI FED FOMC SEC NYSE KOSPI KOSDAQ EBIT EBITDA FCF ESG API LLM GPT IT "
-    "VS THE AND OR FOR OF TO IN ON AT IS IT BUY SELL HOLD DCF EV PEG ATH YTD MTD NEWS HI HELLO HEY "
-    "LOL PS PM AM TV RD MA IMO TLDR FAQ PDF CSV DM PR HR IR NAV AUM".split()
+    [
+        "AI",
+        "CEO",
+        "CFO",
+        "CTO",
+        "COO",
+        "USA",
+        "US",
+        "UK",
+        "EU",
+        "EPS",
+        "PE",
+        "PER",
+        "PBR",
+        "ROE",
+        "ROA",
+        "ROI",
+        "FY",
+        "YOY",
+        "QOQ",
+        "TTM",
+        "ETF",
+        "IPO",
+        "OK",
+        "USD",
+        "KRW",
+        "EUR",
+        "JPY",
+        "GBP",
+        "CNY",
+        "GDP",
+        "CPI",
+        "FED",
+        "FOMC",
+        "SEC",
+        "NYSE",
+        "KOSPI",
+        "KOSDAQ",
+        "EBIT",
+        "EBITDA",
+        "FCF",
+        "ESG",
+        "API",
+        "LLM",
+        "GPT",
+        "IT",
+        "VS",
+        "THE",
+        "AND",
+        "OR",
+        "FOR",
+        "OF",
+        "TO",
+        "IN",
+        "ON",
+        "AT",
+        "IS",
+        "IT",
+        "BUY",
+        "SELL",
+        "HOLD",
+        "DCF",
+        "EV",
+        "PEG",
+        "ATH",
+        "YTD",
+        "MTD",
+        "NEWS",
+        "HI",
+        "HELLO",
+        "HEY",
+        "LOL",
+        "PS",
+        "PM",
+        "AM",
+        "TV",
+        "RD",
+        "MA",
+        "IMO",
+        "TLDR",
+        "FAQ",
+        "PDF",
+        "CSV",
+        "DM",
+        "PR",
+        "HR",
+        "IR",
+        "NAV",
+        "AUM",
+    ]
 )
 # Words around a company name in English questions (lower-case).
 _EN_STOP = frozenset(
-    """should i me my we you your how is are was were what whats what's show tell give get can
-    could would will please the a an and or its it it's this that these those of for about on in
-    to do does did buy sell hold invest investing investment worth now today right last days day
-    hello hi hey thanks thank ok okay yes no compare comparison vs versus with stock stocks share
-    shares company companies price prices balance sheet sheets income statement statements cash
-    flow flows news analyst analysts recommendation recommendations rating ratings performance
-    chart revenue revenues earnings debt profit profits margin margins quote latest recent
-    trading good bad better best year years quarter quarterly annual also tell me us which one
-    let's lets look check see think outlook say says said any some more info information
-    valuation market cap target targets consensus there here than""".split()
+    [
+        "should",
+        "i",
+        "me",
+        "my",
+        "we",
+        "you",
+        "your",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "what",
+        "whats",
+        "what's",
+        "show",
+        "tell",
+        "give",
+        "get",
+        "can",
+        "could",
+        "would",
+        "will",
+        "please",
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "its",
+        "it",
+        "it's",
+        "this",
+        "that",
+        "these",
+        "those",
+        "of",
+        "for",
+        "about",
+        "on",
+        "in",
+        "to",
+        "do",
+        "does",
+        "did",
+        "buy",
+        "sell",
+        "hold",
+        "invest",
+        "investing",
+        "investment",
+        "worth",
+        "now",
+        "today",
+        "right",
+        "last",
+        "days",
+        "day",
+        "hello",
+        "hi",
+        "hey",
+        "thanks",
+        "thank",
+        "ok",
+        "okay",
+        "yes",
+        "no",
+        "compare",
+        "comparison",
+        "vs",
+        "versus",
+        "with",
+        "stock",
+        "stocks",
+        "share",
+        "shares",
+        "company",
+        "companies",
+        "price",
+        "prices",
+        "balance",
+        "sheet",
+        "sheets",
+        "income",
+        "statement",
+        "statements",
+        "cash",
+        "flow",
+        "flows",
+        "news",
+        "analyst",
+        "analysts",
+        "recommendation",
+        "recommendations",
+        "rating",
+        "ratings",
+        "performance",
+        "chart",
+        "revenue",
+        "revenues",
+        "earnings",
+        "debt",
+        "profit",
+        "profits",
+        "margin",
+        "margins",
+        "quote",
+        "latest",
+        "recent",
+        "trading",
+        "good",
+        "bad",
+        "better",
+        "best",
+        "year",
+        "years",
+        "quarter",
+        "quarterly",
+        "annual",
+        "also",
+        "tell",
+        "me",
+        "us",
+        "which",
+        "one",
+        "let's",
+        "lets",
+        "look",
+        "check",
+        "see",
+        "think",
+        "outlook",
+        "say",
+        "says",
+        "said",
+        "any",
+        "some",
+        "more",
+        "info",
+        "information",
+        "valuation",
+        "market",
+        "cap",
+        "target",
+        "targets",
+        "consensus",
+        "there",
+        "here",
+        "than",
+    ]
 )
 _EN_CONNECTORS = frozenset({"of", "and", "&", "de", "the"})
 _EN_TOKEN = re.compile(r"[A-Za-z0-9&][A-Za-z0-9&.\-]*(?:['’]s)?")
@@ -140,10 +367,36 @@ _EN_AFTER_VERB = re.compile(
     r"([a-z0-9&.\- ]{2,40}?)(?:['’]s)?(?:\s+(?:stock|stocks|shares?|now|today|right now))*\s*(?:[?.!,]|$)"
 )
 # Korean words that are not part of a name, and particles that follow one.
-_KO_FILLERS = ("그럼", "그리고", "그러면", "그러면은", "이번엔", "이번에는", "혹시", "지금", "요즘", "오늘", "최근", "또", "근데")
+_KO_FILLERS = (
+    "그럼",
+    "그리고",
+    "그러면",
+    "그러면은",
+    "이번엔",
+    "이번에는",
+    "혹시",
+    "지금",
+    "요즘",
+    "오늘",
+    "최근",
+    "또",
+    "근데",
+)
 _KO_NOT_NAME = (
-    "주식", "주가", "종목", "회사", "기업", "보여", "알려", "어때", "어떄", "될까", "해줘", "분석",
-    "좀", "정보",
+    "주식",
+    "주가",
+    "종목",
+    "회사",
+    "기업",
+    "보여",
+    "알려",
+    "어때",
+    "어떄",
+    "될까",
+    "해줘",
+    "분석",
+    "좀",
+    "정보",
 )
 _KO_PARTICLES = ("에서", "이랑", "하고", "의", "은", "는", "을", "를", "랑", "와", "과", "가", "도")
 
@@ -203,7 +456,9 @@ def _first_span(text: str, company: KnownCompany) -> tuple[int, int] | None:
         else:
             idx = lowered.find(alias)
             span = (idx, idx + len(alias)) if idx >= 0 else None
-        if span and (best is None or span[0] < best[0] or (span[0] == best[0] and span[1] > best[1])):
+        if span and (
+            best is None or span[0] < best[0] or (span[0] == best[0] and span[1] > best[1])
+        ):
             best = span
     return best
 
@@ -216,7 +471,11 @@ def _explicit_tickers(text: str) -> tuple[list[tuple[int, str]], list[tuple[int,
     words = re.findall(r"[A-Za-z]+", text)
     shouting = len(words) >= 3 and sum(w.isupper() for w in words) / len(words) > 0.6
     if not shouting:
-        bare = [(m.start(), m.group(1)) for m in _BARE_TICKER.finditer(text) if m.group(1) not in _NOT_TICKERS]
+        bare = [
+            (m.start(), m.group(1))
+            for m in _BARE_TICKER.finditer(text)
+            if m.group(1) not in _NOT_TICKERS
+        ]
     known = {symbol for _, symbol in sure}
     return sorted(sure), [(start, symbol) for start, symbol in bare if symbol not in known]
 
@@ -236,8 +495,8 @@ def _capitalised_run(text: str) -> str | None:
     last_end = -1
     for m in _EN_TOKEN.finditer(text):
         word = re.sub(r"['’]s$", "", m.group(0)).rstrip(".")
-        contiguous = last_end >= 0 and text[last_end:m.start()].strip() == ""
-        is_name = word[:1].isupper() or word[:1].isdigit() and any(c.isalpha() for c in word)
+        contiguous = last_end >= 0 and text[last_end : m.start()].strip() == ""
+        is_name = word[:1].isupper() or (word[:1].isdigit() and any(c.isalpha() for c in word))
         if is_name and word.lower() not in _EN_STOP:
             if current and not contiguous:
                 runs.append(current)

@@ -25,8 +25,16 @@ ROWS: dict[str, tuple[str, ...]] = {
     ),
     "eps": ("Diluted EPS", "Basic EPS", "DilutedEPS"),
     "total_assets": ("Total Assets", "TotalAssets"),
-    "total_liabilities": ("Total Liabilities Net Minority Interest", "Total Liabilities", "TotalLiabilities"),
-    "equity": ("Stockholders Equity", "Common Stock Equity", "Total Equity Gross Minority Interest"),
+    "total_liabilities": (
+        "Total Liabilities Net Minority Interest",
+        "Total Liabilities",
+        "TotalLiabilities",
+    ),
+    "equity": (
+        "Stockholders Equity",
+        "Common Stock Equity",
+        "Total Equity Gross Minority Interest",
+    ),
     "cash": (
         "Cash And Cash Equivalents",
         "Cash Cash Equivalents And Short Term Investments",
@@ -35,7 +43,10 @@ ROWS: dict[str, tuple[str, ...]] = {
     "total_debt": ("Total Debt", "TotalDebt"),
     "current_assets": ("Current Assets", "CurrentAssets"),
     "current_liabilities": ("Current Liabilities", "CurrentLiabilities"),
-    "operating_cash_flow": ("Operating Cash Flow", "Cash Flow From Continuing Operating Activities"),
+    "operating_cash_flow": (
+        "Operating Cash Flow",
+        "Cash Flow From Continuing Operating Activities",
+    ),
     "capex": ("Capital Expenditure", "CapitalExpenditure"),
     "free_cash_flow": ("Free Cash Flow", "FreeCashFlow"),
 }
@@ -43,9 +54,14 @@ ROWS: dict[str, tuple[str, ...]] = {
 STATEMENT_ROWS: dict[str, tuple[str, ...]] = {
     "income": ("revenue", "gross_profit", "operating_income", "net_income", "eps"),
     "balance": (
-        "total_assets", "total_liabilities", "equity", "cash", "total_debt",
-        "current_assets", "current_liabilities",
-    ),  # fmt: skip
+        "total_assets",
+        "total_liabilities",
+        "equity",
+        "cash",
+        "total_debt",
+        "current_assets",
+        "current_liabilities",
+    ),
     "cash_flow": ("operating_cash_flow", "capex", "free_cash_flow"),
 }
 
@@ -69,7 +85,7 @@ class Statement:
         return column[i] if i < len(column) else None
 
     def label(self, i: int) -> str:
-        """"FY2024" for an annual column dated 2024-09-30; the date itself otherwise."""
+        """ "FY2024" for an annual column dated 2024-09-30; the date itself otherwise."""
         if i >= len(self.periods):
             return ""
         raw = str(self.periods[i])

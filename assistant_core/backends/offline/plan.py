@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ...market.known_companies import lookup_known
 from ..base import InputItem, ModelRequest
@@ -63,7 +63,24 @@ _SYMBOLS_KEYS = ("tickers", "symbols")
 _NAME_KEYS = ("company_name", "company", "name", "query")
 _SYMBOL = re.compile(r"\^?[A-Z0-9]{1,6}(?:[.\-=][A-Z0-9]{1,3})?")
 _PAREN_SYMBOL = re.compile(r"\((" + _SYMBOL.pattern + r")\)")
-_CURRENCIES = frozenset("USD KRW EUR JPY GBP CNY HKD TWD CHF CAD AUD INR TTM YOY".split())
+_CURRENCIES = frozenset(
+    [
+        "USD",
+        "KRW",
+        "EUR",
+        "JPY",
+        "GBP",
+        "CNY",
+        "HKD",
+        "TWD",
+        "CHF",
+        "CAD",
+        "AUD",
+        "INR",
+        "TTM",
+        "YOY",
+    ]
+)
 
 
 @dataclass
@@ -153,8 +170,14 @@ class ToolBox:
     def has(self, kind: Kind) -> bool:
         return self.tool_for(kind) is not None
 
-    def arguments(self, name: str, *, symbol: str | None = None, symbols: list[str] | None = None,
-                  company: str | None = None) -> dict[str, Any]:
+    def arguments(
+        self,
+        name: str,
+        *,
+        symbol: str | None = None,
+        symbols: list[str] | None = None,
+        company: str | None = None,
+    ) -> dict[str, Any]:
         """Arguments for ``name`` filled from its own schema, so test tools work too."""
         schema = self.params.get(name) or {}
         props: dict[str, Any] = schema.get("properties") or {}
@@ -188,9 +211,9 @@ def _text(item: InputItem) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts, as some clients send them
-        return " ".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict)
-        ) or " ".join(str(p) for p in content if isinstance(p, str))
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict)) or " ".join(
+            str(p) for p in content if isinstance(p, str)
+        )
     return ""
 
 
@@ -238,7 +261,9 @@ def _split(items: list[InputItem]) -> tuple[list[InputItem], str, list[InputItem
     run = items[last_user + 1 :]
     # A text answer already in the run (a re-run of an answered question): start over
     # after it rather than stopping with nothing to say.
-    texts = [i for i, it in enumerate(run) if it.get("role") == "assistant" and not it.get("tool_calls")]
+    texts = [
+        i for i, it in enumerate(run) if it.get("role") == "assistant" and not it.get("tool_calls")
+    ]
     if texts:
         run = run[texts[-1] + 1 :]
     return items[:last_user], _text(items[last_user]), run
@@ -282,8 +307,8 @@ def _kind_from_shape(data: Any) -> Kind | None:
     if not isinstance(data, dict):
         return None
     statement = data.get("statement")
-    if statement in ("income", "balance", "cash_flow"):
-        return statement
+    if statement == "income" or statement == "balance" or statement == "cash_flow":
+        return cast(Kind, statement)
     if "stocks" in data:
         return "compare"
     if "return_pct" in data or "first_close" in data:
@@ -309,7 +334,11 @@ def context_targets(history: list[InputItem]) -> list[Target]:
             data = _as_dict(envelope.get("data"))
             stocks = data.get("stocks")
             if not error and isinstance(stocks, list):
-                found = [Target(str(s["symbol"]).upper()) for s in stocks if isinstance(s, dict) and s.get("symbol")]
+                found = [
+                    Target(str(s["symbol"]).upper())
+                    for s in stocks
+                    if isinstance(s, dict) and s.get("symbol")
+                ]
                 if found:
                     return found[:MAX_TARGETS]
             symbol = envelope.get("symbol") or data.get("symbol")
@@ -340,7 +369,7 @@ def context_targets(history: list[InputItem]) -> list[Target]:
 
 
 def _symbol_in_answer(text: str) -> str | None:
-    """"Apple Inc. (AAPL)" in an earlier answer (ours or a model's); not "(USD)", "(FY2024)"."""
+    """ "Apple Inc. (AAPL)" in an earlier answer (ours or a model's); not "(USD)", "(FY2024)"."""
     for m in _PAREN_SYMBOL.finditer(text):
         symbol = m.group(1)
         if symbol in _CURRENCIES or re.fullmatch(r"FY\d+|Q\d|\d+", symbol):
@@ -389,7 +418,9 @@ def plan_turn(request: ModelRequest) -> Plan:
         plan.answer = "ask_company"
         return plan
 
-    calls, companies, pending_lookup = _lookups(targets, observations, tools, request.parallel_tool_calls)
+    calls, companies, pending_lookup = _lookups(
+        targets, observations, tools, request.parallel_tool_calls
+    )
     plan.companies = companies
     if pending_lookup and tool_turns < MAX_TOOL_TURNS:
         plan.calls = calls
@@ -418,7 +449,9 @@ def _lookups(
     companies: list[Company] = []
     for target in targets:
         if target.query is None:
-            companies.append(Company(target, target.symbol, target.name or _known_name(target.symbol)))
+            companies.append(
+                Company(target, target.symbol, target.name or _known_name(target.symbol))
+            )
             continue
         done = next(
             (
@@ -430,7 +463,9 @@ def _lookups(
             None,
         )
         if done is None and lookup_tool is not None:
-            calls.append(Call(lookup_tool, tools.arguments(lookup_tool, company=target.query), "ticker"))
+            calls.append(
+                Call(lookup_tool, tools.arguments(lookup_tool, company=target.query), "ticker")
+            )
             companies.append(Company(target, None, target.name))
             continue
         data = done.data if done is not None and isinstance(done.data, dict) else {}
@@ -439,7 +474,11 @@ def _lookups(
             name = data.get("name") if isinstance(data.get("name"), str) else target.name
             companies.append(Company(target, symbol.upper(), name, lookup=done))
         elif target.symbol:  # lookup failed or no lookup tool: the built-in table knows it
-            companies.append(Company(target, target.symbol, target.name, lookup=done, used_fallback=done is not None))
+            companies.append(
+                Company(
+                    target, target.symbol, target.name, lookup=done, used_fallback=done is not None
+                )
+            )
         else:
             why = (done.error or "no symbol in the answer") if done is not None else None
             companies.append(Company(target, None, None, lookup=done, failure=why))
@@ -453,7 +492,9 @@ def _known_name(symbol: str | None) -> str | None:
     return known.name if known is not None and known.symbol == symbol else None
 
 
-def _wanted_kinds(intents: list[Intent], n_companies: int, tools: ToolBox) -> tuple[list[Kind], list[Kind]]:
+def _wanted_kinds(
+    intents: list[Intent], n_companies: int, tools: ToolBox
+) -> tuple[list[Kind], list[Kind]]:
     wanted: list[Kind] = []
     missing: list[Kind] = []
     for intent in intents:

@@ -12,13 +12,31 @@ from typing import Any
 
 from . import signals as sig
 from .i18n import (
-    Lang, fmt_amount, fmt_multiple, fmt_pct, fmt_price, fmt_ratio, fmt_timestamp, join_list, num, t,
-)  # fmt: skip
-from .metrics import (
-    STATEMENT_ROWS, Statement, as_list, balance_figures, drawdown_pct, free_cash_flow, income_figures,
-    pct_change, read_statement, sparkline, weekly_closes,
+    Lang,
+    fmt_amount,
+    fmt_multiple,
+    fmt_pct,
+    fmt_price,
+    fmt_ratio,
+    fmt_timestamp,
+    join_list,
+    num,
+    t,
 )  # fmt: skip
 from .intents import SELLING
+from .metrics import (
+    STATEMENT_ROWS,
+    Statement,
+    as_list,
+    balance_figures,
+    drawdown_pct,
+    free_cash_flow,
+    income_figures,
+    pct_change,
+    read_statement,
+    sparkline,
+    weekly_closes,
+)  # fmt: skip
 from .plan import DATA_KINDS, Company, Kind, Observation, Plan
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
@@ -67,7 +85,9 @@ def help_text(plan: Plan) -> str:
     if plan.question.greeting:
         parts.append(t(lang, "hello"))
     parts.append(t(lang, "help_intro"))
-    examples = [t(lang, key) for key, kinds in _EXAMPLE_KEYS if any(plan.tools.has(k) for k in kinds)]
+    examples = [
+        t(lang, key) for key, kinds in _EXAMPLE_KEYS if any(plan.tools.has(k) for k in kinds)
+    ]
     if examples:
         parts.append(t(lang, "help_examples") + "\n" + "\n".join(f"- *{e}*" for e in examples))
         parts.append(t(lang, "help_followup"))
@@ -107,8 +127,11 @@ def _report(plan: Plan) -> str:
             blocks.extend(_compare(obs, lang))
     if plan.missing:
         what = ", ".join(t(lang, f"kind_{k}") for k in plan.missing)
-        blocks.append(t(lang, "not_available", what=what) if per_company or plan.observations
-                      else t(lang, "no_tool_for", what=what))
+        blocks.append(
+            t(lang, "not_available", what=what)
+            if per_company or plan.observations
+            else t(lang, "no_tool_for", what=what)
+        )
     sources = _sources(plan.observations, lang)
     if sources:
         blocks.append(sources)
@@ -119,17 +142,36 @@ def _report(plan: Plan) -> str:
 def _company_blocks(plan: Plan, company: Company, observations: list[Observation]) -> list[str]:
     lang = plan.lang
     name = company.name or _name_from(observations)
-    title = f"## {inline(name)} ({inline(company.symbol)})" if name and name != company.symbol else f"## {inline(company.symbol)}"
+    title = (
+        f"## {inline(name)} ({inline(company.symbol)})"
+        if name and name != company.symbol
+        else f"## {inline(company.symbol)}"
+    )
     blocks = [title]
     if company.lookup is not None and company.used_fallback:
-        blocks.append(t(lang, "lookup_fallback", symbol=inline(company.symbol), error=inline(company.lookup.error or "?")))
+        blocks.append(
+            t(
+                lang,
+                "lookup_fallback",
+                symbol=inline(company.symbol),
+                error=inline(company.lookup.error or "?"),
+            )
+        )
     elif company.lookup is not None:
         data = company.lookup.data if isinstance(company.lookup.data, dict) else {}
         exchange = f" ({inline(data['exchange'])})" if data.get("exchange") else ""
         source = str(data.get("lookup_source") or company.lookup.envelope.get("source") or "?")
         source = t(lang, f"source_{source}") if f"source_{source}" in _SOURCE_KEYS else source
-        blocks.append(t(lang, "lookup_line", symbol=inline(company.symbol), exchange=exchange,
-                        query=inline(company.target.query or ""), source=inline(source)))
+        blocks.append(
+            t(
+                lang,
+                "lookup_line",
+                symbol=inline(company.symbol),
+                exchange=exchange,
+                query=inline(company.target.query or ""),
+                source=inline(source),
+            )
+        )
     kinds = [k for k in DATA_KINDS if any(o.kind == k for o in observations)]
     if kinds:
         parts = join_list(lang, [t(lang, f"kind_{k}") for k in kinds])
@@ -151,9 +193,9 @@ def _company_blocks(plan: Plan, company: Company, observations: list[Observation
 
 def _name_from(observations: list[Observation]) -> str | None:
     for obs in observations:
-        data = obs.data if isinstance(obs.data, dict) else {}
-        if isinstance(data.get("name"), str):
-            return data["name"]
+        name = obs.data.get("name") if isinstance(obs.data, dict) else None
+        if isinstance(name, str):
+            return name
     return None
 
 
@@ -167,9 +209,16 @@ def _section(obs: Observation, lang: Lang, found: dict[str, Any]) -> list[str]:
     if kind in ("income", "balance", "cash_flow"):
         statement = read_statement(data, kind)
         if statement is None or not statement.values:
-            return [t(lang, f"sec_{kind}"), t(lang, "failed", what=_capital(t(lang, f"kind_{kind}")), error="no rows")]
+            return [
+                t(lang, f"sec_{kind}"),
+                t(lang, "failed", what=_capital(t(lang, f"kind_{kind}")), error="no rows"),
+            ]
         found[kind] = statement
-        return [t(lang, f"sec_{kind}"), _statement_table(statement, lang, currency), *_statement_notes(statement, lang)]
+        return [
+            t(lang, f"sec_{kind}"),
+            _statement_table(statement, lang, currency),
+            *_statement_notes(statement, lang),
+        ]
     if kind == "performance":
         found["performance"] = data
         return _performance(data, lang)
@@ -187,7 +236,7 @@ def _section(obs: Observation, lang: Lang, found: dict[str, Any]) -> list[str]:
 def _capital(text: str) -> str:
     for prefix in ("the ", "The "):
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
     return text[:1].upper() + text[1:]
 
 
@@ -201,7 +250,10 @@ def _statement_table(s: Statement, lang: Lang, currency: Any) -> str:
     with_change = ncols >= 2
     if with_change:
         head.append(t(lang, "col_change"))
-    lines = ["| " + " | ".join(_cell(h) for h in head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+    lines = [
+        "| " + " | ".join(_cell(h) for h in head) + " |",
+        "|---" + "|---:" * (len(head) - 1) + "|",
+    ]
     for key in STATEMENT_ROWS[s.kind]:
         if key not in s.values or all(v is None for v in s.values[key][:ncols]):
             continue
@@ -218,18 +270,44 @@ def _statement_notes(s: Statement, lang: Lang) -> list[str]:
     if s.kind == "income":
         inc = income_figures(s)
         if inc.revenue_growth is not None:
-            notes.append(t(lang, "revenue_growth", growth=fmt_pct(inc.revenue_growth, signed=True),
-                           new=fmt_amount(inc.revenue), old=fmt_amount(inc.revenue_prev)))
+            notes.append(
+                t(
+                    lang,
+                    "revenue_growth",
+                    growth=fmt_pct(inc.revenue_growth, signed=True),
+                    new=fmt_amount(inc.revenue),
+                    old=fmt_amount(inc.revenue_prev),
+                )
+            )
         if any(v is not None for v in (inc.gross_margin, inc.operating_margin, inc.net_margin)):
-            notes.append(t(lang, "margins", period=s.label(0) or "–", gross=fmt_pct(inc.gross_margin),
-                           operating=fmt_pct(inc.operating_margin), net=fmt_pct(inc.net_margin)))
+            notes.append(
+                t(
+                    lang,
+                    "margins",
+                    period=s.label(0) or "–",
+                    gross=fmt_pct(inc.gross_margin),
+                    operating=fmt_pct(inc.operating_margin),
+                    net=fmt_pct(inc.net_margin),
+                )
+            )
     elif s.kind == "balance":
         bal = balance_figures(s)
-        if bal.debt_to_equity is not None or bal.current_ratio is not None or bal.net_debt is not None:
+        if (
+            bal.debt_to_equity is not None
+            or bal.current_ratio is not None
+            or bal.net_debt is not None
+        ):
             net_cash = bal.net_debt is not None and bal.net_debt < 0
-            notes.append(t(lang, "leverage", de=fmt_ratio(bal.debt_to_equity), cr=fmt_ratio(bal.current_ratio),
-                           net_label=t(lang, "net_cash" if net_cash else "net_debt"),
-                           net=fmt_amount(abs(bal.net_debt) if bal.net_debt is not None else None)))
+            notes.append(
+                t(
+                    lang,
+                    "leverage",
+                    de=fmt_ratio(bal.debt_to_equity),
+                    cr=fmt_ratio(bal.current_ratio),
+                    net_label=t(lang, "net_cash" if net_cash else "net_debt"),
+                    net=fmt_amount(abs(bal.net_debt) if bal.net_debt is not None else None),
+                )
+            )
     elif s.kind == "cash_flow":
         fcf = free_cash_flow(s)
         if fcf is not None:
@@ -246,32 +324,72 @@ def _performance(d: dict[str, Any], lang: Lang) -> list[str]:
     days = int(num(d.get("days")) or 100)
     high, low = _point(d.get("high")), _point(d.get("low"))
     lines = [
-        t(lang, "perf_close", first=fmt_price(d.get("first_close")), last=fmt_price(d.get("last_close")),
-          ret=fmt_pct(d.get("return_pct"), signed=True), days=days,
-          start=inline(d.get("start") or "–"), end=inline(d.get("end") or "–")),
-        t(lang, "perf_range", high=fmt_price(high.get("value")), high_date=inline(high.get("date") or "–"),
-          low=fmt_price(low.get("value")), low_date=inline(low.get("date") or "–")),
-        t(lang, "perf_risk", vol=fmt_pct(d.get("volatility_annualized_pct")),
-          dd=fmt_pct(drawdown_pct(d.get("max_drawdown_pct")))),
+        t(
+            lang,
+            "perf_close",
+            first=fmt_price(d.get("first_close")),
+            last=fmt_price(d.get("last_close")),
+            ret=fmt_pct(d.get("return_pct"), signed=True),
+            days=days,
+            start=inline(d.get("start") or "–"),
+            end=inline(d.get("end") or "–"),
+        ),
+        t(
+            lang,
+            "perf_range",
+            high=fmt_price(high.get("value")),
+            high_date=inline(high.get("date") or "–"),
+            low=fmt_price(low.get("value")),
+            low_date=inline(low.get("date") or "–"),
+        ),
+        t(
+            lang,
+            "perf_risk",
+            vol=fmt_pct(d.get("volatility_annualized_pct")),
+            dd=fmt_pct(drawdown_pct(d.get("max_drawdown_pct"))),
+        ),
     ]
     if num(d.get("avg_volume")) is not None:
         lines.append(t(lang, "perf_volume", volume=fmt_amount(d.get("avg_volume"))))
     closes = weekly_closes(d)
     if len(closes) >= 2:
-        lines.append(t(lang, "perf_weekly", spark=sparkline(closes), lo=fmt_price(min(closes)), hi=fmt_price(max(closes))))
+        lines.append(
+            t(
+                lang,
+                "perf_weekly",
+                spark=sparkline(closes),
+                lo=fmt_price(min(closes)),
+                hi=fmt_price(max(closes)),
+            )
+        )
     return [t(lang, "sec_performance", days=days), "\n".join(f"- {line}" for line in lines)]
 
 
 def _quote(d: dict[str, Any], lang: Lang) -> list[str]:
     change = num(d.get("change_pct"))
-    lines = [t(lang, "quote_price", price=fmt_price(d.get("price")), change=fmt_pct(change, signed=True))]
+    lines = [
+        t(lang, "quote_price", price=fmt_price(d.get("price")), change=fmt_pct(change, signed=True))
+    ]
     if any(num(d.get(k)) is not None for k in ("market_cap", "pe_ratio", "forward_pe")):
-        lines.append(t(lang, "quote_valuation", cap=fmt_amount(d.get("market_cap")),
-                       pe=fmt_multiple(d.get("pe_ratio")), fpe=fmt_multiple(d.get("forward_pe"))))
-    lo, hi, price = num(d.get("fifty_two_week_low")), num(d.get("fifty_two_week_high")), num(d.get("price"))
+        lines.append(
+            t(
+                lang,
+                "quote_valuation",
+                cap=fmt_amount(d.get("market_cap")),
+                pe=fmt_multiple(d.get("pe_ratio")),
+                fpe=fmt_multiple(d.get("forward_pe")),
+            )
+        )
+    lo, hi, price = (
+        num(d.get("fifty_two_week_low")),
+        num(d.get("fifty_two_week_high")),
+        num(d.get("price")),
+    )
     if lo is not None and hi is not None:
         pos = (price - lo) / (hi - lo) * 100 if price is not None and hi > lo else None
-        lines.append(t(lang, "quote_range", low=fmt_price(lo), high=fmt_price(hi), pos=fmt_pct(pos)))
+        lines.append(
+            t(lang, "quote_range", low=fmt_price(lo), high=fmt_price(hi), pos=fmt_pct(pos))
+        )
     return [t(lang, "sec_quote"), "\n".join(f"- {line}" for line in lines)]
 
 
@@ -281,7 +399,9 @@ def _news(d: dict[str, Any], lang: Lang) -> list[str]:
         return [t(lang, "sec_news"), t(lang, "news_none")]
     lines = []
     for item in items:
-        meta = ", ".join(inline(x) for x in (item.get("publisher"), _date(item.get("published"))) if x)
+        meta = ", ".join(
+            inline(x) for x in (item.get("publisher"), _date(item.get("published"))) if x
+        )
         line = f"- {inline(item.get('title') or '–')}" + (f" — {meta}" if meta else "")
         url = item.get("url")
         if isinstance(url, str) and _URL.fullmatch(url):
@@ -308,7 +428,9 @@ def _recommendations(d: dict[str, Any], lang: Lang) -> list[str]:
     if periods:
         rows = [t(lang, "reco_header"), "|---|---:|---:|---:|---:|---:|"]
         for p in periods:
-            counts = [fmt_amount(p.get(k)) for k in ("strongBuy", "buy", "hold", "sell", "strongSell")]
+            counts = [
+                fmt_amount(p.get(k)) for k in ("strongBuy", "buy", "hold", "sell", "strongSell")
+            ]
             rows.append("| " + " | ".join([_cell(inline(p.get("period") or "–")), *counts]) + " |")
         out.append("\n".join(rows))
     consensus = sig.consensus_of(d)
@@ -325,7 +447,9 @@ def _compare(obs: Observation, lang: Lang) -> list[str]:
     rows = [t(lang, "compare_header"), "|---|---:|---:|---:|---:|---:|"]
     for s in stocks:
         if s.get("error"):
-            rows.append(f"| {_cell(inline(s.get('symbol') or '?'))} | ⚠ {_cell(inline(s['error']))} | | | | |")
+            rows.append(
+                f"| {_cell(inline(s.get('symbol') or '?'))} | ⚠ {_cell(inline(s['error']))} | | | | |"
+            )
             continue
         rows.append("| " + " | ".join([
             _cell(inline(s.get("symbol") or "?")), fmt_price(s.get("first_close")), fmt_price(s.get("last_close")),
@@ -334,7 +458,10 @@ def _compare(obs: Observation, lang: Lang) -> list[str]:
         ]) + " |")  # fmt: skip
     for failure in as_list(data.get("errors")):
         if isinstance(failure, dict):
-            symbol, error = inline(failure.get("symbol") or "?"), inline(failure.get("error") or "?")
+            symbol, error = (
+                inline(failure.get("symbol") or "?"),
+                inline(failure.get("error") or "?"),
+            )
             rows.append(f"| {_cell(symbol)} | ⚠ {_cell(error)} | | | | |")
     period = f" ({inline(data['period'])})" if data.get("period") else ""
     out = [t(lang, "sec_compare", period=period), "\n".join(rows)]
@@ -343,8 +470,16 @@ def _compare(obs: Observation, lang: Lang) -> list[str]:
     if len(ranked) >= 2 and calm:
         best = max(ranked, key=lambda s: num(s["return_pct"]) or 0.0)
         quiet = min(calm, key=lambda s: num(s["volatility_annualized_pct"]) or 0.0)
-        out.append(t(lang, "compare_best", best=inline(best.get("symbol")), best_ret=fmt_pct(best["return_pct"], signed=True),
-                     calm=inline(quiet.get("symbol")), calm_vol=fmt_pct(quiet["volatility_annualized_pct"])))
+        out.append(
+            t(
+                lang,
+                "compare_best",
+                best=inline(best.get("symbol")),
+                best_ret=fmt_pct(best["return_pct"], signed=True),
+                calm=inline(quiet.get("symbol")),
+                calm_vol=fmt_pct(quiet["volatility_annualized_pct"]),
+            )
+        )
     return out
 
 
@@ -368,8 +503,18 @@ def _verdict(signals: list[sig.Signal], lang: Lang) -> list[str]:
         return [*out, t(lang, "verdict_no_data"), t(lang, "verdict_caveat")]
     pros = sum(s.positive for s in signals)
     cons = len(signals) - pros
-    key = "verdict_positive" if pros - cons >= 2 else "verdict_negative" if cons - pros >= 2 else "verdict_mixed"
-    return [*out, _signal_lists(signals, lang), t(lang, key, pros=pros, cons=cons) + " " + t(lang, "verdict_caveat")]
+    key = (
+        "verdict_positive"
+        if pros - cons >= 2
+        else "verdict_negative"
+        if cons - pros >= 2
+        else "verdict_mixed"
+    )
+    return [
+        *out,
+        _signal_lists(signals, lang),
+        t(lang, key, pros=pros, cons=cons) + " " + t(lang, "verdict_caveat"),
+    ]
 
 
 def _sources(observations: list[Observation], lang: Lang) -> str:
@@ -381,7 +526,11 @@ def _sources(observations: list[Observation], lang: Lang) -> str:
             continue
         source = obs.envelope.get("source")
         if isinstance(source, str) and source:
-            label = t(lang, f"source_{source}") if f"source_{source}" in _SOURCE_KEYS else inline(source)
+            label = (
+                t(lang, f"source_{source}")
+                if f"source_{source}" in _SOURCE_KEYS
+                else inline(source)
+            )
             if label not in names:
                 names.append(label)
         if isinstance(obs.envelope.get("as_of"), str):
@@ -398,4 +547,6 @@ def _sources(observations: list[Observation], lang: Lang) -> str:
     return t(lang, "sources", sources=text)
 
 
-_SOURCE_KEYS = frozenset({"source_yahoo", "source_cache", "source_demo", "source_web", "source_builtin"})
+_SOURCE_KEYS = frozenset(
+    {"source_yahoo", "source_cache", "source_demo", "source_web", "source_builtin"}
+)

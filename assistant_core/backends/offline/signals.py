@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .i18n import fmt_amount, fmt_multiple, fmt_pct, fmt_ratio, num
-from .metrics import Statement, as_list, balance_figures, drawdown_pct, free_cash_flow, income_figures
+from .metrics import (
+    Statement,
+    as_list,
+    balance_figures,
+    drawdown_pct,
+    free_cash_flow,
+    income_figures,
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,9 @@ def collect(
     if cash_flow is not None:
         fcf = free_cash_flow(cash_flow)
         if fcf is not None and fcf != 0:
-            out.append(Signal(fcf > 0, "sig_fcf_pos" if fcf > 0 else "sig_fcf_neg", fmt_amount(fcf)))
+            out.append(
+                Signal(fcf > 0, "sig_fcf_pos" if fcf > 0 else "sig_fcf_neg", fmt_amount(fcf))
+            )
     if performance:
         out += _performance(performance)
     if quote:

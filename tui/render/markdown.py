@@ -169,8 +169,14 @@ class _Renderer:
         self.list_depth = 0
 
     # -- blocks ----------------------------------------------------------------------------
-    def blocks(self, tokens: list[Token], width: int, *, tight: bool = False,
-               record: _BlockRecorder | None = None) -> Lines:
+    def blocks(
+        self,
+        tokens: list[Token],
+        width: int,
+        *,
+        tight: bool = False,
+        record: _BlockRecorder | None = None,
+    ) -> Lines:
         """Render a sequence of sibling block tokens (and their contents); ``record``
         collects them (a list: its items) with their line positions."""
         out: Lines = []
@@ -194,8 +200,15 @@ class _Renderer:
             out.extend(block)
         return out
 
-    def block(self, tokens: list[Token], start: int, end: int, width: int, *,
-              items: list[tuple[Token, int, int]] | None = None) -> Lines | None:
+    def block(
+        self,
+        tokens: list[Token],
+        start: int,
+        end: int,
+        width: int,
+        *,
+        items: list[tuple[Token, int, int]] | None = None,
+    ) -> Lines | None:
         token = tokens[start]
         kind = token.type
         styles = self.styles
@@ -215,7 +228,7 @@ class _Renderer:
         if kind == "hr":
             return [Text("─" * width, styles.rule, end="")]
         if kind == "table_open":
-            return self.table(tokens[start:end + 1], width)
+            return self.table(tokens[start : end + 1], width)
         if kind == "html_block":
             return self.wrap(Text(token.content.rstrip("\n"), styles.html, end=""), width)
         if kind == "inline":  # a stray inline token (e.g. inside a table cell)
@@ -224,8 +237,15 @@ class _Renderer:
             return self.wrap(Text(token.content.rstrip("\n"), styles.text, end=""), width)
         return None
 
-    def list_block(self, tokens: list[Token], start: int, end: int, width: int, *,
-                   items: list[tuple[Token, int, int]] | None = None) -> Lines:
+    def list_block(
+        self,
+        tokens: list[Token],
+        start: int,
+        end: int,
+        width: int,
+        *,
+        items: list[tuple[Token, int, int]] | None = None,
+    ) -> Lines:
         """A list; ``items`` (if given) receives each item's token, first line and line
         count."""
         ordered = tokens[start].type == "ordered_list_open"

@@ -62,7 +62,9 @@ def display_value(settings: Settings, name: str) -> str:
 def show_config(settings: Settings, out: Output) -> int:
     where = "" if settings.config_exists else " (not found; `config set` creates it)"
     rows = [("config", f"{settings.config_path}{where}", describe_source(settings, "config"))]
-    rows += [(name, display_value(settings, name), describe_source(settings, name)) for name in SHOWN]
+    rows += [
+        (name, display_value(settings, name), describe_source(settings, name)) for name in SHOWN
+    ]
     for model, tokens in sorted(settings.context_windows.items()):
         rows.append((f"{CONTEXT_WINDOWS_TABLE}.{one_line(model)}", str(tokens), "config file"))
     width = max(len(name) for name, _, _ in rows)

@@ -47,7 +47,7 @@ def list_threads(store: Store, args: argparse.Namespace, out: Output) -> int:
         return 0
     if not threads:
         what = f"matching {args.filter!r}" if args.filter else "yet"
-        out.note(f"no threads {one_line(what)}; start one with: investor-assistant ask \"...\"")
+        out.note(f'no threads {one_line(what)}; start one with: investor-assistant ask "..."')
         return 0
     for thread in threads:
         count = store.count_messages(thread.id)

@@ -25,4 +25,6 @@ def write_private(path: Path, text: str) -> None:
     try:
         paths.write_private_text(path, text)
     except OSError as exc:
-        raise AssistantError(f"cannot write {path}: {exc.strerror}; choose another -o FILE") from None
+        raise AssistantError(
+            f"cannot write {path}: {exc.strerror}; choose another -o FILE"
+        ) from None

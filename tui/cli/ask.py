@@ -28,10 +28,9 @@ from assistant_core.export import call_signature, call_summary, dumps_safe, one_
 from assistant_core.objects import LastError, Run, RunStep
 from assistant_core.session import Session, build_session, check_reachable
 
+from .exit_codes import EXIT_BY_SIGNAL, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from .output import Output, safe
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 CANCEL_GRACE_S = 10.0  # how long a cancelled run may take to wind down before we stop waiting
 
 
@@ -69,7 +68,9 @@ def read_question(raw: str) -> str:
     text = text.strip()
     if not text:
         source = "stdin" if raw == "-" else "the question"
-        raise ConfigError(f"{source} is empty; pass the question as text, or - to read it from stdin")
+        raise ConfigError(
+            f"{source} is empty; pass the question as text, or - to read it from stdin"
+        )
     return text
 
 
@@ -174,9 +175,12 @@ class AskRun:
                 self.output.write("\n")  # a blank line between the tool calls and the answer
                 self.state.after_tool_line = False
             self.output.write(safe(event.data.value))
-        elif isinstance(event, ev.StepEvent) and event.data.type == "tool_calls":
-            if event.data.status != "in_progress":
-                self._print_calls(event.data)
+        elif (
+            isinstance(event, ev.StepEvent)
+            and event.data.type == "tool_calls"
+            and event.data.status != "in_progress"
+        ):
+            self._print_calls(event.data)
 
     def _print_calls(self, step: RunStep) -> None:
         for call in step.tool_calls:
@@ -252,10 +256,12 @@ class AskRun:
                 pass
         status = run.status if run else "not started"
         if not self.json_mode and run is not None:
-            out.info(f"thread {thread_id} · run {run.id} · {status} (continue with --thread {thread_id})")
+            out.info(
+                f"thread {thread_id} · run {run.id} · {status} (continue with --thread {thread_id})"
+            )
         if state.signal is not None:
             out.note(f"cancelled: run is {status}")
-            return EXIT_BY_SIGNAL.get(signal.Signals(state.signal), 130)
+            return EXIT_BY_SIGNAL.get(signal.Signals(state.signal), EXIT_INTERRUPTED)
         if run is not None and status == "completed":
             return EXIT_OK
         error = (run.last_error if run else None) or state.error

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
@@ -37,15 +38,31 @@ class InvestorCommands(Provider):
         approval = app.session.runtime.approval
         other = "ask" if approval == "auto" else "auto"
         yield ("New thread", "Start a new conversation (Ctrl+N)", app.action_new_thread)
-        yield ("Open tool-call inspector", "Every tool call of this thread (Ctrl+T)", app.action_inspector)
-        yield ("Export thread as Markdown", "Write the shown thread to a .md file", partial(app.export_thread, "md"))
-        yield ("Export thread as JSON", "Write the shown thread to a .json file", partial(app.export_thread, "json"))
+        yield (
+            "Open tool-call inspector",
+            "Every tool call of this thread (Ctrl+T)",
+            app.action_inspector,
+        )
+        yield (
+            "Export thread as Markdown",
+            "Write the shown thread to a .md file",
+            partial(app.export_thread, "md"),
+        )
+        yield (
+            "Export thread as JSON",
+            "Write the shown thread to a .json file",
+            partial(app.export_thread, "json"),
+        )
         yield (
             f"Toggle approval mode (now {approval})",
             f"Switch to '{other}': {'ask before each tool call' if other == 'ask' else 'run tools without asking'}",
             app.action_toggle_approval,
         )
-        yield ("Switch model / provider", "OpenAI, an OpenAI-compatible server, or the offline analyst", app.action_switch_model)
+        yield (
+            "Switch model / provider",
+            "OpenAI, an OpenAI-compatible server, or the offline analyst",
+            app.action_switch_model,
+        )
         yield ("Toggle theme", "Dark / light", app.action_toggle_theme)
 
     async def startup(self) -> None:
@@ -68,4 +85,10 @@ class InvestorCommands(Provider):
             for name, help_text, command in entries:
                 score = matcher.match(name)
                 if score > 0:
-                    yield Hit(score, literal_highlight(matcher, name), command, text=name, help=help_text or None)
+                    yield Hit(
+                        score,
+                        literal_highlight(matcher, name),
+                        command,
+                        text=name,
+                        help=help_text or None,
+                    )

@@ -64,7 +64,9 @@ def list_runs(store: Store, args: argparse.Namespace, out: Output) -> int:
 def show_run(store: Store, args: argparse.Namespace, out: Output) -> int:
     run = store.get_run(args.run_id)
     steps = store.list_steps(run.id)
-    status_colour = {"completed": "green", "failed": "red", "cancelled": "yellow"}.get(run.status, "bold")
+    status_colour = {"completed": "green", "failed": "red", "cancelled": "yellow"}.get(
+        run.status, "bold"
+    )
     out.line(f"{run.id} · {out.style(run.status, status_colour)}")
     seconds = run_seconds(run)
     fields = [
@@ -76,13 +78,18 @@ def show_run(store: Store, args: argparse.Namespace, out: Output) -> int:
     ]
     if run.usage:
         fields.append(
-            ("tokens", f"{run.usage.prompt_tokens} prompt + {run.usage.completion_tokens} completion"
-                       f" = {run.usage.total_tokens}")
+            (
+                "tokens",
+                f"{run.usage.prompt_tokens} prompt + {run.usage.completion_tokens} completion"
+                f" = {run.usage.total_tokens}",
+            )
         )
     if run.last_error:
         fields.append(("last_error", f"{run.last_error.code}: {one_line(run.last_error.message)}"))
     if run.incomplete_details:
-        fields.append(("incomplete", one_line(json.dumps(run.incomplete_details, ensure_ascii=False))))
+        fields.append(
+            ("incomplete", one_line(json.dumps(run.incomplete_details, ensure_ascii=False)))
+        )
     if run.memory:
         fields.append(("memory", one_line(json.dumps(run.memory, ensure_ascii=False), 300)))
     for name, value in fields:
@@ -117,7 +124,9 @@ def show_step(out: Output, number: int, step: RunStep, *, full: bool) -> None:
 
 def show_call(out: Output, call: ToolCall, *, full: bool) -> None:
     out.line()
-    out.line(f"  {out.style(call_signature(call.function.name, call.function.arguments, None), 'cyan')}")
+    out.line(
+        f"  {out.style(call_signature(call.function.name, call.function.arguments, None), 'cyan')}"
+    )
     details = [call.status, format_duration(call.duration_ms)]
     if call.source:
         details.append(f"source {call.source}")
@@ -142,7 +151,11 @@ def json_block(raw: str, *, limit: int | None = None, inline_width: int = 100) -
     except json.JSONDecodeError:
         value, text = None, safe(raw)
     else:
-        text = safe(json.dumps(value, ensure_ascii=False)) if value is not None else (safe(raw) or "(none)")
+        text = (
+            safe(json.dumps(value, ensure_ascii=False))
+            if value is not None
+            else (safe(raw) or "(none)")
+        )
     multiline = value is not None and len(text) > inline_width
     if multiline:
         text = safe(json.dumps(value, ensure_ascii=False, indent=2))

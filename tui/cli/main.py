@@ -11,16 +11,18 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Any, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from assistant_core.backends.base import BackendError
 from assistant_core.config import APPROVALS, DATA_PROVIDERS, ENV_NAMES, PROVIDERS
 from assistant_core.errors import AssistantError, NotFoundError
 from assistant_core.export import one_line
 
+from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+
 PROG = "investor-assistant"
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 MAIN_EPILOG = f"""\
 examples:
@@ -101,19 +103,39 @@ def _settings_flags(top_level: bool) -> Parser:
     group = parser.add_argument_group(
         "settings", "override the environment and the config file for this command"
     )
-    group.add_argument("--provider", choices=PROVIDERS, default=default,
-                       help="model provider (default: auto-detected)")
-    group.add_argument("--base-url", metavar="URL", default=default,
-                       help="OpenAI-compatible server, e.g. http://localhost:11434/v1")
+    group.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default=default,
+        help="model provider (default: auto-detected)",
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=default,
+        help="OpenAI-compatible server, e.g. http://localhost:11434/v1",
+    )
     group.add_argument("--model", metavar="NAME", default=default, help="model name")
-    group.add_argument("--approval", choices=APPROVALS, default=default,
-                       help="run tools automatically, or ask before each call")
-    group.add_argument("--data", choices=DATA_PROVIDERS, default=default,
-                       help="market data: Yahoo Finance, or synthetic demo data")
+    group.add_argument(
+        "--approval",
+        choices=APPROVALS,
+        default=default,
+        help="run tools automatically, or ask before each call",
+    )
+    group.add_argument(
+        "--data",
+        choices=DATA_PROVIDERS,
+        default=default,
+        help="market data: Yahoo Finance, or synthetic demo data",
+    )
     group.add_argument("--db", metavar="PATH", default=default, help="thread database file")
     group.add_argument("--config", metavar="PATH", default=default, help="config file (TOML)")
-    group.add_argument("--debug", action="store_true", default=default if not top_level else False,
-                       help="show tracebacks for errors")
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=default if not top_level else False,
+        help="show tracebacks for errors",
+    )
     return parser
 
 
@@ -128,61 +150,92 @@ def build_parser() -> Parser:
     flags = _settings_flags(top_level=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ask = commands.add_parser("ask", parents=[flags], help="ask a question headless",
-                              description="Ask a question and stream the answer to stdout.",
-                              epilog=ASK_EPILOG)
+    ask = commands.add_parser(
+        "ask",
+        parents=[flags],
+        help="ask a question headless",
+        description="Ask a question and stream the answer to stdout.",
+        epilog=ASK_EPILOG,
+    )
     ask.add_argument("question", help='the question, or "-" to read it from stdin')
     where = ask.add_mutually_exclusive_group()
     where.add_argument("--thread", metavar="ID", help="continue this thread")
     where.add_argument("--new", action="store_true", help="start a new thread (the default)")
-    ask.add_argument("--json", action="store_true",
-                     help="print the Assistants streaming events as JSON Lines")
+    ask.add_argument(
+        "--json", action="store_true", help="print the Assistants streaming events as JSON Lines"
+    )
 
-    threads = commands.add_parser("threads", parents=[flags],
-                                  help="list, show, export, rename, delete threads",
-                                  description="Saved conversations.", epilog=THREADS_EPILOG)
+    threads = commands.add_parser(
+        "threads",
+        parents=[flags],
+        help="list, show, export, rename, delete threads",
+        description="Saved conversations.",
+        epilog=THREADS_EPILOG,
+    )
     tsub = threads.add_subparsers(dest="action", metavar="ACTION")
-    t_list = tsub.add_parser("list", parents=[flags], help="threads, most recent first",
-                             epilog=THREADS_EPILOG)
+    t_list = tsub.add_parser(
+        "list", parents=[flags], help="threads, most recent first", epilog=THREADS_EPILOG
+    )
     t_list.add_argument("--filter", metavar="TEXT", help="match titles and message text")
     t_list.add_argument("--limit", type=int, metavar="N", help="at most N threads")
     t_list.add_argument("--json", action="store_true", help="one JSON object per line")
-    t_show = tsub.add_parser("show", parents=[flags], help="a thread's messages and tool calls",
-                             epilog=THREADS_EPILOG)
+    t_show = tsub.add_parser(
+        "show", parents=[flags], help="a thread's messages and tool calls", epilog=THREADS_EPILOG
+    )
     t_show.add_argument("id", metavar="ID")
-    t_export = tsub.add_parser("export", parents=[flags], help="export as Markdown or JSON",
-                               epilog=THREADS_EPILOG)
+    t_export = tsub.add_parser(
+        "export", parents=[flags], help="export as Markdown or JSON", epilog=THREADS_EPILOG
+    )
     t_export.add_argument("id", metavar="ID")
-    t_export.add_argument("--format", choices=("md", "json"),
-                          help="md (default, or from -o's extension) or json (complete, re-readable)")
+    t_export.add_argument(
+        "--format",
+        choices=("md", "json"),
+        help="md (default, or from -o's extension) or json (complete, re-readable)",
+    )
     t_export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
-    t_rename = tsub.add_parser("rename", parents=[flags], help="give a thread a title",
-                               epilog=THREADS_EPILOG)
+    t_rename = tsub.add_parser(
+        "rename", parents=[flags], help="give a thread a title", epilog=THREADS_EPILOG
+    )
     t_rename.add_argument("id", metavar="ID")
     t_rename.add_argument("title", metavar="TITLE")
-    t_delete = tsub.add_parser("delete", parents=[flags], help="delete a thread and its runs",
-                               epilog=THREADS_EPILOG)
+    t_delete = tsub.add_parser(
+        "delete", parents=[flags], help="delete a thread and its runs", epilog=THREADS_EPILOG
+    )
     t_delete.add_argument("id", metavar="ID")
 
-    runs = commands.add_parser("runs", parents=[flags], help="the run and tool-call log",
-                               description="Runs, their steps and tool calls.", epilog=RUNS_EPILOG)
+    runs = commands.add_parser(
+        "runs",
+        parents=[flags],
+        help="the run and tool-call log",
+        description="Runs, their steps and tool calls.",
+        epilog=RUNS_EPILOG,
+    )
     rsub = runs.add_subparsers(dest="action", metavar="ACTION")
-    r_list = rsub.add_parser("list", parents=[flags], help="the runs of a thread", epilog=RUNS_EPILOG)
+    r_list = rsub.add_parser(
+        "list", parents=[flags], help="the runs of a thread", epilog=RUNS_EPILOG
+    )
     r_list.add_argument("--thread", metavar="ID", required=True)
     r_list.add_argument("--json", action="store_true", help="one JSON object per line")
-    r_show = rsub.add_parser("show", parents=[flags], help="a run's steps and tool calls",
-                             epilog=RUNS_EPILOG)
+    r_show = rsub.add_parser(
+        "show", parents=[flags], help="a run's steps and tool calls", epilog=RUNS_EPILOG
+    )
     r_show.add_argument("run_id", metavar="RUN_ID")
     r_show.add_argument("--full", action="store_true", help="do not truncate tool outputs")
 
-    config = commands.add_parser("config", parents=[flags], help="show or change settings",
-                                 description="Settings and where each came from.",
-                                 epilog=CONFIG_EPILOG)
+    config = commands.add_parser(
+        "config",
+        parents=[flags],
+        help="show or change settings",
+        description="Settings and where each came from.",
+        epilog=CONFIG_EPILOG,
+    )
     csub = config.add_subparsers(dest="action", metavar="ACTION")
-    csub.add_parser("show", parents=[flags], help="effective settings and their sources",
-                    epilog=CONFIG_EPILOG)
-    c_set = csub.add_parser("set", parents=[flags], help="save a setting to the config file",
-                            epilog=CONFIG_EPILOG)
+    csub.add_parser(
+        "show", parents=[flags], help="effective settings and their sources", epilog=CONFIG_EPILOG
+    )
+    c_set = csub.add_parser(
+        "set", parents=[flags], help="save a setting to the config file", epilog=CONFIG_EPILOG
+    )
     c_set.add_argument("key", metavar="KEY")
     c_set.add_argument("value", metavar="VALUE")
 
@@ -223,7 +276,7 @@ def user_message(exc: BaseException) -> str:
 def dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if command is None:
-        from .commands.app import open_app
+        from .launch import open_app
 
         return open_app(setting_flags(args))
     action = getattr(args, "action", None)
@@ -231,18 +284,18 @@ def dispatch(args: argparse.Namespace) -> int:
         args._groups[command].print_help(sys.stderr)
         return EXIT_USAGE
     if command == "ask":
-        from .commands.ask import ask_command
+        from .ask import ask_command
 
         return ask_command(args, setting_flags(args))
     if command == "threads":
-        from .commands.threads import threads_command
+        from .threads import threads_command
 
         return threads_command(args, setting_flags(args))
     if command == "runs":
-        from .commands.runs import runs_command
+        from .runs import runs_command
 
         return runs_command(args, setting_flags(args))
-    from .commands.config_cmd import config_command
+    from .config_command import config_command
 
     return config_command(args, setting_flags(args))
 
@@ -266,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # about the unflushable stdout at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_RUN_FAILED
+        return EXIT_FAILED
     except Exception as exc:  # a bug: say so in one line, the traceback with --debug
         if debug:
             traceback.print_exc()
@@ -275,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(rerun with --debug for details)",
             file=sys.stderr,
         )
-        return EXIT_RUN_FAILED
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

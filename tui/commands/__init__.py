@@ -1,1 +1,0 @@
-"""The headless subcommands of ``investor-assistant``, one module each."""
