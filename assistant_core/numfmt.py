@@ -233,6 +233,15 @@ def price(value: Any, code: object = None, locale: Locale = "en", *, signed: boo
     return _with_currency(text, cur, locale, after_unit=False)
 
 
+def price_digits(value: Any, code: object = None) -> str:
+    """A price's digits in the currency's precision, without the currency (for labels
+    whose currency is said nearby, such as a chart's): ``275,421`` for KRW, ``232.10``."""
+    v = number(value)
+    if v is None:
+        return MISSING
+    return _signed(_price_digits(abs(v), currency(code)), v < 0, False)
+
+
 def _price_digits(magnitude: float, cur: Currency | None) -> str:
     minor = cur.minor if cur is not None else 2
     if minor and magnitude < 1:
