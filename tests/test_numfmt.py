@@ -211,3 +211,22 @@ def test_table_labels() -> None:
     assert numfmt.table_unit([391e9], "USD", "en").label == "in billions of USD"
     assert numfmt.table_unit([850_000], "USD", "en").label == "in USD"
     assert numfmt.table_unit([136.5e12, 8.21e12], "KRW", "ko").cell(8.21e12) == "8.2"
+
+
+async def test_what_the_model_reads_keeps_machine_numbers() -> None:
+    """Formatting is for people: tool outputs sent to a model carry plain numbers, and the
+    display says how to write each one."""
+    import json
+
+    from assistant_core.market import create_market
+    from assistant_core.tools.investor import build_investor_tools
+
+    registry = build_investor_tools(create_market("demo"))
+    result = await registry.execute("get_stock_quote", json.dumps({"ticker": "005930.KS"}))
+    body = json.loads(result.to_model())
+    assert body["currency"] == "KRW" and isinstance(body["data"]["price"], float)
+    assert all(v is None or isinstance(v, (int, float)) for v in body["data"].values())
+    assert result.display is not None and result.display["currency"] == "KRW"
+    kinds = {item[0]: item[2] for item in result.display["items"]}
+    assert kinds["Price"] == "price" and kinds["Market cap"] == "amount"
+    assert kinds["Change %"] == "change" and kinds["Volume"] == "count"

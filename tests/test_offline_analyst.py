@@ -726,6 +726,20 @@ async def test_english_samsung_keeps_b_t_and_the_won_precision() -> None:
     assert not re.search(r"₩[\d,]+\.\d+(?![\d]*[MBT])", text), "the won has no minor unit"
 
 
+def test_every_korean_name_leads_back_to_its_company() -> None:
+    from assistant_core.market.known_companies import KNOWN_COMPANIES, KOREAN_NAMES, lookup_known
+
+    symbols = {c.symbol for c in KNOWN_COMPANIES}
+    assert set(KOREAN_NAMES) <= symbols
+    for symbol, name in KOREAN_NAMES.items():
+        known = lookup_known(name)
+        assert known is not None and known.symbol == symbol, name
+    with_korean_alias = {
+        c.symbol for c in KNOWN_COMPANIES if not all(a.isascii() for a in c.aliases)
+    }
+    assert with_korean_alias <= set(KOREAN_NAMES)
+
+
 @pytest.mark.parametrize(
     ("question", "heading"),
     [

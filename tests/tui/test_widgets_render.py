@@ -84,6 +84,17 @@ def test_split_units_cuts_long_text_at_block_boundaries() -> None:
     assert all(unit.startswith("## Part") for unit in units)
 
 
+def test_narrow_markdown_tables_wrap_labels_not_numbers() -> None:
+    source = (
+        "| 단위: 조 원 | FY2025 | FY2024 | 증감 |\n|---|---:|---:|---:|\n"
+        "| 현금및현금성자산 (연결 기준, 단기금융상품 포함) | 1,234,567.8 | 17.6 | -4.84% |"
+    )
+    out = lines(source, width=34)
+    assert all(cell_len(line) <= 34 for line in out), out
+    for figure in ("1,234,567.8", "17.6", "-4.84%"):
+        assert any(figure in line.split() for line in out), (figure, out)
+
+
 def test_number_format() -> None:
     # A figure of unknown kind (numfmt.plain): abbreviated from a million, else as it is.
     assert format_number(391035000000) == "391.0B"
