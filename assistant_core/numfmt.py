@@ -34,8 +34,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Locale = Literal["en", "ko"]
-Kind = Literal["price", "amount", "count", "percent", "change", "ratio"]
-KINDS: tuple[Kind, ...] = ("price", "amount", "count", "percent", "change", "ratio")
+Kind = Literal["price", "price_change", "amount", "count", "percent", "change", "ratio"]
+KINDS: tuple[Kind, ...] = (
+    "price", "price_change", "amount", "count", "percent", "change", "ratio",
+)  # fmt: skip
 
 MISSING = "–"
 ABBREVIATE_FROM = 1_000_000
@@ -300,7 +302,8 @@ def ratio(value: Any, locale: Locale = "en") -> str:
 
 
 def fmt(value: Any, kind: str, code: object = None, locale: Locale = "en") -> str:
-    """Any kind by name (for data that says its own kind, such as a display's items)."""
+    """Any kind by name (for data that says its own kind, such as a display's items);
+    ``price_change`` is a price with its sign, an unknown kind a plain figure."""
     if kind == "price":
         return price(value, code, locale)
     if kind == "price_change":
