@@ -57,10 +57,6 @@ def locale_of(text: str) -> Locale:
     return "ko" if _HANGUL.search(text) else "en"
 
 
-def as_locale(value: object) -> Locale:
-    return "ko" if value == "ko" else "en"
-
-
 # -- currencies ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Currency:
@@ -104,27 +100,10 @@ _TABLE = (
 _BY_CODE = {c.code: c for c in _TABLE}
 # ISO 4217 minor units other than two, for the codes the table above doesn't name.
 _ISO_MINOR = {
-    **dict.fromkeys(
-        [
-            "BIF",
-            "CLP",
-            "DJF",
-            "GNF",
-            "ISK",
-            "KMF",
-            "PYG",
-            "RWF",
-            "UGX",
-            "UYI",
-            "VUV",
-            "XAF",
-            "XOF",
-            "XPF",
-        ],
-        0,
-    ),
+    **dict.fromkeys(["BIF", "CLP", "DJF", "GNF", "ISK", "KMF", "PYG", "RWF", "UGX", "UYI",
+                     "VUV", "XAF", "XOF", "XPF"], 0),
     **dict.fromkeys(["BHD", "IQD", "JOD", "LYD", "OMR", "TND"], 3),
-}
+}  # fmt: skip
 _CODE = re.compile(r"[A-Za-z]{3}")
 
 
@@ -227,21 +206,19 @@ def _with_currency(text: str, cur: Currency | None, locale: Locale, *, after_uni
 # -- the kinds -----------------------------------------------------------------------------
 def price(value: Any, code: object = None, locale: Locale = "en", *, signed: bool = False) -> str:
     """A price (or a price change, ``signed``) in the currency's precision: never abbreviated."""
-    v = number(value)
-    if v is None:
+    digits = price_digits(value, code, signed=signed)
+    if digits == MISSING:
         return MISSING
-    cur = currency(code)
-    text = _signed(_price_digits(abs(v), cur), v < 0, signed)
-    return _with_currency(text, cur, locale, after_unit=False)
+    return _with_currency(digits, currency(code), locale, after_unit=False)
 
 
-def price_digits(value: Any, code: object = None) -> str:
+def price_digits(value: Any, code: object = None, *, signed: bool = False) -> str:
     """A price's digits in the currency's precision, without the currency (for labels
     whose currency is said nearby, such as a chart's): ``275,421`` for KRW, ``232.10``."""
     v = number(value)
     if v is None:
         return MISSING
-    return _signed(_price_digits(abs(v), currency(code)), v < 0, False)
+    return _signed(_price_digits(abs(v), currency(code)), v < 0, signed)
 
 
 def _price_digits(magnitude: float, cur: Currency | None) -> str:
