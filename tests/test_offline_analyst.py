@@ -12,6 +12,7 @@ import asyncio
 import calendar
 import inspect
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from assistant_core import numfmt
 from assistant_core.backends.base import (
     Backend,
     Finish,
@@ -319,14 +321,16 @@ async def test_should_i_buy_apple() -> None:
     assert all(i.startswith("call_") for i in ids) and len(set(ids)) == len(ids)
     text = turns[2].text
     assert text.startswith("## Apple Inc. (AAPL)")
-    # the real numbers it used, formatted
-    assert "| Revenue | 391.0B | 383.3B | +2.0% |" in text
-    assert "Revenue growth: +2.0% (391.0B vs 383.3B)" in text
+    # the real numbers it used, formatted: the table's unit once, in its corner
+    assert "| in billions of USD | FY2024 | FY2023 | Change |" in text
+    assert "| Revenue | 391.0 | 383.3 | +2.02% |" in text
+    assert "| Diluted EPS | $6.08 | $6.13 | -0.82% |" in text
+    assert "Revenue growth: +2.02% ($391.0B vs $383.3B)" in text
     assert "gross 46.2% · operating 31.5% · net 24.0%" in text
-    assert "Debt/equity 1.87 · current ratio 0.87 · net debt 76.7B" in text
-    assert "201.45 → 225.00 (**+11.7%**)" in text
-    assert "volatility 24.3% · maximum drawdown -8.4%" in text
-    assert "High 232.10 (2026-10-14) · low 196.20 (2026-06-20)" in text
+    assert "Debt/equity 1.87 · current ratio 0.87 · net debt $76.7B" in text
+    assert "$201.45 → $225.00 (**+11.7%**)" in text
+    assert "volatility 24.3% · maximum drawdown -8.40%" in text
+    assert "High $232.10 (2026-10-14) · low $196.20 (2026-06-20)" in text
     # a balanced verdict: signals both ways, no certainty
     assert "### Verdict" in text
     assert "- High net margin (24.0%)" in text and "- High leverage: debt/equity 1.87" in text
@@ -350,9 +354,9 @@ async def test_should_i_buy_uses_the_quote_when_the_tool_is_there() -> None:
         "get_income_statement", "get_balance_sheet", "get_daily_stock_performance", "get_stock_quote",
     ]  # fmt: skip
     text = turns[-1].text
-    assert "Price 225.00 (+1.2% today)." in text
-    assert "Market cap 3.4T · P/E 37.0 · forward P/E 30.1." in text
-    assert "52-week range 164.08 – 237.49 (price at 83.0% of the range)." in text
+    assert "Price $225.00 (+1.21% today)." in text
+    assert "Market cap $3.40T · P/E 37.0 · forward P/E 30.1." in text
+    assert "52-week range $164.08 – $237.49 (price at 83.0% of the range)." in text
     assert "- Rich valuation: P/E 37.0" in text
 
 
@@ -363,9 +367,9 @@ async def test_tesla_balance_sheet() -> None:
     assert called(turns[1]) == [("get_balance_sheet", {"ticker": "TSLA"})]
     text = turns[2].text
     assert "## Tesla, Inc. (TSLA)" in text and "### Balance sheet" in text
-    assert "| Total assets | 122.1B | 106.6B | +14.5% |" in text
-    assert "| Total debt | 13.6B | 9.6B | +42.3% |" in text
-    assert "Debt/equity 0.19 · current ratio 2.02 · net cash 2.5B" in text
+    assert "| Total assets | 122.1 | 106.6 | +14.5% |" in text
+    assert "| Total debt | 13.6 | 9.6 | +42.3% |" in text
+    assert "Debt/equity 0.19 · current ratio 2.02 · net cash $2.52B" in text
     assert (
         "**What stands out**\n- ▲ Low leverage: debt/equity 0.19\n- ▲ Comfortable current ratio (2.02)"
         in text
@@ -383,7 +387,7 @@ async def test_msft_last_100_days_needs_no_lookup() -> None:
     assert text.startswith("## Microsoft Corporation (MSFT)")
     assert "### Last 100 trading days" in text
     assert "(**+11.7%**) over 100 trading days (2026-06-09 – 2026-10-30)" in text
-    assert "Weekly closes: ▁▃▂▆█▇ (201.00 – 231.00)" in text
+    assert "Weekly closes: ▁▃▂▆█▇ ($201.00 – $231.00)" in text
     assert "Average daily volume 52.3M." in text
 
 
@@ -396,7 +400,7 @@ async def test_follow_up_uses_the_company_from_the_thread() -> None:
         turns[1].text.startswith("## Microsoft Corporation (MSFT)")
         and "### Income statement" in turns[1].text
     )
-    assert "| Revenue | 273.7B | 230.0B | +19.0% |" in turns[1].text
+    assert "| Revenue | 273.7 | 230.0 | +19.0% |" in turns[1].text
 
 
 async def test_follow_up_finds_the_company_in_earlier_text_only() -> None:
@@ -426,12 +430,23 @@ async def test_korean_should_i_buy_apple() -> None:
         "get_income_statement", "get_balance_sheet", "get_daily_stock_performance",
     ]  # fmt: skip
     text = turns[2].text
-    assert text.startswith("## Apple Inc. (AAPL)")
-    assert "**Apple Inc., 지금 사도 될까요?**" in text
+    # the name the user used, the ticker beside it; the English name only as the lookup query
+    assert text.startswith("## 애플 (AAPL)")
+    assert "**애플, 지금 사도 될까요?**" in text
+    assert text.count("Apple Inc.") == 1 and "“Apple Inc.” 조회 결과" in text
     assert (
         "### 손익계산서" in text and "### 재무상태표" in text and "### 최근 100거래일 주가" in text
     )
-    assert "| 매출액 | 391.0B | 383.3B | +2.0% |" in text
+    # Korean units: 억/조 with the currency word, the table's unit once in its corner
+    assert "| 단위: 억 달러 | FY2024 | FY2023 | 증감 |" in text
+    assert "| 매출액 | 3,910 | 3,833 | +2.02% |" in text
+    assert "| 희석 EPS | 6.08달러 | 6.13달러 | -0.82% |" in text
+    assert "매출 성장률: +2.02% (3,910억 달러 vs 3,833억 달러)" in text
+    assert "순차입금 766.9억 달러" in text
+    assert "종가 201.45달러 → 225.00달러 (**+11.7%**)" in text
+    assert "일평균 거래량 5,230만 주" in text
+    assert "주간 종가 추이: ▁▃▂▆█▇ (201.00 – 231.00달러)" in text
+    assert not re.search(r"\d[KMBT]\b", text), "no English units in a Korean answer"
     assert "매출총이익률 46.2% · 영업이익률 31.5% · 순이익률 24.0%" in text
     assert "### 종합 의견" in text and "**긍정적 신호**" in text and "**부정적 신호**" in text
     assert "- 높은 부채 부담: 차입금/자본 1.87" in text
@@ -445,8 +460,11 @@ async def test_korean_tesla_balance_sheet() -> None:
     assert called(turns[0]) == [("get_ticker", {"company_name": "Tesla, Inc."})]
     assert called(turns[1]) == [("get_balance_sheet", {"ticker": "TSLA"})]
     text = turns[2].text
-    assert "### 재무상태표" in text and "| 자산총계 | 122.1B | 106.6B | +14.5% |" in text
-    assert "부채비율(차입금/자본) 0.19 · 유동비율 2.02 · 순현금 2.5B" in text
+    assert text.startswith("## 테슬라 (TSLA)")
+    assert "### 재무상태표" in text and "| 자산총계 | 1,221 | 1,066 | +14.5% |" in text
+    assert "부채비율(차입금/자본) 0.19 · 유동비율 2.02 · 순현금 25.2억 달러" in text
+    assert "- ▲ 차입금보다 현금이 많음 (순현금 25.2억 달러)" in text
+    assert not re.search(r"\d[KMBT]\b", text)
     assert "데이터 출처: Yahoo Finance" in text
 
 
@@ -455,7 +473,10 @@ async def test_korean_follow_up() -> None:
     await conv.ask("애플 주식 사도 될까?")
     turns = await conv.ask("그럼 현금흐름은?")
     assert called(turns[0]) == [("get_cash_flow", {"ticker": "AAPL"})]
-    assert "### 현금흐름표" in turns[1].text and "잉여현금흐름 (FY2024): 108.8B." in turns[1].text
+    text = turns[1].text
+    # the follow-up doesn't name the company: its Korean name from the built-in table
+    assert text.startswith("## 애플 (AAPL)")
+    assert "### 현금흐름표" in text and "잉여현금흐름 (FY2024): 1,088억 달러." in text
 
 
 @pytest.mark.parametrize("greeting", ["hello", "Hi!", "안녕", "what can you do?"])
@@ -528,7 +549,7 @@ async def test_tool_errors_are_reported_and_the_rest_is_used() -> None:
     text = turns[-1].text
     assert "⚠ Balance sheet unavailable: no data for AAPL — delisted or wrong symbol?" in text
     assert "⚠ Last 100 trading days unavailable: Traceback: boom \\| not json" in text
-    assert "| Revenue | 391.0B | 383.3B | +2.0% |" in text  # the income statement still counts
+    assert "| Revenue | 391.0 | 383.3 | +2.02% |" in text  # the income statement still counts
     assert "### Verdict" in text and "High net margin" in text
     assert "not financial advice" in text
 
@@ -570,14 +591,15 @@ async def test_test_tools_with_other_parameter_names() -> None:
     )
     turns = await conv.ask("$TSLA balance sheet")
     assert called(turns[0]) == [("get_balance_sheet", {"sym": "TSLA"})]
-    assert "net cash 2.5B" in turns[1].text
+    assert "| in billions | FY2024 | FY2023 | Change |" in turns[1].text  # no currency given
+    assert "net cash 2.52B" in turns[1].text
 
 
 async def test_sequential_tool_calls_when_parallel_is_off() -> None:
     conv = Conversation(tools=list(TUTORIAL_TOOLS), parallel=False)
     turns = await conv.ask("Should I buy Apple?")
     assert [len(t.calls) for t in turns] == [1, 1, 1, 1, 0]
-    assert "| Revenue | 391.0B" in turns[-1].text and "201.45 → 225.00" in turns[-1].text
+    assert "| Revenue | 391.0 |" in turns[-1].text and "$201.45 → $225.00" in turns[-1].text
 
 
 async def test_compare_two_companies() -> None:
@@ -585,7 +607,7 @@ async def test_compare_two_companies() -> None:
     turns = await conv.ask("Compare AAPL and MSFT")
     assert called(turns[0]) == [("compare_stocks", {"tickers": ["AAPL", "MSFT"]})]
     text = turns[1].text
-    assert "| AAPL | 201.45 | 225.00 | +11.7% | 24.3% | -8.4% |" in text
+    assert "| AAPL | 201.45 | 225.00 | +11.7% | 24.3% | -8.40% |" in text
     assert text.startswith("## AAPL vs MSFT")
     assert "Best return: **AAPL** (+11.7%); lowest volatility: **MSFT** (19.8%)." in text
 
@@ -612,7 +634,7 @@ async def test_demo_data_is_labelled() -> None:
 async def test_recommendations_and_cash_flow() -> None:
     conv = Conversation()
     text = (await conv.ask("What do analysts recommend for AAPL, and its cash flow?"))[-1].text
-    assert "### Cash flow" in text and "| Free cash flow | 108.8B | 99.6B | +9.3% |" in text
+    assert "### Cash flow" in text and "| Free cash flow | 108.8 | 99.6 | +9.26% |" in text
     assert "| 0m | 8 | 22 | 12 | 1 | 1 |" in text and "Consensus: **buy**." in text
 
 
@@ -631,7 +653,9 @@ async def test_follow_up_from_the_running_summary() -> None:
     assert called(turns[0]) == [("get_balance_sheet", {"ticker": "TSLA"})]
 
 
-async def test_with_the_real_investor_tools_on_demo_data() -> None:
+def real_tools_conversation() -> tuple[Conversation, dict[str, str]]:
+    """A conversation whose tools are the real investor tools on demo data; and the outputs
+    they gave, by tool name."""
     from assistant_core.market import create_market
     from assistant_core.tools.investor import SPECS, build_investor_tools
 
@@ -646,6 +670,11 @@ async def test_with_the_real_investor_tools_on_demo_data() -> None:
         return call
 
     conv = Conversation(tools=list(SPECS.values()), handlers={n: run_tool(n) for n in SPECS})
+    return conv, outputs
+
+
+async def test_with_the_real_investor_tools_on_demo_data() -> None:
+    conv, outputs = real_tools_conversation()
     turns = await conv.ask("애플 주식 사도 될까?")
     assert called(turns[0]) == [("get_ticker", {"company_name": "Apple Inc."})]
     assert [n for n, _ in called(turns[1])] == [
@@ -656,10 +685,78 @@ async def test_with_the_real_investor_tools_on_demo_data() -> None:
     income = json.loads(outputs["get_income_statement"])["data"]
     revenue = income["rows"]["Total Revenue"]
     growth = (revenue[0] / revenue[1] - 1) * 100
-    assert f"매출 성장률: {growth:+.1f}%" in text
+    assert f"매출 성장률: {numfmt.change(growth)}" in text
     perf = json.loads(outputs["get_daily_stock_performance"])["data"]
-    assert f"(**{perf['return_pct']:+.1f}%**)" in text
+    assert f"(**{numfmt.change(perf['return_pct'])}**)" in text
     assert "### 종합 의견" in text and "투자 권유가 아닙니다" in text
+
+
+async def test_korean_samsung_reads_in_won() -> None:
+    """The issue's question: 조/억 with 원, no decimals on the won, the name the user used."""
+    conv, outputs = real_tools_conversation()
+    text = (await conv.ask("삼성전자 주식 사도 될까?"))[-1].text
+    assert text.startswith("> **DEMO 데이터**") and "## 삼성전자 (005930.KS)" in text
+    assert "**삼성전자, 지금 사도 될까요?**" in text
+    assert text.count("Samsung Electronics Co., Ltd.") <= 1  # only as the lookup's query
+    assert text.count("| 단위: 조 원 | FY2025 | FY2024 | 증감 |") == 2
+    assert re.search(r"\| 매출액 \| \d+\.\d \| \d+\.\d \| [+-]\d+\.\d+% \|", text)
+    assert re.search(r"\| 희석 EPS \| [\d,]+원 \| [\d,]+원 \|", text)
+    assert re.search(r"매출 성장률: [+-][\d.]+% \([\d.]+조 원 vs [\d.]+조 원\)", text)
+    assert re.search(r"종가 [\d,]+원 → [\d,]+원 \(\*\*[+-][\d.]+%\*\*\)", text)
+    assert re.search(r"최고 [\d,]+원 \(\S+\) · 최저 [\d,]+원", text)
+    assert re.search(r"일평균 거래량 [\d,.]+만 주", text)
+    assert re.search(r"주간 종가 추이: \S+ \([\d,]+ – [\d,]+원\)", text)
+    assert re.search(r"현재가 [\d,]+원 \(오늘 [+-]?[\d.]+%\)", text)
+    assert re.search(r"시가총액 [\d,.]+조 원", text)
+    assert re.search(r"52주 범위 [\d,]+ – [\d,]+원", text)
+    assert not re.search(r"\d\.\d+ ?원", text), "the won has no minor unit"
+    assert not re.search(r"\d[KMBT]\b", text), "no English units in a Korean answer"
+    quote = json.loads(outputs["get_stock_quote"])["data"]
+    assert f"현재가 {round(quote['price']):,}원" in text
+
+
+async def test_english_samsung_keeps_b_t_and_the_won_precision() -> None:
+    conv, _ = real_tools_conversation()
+    text = (await conv.ask("Should I buy Samsung Electronics?"))[-1].text
+    assert "## Samsung Electronics Co., Ltd. (005930.KS)" in text
+    assert text.count("| in trillions of KRW | FY2025 | FY2024 | Change |") == 2
+    assert re.search(r"Market cap ₩[\d.]+T", text)
+    assert re.search(r"Price ₩[\d,]+ \([+-]?[\d.]+% today\)", text)
+    assert re.search(r"52-week range ₩[\d,]+ – ₩[\d,]+ ", text)
+    assert not re.search(r"₩[\d,]+\.\d+(?![\d]*[MBT])", text), "the won has no minor unit"
+
+
+def test_every_korean_name_leads_back_to_its_company() -> None:
+    from assistant_core.market.known_companies import KNOWN_COMPANIES, KOREAN_NAMES, lookup_known
+
+    symbols = {c.symbol for c in KNOWN_COMPANIES}
+    assert set(KOREAN_NAMES) <= symbols
+    for symbol, name in KOREAN_NAMES.items():
+        known = lookup_known(name)
+        assert known is not None and known.symbol == symbol, name
+    with_korean_alias = {
+        c.symbol for c in KNOWN_COMPANIES if not all(a.isascii() for a in c.aliases)
+    }
+    assert with_korean_alias <= set(KOREAN_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("question", "heading"),
+    [
+        ("하이닉스 재무상태표 보여줘", "## 하이닉스 (000660.KS)"),  # the user's own word
+        ("SK하이닉스 재무상태표 보여줘", "## SK하이닉스 (000660.KS)"),  # as typed
+        ("000660.KS 재무상태표 보여줘", "## SK하이닉스 (000660.KS)"),  # the table's name
+        ("도요타 재무상태표 보여줘", "## 도요타 (7203.T)"),
+        ("How is Toyota's balance sheet?", "## Toyota Motor Corporation (7203.T)"),
+    ],
+)
+async def test_the_company_goes_by_the_readers_name(question: str, heading: str) -> None:
+    conv, _ = real_tools_conversation()
+    text = (await conv.ask(question))[-1].text
+    assert heading in text
+    if "도요타" in heading:  # the yen has no minor unit either
+        assert "단위: 조 엔" in text or "단위: 억 엔" in text
+        assert not re.search(r"\d\.\d+엔", text)
 
 
 # -- streaming mechanics -----------------------------------------------------------------

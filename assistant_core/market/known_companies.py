@@ -66,7 +66,7 @@ KNOWN_COMPANIES: tuple[KnownCompany, ...] = (
         "JPMorgan Chase & Co.",
         "NYSE",
         "USD",
-        ("jpmorgan", "jp morgan", "jpmorgan chase", "제이피모건"),
+        ("jpmorgan", "jp morgan", "jpmorgan chase", "제이피모건", "jp모건"),
     ),
     KnownCompany(
         "BAC", "Bank of America Corporation", "NYSE", "USD", ("bank of america", "뱅크오브아메리카")
@@ -81,7 +81,7 @@ KNOWN_COMPANIES: tuple[KnownCompany, ...] = (
     KnownCompany(
         "KO", "The Coca-Cola Company", "NYSE", "USD", ("coca-cola", "coca cola", "coke", "코카콜라")
     ),
-    KnownCompany("PEP", "PepsiCo, Inc.", "NASDAQ", "USD", ("pepsico", "pepsi", "펩시")),
+    KnownCompany("PEP", "PepsiCo, Inc.", "NASDAQ", "USD", ("pepsico", "pepsi", "펩시코", "펩시")),
     KnownCompany(
         "MCD", "McDonald's Corporation", "NYSE", "USD", ("mcdonald's", "mcdonalds", "맥도날드")
     ),
@@ -140,7 +140,13 @@ KNOWN_COMPANIES: tuple[KnownCompany, ...] = (
         "KRW",
         ("lg energy solution", "lg에너지솔루션"),
     ),
-    KnownCompany("005490.KS", "POSCO Holdings Inc.", "KSC", "KRW", ("posco", "포스코")),
+    KnownCompany(
+        "005490.KS",
+        "POSCO Holdings Inc.",
+        "KSC",
+        "KRW",
+        ("posco", "포스코", "posco홀딩스", "포스코홀딩스"),
+    ),
     KnownCompany(
         "7203.T", "Toyota Motor Corporation", "JPX", "JPY", ("toyota", "도요타", "토요타")
     ),
@@ -157,6 +163,31 @@ KNOWN_COMPANIES: tuple[KnownCompany, ...] = (
     KnownCompany("NVO", "Novo Nordisk A/S", "NYSE", "USD", ("novo nordisk", "노보 노디스크")),
     KnownCompany("BABA", "Alibaba Group Holding Limited", "NYSE", "USD", ("alibaba", "알리바바")),
 )
+
+# The name a Korean reader knows each company by (the KRX listing name for Korean shares),
+# used by Korean answers in place of the English legal name. Each resolves back to its
+# company through the aliases above.
+KOREAN_NAMES: dict[str, str] = {
+    "AAPL": "애플", "MSFT": "마이크로소프트", "GOOGL": "알파벳", "AMZN": "아마존",
+    "META": "메타", "TSLA": "테슬라", "NVDA": "엔비디아", "NFLX": "넷플릭스", "INTC": "인텔",
+    "AVGO": "브로드컴", "ORCL": "오라클", "CRM": "세일즈포스", "ADBE": "어도비",
+    "CSCO": "시스코", "QCOM": "퀄컴", "BRK-B": "버크셔 해서웨이", "JPM": "JP모건",
+    "BAC": "뱅크오브아메리카", "GS": "골드만삭스", "V": "비자", "MA": "마스터카드",
+    "WMT": "월마트", "COST": "코스트코", "KO": "코카콜라", "PEP": "펩시코",
+    "MCD": "맥도날드", "SBUX": "스타벅스", "NKE": "나이키", "DIS": "디즈니",
+    "JNJ": "존슨앤존슨", "PFE": "화이자", "LLY": "일라이릴리", "XOM": "엑슨모빌",
+    "BA": "보잉", "UBER": "우버", "PLTR": "팔란티어", "SPOT": "스포티파이",
+    "005930.KS": "삼성전자", "000660.KS": "SK하이닉스", "035420.KS": "NAVER",
+    "035720.KS": "카카오", "005380.KS": "현대차", "000270.KS": "기아",
+    "051910.KS": "LG화학", "373220.KS": "LG에너지솔루션", "005490.KS": "POSCO홀딩스",
+    "7203.T": "도요타", "6758.T": "소니", "NVO": "노보 노디스크", "BABA": "알리바바",
+}  # fmt: skip
+
+
+def korean_name(symbol: str | None) -> str | None:
+    """The Korean name of a company in the table (``삼성전자`` for ``005930.KS``), or None."""
+    return KOREAN_NAMES.get(symbol or "")
+
 
 _SUFFIXES = re.compile(
     r"\b(inc|inc\.|incorporated|corp|corp\.|corporation|co|co\.|company|ltd|ltd\.|limited|plc|ag|se|sa|n\.v\.|holdings?)\b\.?",

@@ -19,8 +19,10 @@ class ToolResult:
     #:   "prices":  {"series": [{"symbol", "dates": [...], "close": [...], "volume": [...],
     #:               "high": [...], "low": [...]}], "stats": {...}}
     #:   "table":   {"title", "columns": [period labels], "rows": [[label, v1, v2, …]], "unit"}
+    #:              (unit: the currency of a statement's amounts, or a word such as "analysts")
     #:   "list":    {"title", "items": [{"title", "subtitle", "url"?}]}
-    #:   "kv":      {"title", "items": [[key, value], …]}
+    #:   "kv":      {"title", "items": [[key, value, kind?], …], "currency"?} — kind says how
+    #:              to write the value (a numfmt kind: "price", "amount", "change", …)
     display: dict[str, Any] | None = None
     source: str | None = None  # yahoo | cache | demo | web | builtin
     symbol: str | None = None

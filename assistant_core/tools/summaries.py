@@ -118,6 +118,19 @@ DISPLAY_EXTRA_ROWS: dict[StatementKind, tuple[str, ...]] = {
         "Repayment Of Debt",
     ),
 }
+RowKind = Literal["amount", "per_share", "count"]
+
+
+def statement_row_kind(label: str) -> RowKind:
+    """What a statement row measures, for formatting: EPS is per share (a price), share
+    counts are counts; every other row is an amount of the company's currency."""
+    if "EPS" in label:
+        return "per_share"
+    if "Shares" in label:
+        return "count"
+    return "amount"
+
+
 STATEMENT_TITLES: dict[StatementKind, str] = {
     "income": "income statement",
     "balance": "balance sheet",
@@ -140,7 +153,7 @@ def statement_value(label: str, value: float | None) -> float | int | None:
     """Whole currency units for amounts, cents for per-share figures."""
     if value is None:
         return None
-    if "EPS" in label or abs(value) < 1000:
+    if statement_row_kind(label) == "per_share" or abs(value) < 1000:
         return round(value, 2)
     return round(value)
 
@@ -329,23 +342,25 @@ def quote_views(quote: Quote) -> tuple[dict[str, Any], dict[str, Any]]:
         "fifty_two_week_high": round_price(quote.get("fifty_two_week_high")),
         "volume": quote.get("volume"),
     }
+    # (label, how to write the value: a numfmt kind) for the display
     labels = {
-        "price": "Price",
-        "previous_close": "Previous close",
-        "change": "Change",
-        "change_pct": "Change %",
-        "market_cap": "Market cap",
-        "pe_ratio": "P/E (trailing)",
-        "forward_pe": "P/E (forward)",
-        "fifty_two_week_low": "52-week low",
-        "fifty_two_week_high": "52-week high",
-        "volume": "Volume",
+        "price": ("Price", "price"),
+        "previous_close": ("Previous close", "price"),
+        "change": ("Change", "price_change"),
+        "change_pct": ("Change %", "change"),
+        "market_cap": ("Market cap", "amount"),
+        "pe_ratio": ("P/E (trailing)", "ratio"),
+        "forward_pe": ("P/E (forward)", "ratio"),
+        "fifty_two_week_low": ("52-week low", "price"),
+        "fifty_two_week_high": ("52-week high", "price"),
+        "volume": ("Volume", "count"),
     }
     display = {
         "kind": "kv",
         "title": f"{quote.get('symbol', '')} quote"
         + (f" — {quote['name']}" if quote.get("name") else ""),
-        "items": [[labels[k], v] for k, v in data.items()],
+        "items": [[labels[k][0], v, labels[k][1]] for k, v in data.items()],
+        "currency": quote.get("currency"),
     }
     return data, display
 

@@ -39,6 +39,14 @@ def only_thread_id(cli: Cli) -> str:
     return rows[0]["id"]
 
 
+def test_ask_in_korean_prints_korean_figures(cli: Cli) -> None:
+    asked = cli("ask", "삼성전자 주식 사도 될까?")
+    assert asked.code == 0, asked
+    assert "## 삼성전자 (005930.KS)" in asked.out
+    assert "| 단위: 조 원 |" in asked.out and re.search(r"시가총액 [\d.]+조 원", asked.out)
+    assert re.search(r"현재가 [\d,]+원 ", asked.out) and not re.search(r"\d\.\d+원", asked.out)
+
+
 def test_ask_in_demo_mode_then_every_thread_and_run_command(cli: Cli, tmp_path: Path) -> None:
     asked = cli("ask", "Should I buy Apple?")
     assert asked.code == 0, asked
@@ -68,6 +76,7 @@ def test_ask_in_demo_mode_then_every_thread_and_run_command(cli: Cli, tmp_path: 
     runs = cli("runs", "list", "--thread", thread_id)
     assert runs.code == 0 and len(runs.out.splitlines()) == 2, runs
     assert all(" completed " in line for line in runs.out.splitlines())
+    assert re.search(r" \d{1,3}(?:,\d{3})+ tokens ", runs.out), runs.out  # grouped digits
     run_id = runs.out.split()[0]
     log = cli("runs", "show", run_id)
     assert log.code == 0, log

@@ -73,9 +73,10 @@ async def test_a_card_per_display_kind(tmp_path: Path) -> None:
         assert "AAPL" in screen and "▲" in screen and "▼" in screen  # close line, high/low marked
         assert any("┤" in line and "█" in line for line in screen.split("\n"))  # volume bars
         assert "━ AAPL" in screen and "━ MSFT" in screen  # compare: a line per symbol
-        assert "Total Revenue  391.0B  383.3B  394.3B" in screen
+        assert "in billions of USD   2024   2023   2022" in screen  # the unit, once
+        assert "Total Revenue       391.0  383.3  394.3" in screen
         assert "• Apple ships — Reuters" in screen
-        assert "Market cap  2.9T" in screen
+        assert "Market cap  2.90T" in screen
         assert "✗ error" in screen and "Yahoo returned nothing for ZZZZ" in screen
         raw = cards[5]
         assert not raw.expanded  # plain JSON results start collapsed
@@ -86,6 +87,48 @@ async def test_a_card_per_display_kind(tmp_path: Path) -> None:
         assert "more characters" in screen_text(app)
         copied, label = app.chat.focused_copy() or ("", "")
         assert copied.startswith('lookup_ticker(query="apple")\n{') and label == "tool call"
+
+
+async def test_cards_write_numbers_in_the_language_of_their_question(tmp_path: Path) -> None:
+    """A Korean question's cards read 조 원 and 원 without decimals; the English question
+    after it in the same thread gets B/T and ₩. Quotes stored without a currency in their
+    display take it from the tool's output."""
+    thread = new_thread(tmp_path)
+    table = {
+        "kind": "table",
+        "title": "005930.KS balance sheet (annual)",
+        "columns": ["2025-12-31", "2024-12-31"],
+        "rows": [["Total Assets", 140_412_000_000_000, 147_530_000_000_000]],
+        "unit": "KRW",
+    }
+    quote = {
+        "kind": "kv",
+        "title": "005930.KS quote",
+        "items": [["Price", 246_178.39, "price"], ["Market cap", 669.7e12, "amount"]],
+    }
+    output = {"data": {}, "symbol": "005930.KS", "currency": "KRW"}
+    for question in ("삼성전자 재무상태표 보여줘", "Show me Samsung's balance sheet"):
+        thread.turn(
+            question,
+            "Done.",
+            calls=[
+                make_call("get_balance_sheet", display=table, output=output),
+                make_call("get_stock_quote", display=quote, output=output),
+            ],
+        )
+    async with chat_showing(thread, size=(100, 80)) as (app, pilot, _):
+        cards = list(app.query(ToolCallCard))
+        assert [c.locale for c in cards] == ["ko", "ko", "en", "en"]
+        for card in cards[:2]:  # an earlier run's cards start collapsed
+            card.toggle()
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "단위: 조 원   2025-12-31  2024-12-31" in screen
+        assert "Total Assets       140.4       147.5" in screen
+        assert "Price       246,178원" in screen and "Market cap  669.7조 원" in screen
+        assert "in trillions of KRW  2025-12-31  2024-12-31" in screen
+        assert "Total Assets              140.4       147.5" in screen
+        assert "Price       ₩246,178" in screen and "Market cap  ₩669.7T" in screen
 
 
 async def test_hostile_tool_output_is_literal(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """SVG snapshots of the app (pytest-textual-snapshot): the main screen in demo mode after an
-answer, the tool-call inspector, and the main screen in an 80×24 terminal.
+answer, the tool-call inspector, the main screen in an 80×24 terminal, and a Korean
+statement table at 80×24.
 
 Everything that would vary between runs is pinned: the wall clock (timestamps, "as of",
 durations, relative times), the time zone, object ids, the demo data's "today", and the
@@ -54,12 +55,18 @@ def make_app(db: Path) -> InvestorApp:
     return InvestorApp(demo_session(db), first_run_hint=False, clock=lambda: FIXED_NOW)
 
 
-def answered(*, inspector: bool = False, show_chart: bool = False) -> Callable[[Any], Any]:
+def answered(
+    *,
+    inspector: bool = False,
+    show_chart: bool = False,
+    question: str = QUESTION,
+    show_card: str | None = None,
+) -> Callable[[Any], Any]:
     async def run_before(pilot: Any) -> None:
         app = pilot.app
         await wait_ready(pilot)
         app.main.prompt.cursor_blink = False
-        await ask_and_wait(pilot, QUESTION)
+        await ask_and_wait(pilot, question)
         await wait_for(pilot, lambda: app.main.run_panel.render_run().plain.startswith("completed"))
         if show_chart:
             # The price chart's card at the top: cards, chart and the answer's start.
@@ -71,6 +78,10 @@ def answered(*, inspector: bool = False, show_chart: bool = False) -> Callable[[
             chat.scroll_to_widget(card, animate=False, top=True)
             # Figures are drawn in a worker thread: wait for them, not for a fixed time.
             await wait_for(pilot, lambda: all(c.drawn for c in app.query("PriceChart")))
+        if show_card is not None:
+            chat = app.main.chat
+            card = next(c for c in chat.query("ToolCallCard") if c.call.function.name == show_card)
+            chat.scroll_to_widget(card, animate=False, top=True)
         if inspector:
             await pilot.press("f3")
             await wait_for(pilot, lambda: app.screen.__class__.__name__ == "InspectorScreen")
@@ -93,3 +104,12 @@ def test_inspector(snap_compare: Any, frozen: None, tmp_path: Path) -> None:
 def test_main_screen_80x24(snap_compare: Any, frozen: None, tmp_path: Path) -> None:
     app = make_app(tmp_path / "threads.db")
     assert snap_compare(app, terminal_size=(80, 24), run_before=answered())
+
+
+def test_korean_statement_table_80x24(snap_compare: Any, frozen: None, tmp_path: Path) -> None:
+    """A Korean question's income statement card in a small terminal: the unit said once
+    (단위: 조 원), EPS in 원 without decimals, share counts in 억, the oldest periods left
+    out rather than numbers split."""
+    app = make_app(tmp_path / "threads.db")
+    run_before = answered(question="삼성전자 실적 알려줘", show_card="get_income_statement")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from rich.cells import cell_len
+
+from assistant_core import numfmt
 from tui.render import markdown as md_render
 from tui.render.markdown import MarkdownStyles, finished_prefix_length
 from tui.widgets.message import split_units
@@ -79,14 +84,27 @@ def test_split_units_cuts_long_text_at_block_boundaries() -> None:
     assert all(unit.startswith("## Part") for unit in units)
 
 
+def test_narrow_markdown_tables_wrap_labels_not_numbers() -> None:
+    source = (
+        "| 단위: 조 원 | FY2025 | FY2024 | 증감 |\n|---|---:|---:|---:|\n"
+        "| 현금및현금성자산 (연결 기준, 단기금융상품 포함) | 1,234,567.8 | 17.6 | -4.84% |"
+    )
+    out = lines(source, width=34)
+    assert all(cell_len(line) <= 34 for line in out), out
+    for figure in ("1,234,567.8", "17.6", "-4.84%"):
+        assert any(figure in line.split() for line in out), (figure, out)
+
+
 def test_number_format() -> None:
+    # A figure of unknown kind (numfmt.plain): abbreviated from a million, else as it is.
     assert format_number(391035000000) == "391.0B"
+    assert format_number(391035000000, "ko") == "3,910억"
     assert format_number(12_300_000) == "12.3M"
-    assert format_number(1.2e12) == "1.2T"
+    assert format_number(1.2e12) == "1.20T"
     assert format_number(-96995000000) == "-97.0B"
-    assert format_number(45_200) == "45.2K"
+    assert format_number(45_200) == "45,200"
     assert format_number(6.11) == "6.11"
-    assert format_number(None) == "—" and format_number(float("nan")) == "—"
+    assert format_number(None) == "–" and format_number(float("nan")) == "–"
     assert format_number("n/a\x1b[2J") == "n/a"
 
 
@@ -94,20 +112,76 @@ def test_statement_table_periods_as_columns() -> None:
     styles = TableStyles()
     text = statement_table(TABLE, 60, styles)
     out = text.plain.split("\n")
-    assert out[0] == "AAPL income statement  (USD)"
-    assert out[1].split() == ["2024", "2023", "2022"]
-    assert out[3].split() == ["Total", "Revenue", "391.0B", "383.3B", "394.3B"]
-    assert out[4].split() == ["Net", "Income", "93.7B", "-97.0B", "—"]
-    negative = [span for span in text.spans if text.plain[span.start : span.end] == "-97.0B"]
+    assert out[0] == "AAPL income statement"
+    assert out[1].split() == ["in", "billions", "of", "USD", "2024", "2023", "2022"]  # once
+    assert out[3].split() == ["Total", "Revenue", "391.0", "383.3", "394.3"]
+    assert out[4].split() == ["Net", "Income", "93.7", "-97.0", "–"]
+    negative = [span for span in text.spans if text.plain[span.start : span.end] == "-97.0"]
     assert negative and negative[0].style == styles.negative
+
+
+KOREAN_TABLE = {
+    "kind": "table",
+    "title": "005930.KS income statement (annual)",
+    "columns": ["2025-12-31", "2024-12-31", "2023-12-31", "2022-12-31"],
+    "rows": [
+        ["Total Revenue", 136_512_000_000_000, 137_031_000_000_000, 138_912_000_000_000, 1.41e14],
+        ["Research And Development", 8_205_000_000_000, 8.2e12, 8.3e12, 8.5e12],
+        ["Diluted EPS", 13_315.33, 13_913.78, 13_395.1, 14_222.0],
+        ["Diluted Average Shares", 2_745_000_000, 2_745_000_000, 2_745_000_000, 2_745_000_000],
+    ],
+    "unit": "KRW",
+}
+
+
+def test_korean_statement_table_says_the_unit_once() -> None:
+    out = statement_table(KOREAN_TABLE, 80, TableStyles(), "ko").plain.split("\n")
+    assert out[0] == "005930.KS income statement (annual)"
+    assert out[1].startswith("단위: 조 원") and out[1].split()[-1] == "2022-12-31"
+    assert out[3].split()[-4:] == ["136.5", "137.0", "138.9", "141.0"]
+    assert out[5].split()[-4:] == ["13,315원", "13,914원", "13,395원", "14,222원"]  # per share
+    assert out[6].split()[-4:] == ["27.4억", "27.4억", "27.4억", "27.4억"]  # a share count
+    english = statement_table(KOREAN_TABLE, 80, TableStyles(), "en").plain.split("\n")
+    assert english[1].startswith("in trillions of KRW") and "₩13,315" in english[5]
+
+
+def test_narrow_statement_table_drops_old_periods_never_splits_numbers() -> None:
+    for width in (30, 40, 52):
+        out = statement_table(KOREAN_TABLE, width, TableStyles(), "ko").plain.split("\n")
+        assert all(cell_len(line) <= width for line in out), width
+        header = next(line for line in out if "2025-12-31" in line)
+        shown = sum(1 for word in header.split() if word.startswith("20"))
+        note = f"{4 - shown} older period{'s' if shown < 3 else ''} not shown (narrow window)"
+        assert 1 <= shown < 4 and " ".join(" ".join(out).split()).endswith(note), out
+        for cell in ("136.5", "13,315원", "27.4억"):
+            assert any(cell in line.split() for line in out), (width, cell)
 
 
 def test_kv_list_and_json() -> None:
     styles = TableStyles()
     assert kv_table(KV, 40, styles).plain.split("\n")[1:] == [
         "Price       189.50",
-        "Market cap  2.9T",
+        "Market cap  2.90T",
     ]
+    quote = {
+        "kind": "kv",
+        "currency": "KRW",
+        "items": [
+            ["Price", 246178.39, "price"],
+            ["Change", -901.25, "price_change"],
+            ["Change %", -0.36, "change"],
+            ["Market cap", 669.7e12, "amount"],
+            ["Volume", 20_710_000, "count"],
+        ],
+    }
+    assert kv_table(quote, 40, styles, "ko").plain.split("\n") == [
+        "Price       246,178원",
+        "Change      -901원",
+        "Change %    -0.36%",
+        "Market cap  669.7조 원",
+        "Volume      2,071만",
+    ]
+    assert kv_table(quote, 40, styles, "en").plain.split("\n")[3] == "Market cap  ₩669.7T"
     listed = item_list({**LIST, "items": LIST["items"] * 30}, 60, styles).plain
     assert "• Apple ships — Reuters" in listed and "https://example.com/a" in listed
     assert "… 10 more" in listed
@@ -135,7 +209,7 @@ def test_call_signature_and_duration() -> None:
 
 
 def test_price_figure_has_line_marks_and_volume() -> None:
-    from tui.widgets.chart import Series, draw_figure, series_from_display
+    from tui.widgets.chart import Figures, Series, draw_figure, series_from_display
 
     from .chat_helpers import PRICES
 
@@ -164,3 +238,26 @@ def test_price_figure_has_line_marks_and_volume() -> None:
     assert hostile.symbol == "AAPL[bold]" and hostile.close == [1.0, 2.0, 2.0, 4.0]
     compare = draw_figure(series * 2, 60, 12, colors).plain
     assert "█" not in compare  # several lines, no volume
+    won = draw_figure(series, 110, 17, colors, Figures("ko", "KRW")).plain
+    assert "▲186 " in won and "▼170 " in won  # the won's precision; no wide 원 in the figure
+    assert "7,900만┤" in won  # a wide character in an axis label keeps the rows in line
+    assert {cell_len(line) for line in won.split("\n")} == {110}
+    assert "e+" not in won and "e5" not in won
+
+
+@given(
+    st.floats(min_value=-1e15, max_value=1e15, allow_nan=False),
+    st.floats(min_value=1e-6, max_value=1e15),
+)
+def test_axis_ticks_are_round_and_never_scientific(low: float, span: float) -> None:
+    from tui.widgets.chart import nice_ticks
+
+    high = low + span
+    assume(span >= abs(low) * 1e-6)  # the chart pads its range by at least 1% of the price
+    ticks, decimals = nice_ticks(low, high)
+    assert 1 <= len(ticks) <= 6
+    assert all(low - span * 1e-6 <= t <= high + span * 1e-6 for t in ticks)
+    for tick in ticks:
+        label = numfmt.grouped(tick, decimals)
+        assert "e" not in label.lower() and label
+    assert decimals <= 12

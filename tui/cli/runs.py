@@ -13,6 +13,7 @@ from assistant_core.export import (
     format_timestamp,
     one_line,
 )
+from assistant_core.numfmt import grouped
 from assistant_core.objects import Run, RunStep, ToolCall
 from assistant_core.store import Store
 
@@ -53,7 +54,7 @@ def list_runs(store: Store, args: argparse.Namespace, out: Output) -> int:
         calls = sum(len(step.tool_calls) for step in steps)
         seconds = run_seconds(run)
         took = format_duration(seconds * 1000) if seconds is not None else "—"
-        tokens = run.usage.total_tokens if run.usage else 0
+        tokens = grouped(run.usage.total_tokens if run.usage else 0, 0)
         out.line(
             f"{run.id}  {run.status:<11} {format_timestamp(run.created_at)}  {took:>7}  "
             f"{len(steps)} steps  {calls} tool calls  {tokens} tokens  {one_line(run.model)}"
@@ -80,8 +81,9 @@ def show_run(store: Store, args: argparse.Namespace, out: Output) -> int:
         fields.append(
             (
                 "tokens",
-                f"{run.usage.prompt_tokens} prompt + {run.usage.completion_tokens} completion"
-                f" = {run.usage.total_tokens}",
+                f"{grouped(run.usage.prompt_tokens, 0)} prompt"
+                f" + {grouped(run.usage.completion_tokens, 0)} completion"
+                f" = {grouped(run.usage.total_tokens, 0)}",
             )
         )
     if run.last_error:

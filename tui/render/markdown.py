@@ -387,7 +387,8 @@ def layout_table(
     width: int,
     rule_style: Style,
 ) -> Lines:
-    """Columns two spaces apart, a rule under the header, cells wrapped when too wide."""
+    """Columns two spaces apart, a rule under the header, cells wrapped when too wide
+    (right-aligned columns — figures — last, so numbers stay whole while text can wrap)."""
     columns = max([len(header)] + [len(row) for row in rows]) if (header or rows) else 0
     if columns == 0:
         return []
@@ -395,7 +396,7 @@ def layout_table(
     grid += [row[:columns] + [Text("")] * (columns - len(row)) for row in rows]
     aligns = (aligns + ["left"] * columns)[:columns]
     natural = [max(cell_len(row[c].plain) for row in grid) for c in range(columns)]
-    widths = fit_widths(natural, width, gap=2)
+    widths = fit_widths(natural, width, gap=2, firm=[a == "right" for a in aligns])
     out: Lines = []
     for row_index, row in enumerate(grid):
         cells = [
@@ -427,15 +428,20 @@ def layout_table(
     return out
 
 
-def fit_widths(natural: list[int], width: int, *, gap: int) -> list[int]:
-    """Shrink the widest columns until they fit ``width`` (never below 3 cells)."""
+def fit_widths(
+    natural: list[int], width: int, *, gap: int, firm: list[bool] | None = None
+) -> list[int]:
+    """Shrink the widest columns until they fit ``width`` (never below 3 cells); ``firm``
+    columns only once the others can shrink no more."""
     widths = [max(w, 1) for w in natural]
+    firm = firm or [False] * len(widths)
     available = width - gap * (len(widths) - 1)
-    while sum(widths) > available:
-        widest = max(range(len(widths)), key=widths.__getitem__)
-        if widths[widest] <= 3:
-            break
-        widths[widest] -= 1
+    for shrinking in ([c for c in range(len(widths)) if not firm[c]], list(range(len(widths)))):
+        while shrinking and sum(widths) > available:
+            widest = max(shrinking, key=widths.__getitem__)
+            if widths[widest] <= 3:
+                break
+            widths[widest] -= 1
     return widths
 
 

@@ -18,17 +18,36 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
+from assistant_core import numfmt
+from assistant_core.numfmt import Locale
+
 from ..render.safe_text import sanitize_inline
-from .tables import format_number
 from .theme import theme_style
 
 CAPTION_LINES = 1
 VOLUME_ROWS = 6  # volume subplot height, frame included
+Y_TICKS = 5  # price-axis labels: about this many, at round values
 THEME_NAME = "investor-assistant"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """How the chart writes its numbers: the answer's locale and the prices' currency."""
+
+    locale: Locale = "en"
+    currency: str | None = None
+
+    def price(self, value: float) -> str:
+        return numfmt.price(value, self.currency, self.locale)
+
+    def digits(self, value: float) -> str:
+        """Inside the figure: no currency (plotext counts a wide 원 as one cell)."""
+        return numfmt.price_digits(value, self.currency)
 
 
 @dataclass
@@ -98,9 +117,12 @@ class PriceChart(Widget):
     }
     """
 
-    def __init__(self, display: dict[str, Any] | None, **kwargs: Any) -> None:
+    def __init__(
+        self, display: dict[str, Any] | None, figures: Figures | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.series = series_from_display(display)
+        self.figures = figures or Figures()
         self._figure_key: tuple[object, ...] | None = None
         self._figure: Text | None = None
         self._drawing: tuple[object, ...] | None = None  # key being drawn in a thread
@@ -145,7 +167,7 @@ class PriceChart(Widget):
         height: int,
         colors: dict[str, tuple[int, int, int]],
     ) -> None:
-        figure = draw_figure(self.series, width, height, colors)
+        figure = draw_figure(self.series, width, height, colors, self.figures)
         self.app.call_from_thread(self._drawn, key, figure)
 
     def _drawn(self, key: tuple[object, ...], figure: Text) -> None:
@@ -170,17 +192,24 @@ class PriceChart(Widget):
             first, last = series.close[0], series.close[-1]
             change = (last / first - 1) * 100 if first else 0.0
             highs, lows = series.high or series.close, series.low or series.close
+            figures = self.figures
             text.append(series.symbol, self._style("chart--caption") + Style(bold=True))
-            text.append(f"  {last:,.2f}  ")
+            text.append(f"  {figures.price(last)}  ")
             text.append(
-                f"{change:+.1f}%", self._style("chart--high" if change >= 0 else "chart--low")
+                numfmt.change(change, figures.locale),
+                self._style("chart--high" if change >= 0 else "chart--low"),
             )
             text.append(f" over {len(series.close)} days", self._style("chart--muted"))
             top, bottom = _argmax(highs), _argmin(lows)
             text.append("  ▲ ", self._style("chart--high"))
-            text.append(f"{highs[top]:,.2f} {series.dates[top]}", self._style("chart--muted"))
+            text.append(
+                f"{figures.price(highs[top])} {series.dates[top]}", self._style("chart--muted")
+            )
             text.append("  ▼ ", self._style("chart--low"))
-            text.append(f"{lows[bottom]:,.2f} {series.dates[bottom]}", self._style("chart--muted"))
+            text.append(
+                f"{figures.price(lows[bottom])} {series.dates[bottom]}",
+                self._style("chart--muted"),
+            )
             return text
         for index, series in enumerate(self.series):
             first, last = series.close[0], series.close[-1]
@@ -190,7 +219,8 @@ class PriceChart(Widget):
             text.append("━ ", self._style(_series_class(index)))
             text.append(f"{series.symbol} ", Style(bold=True))
             text.append(
-                f"{change:+.1f}%", self._style("chart--high" if change >= 0 else "chart--low")
+                numfmt.change(change, self.figures.locale),
+                self._style("chart--high" if change >= 0 else "chart--low"),
             )
         text.append("  (% since first day)", self._style("chart--muted"))
         return text
@@ -209,9 +239,14 @@ _PLOTEXT_LOCK = threading.Lock()
 
 
 def draw_figure(
-    series: list[Series], width: int, height: int, colors: dict[str, tuple[int, int, int]]
+    series: list[Series],
+    width: int,
+    height: int,
+    colors: dict[str, tuple[int, int, int]],
+    figures: Figures | None = None,
 ) -> Text:
     """The plotext figure for ``series`` at ``width`` x ``height`` cells, as ``Text``."""
+    figures = figures or Figures()
     with _PLOTEXT_LOCK:
         import plotext as plt
 
@@ -240,17 +275,25 @@ def draw_figure(
         for plot in plots:
             plot.theme(THEME_NAME)
         if single:
-            _draw_price(plt, top, first, colors)
+            _draw_price(plt, top, first, colors, figures)
         else:
-            _draw_compare(plt, top, series, colors)
+            _draw_compare(plt, top, series, colors, figures)
+        wide: dict[str, str] = {}
         if bottom is not None and first.volume is not None:
-            _draw_volume(plt, bottom, first.volume, colors)
+            wide = _draw_volume(plt, bottom, first.volume, colors, figures)
         # The figure's labels carry tool data (symbols, dates): sanitised in Series.
-        return Text.from_ansi(figure.build().string().rstrip("\n"), end="", no_wrap=True)
+        drawn = figure.build().string().rstrip("\n")
+        for stand_in, label in wide.items():
+            drawn = drawn.replace(stand_in, label)
+        return Text.from_ansi(drawn, end="", no_wrap=True)
 
 
 def _draw_price(
-    plt: Any, plot: Any, series: Series, colors: dict[str, tuple[int, int, int]]
+    plt: Any,
+    plot: Any,
+    series: Series,
+    colors: dict[str, tuple[int, int, int]],
+    figures: Figures,
 ) -> None:
     xs = list(range(len(series.close)))
     line = plot.signal(xs, series.close, marker=plt.marker("hd", plt.pixel(colors["chart--line"])))
@@ -262,22 +305,31 @@ def _draw_price(
         (top, highs[top], "chart--high", "▲"),
         (bottom, lows[bottom], "chart--low", "▼"),
     ):
-        label = plt.colorize(f"{glyph}{value:,.2f}", plt.pixel(colors[name]))
+        label = plt.colorize(f"{glyph}{figures.digits(value)}", plt.pixel(colors[name]))
         # Labels read away from the nearer edge, so they are not cut off.
         align = "right" if index > len(xs) / 2 else "left"
         plot.draw(plot.text(index, value, label, alignment=align))
     # Room above the high and below the low, so their labels are not on the frame.
     pad = (highs[top] - lows[bottom]) * 0.08 or abs(highs[top]) * 0.01 or 1.0
-    plot.ruler("y").lim(lows[bottom] - pad, highs[top] + pad)
+    low, high = lows[bottom] - pad, highs[top] + pad
+    plot.ruler("y").lim(low, high)
+    _value_ticks(plot, low, high, "")
     _date_ticks(plot, series.dates)
 
 
 def _draw_compare(
-    plt: Any, plot: Any, series: list[Series], colors: dict[str, tuple[int, int, int]]
+    plt: Any,
+    plot: Any,
+    series: list[Series],
+    colors: dict[str, tuple[int, int, int]],
+    figures: Figures,
 ) -> None:
+    lows, highs = [], []
     for index, one in enumerate(series):
         base = one.close[0] or 1.0
         rebased = [(value / base - 1) * 100 for value in one.close]
+        lows.append(min(rebased))
+        highs.append(max(rebased))
         line = plot.signal(
             list(range(len(rebased))),
             rebased,
@@ -285,12 +337,22 @@ def _draw_compare(
         )
         line.lines()
         plot.draw(line)
+    pad = (max(highs) - min(lows)) * 0.05 or 1.0
+    low, high = min(lows) - pad, max(highs) + pad
+    plot.ruler("y").lim(low, high)
+    _value_ticks(plot, low, high, "%")
     _date_ticks(plot, max((s.dates for s in series), key=len))
 
 
 def _draw_volume(
-    plt: Any, plot: Any, volume: list[float], colors: dict[str, tuple[int, int, int]]
-) -> None:
+    plt: Any,
+    plot: Any,
+    volume: list[float],
+    colors: dict[str, tuple[int, int, int]],
+    figures: Figures,
+) -> dict[str, str]:
+    """Volume bars; returns the stand-ins used for labels with wide characters (see
+    ``_narrow``)."""
     bars = plot.bar(
         list(range(len(volume))),
         volume,
@@ -301,8 +363,25 @@ def _draw_volume(
     plot.draw(bars)
     peak = max(volume) if volume else 0
     plot.ruler("x").ticks([], [])
-    if peak > 0:
-        plot.ruler("y").ticks([0, peak], ["0", format_number(peak, decimals=0)])
+    if peak <= 0:
+        return {}
+    labels, wide = _narrow(["0", numfmt.count(peak, figures.locale)])
+    plot.ruler("y").ticks([0, peak], labels)
+    return wide
+
+
+def _narrow(labels: list[str]) -> tuple[list[str], dict[str, str]]:
+    """plotext counts a character as one cell, so a label with a wide one (``2,259만``)
+    would push its row out of line: such a label is drawn as a stand-in of its cell width
+    (private-use characters) and swapped back in the finished figure."""
+    out, wide = [], {}
+    for index, label in enumerate(labels):
+        if cell_len(label) != len(label):
+            stand_in = chr(0xE000 + index) * cell_len(label)
+            wide[stand_in] = label
+            label = stand_in
+        out.append(label)
+    return out, wide
 
 
 def _series_class(index: int) -> str:
@@ -315,6 +394,38 @@ def _argmax(values: list[float]) -> int:
 
 def _argmin(values: list[float]) -> int:
     return min(range(len(values)), key=values.__getitem__)
+
+
+def nice_ticks(low: float, high: float, count: int = Y_TICKS) -> tuple[list[float], int]:
+    """About ``count`` round values within [low, high] (steps of 1, 2, 2.5 or 5 × 10ⁿ) and
+    the decimals they need: labels a reader can take in, never plotext's ``2.79e5``."""
+    span = high - low
+    if not (math.isfinite(span) and span > 0):
+        return [low], 2
+    power = 10.0 ** math.floor(math.log10(span / max(count - 1, 1)))
+
+    def ticks_of(step: float) -> list[float]:
+        first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+        return [i * step for i in range(first, last + 1)]
+
+    steps = [m * power for m in (0.5, 1, 2, 2.5, 5, 10, 20)]
+    fitting = [step for step in steps if 2 <= len(ticks_of(step)) <= count + 1]
+    step = min(fitting or steps[-1:], key=lambda s: abs(len(ticks_of(s)) - count))
+    decimals = 0
+    while decimals < 12 and abs(round(step, decimals) - step) > step * 1e-9:
+        decimals += 1
+    return ticks_of(step), decimals
+
+
+def _value_ticks(plot: Any, low: float, high: float, suffix: str) -> None:
+    """Label the y axis ourselves: grouped digits, ASCII minus, ``suffix`` (``%``)."""
+    ticks, decimals = nice_ticks(low, high)
+    plus = suffix == "%"  # a change since the first day has a sign
+    labels = [
+        ("+" if plus and round(t, decimals) > 0 else "") + numfmt.grouped(t, decimals) + suffix
+        for t in ticks
+    ]
+    plot.ruler("y").ticks(ticks, labels)
 
 
 def _date_ticks(plot: Any, dates: list[str], count: int = 5) -> None:

@@ -24,6 +24,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 
 from assistant_core.errors import AssistantError, NotFoundError
+from assistant_core.numfmt import Locale, locale_of
 from assistant_core.objects import FunctionCall, LastError, Message, ToolCall, now
 
 from ..render.safe_text import sanitize_inline
@@ -570,13 +571,28 @@ class ChatView(VerticalScroll):
             widget = AssistantMessage(item.message, text=item.text)
         elif item.kind == "call":
             assert item.call is not None
-            widget = ToolCallCard(item.call, item.run_id or "", expanded=item.expanded)
+            widget = ToolCallCard(
+                item.call,
+                item.run_id or "",
+                expanded=item.expanded,
+                locale=self._locale_for(item),
+            )
             if item.call.status == "running":
                 self._spinning.add(item.key)
         else:
             widget = ErrorLine(item.error)
         item.widget = widget
         return widget
+
+    def _locale_for(self, item: _Item) -> Locale:
+        """The language of the question before ``item``: a card writes its numbers the way
+        the answer it serves does (``136.5조 원`` for a Korean question)."""
+        passed = False
+        for other in reversed(self._items):
+            passed = passed or other is item
+            if passed and other.kind == "user":
+                return locale_of(other.text)
+        return "en"
 
     def _unbind(self, item: _Item) -> None:
         widget = item.widget

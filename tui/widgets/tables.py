@@ -8,21 +8,25 @@ and into ``Text`` spans, never through markup.
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from rich.style import Style
 from rich.text import Text
+
+from assistant_core import numfmt
+from assistant_core.numfmt import Locale
+from assistant_core.tools.summaries import statement_row_kind
 
 from ..render.markdown import layout_table, measure_console
 from ..render.safe_text import sanitize, sanitize_inline, truncate
 
 JSON_LIMIT = 4_000
 LIST_LIMIT = 20
-MISSING = "—"
-
-_UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
+MISSING = numfmt.MISSING
+MIN_LABEL = 12  # a statement table drops its oldest periods before labels get narrower
 
 
 @dataclass(frozen=True)
@@ -38,26 +42,18 @@ class TableStyles:
     link: Style = field(default_factory=lambda: Style(underline=True))
 
 
-def format_number(value: Any, *, decimals: int = 1) -> str:
-    """A figure as people read it: 391035000000 → 391.0B, -1234567 → -1.2M, 6.11 → 6.11.
+def format_number(value: Any, locale: Locale = "en") -> str:
+    """A figure of unknown kind as people read it (``numfmt.plain``: 391035000000 →
+    391.0B / 3,910억, 6.11 → 6.11). Text is shown as it is (sanitised); None and NaN are a
+    dash."""
+    return _figure(value, lambda v: numfmt.plain(v, locale))
 
-    Strings are returned as they are (sanitised); None and NaN become an em dash.
-    """
-    if value is None or isinstance(value, bool):
-        return MISSING if value is None else str(value)
-    if isinstance(value, str):
-        return sanitize_inline(value)
-    if not isinstance(value, (int, float)):
+
+def _figure(value: Any, write: Callable[[Any], str]) -> str:
+    """A cell: ``write`` for numbers, the text itself (sanitised) for anything else."""
+    if isinstance(value, (str, bool)):
         return sanitize_inline(str(value))
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return MISSING
-    magnitude = abs(value)
-    for threshold, suffix in _UNITS:
-        if magnitude >= threshold:
-            return f"{value / threshold:.{decimals}f}{suffix}"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.2f}"
+    return write(value)
 
 
 def _is_negative(value: Any) -> bool:
@@ -76,53 +72,100 @@ def _title(display: dict[str, Any], styles: TableStyles, extra: str = "") -> Tex
     return text
 
 
-def statement_table(display: dict[str, Any], width: int, styles: TableStyles) -> Text:
+def statement_table(
+    display: dict[str, Any], width: int, styles: TableStyles, locale: Locale = "en"
+) -> Text:
     """``{"title", "columns": [periods], "rows": [[label, v1, v2, …]], "unit"}`` with the
-    periods as columns and every figure formatted with its unit suffix."""
+    periods as columns. When the unit is a currency, the amounts share one scale, said once
+    in the corner above the labels (``단위: 조 원``, ``in billions of USD``); per-share rows
+    and share counts carry their own. Numbers are never split across lines: when the
+    periods don't fit the width, the oldest are left out (and the table says so)."""
     columns = [sanitize_inline(str(c)) for c in display.get("columns") or []]
     unit = display.get("unit")
-    lines: list[Text] = []
-    title = _title(display, styles, f"({sanitize_inline(str(unit))})" if unit else "")
-    if title is not None:
-        lines.append(title)
-    header = [Text("", end="")] + [Text(c, styles.header, end="") for c in columns]
+    currency = numfmt.currency(unit)
+    raw_rows = [r for r in display.get("rows") or [] if isinstance(r, (list, tuple)) and r]
+    amounts = [
+        value
+        for label, *values in raw_rows
+        if statement_row_kind(str(label)) == "amount"
+        for value in values
+    ]
+    scale = numfmt.table_unit(amounts, unit, locale) if currency is not None else None
+
+    def cell(label: str, value: Any) -> str:
+        if scale is None:
+            return format_number(value, locale)
+        kind = statement_row_kind(label)
+        if kind == "per_share":
+            return _figure(value, lambda v: numfmt.price(v, unit, locale))
+        if kind == "count":
+            return _figure(value, lambda v: numfmt.count(v, locale))
+        return _figure(value, scale.cell)
+
+    # The unit, once, in the corner above the labels (as in the analyst's tables).
+    said = scale.label if scale is not None else (sanitize_inline(str(unit)) if unit else "")
+    header = [Text(said, styles.header, end="")]
+    header += [Text(c, styles.header, end="") for c in columns]
     rows: list[list[Text]] = []
-    for raw in display.get("rows") or []:
-        if not isinstance(raw, (list, tuple)) or not raw:
-            continue
-        label, *values = raw
+    for label, *values in raw_rows:
         row = [Text(sanitize_inline(str(label)), styles.label, end="")]
         for value in values:
             style = styles.negative if _is_negative(value) else styles.number
-            row.append(Text(format_number(value), style, end=""))
+            row.append(Text(cell(str(label), value), style, end=""))
         rows.append(row)
-    if rows:
-        aligns = ["left"] + ["right"] * (max(len(r) for r in rows) - 1)
-        lines.extend(layout_table(header, rows, aligns, width, styles.rule))
-    else:
-        lines.append(Text("no rows", styles.muted, end=""))
-    return Text("\n", end="").join(lines)
-
-
-def kv_table(display: dict[str, Any], width: int, styles: TableStyles) -> Text:
-    """``{"title", "items": [[key, value], …]}`` as two aligned columns."""
     lines: list[Text] = []
     title = _title(display, styles)
     if title is not None:
-        lines.append(title)
-    rows = [
-        [
-            Text(sanitize_inline(str(key)), styles.key, end=""),
-            Text(
-                format_number(value),
-                styles.negative if _is_negative(value) else styles.number,
-                end="",
-            ),
-        ]
-        for pair in display.get("items") or []
-        if isinstance(pair, (list, tuple)) and len(pair) == 2
-        for key, value in [pair]
-    ]
+        lines.extend(title.wrap(measure_console(), width, overflow="fold"))
+    if not rows:
+        lines.append(Text("no rows", styles.muted, end=""))
+        return Text("\n", end="").join(lines)
+    shown = _periods_that_fit([header, *rows], width)
+    hidden = max(len(r) for r in rows) - 1 - shown
+    header, rows = header[: shown + 1], [r[: shown + 1] for r in rows]
+    lines.extend(layout_table(header, rows, ["left"] + ["right"] * shown, width, styles.rule))
+    if hidden > 0:
+        more = f"{hidden} older period{'s' if hidden > 1 else ''} not shown (narrow window)"
+        lines.extend(Text(more, styles.muted, end="").wrap(measure_console(), width))
+    return Text("\n", end="").join(lines)
+
+
+def _periods_that_fit(grid: list[list[Text]], width: int) -> int:
+    """How many period columns fit beside a label column of at least ``MIN_LABEL`` cells
+    (at least one: a single period still shows, its label wrapping)."""
+    columns = max(len(row) for row in grid)
+    widths = [max((r[c].cell_len for r in grid if c < len(r)), default=0) for c in range(columns)]
+    label = min(widths[0], MIN_LABEL)
+    shown, used = 0, label
+    for figure in widths[1:]:
+        if used + 2 + figure > width:
+            break
+        shown, used = shown + 1, used + 2 + figure
+    return max(shown, 1)
+
+
+def kv_table(
+    display: dict[str, Any], width: int, styles: TableStyles, locale: Locale = "en"
+) -> Text:
+    """``{"title", "items": [[key, value, kind?], …], "currency"?}`` as two aligned columns;
+    a value with a kind (``"price"``, ``"amount"``, ``"change"``…) is written as that kind
+    in the display's currency, any other as a plain figure."""
+    lines: list[Text] = []
+    title = _title(display, styles)
+    if title is not None:
+        lines.extend(title.wrap(measure_console(), width, overflow="fold"))
+    currency = display.get("currency")
+    rows = []
+    for item in display.get("items") or []:
+        if not isinstance(item, (list, tuple)) or len(item) not in (2, 3):
+            continue
+        key, value = item[0], item[1]
+        kind = str(item[2]) if len(item) == 3 else ""
+        text = _figure(value, partial(numfmt.fmt, kind=kind, code=currency, locale=locale))
+        style = styles.negative if _is_negative(value) else styles.number
+        rows.append(
+            [Text(sanitize_inline(str(key)), styles.key, end=""), Text(text, style, end="")]
+        )
     if rows:
         lines.extend(layout_table([], rows, ["left", "left"], width, styles.rule))
     else:
@@ -136,7 +179,7 @@ def item_list(display: dict[str, Any], width: int, styles: TableStyles) -> Text:
     lines: list[Text] = []
     title = _title(display, styles)
     if title is not None:
-        lines.append(title)
+        lines.extend(title.wrap(measure_console(), width, overflow="fold"))
     items = [i for i in display.get("items") or [] if isinstance(i, dict)]
     for item in items[:LIST_LIMIT]:
         entry = Text.assemble(("• ", styles.muted), end="")

@@ -27,6 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Button
 
 from assistant_core.export import format_duration
+from assistant_core.numfmt import Locale
 from assistant_core.objects import ToolCall
 
 from ..render.safe_text import sanitize, sanitize_inline
@@ -142,10 +143,18 @@ class ToolCallCard(Vertical, can_focus=True):
             self.run_id = run_id
             self.approved = approved
 
-    def __init__(self, call: ToolCall, run_id: str, *, expanded: bool | None = None) -> None:
+    def __init__(
+        self,
+        call: ToolCall,
+        run_id: str,
+        *,
+        expanded: bool | None = None,
+        locale: Locale = "en",
+    ) -> None:
         super().__init__()
         self.call = call
         self.run_id = run_id
+        self.locale = locale  # the answer's language: how the result's numbers are written
         self._user_toggled = expanded is not None
         self.expanded = expanded if expanded is not None else self._wants_expanded()
         self._decided: bool | None = None
@@ -271,14 +280,21 @@ class ToolCallCard(Vertical, can_focus=True):
         display = call.display
         kind = display.get("kind") if isinstance(display, dict) else None
         if kind == "prices":
-            from .chart import PriceChart
+            from .chart import Figures, PriceChart
 
-            return PriceChart(display, classes="card--body")
-        builders = {"table": statement_table, "list": item_list, "kv": kv_table}
-        if kind in builders and isinstance(display, dict):
-            build = builders[kind]
+            figures = Figures(self.locale, self.result_currency())
+            return PriceChart(display, figures, classes="card--body")
+        if kind in ("table", "kv") and isinstance(display, dict):
+            build = statement_table if kind == "table" else kv_table
+            if kind == "kv" and "currency" not in display:  # stored before displays said it
+                display = {**display, "currency": self.result_currency()}
             return ResultText(
-                lambda w: build(display, w, self.table_styles()), classes="card--body"
+                lambda w: build(display, w, self.table_styles(), self.locale),
+                classes="card--body",
+            )
+        if kind == "list" and isinstance(display, dict):
+            return ResultText(
+                lambda w: item_list(display, w, self.table_styles()), classes="card--body"
             )
         if call.function.output is not None:
             text = json_text(call.function.output)
@@ -287,6 +303,18 @@ class ToolCallCard(Vertical, can_focus=True):
             text = json_text(call.function.arguments)
             return ResultText(lambda w: wrap_text(text, w), classes="card--body")
         return None
+
+    def result_currency(self) -> str | None:
+        """The currency the tool said its figures are in (its output's ``currency``)."""
+        output = self.call.function.output
+        if not output or '"currency"' not in output:
+            return None
+        try:
+            body = json.loads(output)
+        except ValueError:
+            return None
+        currency = body.get("currency") if isinstance(body, dict) else None
+        return currency if isinstance(currency, str) else None
 
     def table_styles(self) -> TableStyles:
         style = self._style

@@ -6,18 +6,13 @@ a missing Korean entry falls back to English rather than failing mid-answer.
 
 from __future__ import annotations
 
-import math
 import re
-from typing import Any, Literal
+from typing import Any
 
-Lang = Literal["en", "ko"]
+from ... import numfmt
 
-_HANGUL = re.compile(r"[\u1100-\u11ff\u3131-\u318e\uac00-\ud7a3]")
-
-
-def language_of(text: str) -> Lang:
-    """Korean when the text has any Hangul (the tutorial's language), else English."""
-    return "ko" if _HANGUL.search(text) else "en"
+Lang = numfmt.Locale
+language_of = numfmt.locale_of  # Korean when the question has any Hangul, else English
 
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -97,7 +92,6 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Not covered (no tool for it here): {what}.",
         "도구가 없어 확인하지 못한 항목: {what}.",
     ),
-    "figures_in": ("Figures in {currency}.", "단위: {currency}."),
     "sources": ("Sources: {sources}.", "데이터 출처: {sources}."),
     "as_of": ("as of {as_of}", "{as_of} 기준"),
     "stale": ("stale: the live fetch failed", "오래된 데이터: 실시간 조회 실패"),
@@ -180,9 +174,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "연환산 변동성 {vol} · 최대 낙폭 {dd}.",
     ),
     "perf_volume": ("Average daily volume {volume}.", "일평균 거래량 {volume}."),
+    "shares_word": ("", "주"),  # after a share count; English says "52.3M" alone
     "perf_weekly": (
-        "Weekly closes: {spark} ({lo} – {hi})",
-        "주간 종가 추이: {spark} ({lo} – {hi})",
+        "Weekly closes: {spark} ({range})",
+        "주간 종가 추이: {spark} ({range})",
     ),
     "quote_price": ("Price {price} ({change} today).", "현재가 {price} (오늘 {change})."),
     "quote_valuation": (
@@ -190,8 +185,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "시가총액 {cap} · PER {pe} · 선행 PER {fpe}.",
     ),
     "quote_range": (
-        "52-week range {low} – {high} (price at {pos} of the range).",
-        "52주 범위 {low} – {high} (범위의 {pos} 위치).",
+        "52-week range {range} (price at {pos} of the range).",
+        "52주 범위 {range} (범위의 {pos} 위치).",
     ),
     "reco_consensus": ("Consensus: **{consensus}**.", "컨센서스: **{consensus}**."),
     "reco_header": (
@@ -281,56 +276,6 @@ def t(lang: Lang, key: str, **kw: Any) -> str:
     en, ko = STRINGS[key]
     text = ko if lang == "ko" and ko else en
     return text.format(**kw) if kw else text
-
-
-# -- numbers -----------------------------------------------------------------------------
-MISSING = "–"
-
-
-def num(value: Any) -> float | None:
-    """A finite float from whatever a tool sent (int, float, numeric string), else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def fmt_amount(value: Any) -> str:
-    """Large amounts the way analysts write them: 391.0B, 2.9T, 850.3M."""
-    v = num(value)
-    if v is None:
-        return MISSING
-    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(v) >= scale:
-            return f"{v / scale:.1f}{suffix}"
-    return f"{v:,.0f}" if v == int(v) else f"{v:,.2f}"
-
-
-def fmt_price(value: Any) -> str:
-    v = num(value)
-    return MISSING if v is None else f"{v:,.2f}"
-
-
-def fmt_pct(value: Any, *, signed: bool = False) -> str:
-    """``value`` is already in percent (12.3 → "12.3%")."""
-    v = num(value)
-    if v is None:
-        return MISSING
-    return f"{v:+.1f}%" if signed else f"{v:.1f}%"
-
-
-def fmt_ratio(value: Any) -> str:
-    v = num(value)
-    return MISSING if v is None else f"{v:.2f}"
-
-
-def fmt_multiple(value: Any) -> str:
-    """P/E and the like: one decimal."""
-    v = num(value)
-    return MISSING if v is None else f"{v:.1f}"
 
 
 def fmt_timestamp(value: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .i18n import num
+from ...numfmt import number as num
 
 # The row names we read, in order of preference (Yahoo's names first).
 ROWS: dict[str, tuple[str, ...]] = {
@@ -64,6 +64,8 @@ STATEMENT_ROWS: dict[str, tuple[str, ...]] = {
     ),
     "cash_flow": ("operating_cash_flow", "capex", "free_cash_flow"),
 }
+# Rows per share (a price, in the currency's precision), not amounts of the whole company.
+PER_SHARE = frozenset({"eps"})
 
 
 def as_list(value: Any) -> list[Any]:
@@ -79,6 +81,7 @@ class Statement:
     period: str  # annual | quarterly
     periods: list[str]
     values: dict[str, list[float | None]]
+    currency: str | None = None  # of its amounts (the tool result's currency)
 
     def get(self, key: str, i: int = 0) -> float | None:
         column = self.values.get(key) or []
@@ -94,7 +97,7 @@ class Statement:
         return raw[:10]
 
 
-def read_statement(data: Any, kind: str) -> Statement | None:
+def read_statement(data: Any, kind: str, currency: Any = None) -> Statement | None:
     if not isinstance(data, dict):
         return None
     rows = data.get("rows")
@@ -110,7 +113,13 @@ def read_statement(data: Any, kind: str) -> Statement | None:
     if not periods:
         width = max((len(v) for v in values.values()), default=0)
         periods = [""] * width
-    return Statement(kind, str(data.get("period") or "annual"), periods, values)
+    return Statement(
+        kind,
+        str(data.get("period") or "annual"),
+        periods,
+        values,
+        currency if isinstance(currency, str) else None,
+    )
 
 
 def _column(raw: Any, periods: list[str]) -> list[float | None]:

@@ -10,21 +10,13 @@ import re
 import time
 from typing import Any
 
+from ... import numfmt
+from ...numfmt import number as num
 from . import signals as sig
-from .i18n import (
-    Lang,
-    fmt_amount,
-    fmt_multiple,
-    fmt_pct,
-    fmt_price,
-    fmt_ratio,
-    fmt_timestamp,
-    join_list,
-    num,
-    t,
-)  # fmt: skip
+from .i18n import Lang, fmt_timestamp, join_list, t
 from .intents import SELLING
 from .metrics import (
+    PER_SHARE,
     STATEMENT_ROWS,
     Statement,
     as_list,
@@ -37,6 +29,7 @@ from .metrics import (
     sparkline,
     weekly_closes,
 )  # fmt: skip
+from .names import reader_name
 from .plan import DATA_KINDS, Company, Kind, Observation, Plan
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
@@ -141,7 +134,13 @@ def _report(plan: Plan) -> str:
 
 def _company_blocks(plan: Plan, company: Company, observations: list[Observation]) -> list[str]:
     lang = plan.lang
-    name = company.name or _name_from(observations)
+    name = reader_name(
+        plan.question.text,
+        lang,
+        company.symbol,
+        company.target.query,
+        company.name or _name_from(observations),
+    )
     title = (
         f"## {inline(name)} ({inline(company.symbol)})"
         if name and name != company.symbol
@@ -207,7 +206,7 @@ def _section(obs: Observation, lang: Lang, found: dict[str, Any]) -> list[str]:
     data = obs.data if isinstance(obs.data, dict) else {}
     currency = obs.envelope.get("currency")
     if kind in ("income", "balance", "cash_flow"):
-        statement = read_statement(data, kind)
+        statement = read_statement(data, kind, currency)
         if statement is None or not statement.values:
             return [
                 t(lang, f"sec_{kind}"),
@@ -216,15 +215,15 @@ def _section(obs: Observation, lang: Lang, found: dict[str, Any]) -> list[str]:
         found[kind] = statement
         return [
             t(lang, f"sec_{kind}"),
-            _statement_table(statement, lang, currency),
+            _statement_table(statement, lang),
             *_statement_notes(statement, lang),
         ]
     if kind == "performance":
         found["performance"] = data
-        return _performance(data, lang)
+        return _performance(data, lang, currency)
     if kind == "quote":
         found["quote"] = data
-        return _quote(data, lang)
+        return _quote(data, lang, currency)
     if kind == "recommendations":
         found["recommendations"] = data
         return _recommendations(data, lang)
@@ -244,9 +243,22 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _statement_table(s: Statement, lang: Lang, currency: Any) -> str:
+def _statement_table(s: Statement, lang: Lang) -> str:
+    """Periods as columns; the unit said once, in the corner (``단위: 조 원``), so the cells
+    are bare aligned figures. Per-share rows carry their own currency."""
     ncols = min(2, len(s.periods)) or 1
-    head = [inline(currency) if currency else ""] + [s.label(i) or "–" for i in range(ncols)]
+    keys = [
+        key
+        for key in STATEMENT_ROWS[s.kind]
+        if key in s.values and any(v is not None for v in s.values[key][:ncols])
+    ]
+    unit = numfmt.table_unit(
+        [s.get(key, i) for key in keys if key not in PER_SHARE for i in range(ncols)],
+        s.currency,
+        lang,
+    )
+    corner = unit.label or (inline(s.currency) if s.currency else "")
+    head = [corner] + [s.label(i) or "–" for i in range(ncols)]
     with_change = ncols >= 2
     if with_change:
         head.append(t(lang, "col_change"))
@@ -254,19 +266,21 @@ def _statement_table(s: Statement, lang: Lang, currency: Any) -> str:
         "| " + " | ".join(_cell(h) for h in head) + " |",
         "|---" + "|---:" * (len(head) - 1) + "|",
     ]
-    for key in STATEMENT_ROWS[s.kind]:
-        if key not in s.values or all(v is None for v in s.values[key][:ncols]):
-            continue
-        fmt = fmt_price if key == "eps" else fmt_amount
-        row = [t(lang, f"row_{key}")] + [fmt(s.get(key, i)) for i in range(ncols)]
+    for key in keys:
+        cells = [
+            numfmt.price(s.get(key, i), s.currency, lang) if key in PER_SHARE else unit.cell(s.get(key, i))
+            for i in range(ncols)
+        ]  # fmt: skip
         if with_change:
-            row.append(fmt_pct(pct_change(s.get(key, 0), s.get(key, 1)), signed=True))
+            cells.append(numfmt.change(pct_change(s.get(key, 0), s.get(key, 1)), lang))
+        row = [t(lang, f"row_{key}"), *cells]
         lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
     return "\n".join(lines)
 
 
 def _statement_notes(s: Statement, lang: Lang) -> list[str]:
     notes: list[str] = []
+    cur = s.currency
     if s.kind == "income":
         inc = income_figures(s)
         if inc.revenue_growth is not None:
@@ -274,9 +288,9 @@ def _statement_notes(s: Statement, lang: Lang) -> list[str]:
                 t(
                     lang,
                     "revenue_growth",
-                    growth=fmt_pct(inc.revenue_growth, signed=True),
-                    new=fmt_amount(inc.revenue),
-                    old=fmt_amount(inc.revenue_prev),
+                    growth=numfmt.change(inc.revenue_growth, lang),
+                    new=numfmt.amount(inc.revenue, cur, lang),
+                    old=numfmt.amount(inc.revenue_prev, cur, lang),
                 )
             )
         if any(v is not None for v in (inc.gross_margin, inc.operating_margin, inc.net_margin)):
@@ -285,9 +299,9 @@ def _statement_notes(s: Statement, lang: Lang) -> list[str]:
                     lang,
                     "margins",
                     period=s.label(0) or "–",
-                    gross=fmt_pct(inc.gross_margin),
-                    operating=fmt_pct(inc.operating_margin),
-                    net=fmt_pct(inc.net_margin),
+                    gross=numfmt.percent(inc.gross_margin, lang),
+                    operating=numfmt.percent(inc.operating_margin, lang),
+                    net=numfmt.percent(inc.net_margin, lang),
                 )
             )
     elif s.kind == "balance":
@@ -302,16 +316,25 @@ def _statement_notes(s: Statement, lang: Lang) -> list[str]:
                 t(
                     lang,
                     "leverage",
-                    de=fmt_ratio(bal.debt_to_equity),
-                    cr=fmt_ratio(bal.current_ratio),
+                    de=numfmt.ratio(bal.debt_to_equity, lang),
+                    cr=numfmt.ratio(bal.current_ratio, lang),
                     net_label=t(lang, "net_cash" if net_cash else "net_debt"),
-                    net=fmt_amount(abs(bal.net_debt) if bal.net_debt is not None else None),
+                    net=numfmt.amount(
+                        abs(bal.net_debt) if bal.net_debt is not None else None, cur, lang
+                    ),
                 )
             )
     elif s.kind == "cash_flow":
         fcf = free_cash_flow(s)
         if fcf is not None:
-            notes.append(t(lang, "fcf_margin", period=s.label(0) or "–", fcf=fmt_amount(fcf)))
+            notes.append(
+                t(
+                    lang,
+                    "fcf_margin",
+                    period=s.label(0) or "–",
+                    fcf=numfmt.amount(fcf, cur, lang),
+                )
+            )
     return [" ".join(notes)] if notes else []
 
 
@@ -320,16 +343,20 @@ def _point(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def _performance(d: dict[str, Any], lang: Lang) -> list[str]:
+def _performance(d: dict[str, Any], lang: Lang, currency: Any) -> list[str]:
     days = int(num(d.get("days")) or 100)
     high, low = _point(d.get("high")), _point(d.get("low"))
+
+    def price(value: Any) -> str:
+        return numfmt.price(value, currency, lang)
+
     lines = [
         t(
             lang,
             "perf_close",
-            first=fmt_price(d.get("first_close")),
-            last=fmt_price(d.get("last_close")),
-            ret=fmt_pct(d.get("return_pct"), signed=True),
+            first=price(d.get("first_close")),
+            last=price(d.get("last_close")),
+            ret=numfmt.change(d.get("return_pct"), lang),
             days=days,
             start=inline(d.get("start") or "–"),
             end=inline(d.get("end") or "–"),
@@ -337,20 +364,21 @@ def _performance(d: dict[str, Any], lang: Lang) -> list[str]:
         t(
             lang,
             "perf_range",
-            high=fmt_price(high.get("value")),
+            high=price(high.get("value")),
             high_date=inline(high.get("date") or "–"),
-            low=fmt_price(low.get("value")),
+            low=price(low.get("value")),
             low_date=inline(low.get("date") or "–"),
         ),
         t(
             lang,
             "perf_risk",
-            vol=fmt_pct(d.get("volatility_annualized_pct")),
-            dd=fmt_pct(drawdown_pct(d.get("max_drawdown_pct"))),
+            vol=numfmt.percent(d.get("volatility_annualized_pct"), lang),
+            dd=numfmt.percent(drawdown_pct(d.get("max_drawdown_pct")), lang),
         ),
     ]
     if num(d.get("avg_volume")) is not None:
-        lines.append(t(lang, "perf_volume", volume=fmt_amount(d.get("avg_volume"))))
+        volume = numfmt.count(d.get("avg_volume"), lang, word=t(lang, "shares_word"))
+        lines.append(t(lang, "perf_volume", volume=volume))
     closes = weekly_closes(d)
     if len(closes) >= 2:
         lines.append(
@@ -358,26 +386,29 @@ def _performance(d: dict[str, Any], lang: Lang) -> list[str]:
                 lang,
                 "perf_weekly",
                 spark=sparkline(closes),
-                lo=fmt_price(min(closes)),
-                hi=fmt_price(max(closes)),
+                range=numfmt.price_range(min(closes), max(closes), currency, lang),
             )
         )
     return [t(lang, "sec_performance", days=days), "\n".join(f"- {line}" for line in lines)]
 
 
-def _quote(d: dict[str, Any], lang: Lang) -> list[str]:
-    change = num(d.get("change_pct"))
+def _quote(d: dict[str, Any], lang: Lang, currency: Any) -> list[str]:
     lines = [
-        t(lang, "quote_price", price=fmt_price(d.get("price")), change=fmt_pct(change, signed=True))
+        t(
+            lang,
+            "quote_price",
+            price=numfmt.price(d.get("price"), currency, lang),
+            change=numfmt.change(d.get("change_pct"), lang),
+        )
     ]
     if any(num(d.get(k)) is not None for k in ("market_cap", "pe_ratio", "forward_pe")):
         lines.append(
             t(
                 lang,
                 "quote_valuation",
-                cap=fmt_amount(d.get("market_cap")),
-                pe=fmt_multiple(d.get("pe_ratio")),
-                fpe=fmt_multiple(d.get("forward_pe")),
+                cap=numfmt.amount(d.get("market_cap"), currency, lang),
+                pe=numfmt.ratio(d.get("pe_ratio"), lang),
+                fpe=numfmt.ratio(d.get("forward_pe"), lang),
             )
         )
     lo, hi, price = (
@@ -388,7 +419,12 @@ def _quote(d: dict[str, Any], lang: Lang) -> list[str]:
     if lo is not None and hi is not None:
         pos = (price - lo) / (hi - lo) * 100 if price is not None and hi > lo else None
         lines.append(
-            t(lang, "quote_range", low=fmt_price(lo), high=fmt_price(hi), pos=fmt_pct(pos))
+            t(
+                lang,
+                "quote_range",
+                range=numfmt.price_range(lo, hi, currency, lang),
+                pos=numfmt.percent(pos, lang),
+            )
         )
     return [t(lang, "sec_quote"), "\n".join(f"- {line}" for line in lines)]
 
@@ -429,7 +465,8 @@ def _recommendations(d: dict[str, Any], lang: Lang) -> list[str]:
         rows = [t(lang, "reco_header"), "|---|---:|---:|---:|---:|---:|"]
         for p in periods:
             counts = [
-                fmt_amount(p.get(k)) for k in ("strongBuy", "buy", "hold", "sell", "strongSell")
+                numfmt.count(p.get(k), lang)
+                for k in ("strongBuy", "buy", "hold", "sell", "strongSell")
             ]
             rows.append("| " + " | ".join([_cell(inline(p.get("period") or "–")), *counts]) + " |")
         out.append("\n".join(rows))
@@ -443,6 +480,7 @@ def _compare(obs: Observation, lang: Lang) -> list[str]:
     if obs.error:
         return [t(lang, "failed", what=_capital(t(lang, "kind_compare")), error=inline(obs.error))]
     data = obs.data if isinstance(obs.data, dict) else {}
+    currency = obs.envelope.get("currency")  # set only when every stock trades in it
     stocks = [s for s in as_list(data.get("stocks")) if isinstance(s, dict)]
     rows = [t(lang, "compare_header"), "|---|---:|---:|---:|---:|---:|"]
     for s in stocks:
@@ -452,9 +490,10 @@ def _compare(obs: Observation, lang: Lang) -> list[str]:
             )
             continue
         rows.append("| " + " | ".join([
-            _cell(inline(s.get("symbol") or "?")), fmt_price(s.get("first_close")), fmt_price(s.get("last_close")),
-            fmt_pct(s.get("return_pct"), signed=True), fmt_pct(s.get("volatility_annualized_pct")),
-            fmt_pct(drawdown_pct(s.get("max_drawdown_pct"))),
+            _cell(inline(s.get("symbol") or "?")),
+            numfmt.price(s.get("first_close"), currency, lang), numfmt.price(s.get("last_close"), currency, lang),
+            numfmt.change(s.get("return_pct"), lang), numfmt.percent(s.get("volatility_annualized_pct"), lang),
+            numfmt.percent(drawdown_pct(s.get("max_drawdown_pct")), lang),
         ]) + " |")  # fmt: skip
     for failure in as_list(data.get("errors")):
         if isinstance(failure, dict):
@@ -475,16 +514,16 @@ def _compare(obs: Observation, lang: Lang) -> list[str]:
                 lang,
                 "compare_best",
                 best=inline(best.get("symbol")),
-                best_ret=fmt_pct(best["return_pct"], signed=True),
+                best_ret=numfmt.change(best["return_pct"], lang),
                 calm=inline(quiet.get("symbol")),
-                calm_vol=fmt_pct(quiet["volatility_annualized_pct"]),
+                calm_vol=numfmt.percent(quiet["volatility_annualized_pct"], lang),
             )
         )
     return out
 
 
 def _signal_text(s: sig.Signal, lang: Lang) -> str:
-    return t(lang, s.key, v=s.value, days=s.days or 100)
+    return t(lang, s.key, v=inline(s.figure(lang)), days=s.days or 100)
 
 
 def _signal_lists(signals: list[sig.Signal], lang: Lang) -> str:

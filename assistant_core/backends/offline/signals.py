@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .i18n import fmt_amount, fmt_multiple, fmt_pct, fmt_ratio, num
+from ... import numfmt
+from ...numfmt import number as num
+from .i18n import Lang
 from .metrics import (
     Statement,
     as_list,
@@ -22,10 +24,19 @@ from .metrics import (
 
 @dataclass(frozen=True)
 class Signal:
+    """A signal and its figure, formatted when the answer is written (in its language)."""
+
     positive: bool
     key: str  # an i18n key, "sig_…"
-    value: str  # the figure, already formatted
+    value: float | str  # the figure (a consensus is words)
+    kind: str = "percent"  # how to write it: numfmt kind ("percent", "ratio", "amount")
     days: int | None = None
+    currency: str | None = None  # of an amount
+
+    def figure(self, lang: Lang) -> str:
+        if isinstance(self.value, str):
+            return self.value
+        return numfmt.fmt(self.value, self.kind, self.currency, lang)
 
 
 def collect(
@@ -45,17 +56,16 @@ def collect(
     if cash_flow is not None:
         fcf = free_cash_flow(cash_flow)
         if fcf is not None and fcf != 0:
-            out.append(
-                Signal(fcf > 0, "sig_fcf_pos" if fcf > 0 else "sig_fcf_neg", fmt_amount(fcf))
-            )
+            key = "sig_fcf_pos" if fcf > 0 else "sig_fcf_neg"
+            out.append(Signal(fcf > 0, key, fcf, "amount", currency=cash_flow.currency))
     if performance:
         out += _performance(performance)
     if quote:
         pe = num(quote.get("pe_ratio"))
         if pe is not None and pe >= 35:
-            out.append(Signal(False, "sig_pe_high", fmt_multiple(pe)))
+            out.append(Signal(False, "sig_pe_high", pe, "ratio"))
         elif pe is not None and 0 < pe <= 15:
-            out.append(Signal(True, "sig_pe_low", fmt_multiple(pe)))
+            out.append(Signal(True, "sig_pe_low", pe, "ratio"))
     if recommendations:
         consensus = consensus_of(recommendations)
         if consensus and "buy" in consensus.lower():
@@ -69,23 +79,23 @@ def _income(s: Statement) -> list[Signal]:
     f = income_figures(s)
     out: list[Signal] = []
     if f.revenue_growth is not None and f.revenue_growth >= 3:
-        out.append(Signal(True, "sig_rev_up", fmt_pct(f.revenue_growth)))
+        out.append(Signal(True, "sig_rev_up", f.revenue_growth))
     elif f.revenue_growth is not None and f.revenue_growth <= -3:
-        out.append(Signal(False, "sig_rev_down", fmt_pct(abs(f.revenue_growth))))
+        out.append(Signal(False, "sig_rev_down", abs(f.revenue_growth)))
     if f.operating_growth is not None and f.operating_growth >= 5:
-        out.append(Signal(True, "sig_op_up", fmt_pct(f.operating_growth)))
+        out.append(Signal(True, "sig_op_up", f.operating_growth))
     elif f.operating_growth is not None and f.operating_growth <= -5:
-        out.append(Signal(False, "sig_op_down", fmt_pct(abs(f.operating_growth))))
+        out.append(Signal(False, "sig_op_down", abs(f.operating_growth)))
     if f.net_income_growth is not None and f.net_income_growth <= -5 and (f.net_income or 0) > 0:
-        out.append(Signal(False, "sig_ni_down", fmt_pct(abs(f.net_income_growth))))
+        out.append(Signal(False, "sig_ni_down", abs(f.net_income_growth)))
     elif f.net_income_growth is not None and f.net_income_growth >= 10:
-        out.append(Signal(True, "sig_ni_up", fmt_pct(f.net_income_growth)))
+        out.append(Signal(True, "sig_ni_up", f.net_income_growth))
     if f.net_income is not None and f.net_income < 0:
-        out.append(Signal(False, "sig_loss", fmt_amount(f.net_income)))
+        out.append(Signal(False, "sig_loss", f.net_income, "amount", currency=s.currency))
     elif f.net_margin is not None and f.net_margin >= 15:
-        out.append(Signal(True, "sig_margin_high", fmt_pct(f.net_margin)))
+        out.append(Signal(True, "sig_margin_high", f.net_margin))
     elif f.net_margin is not None and f.net_margin < 5:
-        out.append(Signal(False, "sig_margin_thin", fmt_pct(f.net_margin)))
+        out.append(Signal(False, "sig_margin_thin", f.net_margin))
     return out
 
 
@@ -93,17 +103,17 @@ def _balance(s: Statement) -> list[Signal]:
     f = balance_figures(s)
     out: list[Signal] = []
     if f.equity is not None and f.equity <= 0:
-        out.append(Signal(False, "sig_equity_negative", fmt_amount(f.equity)))
+        out.append(Signal(False, "sig_equity_negative", f.equity, "amount", currency=s.currency))
     elif f.debt_to_equity is not None and f.debt_to_equity > 1.5:
-        out.append(Signal(False, "sig_de_high", fmt_ratio(f.debt_to_equity)))
+        out.append(Signal(False, "sig_de_high", f.debt_to_equity, "ratio"))
     elif f.debt_to_equity is not None and f.debt_to_equity < 0.5:
-        out.append(Signal(True, "sig_de_low", fmt_ratio(f.debt_to_equity)))
+        out.append(Signal(True, "sig_de_low", f.debt_to_equity, "ratio"))
     if f.current_ratio is not None and f.current_ratio < 1:
-        out.append(Signal(False, "sig_cr_low", fmt_ratio(f.current_ratio)))
+        out.append(Signal(False, "sig_cr_low", f.current_ratio, "ratio"))
     elif f.current_ratio is not None and f.current_ratio >= 1.5:
-        out.append(Signal(True, "sig_cr_high", fmt_ratio(f.current_ratio)))
+        out.append(Signal(True, "sig_cr_high", f.current_ratio, "ratio"))
     if f.net_debt is not None and f.net_debt < 0:
-        out.append(Signal(True, "sig_net_cash", fmt_amount(-f.net_debt)))
+        out.append(Signal(True, "sig_net_cash", -f.net_debt, "amount", currency=s.currency))
     return out
 
 
@@ -112,17 +122,17 @@ def _performance(p: dict[str, Any]) -> list[Signal]:
     days = int(num(p.get("days")) or 100)
     ret = num(p.get("return_pct"))
     if ret is not None and ret >= 5:
-        out.append(Signal(True, "sig_ret_up", fmt_pct(ret), days))
+        out.append(Signal(True, "sig_ret_up", ret, days=days))
     elif ret is not None and ret <= -5:
-        out.append(Signal(False, "sig_ret_down", fmt_pct(abs(ret)), days))
+        out.append(Signal(False, "sig_ret_down", abs(ret), days=days))
     vol = num(p.get("volatility_annualized_pct"))
     if vol is not None and vol >= 45:
-        out.append(Signal(False, "sig_vol_high", fmt_pct(vol)))
+        out.append(Signal(False, "sig_vol_high", vol))
     elif vol is not None and vol <= 20:
-        out.append(Signal(True, "sig_vol_low", fmt_pct(vol)))
+        out.append(Signal(True, "sig_vol_low", vol))
     dd = drawdown_pct(p.get("max_drawdown_pct"))
     if dd is not None and dd <= -20:
-        out.append(Signal(False, "sig_dd_deep", fmt_pct(dd)))
+        out.append(Signal(False, "sig_dd_deep", dd))
     return out
 
 
