@@ -8,6 +8,7 @@ import asyncio
 import concurrent.futures
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -175,3 +176,20 @@ def _an_address_of_this_machine() -> str:
         address: str = probe.getsockname()[0]
     assert not re.match(r"127\.", address), "no non-loopback address on this machine"
     return address
+
+
+def test_a_tab_whose_app_cannot_start_says_why(browser: Any, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('approval = "auto"\n')
+    server = WebServer(settings=("--provider", "offline", "--config", str(config)))
+    try:
+        config.write_text("approval = [unclosed\n")  # broken after the server started
+        page = open_page(browser)
+        page.goto(server.url)
+        page.wait_for_function("document.body.classList.contains('-closed')")
+        reason = page.inner_text("#closed-reason")
+        assert reason.startswith("The app stopped:") and "malformed TOML" in reason, reason
+        assert page.is_visible("#closed-reason")
+        server.wait_for_sessions(0)
+    finally:
+        assert server.stop() == 0, server.output

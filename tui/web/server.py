@@ -40,15 +40,66 @@ log = logging.getLogger("investor-assistant.web")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STOP_TIMEOUT_S = 10.0
 HEARTBEAT_S = 15.0
+MAX_CLOSE_REASON = 123  # bytes, by the websocket protocol
+
+
+class StderrTail:
+    """The app's stderr as textual-serve reads it (``read``), keeping its end: when the
+    app stops with an error, its last line is what the page shows."""
+
+    KEEP = 4096
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self.stream = stream
+        self.tail = b""
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await self.stream.read(n)
+        self.tail = (self.tail + data)[-self.KEEP :]
+        return data
+
+    async def last_line(self) -> str:
+        if not self.stream.at_eof():  # what textual-serve's reader had not read yet
+            try:
+                await asyncio.wait_for(self.read(), 2.0)
+            except TimeoutError:
+                pass
+        lines = self.tail.decode("utf-8", "replace").splitlines()
+        return next((line.strip() for line in reversed(lines) if line.strip()), "")
+
+
+def close_reason(text: str) -> bytes:
+    """A websocket close reason: one line of at most 123 bytes."""
+    data = " ".join(text.split()).encode()
+    if len(data) <= MAX_CLOSE_REASON:
+        return data
+    return data[: MAX_CLOSE_REASON - 3].decode("utf-8", "ignore").encode() + "…".encode()
 
 
 class AppSession(AppService):
     """One browser tab's app process."""
 
-    def __init__(self, argv: Sequence[str], env: Mapping[str, str], **kwargs: Any) -> None:
-        super().__init__(shlex.join(argv), **kwargs)
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        websocket: web.WebSocketResponse,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            shlex.join(argv),
+            write_bytes=websocket.send_bytes,
+            write_str=websocket.send_str,
+            close=self._close_page,
+            **kwargs,
+        )
         self.argv = list(argv)
         self.extra_env = dict(env)
+        self.websocket = websocket
+        self.stderr: StderrTail | None = None
+
+    async def _close_page(self) -> None:
+        await self.websocket.close()
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
         environment = super()._build_environment(width=width, height=height)
@@ -67,15 +118,32 @@ class AppSession(AppService):
             env=self._build_environment(width=width, height=height),
             start_new_session=True,
         )
-        assert process.stdin is not None
+        assert process.stdin is not None and process.stderr is not None
         self._stdin = process.stdin
+        self.stderr = StderrTail(process.stderr)
+        process.stderr = self.stderr  # type: ignore[assignment]
         return process
 
     async def run(self) -> None:
         await super().run()
-        # The app is gone (quit, crashed or killed): end the page's session too, so the
-        # page says so instead of showing a terminal that no longer answers.
-        await self.remote_close()
+        # The app is gone (quit, failed or killed): end the page's session too, saying why
+        # when it failed, rather than leave a terminal that no longer answers.
+        process = self._process
+        code = None
+        if process is not None:
+            try:
+                code = await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                pass
+        if code:
+            line = await self.stderr.last_line() if self.stderr is not None else ""
+            prefix = "investor-assistant: error: "
+            line = line.removeprefix(prefix) or f"exit code {code}; see the server's output"
+            await self.websocket.close(
+                code=WSCloseCode.INTERNAL_ERROR, message=close_reason(f"The app stopped: {line}")
+            )
+        else:
+            await self.websocket.close()
 
     async def stop(self) -> None:
         """Ask the app to quit; kill it if it has not gone within STOP_TIMEOUT_S."""
@@ -117,7 +185,7 @@ class WebServer(Server):
         self.access = access
         self.max_sessions = max_sessions
         self.app_env = dict(env)
-        self.sessions: dict[AppSession, web.WebSocketResponse] = {}
+        self.sessions: set[AppSession] = set()
 
     # -- the aiohttp application -----------------------------------------------------------
     async def _make_app(self) -> web.Application:
@@ -173,9 +241,12 @@ class WebServer(Server):
             loop.close()
 
     async def on_shutdown(self, app: web.Application) -> None:
-        for websocket in list(self.sessions.values()):
-            await websocket.close(code=WSCloseCode.GOING_AWAY, message=b"The server stopped.")
-        await asyncio.gather(*(session.stop() for session in list(self.sessions)))
+        sessions = list(self.sessions)
+        for session in sessions:
+            await session.websocket.close(
+                code=WSCloseCode.GOING_AWAY, message=close_reason("The server stopped.")
+            )
+        await asyncio.gather(*(session.stop() for session in sessions))
 
     # -- access -----------------------------------------------------------------------------
     def _notice(self, request: web.Request, status: int, title: str, text: str) -> web.Response:
@@ -221,7 +292,10 @@ class WebServer(Server):
 
     def _limit_text(self) -> str:
         # Also a websocket close reason: at most 123 bytes.
-        return f"All {self.max_sessions} sessions are in use: close another tab of this app, then retry."
+        n = self.max_sessions
+        return (
+            f"All sessions are in use ({n} of {n}): close another tab of this app, then try again."
+        )
 
     # -- handlers -----------------------------------------------------------------------------
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
@@ -270,20 +344,18 @@ class WebServer(Server):
         if self.full:
             await websocket.prepare(request)
             await websocket.close(
-                code=WSCloseCode.TRY_AGAIN_LATER, message=self._limit_text().encode()
+                code=WSCloseCode.TRY_AGAIN_LATER, message=close_reason(self._limit_text())
             )
             return websocket
         # Counted before the first await, so two tabs cannot both take the last place.
         session = AppSession(
             self.argv,
             self.app_env,
-            write_bytes=websocket.send_bytes,
-            write_str=websocket.send_str,
-            close=websocket.close,
+            websocket,
             download_manager=self.download_manager,
             debug=self.debug,
         )
-        self.sessions[session] = websocket
+        self.sessions.add(session)
         try:
             await websocket.prepare(request)
             await session.start(width, height)
@@ -295,7 +367,7 @@ class WebServer(Server):
             log.exception("session failed")
         finally:
             await session.stop()
-            del self.sessions[session]
+            self.sessions.discard(session)
             log.info("session ended: app process %s", session.pid)
         return websocket
 
