@@ -100,6 +100,19 @@ def test_a_non_loopback_bind_needs_the_token_on_page_websocket_and_downloads(
         assert server.stop() == 0, server.output
 
 
+def test_require_token_applies_to_a_loopback_bind_too() -> None:
+    server = WebServer(options=("--port", "0", "--require-token"))
+    try:
+        [url] = server.urls
+        assert url.startswith("http://127.0.0.1:") and "?token=" in url
+        assert "warning" not in server.output  # loopback: nobody else on the network
+        base = url.split("?", 1)[0].rstrip("/")
+        assert request(f"{base}/").status == 403
+        assert request(url).status == 303
+    finally:
+        assert server.stop() == 0, server.output
+
+
 def test_a_loopback_server_refuses_other_sites_and_shows_the_session_limit(
     browser: Any,
 ) -> None:
