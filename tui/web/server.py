@@ -9,7 +9,7 @@ protocol and its ``AppService`` and change what a public service needs:
 - at most ``max_sessions`` app processes run at once; the page says so when all are taken;
 - the app is started with ``exec`` (no shell) and an ``INVESTOR_ASSISTANT_WEB=1``
   environment, in its own process group, and is killed if it does not quit in time;
-- the page loads nothing from the internet (textual-serve's links a Google font), gives
+- the page loads nothing from the internet (textual-serve's page links a Google font), gives
   close reasons to the user, asks before the tab is closed (Ctrl+W) while a session runs,
   and copies to the clipboard on plain-HTTP origins too, where ``navigator.clipboard``
   does not exist.
