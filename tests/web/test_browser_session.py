@@ -37,6 +37,20 @@ def test_question_answer_threads_help_copy_and_export_in_chromium(
         page.goto(server.url)
         wait_for_screen(page, r"Investor Assistant +DEMO +offline analyst")
         server.wait_for_sessions(1)
+        # The tab's app: this interpreter, the same settings and store, and told it serves a
+        # browser (INVESTOR_ASSISTANT_WEB, for code that needs no terminal then).
+        [pid] = server.app_pids()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+        assert [arg.decode() for arg in argv[3:]] == [
+            "--provider",
+            "offline",
+            "--data",
+            "demo",
+            "--db",
+            str(db),
+        ]
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert b"INVESTOR_ASSISTANT_WEB=1" in environ
         # The terminal has the keyboard at once: no click needed before typing.
         assert page.evaluate("document.activeElement.className") == "xterm-helper-textarea"
 

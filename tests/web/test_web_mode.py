@@ -130,3 +130,18 @@ async def test_exports_download_in_the_browser_and_stay_on_disk(
         await wait_for(pilot, lambda: len(app.deliveries) == 2)
         jsonl = app.deliveries[1][0]
         assert jsonl.suffix == ".jsonl" and jsonl.read_text().count("\n") >= 4
+
+
+def test_browser_tables_name_existing_keys_and_bindings() -> None:
+    """The browser's keymap and labels follow the app's bindings and help table: a renamed
+    binding id or help label would otherwise silently drop its browser key."""
+    from tui.browser import BROWSER_KEY_LABELS, BROWSER_KEYMAP
+    from tui.screens.help import KEYS
+    from tui.screens.main import MainScreen
+
+    labels = {key for key, _ in KEYS}
+    assert set(BROWSER_KEY_LABELS) <= labels
+    ids = {binding.id for binding in MainScreen.BINDINGS if hasattr(binding, "id")}
+    assert set(BROWSER_KEYMAP) <= ids
+    for binding_id, keys in BROWSER_KEYMAP.items():
+        assert keys.split(",")[0].startswith(("alt+", "ctrl+b", "ctrl+r")), binding_id
