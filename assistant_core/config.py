@@ -44,8 +44,11 @@ ENV_NAMES: dict[str, str] = {
 }
 # Not a user setting: how fast the offline analyst streams (tests slow it down to Ctrl+C it).
 DEMO_PACE_ENV = "INVESTOR_ASSISTANT_DEMO_PACE"
+# Not a user setting: set to "1" by `investor-assistant web` for the app process it starts
+# per browser tab (its stdin/stdout are pipes to the web server, not a terminal).
+WEB_ENV = "INVESTOR_ASSISTANT_WEB"
 #: Every environment variable the app reads (tests clear them all).
-ALL_ENV_NAMES: tuple[str, ...] = (*ENV_NAMES.values(), DEMO_PACE_ENV)
+ALL_ENV_NAMES: tuple[str, ...] = (*ENV_NAMES.values(), DEMO_PACE_ENV, WEB_ENV)
 
 FLAG_NAMES: dict[str, str] = {
     "provider": "--provider",

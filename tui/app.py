@@ -103,6 +103,10 @@ class InvestorApp(App[None]):
         return self._main
 
     def on_mount(self) -> None:
+        if self.is_web:  # in a browser tab: keys the browser keeps get alternatives
+            from .browser import BROWSER_KEYMAP
+
+            self.update_keymap(BROWSER_KEYMAP)
         # A worker, not a callback: the start awaits screens that need the app's own
         # message queue to be free.
         self.call_after_refresh(self.run_worker, self._start(), name="start", exit_on_error=True)
@@ -273,7 +277,9 @@ class InvestorApp(App[None]):
         )
         path = exports_dir() / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}"
         paths.write_private_text(path, text)
-        self.notify(f"Exported the thread to {path}", timeout=10, markup=False)
+        from .browser import offer_export
+
+        offer_export(self, path, "Exported the thread")
 
     # -- settings ------------------------------------------------------------------------
     def action_toggle_approval(self) -> None:

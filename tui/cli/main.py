@@ -20,6 +20,7 @@ from assistant_core.errors import AssistantError, NotFoundError
 from assistant_core.export import one_line
 
 from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from .web import add_web_parser
 
 PROG = "investor-assistant"
 
@@ -31,6 +32,7 @@ examples:
   {PROG} threads list                      saved conversations
   {PROG} runs show RUN_ID                  the tool-call log of one run
   {PROG} config show                       effective settings and where they came from
+  {PROG} web                               the same app in a browser tab
 
 providers (auto-detected when --provider is not given):
   OPENAI_API_KEY set              OpenAI (Responses API), model gpt-5-mini by default
@@ -239,6 +241,8 @@ def build_parser() -> Parser:
     c_set.add_argument("key", metavar="KEY")
     c_set.add_argument("value", metavar="VALUE")
 
+    add_web_parser(commands, flags)
+
     # Which parser to show when a group is given without its action.
     parser.set_defaults(_groups={"threads": threads, "runs": runs, "config": config})
     return parser
@@ -295,6 +299,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from .runs import runs_command
 
         return runs_command(args, setting_flags(args))
+    if command == "web":
+        from .web import web_command
+
+        return web_command(args, setting_flags(args))
     from .config_command import config_command
 
     return config_command(args, setting_flags(args))

@@ -14,6 +14,8 @@ from textual.widgets import Static
 
 from assistant_core import paths
 
+from ..browser import BROWSER_KEY_LABELS, BROWSER_NOTE
+
 # One table for the help screen and the README, so they cannot disagree.
 KEYS: list[tuple[str, str]] = [
     ("Enter", "send the prompt"),
@@ -73,20 +75,28 @@ def remember_hint_dismissed() -> None:
         pass  # the hint shows again next time; nothing else depends on it
 
 
-def keys_table() -> Content:
-    width = max(len(key) for key, _ in KEYS) + 2
+def keys_table(web: bool = False) -> Content:
+    """The keys; ``web``: as they work in a browser tab (``tui.browser``)."""
+    rows = [(BROWSER_KEY_LABELS.get(key, key) if web else key, what) for key, what in KEYS]
+    width = max(len(key) for key, _ in rows) + 2
     return Content("\n").join(
-        Content.assemble((key.ljust(width), "bold $accent"), what) for key, what in KEYS
+        Content.assemble((key.ljust(width), "bold $accent"), what) for key, what in rows
     )
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss(None)", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q,alt+k", "dismiss(None)", "Close")]
+
+    def __init__(self, *, web: bool = False) -> None:
+        super().__init__()
+        self.web = web
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog dialog-wide", id="help"):
-            yield Static(Content.styled("Keys", "bold"))
-            yield Static(keys_table())
+            yield Static(Content.styled("Keys in this browser tab" if self.web else "Keys", "bold"))
+            yield Static(keys_table(self.web))
+            if self.web:
+                yield Static(Content(f"\n{BROWSER_NOTE}"), id="browser-note")
             yield Static(Content.styled("\nModels", "bold"))
             yield Static(Content(CONFIGURE_HINT))
 

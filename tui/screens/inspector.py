@@ -24,6 +24,7 @@ from assistant_core import paths
 from assistant_core.export import dumps_safe
 from assistant_core.store import Store, ToolCallRecord
 
+from ..browser import offer_export
 from ..panels.fmt import (
     args_summary,
     clock_time,
@@ -282,4 +283,4 @@ class InspectorScreen(Screen[None]):
         paths.write_private_text(
             path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         )
-        self.notify(f"Exported {len(self.shown)} tool calls to {path}", timeout=10, markup=False)
+        offer_export(self.app, path, f"Exported {len(self.shown)} tool calls")

@@ -49,19 +49,29 @@ RUN_PANEL_MIN_WIDTH = 110
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel_run", "Cancel run"),
-        Binding("ctrl+n", "app.new_thread", "New", priority=True),
-        Binding("f2", "app.rename_thread", "Rename", show=False),
-        Binding("f8", "app.delete_thread", "Delete", show=False),
+        # Ids: a browser tab remaps these keys (tui/browser.py). Priority: so do their
+        # browser keys (alt+letter), which the prompt would otherwise type.
+        Binding("ctrl+n", "app.new_thread", "New", priority=True, id="main.new_thread"),
+        Binding(
+            "f2", "app.rename_thread", "Rename", show=False, priority=True, id="main.rename_thread"
+        ),
+        Binding(
+            "f8", "app.delete_thread", "Delete", show=False, priority=True, id="main.delete_thread"
+        ),
         Binding("ctrl+f", "filter_threads", "Filter", priority=True, show=False),
         Binding("ctrl+o", "approve_all", "Approve", priority=True),
         Binding("ctrl+g", "deny_all", "Deny", priority=True),
-        Binding("ctrl+t,f3", "app.inspector", "Inspector", priority=True),
+        Binding("ctrl+t,f3", "app.inspector", "Inspector", priority=True, id="main.inspector"),
         # F9/F10 too: Ctrl+B is tmux's prefix key.
-        Binding("ctrl+b,f9", "toggle_threads", "Threads", priority=True),
-        Binding("ctrl+r,f10", "toggle_run_panel", "Run panel", priority=True),
-        Binding("ctrl+l", "focus_prompt", "Prompt", show=False, priority=True),
+        Binding("ctrl+b,f9", "toggle_threads", "Threads", priority=True, id="main.toggle_threads"),
+        Binding(
+            "ctrl+r,f10", "toggle_run_panel", "Run panel", priority=True, id="main.toggle_run_panel"
+        ),
+        Binding(
+            "ctrl+l", "focus_prompt", "Prompt", show=False, priority=True, id="main.focus_prompt"
+        ),
         Binding("y,ctrl+c", "copy", "Copy", show=False),
-        Binding("f1", "help", "Help"),
+        Binding("f1", "help", "Help", priority=True, id="main.help"),
     ]
 
     def __init__(self, *, clock: Callable[[], float] = time.time, demo_hint: bool = False) -> None:
@@ -401,4 +411,4 @@ class MainScreen(Screen[None]):
         self.notify(f"Copied the {label} ({len(text):,} characters).", markup=False)
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
+        self.app.push_screen(HelpScreen(web=self.app.is_web))
