@@ -191,7 +191,7 @@ async def test_switch_model_form_refuses_openai_without_key_and_switches_to_comp
         assert saved == {
             "provider": "compatible",
             "base_url": "http://127.0.0.1:9/v1",
-            "model": "llama3.1",
+            "providers": {"compatible": {"model": "llama3.1"}},  # the model is the server's
         }
         # Applied now: the runtime talks to the new backend, with real (not demo) data.
         assert session.runtime.model == "llama3.1"
