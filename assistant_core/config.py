@@ -290,19 +290,21 @@ def with_provider(
     the provider unless it was chosen; the same checks. No network I/O: a compatible
     server's model may still be None (``resolve_model``)."""
     where = "the model dialog"
+    provider = BY_NAME["provider"].check(provider, where)
+    if provider not in MODEL_PROVIDERS:
+        base_url = model = None  # the offline analyst has neither server nor model
     settings = replace(
         current,
-        provider=BY_NAME["provider"].check(provider, where),
+        provider=provider,
         base_url=BY_NAME["base_url"].check(base_url, where) if base_url else None,
         sources=dict(current.sources),
         reasons=dict(current.reasons),
         provider_models=dict(current.provider_models),
         notices=[],
     )
-    provider = settings.provider
     settings.sources.update(provider="app", base_url="app")
     settings.reasons.pop("model", None)
-    if model and provider in MODEL_PROVIDERS:
+    if model:
         settings.model, settings.sources["model"] = BY_NAME["model"].check(model, where), "app"
     elif provider in settings.provider_models:
         settings.model, settings.sources["model"] = settings.provider_models[provider], "file"
