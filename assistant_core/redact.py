@@ -102,6 +102,12 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def redact_log_handler(handler: logging.Handler | None) -> None:
+    """Mask secrets in what ``handler`` writes (the CLI's stderr fallback; a log file)."""
+    if handler is not None and not any(isinstance(f, RedactingFilter) for f in handler.filters):
+        handler.addFilter(RedactingFilter())
+
+
 @dataclass(frozen=True)
 class _Patterns:
     whole: re.Pattern[str]

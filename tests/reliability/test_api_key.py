@@ -319,3 +319,30 @@ def test_backend_error_mapping_masks_the_key_it_was_given() -> None:
     assert_no_key(masked.message, key, "the mapped error")
     assert (masked.code, masked.status) == ("auth_error", 401)
     assert chat_stream  # the replay helpers above are the real ones
+
+
+def test_log_records_and_their_tracebacks_are_masked() -> None:
+    import io
+    import logging
+
+    from assistant_core.redact import redact_log_handler
+
+    key = f"sk-logged-{SECRET}"
+    register_secret(key)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    redact_log_handler(handler)
+    redact_log_handler(handler)  # once is enough
+    assert len(handler.filters) == 1
+    logger = logging.getLogger("tests.redact")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ValueError(f"Illegal header value {('Bearer ' + key).encode()!r}")
+        except ValueError:
+            logger.exception("request with %s failed", quote(key))
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert "Traceback" in text and "ValueError" in text
+    assert_no_key(text, key, "the log")

@@ -8,6 +8,7 @@ by Ctrl+C (143 by SIGTERM). Expected failures print one line, no traceback, unle
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -18,7 +19,7 @@ from assistant_core.backends.base import BackendError
 from assistant_core.config_file import setting_names
 from assistant_core.errors import AssistantError, NotFoundError
 from assistant_core.export import one_line
-from assistant_core.redact import redact
+from assistant_core.redact import redact, redact_log_handler
 from assistant_core.settings_spec import DEFAULT_OPENAI_MODEL, ENV_NAMES, SETTINGS, is_true
 
 from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
@@ -311,6 +312,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Warnings logged with no handler configured reach stderr through this one.
+    redact_log_handler(logging.lastResort)
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
     debug = _debug_requested(args)
