@@ -335,12 +335,15 @@ class InvestorApp(App[None]):
     async def _model_chosen(self, choice: ModelChoice | None) -> None:
         if choice is None:
             return
+        from assistant_core.backends.base import BackendError
+
         try:
             switch = await self.session.switch_provider(
                 choice.provider, base_url=choice.base_url or None, model=choice.model or None
             )
-        except AssistantError as exc:  # a bad choice, or a run in progress: nothing changed
-            self.action_switch_model(note=str(exc), choice=choice)
+        except (AssistantError, BackendError) as exc:  # a bad choice, a run in progress, a
+            # server that will not list its models: nothing changed; the form says why.
+            self.action_switch_model(note=redact(str(exc)), choice=choice)
             return
         self.main.update_title()
         note = f" Not saved: {switch.save_error}" if switch.save_error else ""
