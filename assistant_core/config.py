@@ -2,7 +2,13 @@
 
 Precedence: command-line flags > environment > config file (TOML) > defaults, then
 auto-detection fills what nobody set: an API key means OpenAI, a base URL means an
-OpenAI-compatible server, neither means demo mode (offline analyst on demo data).
+OpenAI-compatible server, neither means demo mode (offline analyst on demo data). What the
+settings are — names, types, flags, environment variables, file keys, defaults, checks —
+is declared once, in ``settings_spec``; this module applies the precedence.
+
+A model belongs to a provider: ``--model`` / ``INVESTOR_ASSISTANT_MODEL`` apply to the
+provider in use (and are ignored, with a notice, by the offline analyst, which has none);
+the config file keeps one model per provider (``[providers.openai] model = …``).
 
 ``load_settings`` does no network I/O. The one setting that may need it — the model of a
 compatible server when none is given — is left ``None`` here and resolved by
@@ -12,67 +18,70 @@ compatible server when none is given — is left ``None`` here and resolved by
 from __future__ import annotations
 
 import os
-import re
-import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from . import paths
+from .config_file import ConfigFile, read_config_file
 from .errors import ConfigError
+from .redact import api_key_problem, masked_form, register_secret
+from .settings_spec import (
+    ALL_ENV_NAMES,
+    APPROVALS,
+    BY_NAME,
+    CONTEXT_WINDOWS_TABLE,
+    DATA_PROVIDERS,
+    DEFAULT_DEMO_PACE,
+    DEFAULT_OPENAI_MODEL,
+    ENV_NAMES,
+    FLAG_NAMES,
+    MODEL_PROVIDERS,
+    OFFLINE_MODEL,
+    PROVIDERS,
+    SETTINGS,
+    WEB_ENV,
+    Setting,
+    default_data,
+    default_model,
+)
 
-PROVIDERS = ("openai", "compatible", "offline")
-APPROVALS = ("auto", "ask")
-DATA_PROVIDERS = ("yahoo", "demo")
-DEFAULT_OPENAI_MODEL = "gpt-5-mini"
-OFFLINE_MODEL = "offline-analyst"
-DEFAULT_DEMO_PACE = 0.01  # seconds between streamed pieces: lively, but readable live
+__all__ = [
+    "ALL_ENV_NAMES",
+    "APPROVALS",
+    "CONTEXT_WINDOWS_TABLE",
+    "DATA_PROVIDERS",
+    "DEFAULT_DEMO_PACE",
+    "DEFAULT_OPENAI_MODEL",
+    "DEMO_PACE_ENV",
+    "ENV_NAMES",
+    "FLAG_NAMES",
+    "OFFLINE_MODEL",
+    "PROVIDERS",
+    "WEB_ENV",
+    "Settings",
+    "check_provider",
+    "load_settings",
+    "locate_config",
+    "mask_secret",
+    "resolve_model",
+    "unreachable_message",
+    "with_provider",
+]
 
-Source = Literal["flag", "env", "file", "default", "auto"]
+#: How fast the offline analyst streams: not a user setting (tests slow it down to Ctrl+C it).
+DEMO_PACE_ENV = ENV_NAMES["demo_pace"]
 
-ENV_NAMES: dict[str, str] = {
-    "api_key": "OPENAI_API_KEY",
-    "base_url": "OPENAI_BASE_URL",
-    "provider": "INVESTOR_ASSISTANT_PROVIDER",
-    "model": "INVESTOR_ASSISTANT_MODEL",
-    "approval": "INVESTOR_ASSISTANT_APPROVAL",
-    "data": "INVESTOR_ASSISTANT_DATA",
-    "db": "INVESTOR_ASSISTANT_DB",
-    "config": "INVESTOR_ASSISTANT_CONFIG",
-    "debug": "INVESTOR_ASSISTANT_DEBUG",
-}
-# Not a user setting: how fast the offline analyst streams (tests slow it down to Ctrl+C it).
-DEMO_PACE_ENV = "INVESTOR_ASSISTANT_DEMO_PACE"
-# Not a user setting: set to "1" by `investor-assistant web` for the app process it starts
-# per browser tab (its stdin/stdout are pipes to the web server, not a terminal).
-WEB_ENV = "INVESTOR_ASSISTANT_WEB"
-#: Every environment variable the app reads (tests clear them all).
-ALL_ENV_NAMES: tuple[str, ...] = (*ENV_NAMES.values(), DEMO_PACE_ENV, WEB_ENV)
-
-FLAG_NAMES: dict[str, str] = {
-    "provider": "--provider",
-    "base_url": "--base-url",
-    "model": "--model",
-    "approval": "--approval",
-    "data": "--data",
-    "db": "--db",
-    "config": "--config",
-    "debug": "--debug",
-}
-
-# Keys a config file may hold. ``api_key`` is read when the user put it there, but never
-# written by ``save_setting``.
-FILE_KEYS = ("provider", "base_url", "model", "approval", "data", "db", "debug", "api_key")
-CONTEXT_WINDOWS_TABLE = "context_windows"
-SETTABLE_KEYS = tuple(k for k in FILE_KEYS if k != "api_key")
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+#: flag | env | file | default | auto, or app (chosen in the app's model dialog).
+Source = Literal["flag", "env", "file", "default", "auto", "app"]
 
 
 @dataclass
 class Settings:
+    """Every setting's value for this process, with where each came from (``sources``) and,
+    for auto-detected ones, why (``reasons``). Built by ``load_settings``; the session and
+    both user interfaces read it, and ``with_provider`` derives the settings of a switch."""
+
     provider: str
     model: str | None  # None: a compatible server's model, to be listed by resolve_model
     base_url: str | None
@@ -84,11 +93,16 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     debug: bool = False
     demo_pace: float = DEFAULT_DEMO_PACE
-    #: setting name → flag | env | file | default | auto
+    #: setting name → flag | env | file | default | auto | app
     sources: dict[str, str] = field(default_factory=dict)
-    #: setting name → a few words on why auto-detection chose it
+    #: setting name → a few words on why auto-detection chose it (or which file table)
     reasons: dict[str, str] = field(default_factory=dict)
     config_exists: bool = False
+    #: The model saved for each provider in the config file (``[providers.NAME] model``).
+    provider_models: dict[str, str] = field(default_factory=dict)
+    #: One-line things to tell the user once: a setting ignored, a config file others can
+    #: read. The CLI prints them on stderr, the app shows them as notifications.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def is_demo(self) -> bool:
@@ -120,11 +134,7 @@ class Settings:
 
 
 def mask_secret(value: str | None) -> str:
-    if not value:
-        return "(not set)"
-    if len(value) <= 10:
-        return "****"
-    return f"{value[:3]}…{value[-4:]}"
+    return masked_form(value)
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -134,95 +144,96 @@ def load_settings(
 ) -> Settings:
     """Resolve every setting. ``flags`` holds the command-line values (None = not given);
     ``env`` defaults to ``os.environ``. Raises ConfigError for a bad value or file."""
-    flags = {k: v for k, v in (flags or {}).items() if v is not None}
-    env = os.environ if env is None else env
-    sources: dict[str, str] = {}
-    reasons: dict[str, str] = {}
-
-    def env_value(name: str) -> str | None:
-        value = env.get(ENV_NAMES[name])
-        return value if value not in (None, "") else None
-
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    environ = os.environ if env is None else env
     # The config file's location comes first: it is itself a setting (flag > env > default).
-    config_path, sources["config"] = locate_config(flags, env)
-    file_values, context_windows = read_config_file(config_path)
+    config_path, config_source = locate_config(given, environ)
+    file = read_config_file(config_path)
+    values: dict[str, Any] = {"config": config_path}
+    sources: dict[str, str] = {"config": config_source}
+    reasons: dict[str, str] = {}
+    notices: list[str] = []
 
-    def pick(name: str) -> tuple[Any, str] | None:
-        if name in flags:
-            return _check(name, flags[name], f"flag {FLAG_NAMES.get(name, name)}"), "flag"
-        if name in ENV_NAMES and env_value(name) is not None:
-            return _check(name, env_value(name), f"environment variable {ENV_NAMES[name]}"), "env"
-        if name in file_values:
-            return file_values[name], "file"
-        return None
-
-    values: dict[str, Any] = {}
-    for name in ("provider", "base_url", "model", "approval", "data", "db", "debug", "api_key"):
-        found = pick(name)
+    # Explicit values first, so that a rule below may use any of them…
+    for spec in SETTINGS:
+        if spec.name != "config" and not spec.per_provider:
+            found = _explicit(spec, given, environ, file)
+            if found is not None:
+                values[spec.name], sources[spec.name] = found
+    # …then, in declaration order, per-provider values and the defaults.
+    for spec in SETTINGS:
+        if spec.name in values:
+            continue
+        found = None
+        if spec.per_provider:
+            provider = values["provider"]
+            found = _explicit(spec, given, environ, file, provider=provider)
+            if found is not None and provider not in MODEL_PROVIDERS:
+                value, source = found
+                origin = f"{spec.flag} {value}" if source == "flag" else f"{spec.env}={value}"
+                notices.append(
+                    f"{origin} is ignored: the {provider} provider has no {spec.name} "
+                    f"(it applies to {' and '.join(MODEL_PROVIDERS)})"
+                )
+                found = None
+            elif found is not None and found[1] == "file":
+                reasons[spec.name] = _file_reason(file, provider, spec)
         if found is not None:
-            values[name], sources[name] = found
+            values[spec.name], sources[spec.name] = found
+            continue
+        default = spec.default(values)
+        values[spec.name], sources[spec.name] = default.value, default.source
+        if default.reason:
+            reasons[spec.name] = default.reason
 
-    # -- auto-detection -----------------------------------------------------------------
-    if "provider" not in values:
-        if values.get("base_url"):
-            values["provider"] = "compatible"
-            reasons["provider"] = "a base URL is set"
-        elif values.get("api_key"):
-            values["provider"] = "openai"
-            reasons["provider"] = "an OpenAI API key is set"
-        else:
-            values["provider"] = "offline"
-            reasons["provider"] = "no API key or base URL is set"
-        sources["provider"] = "auto"
-    provider = values["provider"]
-
-    if "model" not in values:
-        if provider == "openai":
-            values["model"], sources["model"] = DEFAULT_OPENAI_MODEL, "default"
-        elif provider == "offline":
-            values["model"], sources["model"] = OFFLINE_MODEL, "auto"
-        else:
-            values["model"], sources["model"] = None, "auto"
-            reasons["model"] = "the first model the server lists"
-
-    if "data" not in values:
-        # A real model gets real data; demo data only in demo mode or when asked for.
-        if provider == "offline":
-            values["data"], sources["data"] = "demo", "auto"
-            reasons["data"] = "demo mode"
-        else:
-            values["data"], sources["data"] = "yahoo", "default"
-
-    for name, default in (
-        ("approval", "auto"),
-        ("debug", False),
-        ("base_url", None),
-        ("api_key", None),
-    ):
-        if name not in values:
-            values[name], sources[name] = default, "default"
-    if "db" not in values:
-        values["db"], sources["db"] = paths.default_db_path(), "default"
-
-    for model in context_windows:
-        sources[f"context_windows.{model}"] = "file"
+    for model in file.context_windows:
+        sources[f"{CONTEXT_WINDOWS_TABLE}.{model}"] = "file"
+    register_secret(values["api_key"])  # masked in every error from now on
+    warning = file.permission_warning()
+    if warning:
+        notices.append(f"warning: {warning}")
 
     return Settings(
-        provider=provider,
-        model=values["model"],
-        base_url=values["base_url"],
-        approval=values["approval"],
-        data=values["data"],
-        db=Path(values["db"]).expanduser(),
-        config_path=config_path,
-        context_windows=context_windows,
-        api_key=values["api_key"],
-        debug=values["debug"],
-        demo_pace=_demo_pace(env),
+        **{spec.attribute: values[spec.name] for spec in SETTINGS},
+        context_windows=dict(file.context_windows),
         sources=sources,
         reasons=reasons,
-        config_exists=config_path.is_file(),
+        config_exists=file.exists,
+        provider_models={
+            p: m for p in MODEL_PROVIDERS if (m := file.provider_value(p, "model")) is not None
+        },
+        notices=notices,
     )
+
+
+def _explicit(
+    spec: Setting,
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    file: ConfigFile,
+    *,
+    provider: str | None = None,
+) -> tuple[Any, str] | None:
+    """The value someone set, checked, and where: flag > environment > config file."""
+    if spec.name in flags:
+        return spec.check(flags[spec.name], f"flag {spec.flag}"), "flag"
+    if spec.env and env.get(spec.env) not in (None, ""):
+        return spec.check(env[spec.env], f"environment variable {spec.env}"), "env"
+    if spec.per_provider:
+        value = file.provider_value(provider, spec.name) if provider else None
+        return None if value is None else (value, "file")
+    if spec.name in file.values:
+        return file.values[spec.name], "file"
+    return None
+
+
+def _file_reason(file: ConfigFile, provider: str, spec: Setting) -> str:
+    if file.is_legacy_model(provider):
+        return (
+            f"top-level {spec.file_key!r}, read as the {provider} model; the next "
+            f"`config set` moves it to [providers.{provider}]"
+        )
+    return f"[providers.{provider}]"
 
 
 def locate_config(
@@ -230,28 +241,19 @@ def locate_config(
 ) -> tuple[Path, Source]:
     """Where the config file is, and which setting said so."""
     env = os.environ if env is None else env
+    spec = BY_NAME["config"]
     if flags and flags.get("config"):
-        return Path(flags["config"]).expanduser(), "flag"
-    if env.get(ENV_NAMES["config"]):
-        return Path(env[ENV_NAMES["config"]]).expanduser(), "env"
-    return paths.default_config_path(), "default"
+        return spec.check(flags["config"], f"flag {spec.flag}"), "flag"
+    if spec.env and env.get(spec.env):
+        return spec.check(env[spec.env], f"environment variable {spec.env}"), "env"
+    return spec.default({}).value, "default"
 
 
-def _demo_pace(env: Mapping[str, str]) -> float:
-    raw = env.get(DEMO_PACE_ENV)
-    if not raw:
-        return DEFAULT_DEMO_PACE
-    try:
-        pace = float(raw)
-    except ValueError:
-        raise ConfigError(
-            f"{DEMO_PACE_ENV}={raw!r} is not a number of seconds; e.g. 0.01"
-        ) from None
-    return max(pace, 0.0)
-
-
+# -- providers -----------------------------------------------------------------------------
 def check_provider(settings: Settings) -> None:
-    """Refuse a provider set-up that cannot work, with the fix in the message."""
+    """Refuse a provider set-up that cannot work, with the fix in the message — before
+    anything is sent: a key that cannot go into an HTTP header would otherwise end up,
+    quoted, in an error message."""
     if settings.provider == "openai" and not settings.api_key:
         raise ConfigError(
             "provider 'openai' needs an API key: export OPENAI_API_KEY=sk-... "
@@ -262,6 +264,63 @@ def check_provider(settings: Settings) -> None:
             "provider 'compatible' needs a base URL: pass --base-url http://localhost:11434/v1 "
             "or set OPENAI_BASE_URL"
         )
+    if settings.provider in MODEL_PROVIDERS and settings.api_key:
+        problem = api_key_problem(settings.api_key)
+        if problem is not None:
+            raise ConfigError(
+                f"the API key ({key_origin(settings)}) {problem}, so it cannot be sent in an "
+                "HTTP header; copy the key again without spaces or line breaks"
+            )
+
+
+def key_origin(settings: Settings) -> str:
+    spec = BY_NAME["api_key"]
+    if settings.source("api_key") == "file":
+        return f"in {settings.config_path}"
+    return f"from {spec.env}"
+
+
+def with_provider(
+    current: Settings,
+    provider: str,
+    *,
+    base_url: str | None = None,
+    model: str | None = None,
+) -> Settings:
+    """The settings after switching to ``provider`` (in the app), by the start-up rules: a
+    model given here, else the one saved for that provider, else its default; data follows
+    the provider unless it was chosen; the same checks. No network I/O: a compatible
+    server's model may still be None (``resolve_model``)."""
+    where = "the model dialog"
+    provider = BY_NAME["provider"].check(provider, where)
+    if provider not in MODEL_PROVIDERS:
+        base_url = model = None  # the offline analyst has neither server nor model
+    settings = replace(
+        current,
+        provider=provider,
+        base_url=BY_NAME["base_url"].check(base_url, where) if base_url else None,
+        sources=dict(current.sources),
+        reasons=dict(current.reasons),
+        provider_models=dict(current.provider_models),
+        notices=[],
+    )
+    settings.sources.update(provider="app", base_url="app")
+    settings.reasons.pop("model", None)
+    if model:
+        settings.model, settings.sources["model"] = BY_NAME["model"].check(model, where), "app"
+    elif provider in settings.provider_models:
+        settings.model, settings.sources["model"] = settings.provider_models[provider], "file"
+        settings.reasons["model"] = f"[providers.{provider}]"
+    else:
+        chosen = default_model(provider)
+        settings.model, settings.sources["model"] = chosen.value, chosen.source
+        if chosen.reason:
+            settings.reasons["model"] = chosen.reason
+    if current.source("data") in ("auto", "default"):
+        chosen = default_data(provider)
+        settings.data, settings.sources["data"] = chosen.value, chosen.source
+    check_provider(settings)
+    return settings
 
 
 def resolve_model(
@@ -301,219 +360,3 @@ def unreachable_message(base_url: str, exc: BaseException | None = None) -> str:
         f"cannot reach the model server at {base_url}{reason}; start it (e.g. `ollama serve`, "
         "`vllm serve MODEL`, `llama-server -m FILE`) or point --base-url / OPENAI_BASE_URL at it"
     )
-
-
-# -- values --------------------------------------------------------------------------------
-def _check(name: str, raw: Any, where: str) -> Any:
-    """Validate one setting's value; ``where`` names its origin for the error message."""
-    if name in ("provider", "approval", "data"):
-        choices = {"provider": PROVIDERS, "approval": APPROVALS, "data": DATA_PROVIDERS}[name]
-        value = str(raw).strip().lower() if isinstance(raw, str) else raw
-        if value not in choices:
-            raise ConfigError(
-                f"bad value {raw!r} for {name} ({where}); use one of: {', '.join(choices)}"
-            )
-        return value
-    if name == "debug":
-        if isinstance(raw, bool):
-            return raw
-        text = str(raw).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise ConfigError(f"bad value {raw!r} for debug ({where}); use true or false")
-    if not isinstance(raw, str) or not raw.strip():
-        raise ConfigError(f"bad value {raw!r} for {name} ({where}); expected a non-empty string")
-    value = raw.strip()
-    if name == "base_url":
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ConfigError(
-                f"bad value {raw!r} for base_url ({where}); expected a URL such as "
-                "http://localhost:11434/v1"
-            )
-        return value.rstrip("/")
-    if name == "db":
-        return Path(value).expanduser()
-    return value
-
-
-def _check_window(model: str, raw: Any, where: str) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
-        raise ConfigError(
-            f"bad context window {raw!r} for model {model!r} ({where}); expected a positive "
-            "number of tokens, e.g. 128000"
-        )
-    return raw
-
-
-def read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """The file's settings (validated) and its context-window table; empty when absent."""
-    try:
-        raw_text = path.read_bytes()
-    except FileNotFoundError:
-        return {}, {}
-    except IsADirectoryError:
-        raise ConfigError(f"{path} is a directory, not a config file; pass --config FILE") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(raw_text.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; fix or delete the file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: malformed TOML: {exc}; fix or delete the file") from None
-    values: dict[str, Any] = {}
-    windows: dict[str, int] = {}
-    for key, value in data.items():
-        if key == CONTEXT_WINDOWS_TABLE:
-            if not isinstance(value, dict):
-                raise ConfigError(
-                    f"{path}: [{CONTEXT_WINDOWS_TABLE}] must be a table of model = tokens"
-                )
-            for model, tokens in value.items():
-                windows[model] = _check_window(model, tokens, f"in {path}")
-            continue
-        if key not in FILE_KEYS:
-            raise ConfigError(unknown_key_message(key, where=f"in {path}"))
-        values[key] = _check(key, value, f"in {path}")
-    return values, windows
-
-
-def unknown_key_message(key: str, *, where: str = "") -> str:
-    known = ", ".join([*SETTABLE_KEYS, f"{CONTEXT_WINDOWS_TABLE}.MODEL"])
-    place = f" {where}" if where else ""
-    return f"unknown setting {key!r}{place}; known settings: {known}"
-
-
-# -- writing -------------------------------------------------------------------------------
-def save_setting(path: Path, key: str, value: str) -> tuple[str, Any]:
-    """Set ``key`` to ``value`` in the TOML file at ``path`` (created 0600), keeping the
-    rest of the file — comments included — as it is. Returns the key and parsed value."""
-    key = key.strip().replace("-", "_")
-    if key == "api_key":
-        raise ConfigError(
-            "the API key is not saved by `config set`; export OPENAI_API_KEY instead "
-            f"(or add api_key to {path} yourself)"
-        )
-    if key.startswith(f"{CONTEXT_WINDOWS_TABLE}."):
-        model = key.split(".", 1)[1]
-        if not model:
-            raise ConfigError(unknown_key_message(key))
-        try:
-            tokens = int(value.replace("_", "").replace(",", ""))
-        except ValueError:
-            raise ConfigError(
-                f"bad context window {value!r} for model {model!r}; expected a number of tokens, e.g. 128000"
-            ) from None
-        parsed: Any = _check_window(model, tokens, "config set")
-        table, name = CONTEXT_WINDOWS_TABLE, model
-    elif key in SETTABLE_KEYS:
-        parsed = _check(key, value, "config set")
-        if isinstance(parsed, Path):
-            parsed = str(parsed)
-        table, name = None, key
-    else:
-        raise ConfigError(unknown_key_message(key))
-
-    read_config_file(path)  # refuse to edit a file that is already broken
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = ""
-    new_text = _set_in_toml(text, table, name, parsed)
-    try:
-        check = tomllib.loads(new_text)
-    except tomllib.TOMLDecodeError:
-        check = {}
-    got = check.get(table, {}).get(name) if table else check.get(name)
-    # The line editor met a layout it does not handle (say, a dotted key): write nothing.
-    if got != parsed or type(got) is not type(parsed):
-        raise ConfigError(f"could not update {key} in {path}; edit the file by hand")
-    paths.write_private_text(path, new_text)
-    return key, parsed
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    text = str(value)
-    out = []
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch in "\b\t\n\f\r":
-            out.append({"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
-
-
-_TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-
-
-def _line_key(line: str) -> str | None:
-    """The (unquoted) key a ``key = value`` line sets, or None."""
-    match = re.match(r'^\s*("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)\s*=', line)
-    if not match:
-        return None
-    raw = match.group(1)
-    if raw.startswith('"'):
-        try:
-            key: str = tomllib.loads(f"k = {raw}")["k"]
-            return key
-        except tomllib.TOMLDecodeError:
-            return None
-    return raw.strip("'")
-
-
-def _set_in_toml(text: str, table: str | None, name: str, value: Any) -> str:
-    lines = text.splitlines()
-    new_line = f"{toml_key(name)} = {toml_value(value)}"
-    current: str | None = None  # the table the scan is in (None: top level)
-    start = 0 if table is None else None  # index where our table's body starts
-    end = len(lines)
-    for i, line in enumerate(lines):
-        header = _TABLE_HEADER.match(line)
-        if header:
-            if current == table and start is not None:
-                end = i
-                break
-            current = header.group(1).strip().strip('"')
-            if current == table:
-                start = i + 1
-            continue
-        if current == table and _line_key(line) == name:
-            lines[i] = new_line
-            return "\n".join(lines) + "\n"
-    if table is None:
-        # Top-level keys must come before the first table header.
-        at = next((i for i, line in enumerate(lines) if _TABLE_HEADER.match(line)), len(lines))
-        has_header = at < len(lines)
-        while (
-            has_header
-            and at > 0
-            and (not lines[at - 1].strip() or lines[at - 1].lstrip().startswith("#"))
-        ):
-            at -= 1  # keep a table's leading comment with its table
-        lines.insert(at, new_line)
-    elif start is None:
-        if lines and lines[-1].strip():
-            lines.append("")
-        lines += [f"[{toml_key(table)}]", new_line]
-    else:
-        insert_at = end
-        while insert_at > start and not lines[insert_at - 1].strip():
-            insert_at -= 1
-        lines.insert(insert_at, new_line)
-    return "\n".join(lines) + "\n"

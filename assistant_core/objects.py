@@ -17,6 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
+from .redact import redact
+
 RunStatus = Literal[
     "queued",
     "in_progress",
@@ -139,6 +141,11 @@ class LastError(_Obj):
     #: ours (app_stopped, auth_error, model_not_found, internal_error, …).
     code: str
     message: str
+
+    def __post_init__(self) -> None:
+        # Every run's and step's error passes here on its way to the database, the screen
+        # and exports: an API key quoted by a server or an exception never gets further.
+        self.message = redact(self.message)
 
     def to_dict(self) -> dict[str, Any]:
         # The wire form keeps the API's closed set of codes, so clients built for the hosted

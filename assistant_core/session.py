@@ -7,6 +7,7 @@ backend or provider first needs them.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from dataclasses import dataclass, field
@@ -14,15 +15,33 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import paths
 from .backends.base import Backend
-from .config import Settings, check_provider, resolve_model, unreachable_message
-from .errors import ConfigError
+from .config import Settings, check_provider, resolve_model, unreachable_message, with_provider
+from .errors import ConfigError, RunStateError
 from .runtime import Runtime
+from .settings_spec import MODEL_PROVIDERS
 from .store import Store
 
 
 @dataclass
+class ProviderSwitch:
+    """What ``Session.switch_provider`` did, for the UI to show."""
+
+    settings: Settings
+    #: "OpenAI · gpt-5-mini", "compatible · llama3.1 @ http://…", "offline analyst (DEMO)"
+    label: str
+    #: The config file the choice was saved to (None: not saved, see ``save_error``).
+    saved_to: Path | None = None
+    save_error: str | None = None
+
+
+@dataclass
 class Session:
+    """Everything one process needs to run threads: the settings it was built from, the
+    store, the model backend, the market data behind the tools, and the runtime that runs
+    them. ``build_session(settings)`` makes one; ``aclose()`` releases it."""
+
     settings: Settings
     store: Store
     backend: Backend
@@ -41,6 +60,57 @@ class Session:
     def provider_label(self) -> str:
         return provider_label(self.settings)
 
+    async def switch_provider(
+        self,
+        provider: str,
+        *,
+        base_url: str | None = None,
+        model: str | None = None,
+        save: bool = True,
+    ) -> ProviderSwitch:
+        """Answer with another provider (and model) from now on, by the start-up rules
+        (``config.with_provider``: the same checks and model resolution — a compatible
+        server without a model is asked for its list). Threads and runs stay: the store
+        and the runtime are the same objects. Refused (RunStateError) while a run of this
+        session executes, and on a bad choice (ConfigError); either way nothing changes.
+        ``save``: remember the choice in the config file (provider, base URL, and the
+        model for that provider — removed when none was given, so its default applies)."""
+        busy = self.runtime.executing_runs()
+        if busy:
+            raise RunStateError(
+                f"a run is in progress ({busy[0]}); switch the model when it has finished"
+            )
+        settings = with_provider(self.settings, provider, base_url=base_url, model=model)
+        if settings.model is None:
+            await asyncio.to_thread(resolve_model, settings)
+        backend = make_backend(settings)
+        market = self.market
+        if settings.data != self.settings.data or market is None:
+            market = make_market(settings)
+        if self.runtime.executing_runs():  # one started while the model list was fetched
+            await backend.aclose()
+            if market is not self.market:
+                _close_market(market)
+            raise RunStateError("a run started meanwhile; switch the model when it has finished")
+        old_backend, old_market = self.backend, self.market
+        self.runtime.use_backend(backend, settings.model or "")
+        if market is not old_market:
+            from .tools.investor import build_investor_tools
+
+            self.runtime.tools = build_investor_tools(market)
+        self.backend, self.market, self.settings = backend, market, settings
+        await old_backend.aclose()
+        if market is not old_market:
+            _close_market(old_market)
+        switch = ProviderSwitch(settings, provider_label(settings))
+        if save:
+            try:
+                save_provider_choice(settings, explicit_model=model or None)
+                switch.saved_to = settings.config_path
+            except ConfigError as exc:
+                switch.save_error = str(exc)
+        return switch
+
     async def aclose(self) -> None:
         """Cancel runs still executing here, close the backend, the market cache and the
         store. Safe to call twice."""
@@ -50,12 +120,50 @@ class Session:
         try:
             await self.runtime.aclose()
         finally:
-            close = getattr(self.market, "close", None)
-            if callable(close):
-                close()
+            _close_market(self.market)
             self.store.close()
             if self.lease is not None:
                 self.lease.release()
+
+
+def _close_market(market: Any) -> None:
+    close = getattr(market, "close", None)
+    if callable(close):
+        close()
+
+
+def save_provider_choice(settings: Settings, *, explicit_model: str | None) -> None:
+    """Save a provider switch to the config file: the provider, its base URL (removed when
+    there is none, so the next start does not auto-detect a server), and the model given
+    for it (removed when none was: its default, or the server's first model, applies)."""
+    from .config_file import save_settings
+
+    values: dict[str, Any] = {"provider": settings.provider, "base_url": settings.base_url}
+    if settings.provider in MODEL_PROVIDERS:
+        values[f"providers.{settings.provider}.model"] = explicit_model
+        if explicit_model:
+            settings.provider_models[settings.provider] = explicit_model
+        else:
+            settings.provider_models.pop(settings.provider, None)
+    save_settings(settings.config_path, values)
+
+
+def open_store(settings: Settings) -> Store:
+    """The thread database ``settings`` names. A path the user gave must be a regular file
+    (or not exist yet) in an existing directory: no directory is created for it, and a
+    FIFO, device or directory is refused before SQLite would block on it or fail
+    obscurely. The default location is the app's own and is created (0700)."""
+    db = settings.db
+    source = settings.source("db")
+    other = "--db FILE" if source != "file" else f"another db in {settings.config_path}"
+    problem = paths.not_a_regular_file(db)
+    if problem is None and source != "default":
+        problem = paths.missing_parent(db)
+        if problem is not None:
+            other = f"create it first, or pass {other}"
+    if problem is not None:
+        raise ConfigError(f"cannot use {db} as the thread database: {problem}; {other}")
+    return Store(db)
 
 
 def provider_label(settings: Settings) -> str:
@@ -80,7 +188,7 @@ def build_session(settings: Settings, *, recover: bool = True) -> Session:
     check_provider(settings)
     if settings.provider == "compatible":
         resolve_model(settings)  # lists /v1/models when no model is given
-    store = Store(settings.db)
+    store = open_store(settings)
     lease: DatabaseLease | None = None
     try:
         lease = DatabaseLease(settings.db)
@@ -161,6 +269,7 @@ class DatabaseLease:
 
 
 def make_backend(settings: Settings) -> Backend:
+    check_provider(settings)  # e.g. a key that cannot be sent in a header: never send it
     if settings.provider == "openai":
         from .backends.responses import ResponsesBackend
 

@@ -42,10 +42,10 @@ from .objects import (
     text_content,
 )
 from .paths import default_db_path
+from .settings_spec import DEFAULT_OPENAI_MODEL
 from .store_schema import ACTIVE_STATUSES_SQL, has_table, open_database
 
 DEFAULT_ASSISTANT_NAME = "Investor Assistant"
-DEFAULT_ASSISTANT_MODEL = "gpt-5-mini"  # the runtime picks the model per run
 DEFAULT_INSTRUCTIONS = (
     "You are Investor Assistant. You help users research publicly traded companies and "
     "decide whether to buy a stock. Use the tools to look up tickers, financial statements, "
@@ -267,7 +267,7 @@ class Store:
             assistant = Assistant(
                 id=new_id("assistant"),
                 created_at=now(),
-                model=DEFAULT_ASSISTANT_MODEL,
+                model=DEFAULT_OPENAI_MODEL,  # the runtime picks the model per run
                 name=DEFAULT_ASSISTANT_NAME,
                 instructions=DEFAULT_INSTRUCTIONS,
             )

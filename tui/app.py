@@ -14,7 +14,6 @@ import gc
 import re
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,9 +21,11 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.content import Content
+from textual.notifications import SeverityLevel
 
 from assistant_core import paths
 from assistant_core.errors import AssistantError
+from assistant_core.redact import redact
 
 from .screens.start import StartScreen
 
@@ -138,6 +139,7 @@ class InvestorApp(App[None]):
         if self.tune_gc:
             tune_garbage_collector()
         self.show_market_warnings()  # e.g. a corrupt cache found while the session opened
+        self.show_settings_notices()
         self.ready.set()
 
     async def on_unmount(self) -> None:
@@ -212,6 +214,19 @@ class InvestorApp(App[None]):
             self._warnings_shown.add(text)
             self.notify(
                 text, title="Market data cache", severity="warning", timeout=12, markup=False
+            )
+
+    def show_settings_notices(self) -> None:
+        """What loading the settings had to say (a config file others can read, a setting
+        that does not apply), once, as the command line prints it on stderr."""
+        for notice in self.session.settings.notices:
+            warning = notice.startswith("warning:")
+            self.notify(
+                notice.removeprefix("warning:").strip(),
+                title="Settings",
+                severity="warning" if warning else "information",
+                timeout=20 if warning else 8,
+                markup=False,
             )
 
     def streaming_threads(self) -> list[str]:
@@ -295,12 +310,10 @@ class InvestorApp(App[None]):
 
     def _save_settings(self, values: dict[str, str]) -> str:
         """Save to the config file; returns a note for the user ("" when saved)."""
-        from assistant_core.config import save_setting
+        from assistant_core.config_file import save_settings
 
-        path = self.session.settings.config_path
         try:
-            for key, value in values.items():
-                save_setting(path, key, value)
+            save_settings(self.session.settings.config_path, values)
         except (AssistantError, OSError) as exc:
             return f" Not saved: {exc}"
         return ""
@@ -308,96 +321,54 @@ class InvestorApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
-    def action_switch_model(self, note: str = "") -> None:
-        from .screens.modals import ModelScreen
+    def action_switch_model(self, note: str = "", choice: ModelChoice | None = None) -> None:
+        from .screens.modals import ModelChoice, ModelScreen
 
         settings = self.session.settings
+        # A model someone chose is shown; a default one is left to the field's hint, so
+        # saving does not pin today's default.
+        chosen = settings.source("model") not in ("default", "auto")
+        current = choice or ModelChoice(
+            settings.provider,
+            settings.base_url or "",
+            settings.model if chosen and settings.model else "",
+        )
         self.push_screen(
-            ModelScreen(
-                settings.provider, settings.base_url or "", settings.model or "", note=note
-            ),
+            ModelScreen(current, saved_models=settings.provider_models, note=note),
             self._model_chosen,
         )
 
     async def _model_chosen(self, choice: ModelChoice | None) -> None:
         if choice is None:
             return
-        from assistant_core import config
+        from assistant_core.backends.base import BackendError
 
-        current = self.session.settings
-        model = choice.model or None
-        if choice.provider == "openai":
-            model = model or config.DEFAULT_OPENAI_MODEL
-        elif choice.provider == "offline":
-            model = config.OFFLINE_MODEL
-        if choice.provider == "offline":
-            data = "demo"
-        elif current.source("data") in ("auto", "default"):
-            data = "yahoo"  # a real model gets real data unless demo data was asked for
-        else:
-            data = current.data
-        settings = replace(
-            current,
-            provider=choice.provider,
-            base_url=choice.base_url or None,
-            model=model,
-            data=data,
-            sources=dict(current.sources),
-            reasons=dict(current.reasons),
-        )
         try:
-            config.check_provider(settings)
-            if settings.model is None:
-                await asyncio.to_thread(config.resolve_model, settings)
-        except AssistantError as exc:
-            self.action_switch_model(note=str(exc))
-            return
-        values = {"provider": settings.provider}
-        if settings.base_url:
-            values["base_url"] = settings.base_url
-        if settings.model:
-            values["model"] = settings.model
-        note = self._save_settings(values)
-        if not settings.base_url and not note:
-            file_values, _ = config.read_config_file(settings.config_path)
-            if file_values.get("base_url"):
-                # save_setting cannot remove a key, and the next start would use it.
-                note = f" {settings.config_path} still sets base_url: remove that line."
-        if self.streaming_threads():
-            self.notify(
-                "Saved; the new model takes effect on restart (a run is in progress)." + note,
-                markup=False,
+            switch = await self.session.switch_provider(
+                choice.provider, base_url=choice.base_url or None, model=choice.model or None
             )
-            return
-        try:
-            await self._swap_backend(settings)
-        except Exception as exc:  # keep the working set-up
-            self.notify(
-                f"Saved, but could not switch now: {exc}. Restart to use it.{note}", markup=False
-            )
+        except (AssistantError, BackendError) as exc:  # a bad choice, a run in progress, a
+            # server that will not list its models: nothing changed; the form says why.
+            self.action_switch_model(note=redact(str(exc)), choice=choice)
             return
         self.main.update_title()
-        self.notify(f"Now answering: {self.session.provider_label}.{note}", markup=False)
+        note = f" Not saved: {switch.save_error}" if switch.save_error else ""
+        self.notify(f"Now answering: {switch.label}.{note}", markup=False)
 
-    async def _swap_backend(self, settings: Any) -> None:
-        """Point the running session at another backend and data provider. The store and
-        the runtime stay: threads and runs are the same objects."""
-        from assistant_core.session import make_backend, make_market
-        from assistant_core.tools.investor import build_investor_tools
-
-        session = self.session
-        backend = make_backend(settings)
-        market = make_market(settings) if settings.data != session.settings.data else session.market
-        old_backend, old_market = session.backend, session.market
-        runtime = session.runtime
-        runtime.backend = backend
-        runtime.model = settings.model
-        if market is not old_market:
-            runtime.tools = build_investor_tools(market)
-        session.backend, session.market, session.settings = backend, market, settings
-        await old_backend.aclose()
-        if market is not old_market and callable(getattr(old_market, "close", None)):
-            old_market.close()
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification of the app and its screens passes here: errors may quote the
+        API key (a server echoing it, an exception), so secrets are masked first."""
+        super().notify(
+            redact(message), title=redact(title), severity=severity, timeout=timeout, markup=markup
+        )
 
 
 def tune_garbage_collector() -> None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from assistant_core.backends.base import BackendError, Chunk, Finish, ModelRequest, TextDelta
+from assistant_core.redact import redact
 from assistant_core.text import one_line
 
 if TYPE_CHECKING:
@@ -220,18 +221,12 @@ def to_backend_error(
 
 
 def mask_key(error: BackendError, api_key: str | None) -> BackendError:
-    """``error`` with the API key masked in its message. Some proxies and self-hosted servers
-    echo the key they rejected, and the message goes to the screen and the run's last_error."""
+    """``error`` with the API key masked in its message, in any spelling (see
+    ``assistant_core.redact``). Some proxies and self-hosted servers echo the key they
+    rejected, and the message goes to the screen and the run's last_error."""
     if not api_key or api_key == PLACEHOLDER_API_KEY:
         return error
-    shown = f"{api_key[:3]}…{api_key[-4:]}" if len(api_key) >= 16 else "…"
-    text = error.message.replace(api_key, shown)
-    # A message cut to one line may end in the first part of the key.
-    body = text.removesuffix("…")
-    for n in range(min(len(api_key), len(body)), 7, -1):
-        if body.endswith(api_key[:n]):
-            text = body[:-n] + shown + "…"
-            break
+    text = redact(error.message, api_key)
     if text == error.message:
         return error
     return BackendError(

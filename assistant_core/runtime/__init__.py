@@ -279,6 +279,16 @@ class Runtime:
         """True while a run of this thread is being executed by this process."""
         return thread_id in self._by_thread
 
+    def executing_runs(self) -> list[str]:
+        """The ids of the runs this process is executing now."""
+        return list(self._by_run)
+
+    def use_backend(self, backend: Backend, model: str) -> None:
+        """Answer new runs with ``backend`` and ``model`` (a provider switch: see
+        ``Session.switch_provider``, which checks that no run is executing)."""
+        self.backend = backend
+        self.model = model
+
     # -- the rest ------------------------------------------------------------------------
     def context_window(self, model: str | None = None) -> int:
         """The context window assumed for ``model`` (default: this runtime's model)."""

@@ -215,19 +215,22 @@ def test_approval_ask_without_a_terminal_denies_with_a_note(cli: Cli) -> None:
 
 def test_config_show_and_set(cli: Cli, tmp_path: Path) -> None:
     key = "sk-test-abcdefghijklmnopqrstuvwxyz0123"
-    set_model = cli("config", "set", "model", "gpt-4o")
-    assert set_model.code == 0 and 'model = "gpt-4o"' in set_model.out, set_model
+    # Demo mode has no model to set: a model belongs to a provider, named here.
+    refused = cli("config", "set", "model", "gpt-4o")
+    assert refused.code == 2 and "providers.openai.model" in refused.err, refused
+    set_model = cli("config", "set", "providers.openai.model", "gpt-4o")
+    assert set_model.code == 0 and 'providers.openai.model = "gpt-4o"' in set_model.out, set_model
     shown = cli("config", "show", "--approval", "ask", env={"OPENAI_API_KEY": key})
     assert shown.code == 0, shown
     rows = {line.split()[0]: line for line in shown.out.splitlines() if line.strip()}
     assert "openai" in rows["provider"] and "auto (an OpenAI API key is set)" in rows["provider"]
-    assert "gpt-4o" in rows["model"] and "config file" in rows["model"]
+    assert "gpt-4o" in rows["model"] and "config file [providers.openai]" in rows["model"]
     assert "sk-…0123" in rows["api_key"] and "env OPENAI_API_KEY" in rows["api_key"]
     assert "flag --approval" in rows["approval"] and "yahoo" in rows["data"]
     assert "env INVESTOR_ASSISTANT_DB" in rows["db"]
     assert key not in shown.out + shown.err
     config_file = Path(os.environ["XDG_CONFIG_HOME"]) / "investor-assistant" / "config.toml"
-    assert config_file.read_text() == 'model = "gpt-4o"\n'
+    assert config_file.read_text() == '[providers.openai]\nmodel = "gpt-4o"\n'
     assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
 
 

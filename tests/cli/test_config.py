@@ -17,8 +17,8 @@ from assistant_core.config import (
     load_settings,
     mask_secret,
     resolve_model,
-    save_setting,
 )
+from assistant_core.config_file import set_value
 from assistant_core.errors import ConfigError
 from assistant_core.session import provider_label
 
@@ -141,14 +141,18 @@ def test_bad_environment_value_names_the_variable() -> None:
         load_settings({"base_url": "ftp://x"}, {})
 
 
+def save_setting(path: Path, key: str, value: str, provider: str = "openai") -> None:
+    set_value(path, key, value, provider=provider)
+
+
 def test_save_setting_creates_private_file_and_keeps_comments(tmp_path: Path) -> None:
-    cfg = tmp_path / "sub" / "config.toml"
+    cfg = tmp_path / "config.toml"
     save_setting(cfg, "model", "llama3.1")
     assert stat.S_IMODE(os.stat(cfg).st_mode) == 0o600
     cfg.write_text(
         "# my settings\nmodel = 'old'  # the one I like\n\n# windows\n[context_windows]\nx = 1\n"
     )
-    save_setting(cfg, "model", 'new "quoted" \\ value')
+    save_setting(cfg, "model", 'new "quoted" \\ value')  # moves the top-level model first
     save_setting(cfg, "base-url", "http://localhost:8000/v1")
     save_setting(cfg, "context_windows.llama3.1:8b", "131_072")
     save_setting(cfg, "context_windows.x", "2")
@@ -156,14 +160,14 @@ def test_save_setting_creates_private_file_and_keeps_comments(tmp_path: Path) ->
     text = cfg.read_text()
     data = tomllib.loads(text)
     assert data == {
-        "model": 'new "quoted" \\ value',
         "base_url": "http://localhost:8000/v1",
         "debug": True,
         "context_windows": {"x": 2, "llama3.1:8b": 131072},
+        "providers": {"openai": {"model": 'new "quoted" \\ value'}},
     }
     assert "# my settings" in text and "# windows\n[context_windows]" in text
     assert stat.S_IMODE(os.stat(cfg).st_mode) == 0o600
-    s = load_settings({"config": str(cfg)}, {})
+    s = load_settings({"config": str(cfg), "provider": "openai"}, {"OPENAI_API_KEY": "sk-test"})
     assert s.model == 'new "quoted" \\ value' and s.context_windows["llama3.1:8b"] == 131072
 
 
@@ -171,6 +175,7 @@ def test_save_setting_creates_private_file_and_keeps_comments(tmp_path: Path) ->
     ("key", "value", "needle"),
     [
         ("api_key", "sk-secret", "export OPENAI_API_KEY"),
+        ("model", "llama3.1", "has no model to choose"),  # the provider in use is offline
         ("colour", "blue", "unknown setting 'colour'"),
         ("provider", "anthropic", "use one of: openai, compatible, offline"),
         ("context_windows.gpt-4o", "big", "expected a number of tokens"),
@@ -179,7 +184,7 @@ def test_save_setting_creates_private_file_and_keeps_comments(tmp_path: Path) ->
 def test_save_setting_refuses(tmp_path: Path, key: str, value: str, needle: str) -> None:
     cfg = tmp_path / "config.toml"
     with pytest.raises(ConfigError, match=needle):
-        save_setting(cfg, key, value)
+        save_setting(cfg, key, value, provider="offline")
     assert not cfg.exists()  # nothing written, and the key never
 
 

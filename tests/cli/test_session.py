@@ -3,12 +3,13 @@ closes a run another live process is executing."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from assistant_core.config import load_settings
-from assistant_core.errors import ConfigError
+from assistant_core.errors import ConfigError, RunStateError
 from assistant_core.objects import Run, new_id, now
 from assistant_core.session import Session, build_session, check_reachable
 
@@ -92,3 +93,147 @@ def test_check_reachable_names_the_url() -> None:
     with pytest.raises(ConfigError) as err:
         check_reachable(url)
     assert url in str(err.value) and "refused" in str(err.value).lower()
+
+
+# -- switching provider (Session.switch_provider) -----------------------------------------
+def settings_with_file(
+    tmp_path: Path, text: str = "", env: dict[str, str] | None = None, **flags: str
+):
+    cfg = tmp_path / "config.toml"
+    if text:
+        cfg.write_text(text)
+    return load_settings(
+        {"db": str(tmp_path / "t.db"), "config": str(cfg), **flags},
+        {"INVESTOR_ASSISTANT_DEMO_PACE": "0", **(env or {})},
+    )
+
+
+def saved(tmp_path: Path) -> dict:
+    return tomllib.loads((tmp_path / "config.toml").read_text())
+
+
+async def test_switch_from_demo_to_a_compatible_server_and_back(tmp_path: Path) -> None:
+    session = build_session(settings_with_file(tmp_path))
+    runtime, store = session.runtime, session.store
+    demo_market = session.market
+    switch = await session.switch_provider(
+        "compatible", base_url="http://127.0.0.1:9/v1/", model="llama3.1"
+    )
+    # The runtime and store stay (threads and runs are the same objects); the rest follows.
+    assert session.runtime is runtime and session.store is store
+    assert (runtime.backend.name, runtime.model) == ("chat-completions", "llama3.1")
+    assert session.backend is runtime.backend
+    assert session.settings.data == "yahoo" and not session.is_demo  # real model, real data
+    assert session.market is not demo_market
+    assert switch.label == "compatible · llama3.1 @ http://127.0.0.1:9/v1"
+    assert switch.saved_to == tmp_path / "config.toml" and switch.save_error is None
+    assert saved(tmp_path) == {
+        "provider": "compatible",
+        "base_url": "http://127.0.0.1:9/v1",
+        "providers": {"compatible": {"model": "llama3.1"}},
+    }
+    # Back to the demo: the base URL is removed from the file (it would make the next
+    # start pick the server again); the compatible model stays with its provider.
+    back = await session.switch_provider("offline")
+    assert (runtime.backend.name, runtime.model) == ("offline", "offline-analyst")
+    assert session.is_demo and back.label == "offline analyst (DEMO)"
+    assert saved(tmp_path) == {
+        "provider": "offline",
+        "providers": {"compatible": {"model": "llama3.1"}},
+    }
+    # And to the server again without a model: the one saved for it.
+    again = await session.switch_provider("compatible", base_url="http://127.0.0.1:9/v1")
+    assert runtime.model == "llama3.1" and again.settings.source("model") == "file"
+    await session.aclose()
+
+
+async def test_switch_lists_the_models_of_a_server_when_none_is_given(tmp_path: Path) -> None:
+    from tests.support.openai_replay import ReplayServer, json_response
+
+    session = build_session(settings_with_file(tmp_path))
+    with ReplayServer() as server:
+        server.enqueue(
+            json_response({"object": "list", "data": [{"id": "qwen3:8b", "object": "model"}]}),
+            method="GET",
+            path="/v1/models",
+        )
+        switch = await session.switch_provider("compatible", base_url=server.base_url)
+        server.verify()
+    assert session.runtime.model == "qwen3:8b" and "qwen3:8b" in switch.label
+    # A model the server listed is not pinned in the file: the next start lists again.
+    assert "providers" not in saved(tmp_path)
+    await session.aclose()
+
+
+@pytest.mark.parametrize(
+    ("choice", "env", "needle"),
+    [
+        ({"provider": "openai"}, {}, "OPENAI_API_KEY"),
+        ({"provider": "compatible"}, {}, "needs a base URL"),
+        ({"provider": "compatible", "base_url": "localhost:11434"}, {}, "expected a URL"),
+        ({"provider": "anthropic"}, {}, "use one of: openai, compatible, offline"),
+        (
+            {"provider": "compatible", "base_url": "http://127.0.0.1:9/v1"},
+            {"OPENAI_API_KEY": "sk-te\nst-0123456789"},
+            "cannot be sent in an HTTP header",
+        ),
+    ],
+)
+async def test_a_bad_switch_changes_nothing(
+    tmp_path: Path, choice: dict, env: dict, needle: str
+) -> None:
+    settings = settings_with_file(tmp_path, env=env, provider="offline")
+    session = build_session(settings)
+    backend = session.backend
+    with pytest.raises(ConfigError, match=needle):
+        await session.switch_provider(**choice)
+    assert session.backend is backend and session.runtime.backend is backend
+    assert session.settings is settings and session.runtime.model == "offline-analyst"
+    assert not (tmp_path / "config.toml").exists()
+    await session.aclose()
+
+
+async def test_switch_is_refused_while_a_run_streams(tmp_path: Path) -> None:
+    from tests.support.scripted_backend import Pause, ScriptedBackend, text_turn
+
+    session = build_session(settings_with_file(tmp_path))
+    slow = ScriptedBackend([[Pause(0.5), *text_turn("Done.")]])
+    session.runtime.backend = slow
+    thread = session.runtime.create_thread()
+    events = session.runtime.ask(thread.id, "hello")
+    await anext(events)  # the run exists and executes
+    with pytest.raises(RunStateError, match="a run is in progress"):
+        await session.switch_provider("compatible", base_url="http://127.0.0.1:9/v1", model="m")
+    assert session.runtime.backend is slow
+    async for _ in events:
+        pass
+    switch = await session.switch_provider(
+        "compatible", base_url="http://127.0.0.1:9/v1", model="m"
+    )
+    assert session.runtime.model == "m" and switch.settings.provider == "compatible"
+    await session.aclose()
+
+
+async def test_switch_keeps_demo_data_that_was_asked_for_and_can_skip_saving(
+    tmp_path: Path,
+) -> None:
+    session = build_session(settings_with_file(tmp_path, data="demo"))
+    switch = await session.switch_provider(
+        "compatible", base_url="http://127.0.0.1:9/v1", model="m", save=False
+    )
+    assert switch.settings.data == "demo" and "DEMO data" in switch.label
+    assert switch.saved_to is None and not (tmp_path / "config.toml").exists()
+    await session.aclose()
+
+
+async def test_a_switch_that_cannot_be_saved_still_switches_and_says_why(tmp_path: Path) -> None:
+    settings = settings_with_file(tmp_path, 'provider = "offline"\n')
+    session = build_session(settings)
+    (tmp_path / "config.toml").write_text("provider = \n")  # broken since start-up
+    switch = await session.switch_provider(
+        "compatible", base_url="http://127.0.0.1:9/v1", model="m"
+    )
+    assert session.runtime.model == "m"
+    assert switch.saved_to is None and "malformed TOML" in (switch.save_error or "")
+    assert (tmp_path / "config.toml").read_text() == "provider = \n"  # never overwritten
+    await session.aclose()

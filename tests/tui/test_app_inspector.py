@@ -191,10 +191,48 @@ async def test_switch_model_form_refuses_openai_without_key_and_switches_to_comp
         assert saved == {
             "provider": "compatible",
             "base_url": "http://127.0.0.1:9/v1",
-            "model": "llama3.1",
+            "providers": {"compatible": {"model": "llama3.1"}},  # the model is the server's
         }
         # Applied now: the runtime talks to the new backend, with real (not demo) data.
         assert session.runtime.model == "llama3.1"
         assert session.runtime.backend.name == "chat-completions"
         assert not session.is_demo
         assert "DEMO" not in screen_text(app).splitlines()[0]
+
+
+async def test_model_dialog_fills_in_each_providers_model_and_switches_through_the_session(
+    make_demo_session: Callable[..., Session],
+) -> None:
+    session = make_demo_session()
+    config = Path(session.settings.config_path)
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[providers.compatible]\nmodel = "qwen3:8b"  # my local one\n')
+    session.settings.provider_models = {"compatible": "qwen3:8b"}
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await run_palette_command(pilot, "switch model")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ModelScreen")
+        form = app.screen
+        assert form.query_one("#model").value == ""  # the offline analyst has none
+        form.query_one("#provider").value = "compatible"
+        await wait_for(pilot, lambda: form.query_one("#model").value == "qwen3:8b")
+        form.query_one("#base-url").value = "http://127.0.0.1:9/v1"
+        await pilot.click("#save")
+        await wait_for(pilot, lambda: app.screen is app.main)
+        await pilot.pause()
+        assert session.runtime.model == "qwen3:8b"
+        assert "compatible · qwen3:8b" in screen_text(app).splitlines()[0]
+        text = config.read_text()
+        assert "# my local one" in text and 'provider = "compatible"' in text
+        # Back to the demo: the base URL goes from the file (no "remove that line" chore).
+        await run_palette_command(pilot, "switch model")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ModelScreen")
+        app.screen.query_one("#provider").value = "offline"
+        await pilot.click("#save")
+        await wait_for(pilot, lambda: app.screen is app.main)
+        await pilot.pause()
+        assert session.is_demo and "base_url" not in tomllib.loads(config.read_text())
+        notes = [n.message for n in app._notifications]
+        assert notes[-1] == "Now answering: offline analyst (DEMO)."
+        assert not any("remove that line" in note for note in notes)

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant_core import events as ev
-from assistant_core.config import Settings, load_settings
+from assistant_core.config import Settings, check_provider
 from assistant_core.errors import AssistantError, ConfigError
 from assistant_core.export import call_signature, call_summary, dumps_safe, one_line
 from assistant_core.objects import LastError, Run, RunStep
 from assistant_core.session import Session, build_session, check_reachable
 
+from .common import load_cli_settings
 from .exit_codes import EXIT_BY_SIGNAL, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from .output import Output, safe
 
@@ -36,7 +37,8 @@ CANCEL_GRACE_S = 10.0  # how long a cancelled run may take to wind down before w
 
 def ask_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     question = read_question(args.question)
-    settings = load_settings(flags)
+    settings = load_cli_settings(flags)
+    check_provider(settings)  # a missing or malformed key: one line, before any connection
     output = Output()
     if settings.base_url and settings.provider != "offline":
         # Fail in milliseconds, before any thread is created, when nothing listens there.

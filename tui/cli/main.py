@@ -8,6 +8,7 @@ by Ctrl+C (143 by SIGTERM). Expected failures print one line, no traceback, unle
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -15,9 +16,11 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from assistant_core.backends.base import BackendError
-from assistant_core.config import APPROVALS, DATA_PROVIDERS, ENV_NAMES, PROVIDERS
+from assistant_core.config_file import setting_names
 from assistant_core.errors import AssistantError, NotFoundError
 from assistant_core.export import one_line
+from assistant_core.redact import redact, redact_log_handler
+from assistant_core.settings_spec import DEFAULT_OPENAI_MODEL, ENV_NAMES, SETTINGS, is_true
 
 from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from .web import add_web_parser
@@ -35,7 +38,7 @@ examples:
   {PROG} web                               the same app in a browser tab
 
 providers (auto-detected when --provider is not given):
-  OPENAI_API_KEY set              OpenAI (Responses API), model gpt-5-mini by default
+  OPENAI_API_KEY set              OpenAI (Responses API), model {DEFAULT_OPENAI_MODEL} by default
   OPENAI_BASE_URL / --base-url    an OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio)
   neither                         demo mode: offline analyst on demo data
 """
@@ -76,11 +79,15 @@ examples:
   {PROG} config show
   {PROG} config set provider compatible
   {PROG} config set base_url http://localhost:11434/v1
-  {PROG} config set model llama3.1
+  {PROG} --base-url http://localhost:11434/v1 config set model llama3.1
+  {PROG} config set providers.openai.model gpt-4.1-mini
   {PROG} config set approval ask
   {PROG} config set context_windows.llama3.1 131072
+  {PROG} config unset base_url
 
-settings: provider, base_url, model, approval, data, db, debug, context_windows.MODEL.
+settings: {", ".join(setting_names())}.
+A model belongs to a provider: `config set model NAME` saves it for the provider in use
+(as [providers.NAME] model = …); --model applies to the provider in use.
 The API key is never written by `config set`: export OPENAI_API_KEY.
 Precedence: flags > environment > config file > defaults.
 """
@@ -98,46 +105,37 @@ class Parser(argparse.ArgumentParser):
 
 
 def _settings_flags(top_level: bool) -> Parser:
-    """The global flags. They are accepted before and after a subcommand; after it they
-    must not reset what was given before, hence SUPPRESS as their default there."""
+    """The global flags, one per setting that declares one (``settings_spec.SETTINGS``).
+    They are accepted before and after a subcommand; after it they must not reset what
+    was given before, hence SUPPRESS as their default there."""
     default = None if top_level else argparse.SUPPRESS
     parser = Parser(add_help=False)
     group = parser.add_argument_group(
         "settings", "override the environment and the config file for this command"
     )
-    group.add_argument(
-        "--provider",
-        choices=PROVIDERS,
-        default=default,
-        help="model provider (default: auto-detected)",
-    )
-    group.add_argument(
-        "--base-url",
-        metavar="URL",
-        default=default,
-        help="OpenAI-compatible server, e.g. http://localhost:11434/v1",
-    )
-    group.add_argument("--model", metavar="NAME", default=default, help="model name")
-    group.add_argument(
-        "--approval",
-        choices=APPROVALS,
-        default=default,
-        help="run tools automatically, or ask before each call",
-    )
-    group.add_argument(
-        "--data",
-        choices=DATA_PROVIDERS,
-        default=default,
-        help="market data: Yahoo Finance, or synthetic demo data",
-    )
-    group.add_argument("--db", metavar="PATH", default=default, help="thread database file")
-    group.add_argument("--config", metavar="PATH", default=default, help="config file (TOML)")
-    group.add_argument(
-        "--debug",
-        action="store_true",
-        default=default if not top_level else False,
-        help="show tracebacks for errors",
-    )
+    for spec in SETTINGS:
+        if spec.flag is None:
+            continue
+        plain = spec.example and not spec.choices and not spec.is_switch
+        example = f", e.g. {spec.example}" if plain else ""
+        help_text = f"{spec.help}{example} (env {spec.env})" if spec.env else spec.help
+        if spec.is_switch:
+            group.add_argument(
+                spec.flag,
+                dest=spec.name,
+                action="store_true",
+                default=False if top_level else default,
+                help=help_text,
+            )
+        else:
+            group.add_argument(
+                spec.flag,
+                dest=spec.name,
+                metavar=spec.metavar,
+                choices=spec.choices or None,
+                default=default,
+                help=help_text,
+            )
     return parser
 
 
@@ -240,6 +238,13 @@ def build_parser() -> Parser:
     )
     c_set.add_argument("key", metavar="KEY")
     c_set.add_argument("value", metavar="VALUE")
+    c_unset = csub.add_parser(
+        "unset",
+        parents=[flags],
+        help="remove a setting from the config file",
+        epilog=CONFIG_EPILOG,
+    )
+    c_unset.add_argument("key", metavar="KEY")
 
     add_web_parser(commands, flags)
 
@@ -249,19 +254,19 @@ def build_parser() -> Parser:
 
 
 def setting_flags(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings given on the command line, for ``load_settings``."""
-    flags = {
-        name: getattr(args, name, None)
-        for name in ("provider", "base_url", "model", "approval", "data", "db", "config")
-    }
-    flags["debug"] = True if getattr(args, "debug", False) else None
+    """The settings given on the command line, for ``load_settings`` (None: not given)."""
+    flags: dict[str, Any] = {}
+    for spec in SETTINGS:
+        if spec.flag is not None:
+            value = getattr(args, spec.name, None)
+            flags[spec.name] = (True if value else None) if spec.is_switch else value
     return flags
 
 
 def _debug_requested(args: argparse.Namespace | None) -> bool:
     if args is not None and getattr(args, "debug", False):
         return True
-    return os.environ.get(ENV_NAMES["debug"], "").strip().lower() in {"1", "true", "yes", "on"}
+    return is_true(os.environ.get(ENV_NAMES["debug"], ""))
 
 
 def user_message(exc: BaseException) -> str:
@@ -273,8 +278,14 @@ def user_message(exc: BaseException) -> str:
         }.get(exc.kind, "")
         return f"{exc}; {hint}" if hint else str(exc)
     if isinstance(exc, BackendError):
-        return f"model API error ({exc.code}): {exc.message}"
-    return str(exc)
+        return redact(f"model API error ({exc.code}): {exc.message}")
+    return redact(str(exc))
+
+
+def print_traceback() -> None:
+    """The current exception's traceback on stderr (--debug), secrets masked: an exception
+    may quote the API key (e.g. a header value httpx refused)."""
+    sys.stderr.write(redact(traceback.format_exc()))
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -309,6 +320,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Warnings logged with no handler configured reach stderr through this one.
+    redact_log_handler(logging.lastResort)
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
     debug = _debug_requested(args)
@@ -316,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return dispatch(args)
     except (AssistantError, BackendError) as exc:
         if debug:
-            traceback.print_exc()
+            print_traceback()
         print(f"{PROG}: error: {one_line(user_message(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -330,9 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except Exception as exc:  # a bug: say so in one line, the traceback with --debug
         if debug:
-            traceback.print_exc()
+            print_traceback()
         print(
-            f"{PROG}: internal error: {type(exc).__name__}: {one_line(str(exc), 300)} "
+            f"{PROG}: internal error: {type(exc).__name__}: {one_line(redact(str(exc)), 300)} "
             "(rerun with --debug for details)",
             file=sys.stderr,
         )

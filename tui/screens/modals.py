@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,6 +12,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
+
+from assistant_core.settings_spec import DEFAULT_OPENAI_MODEL
 
 from ..panels.fmt import literal, plain
 
@@ -82,35 +85,46 @@ PROVIDERS = [
 ]
 
 
+#: The model field's hint per provider: what applies when it is left empty.
+MODEL_HINTS = {
+    "openai": f"Model (empty: {DEFAULT_OPENAI_MODEL})",
+    "compatible": "Model (empty: the first one the server lists)",
+    "offline": "The offline analyst has no model",
+}
+
+
 class ModelScreen(ModalScreen[ModelChoice | None]):
     """Provider, base URL and model. The API key is never asked for: it comes from the
-    environment only, so it is never written to the config file."""
+    environment only, so it is never written to the config file. A model belongs to its
+    provider: picking a provider fills in the model saved for it (unless one was typed)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, provider: str, base_url: str, model: str, *, note: str = "") -> None:
+    def __init__(
+        self,
+        current: ModelChoice,
+        *,
+        saved_models: Mapping[str, str] | None = None,
+        note: str = "",
+    ) -> None:
         super().__init__(classes="dialog-screen")
-        self.initial = ModelChoice(provider, base_url, model)
+        self.initial = current
+        self.saved_models = dict(saved_models or {})
         self.note = note
+        self._filled_in = current.model  # what the model field held before any typing
 
     def compose(self) -> ComposeResult:
         providers = {value for _, value in PROVIDERS}
+        provider = self.initial.provider if self.initial.provider in providers else "offline"
         with Vertical(classes="dialog dialog-wide"):
             yield Label("Model and provider")
-            yield Select(
-                PROVIDERS,
-                value=self.initial.provider if self.initial.provider in providers else "offline",
-                allow_blank=False,
-                id="provider",
-            )
+            yield Select(PROVIDERS, value=provider, allow_blank=False, id="provider")
             yield Input(
                 value=self.initial.base_url,
                 placeholder="Base URL, e.g. http://localhost:11434/v1 (Ollama)",
                 id="base-url",
             )
-            yield Input(
-                value=self.initial.model, placeholder="Model, e.g. gpt-4.1-mini", id="model"
-            )
+            yield Input(value=self.initial.model, placeholder=MODEL_HINTS[provider], id="model")
             yield Static(
                 "The API key is read from OPENAI_API_KEY and never saved.",
                 classes="dialog-hint",
@@ -119,6 +133,15 @@ class ModelScreen(ModalScreen[ModelChoice | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
+
+    @on(Select.Changed, "#provider")
+    def _provider_changed(self, event: Select.Changed) -> None:
+        provider = str(event.value)
+        field = self.query_one("#model", Input)
+        field.placeholder = MODEL_HINTS.get(provider, "Model")
+        if field.value == self._filled_in:  # not typed by the user: follow the provider
+            self._filled_in = self.saved_models.get(provider, "")
+            field.value = self._filled_in
 
     def show_error(self, message: str) -> None:
         self.query_one("#model-error", Static).update(plain(message))
