@@ -93,6 +93,13 @@ def test_each_tab_runs_the_app_with_the_same_settings(tmp_path: Path) -> None:
     assert argv[-1] == "--debug"
 
 
+def test_the_default_store_is_left_to_each_tab_to_resolve_and_create() -> None:
+    # A pinned --db must already exist (a user-given path never creates directories); the
+    # default location is the app's own, which every tab resolves alike and may create.
+    argv = app_argv({"provider": "offline", "db": None}, None)
+    assert "--db" not in argv
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tui.cli", "--provider", "offline", "web", *args],

@@ -70,12 +70,15 @@ def add_web_parser(commands: Any, flags: argparse.ArgumentParser) -> None:
     )
 
 
-def app_argv(flags: dict[str, Any], db: Path) -> list[str]:
+def app_argv(flags: dict[str, Any], db: Path | None) -> list[str]:
     """The command each browser tab's app runs: this interpreter, the user's setting flags,
-    and the database pinned, so every tab works on the same store."""
+    and the database pinned when the user chose one (``db`` None: the app's default, which
+    every tab resolves alike and may create, while a pinned path must already exist), so
+    every tab works on the same store."""
     argv = [sys.executable, "-m", "tui.cli"]
     given = {name: value for name, value in flags.items() if value is not None and name != "debug"}
-    given["db"] = str(db.expanduser().absolute())
+    if db is not None:
+        given["db"] = str(db.expanduser().absolute())
     if given.get("config"):
         given["config"] = str(Path(given["config"]).expanduser().absolute())
     for name, value in given.items():
@@ -120,7 +123,7 @@ def web_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     from tui.web.server import WebServer
 
     server = WebServer(
-        app_argv(flags, settings.db),
+        app_argv(flags, settings.db if settings.source("db") != "default" else None),
         sock=sock,
         access=Access(token, cookie_name=f"investor_assistant_token_{port}"),
         max_sessions=args.max_sessions,
