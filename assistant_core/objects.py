@@ -186,6 +186,10 @@ class Assistant(_Obj):
     tools: list[dict[str, Any]] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
     object: str = "assistant"
+    temperature: float | None = None
+    top_p: float | None = None
+    response_format: Any = "auto"
+    tool_resources: dict[str, Any] | None = None
 
 
 @dataclass

@@ -259,16 +259,21 @@ class ApiStore:
             )
         return cursor.rowcount == 1
 
-    def expire_runs(self) -> list[str]:
+    def expire_runs(self, skip: frozenset[str] | set[str] = frozenset()) -> list[str]:
         """Runs waiting for client tool outputs past their ``expires_at`` become
-        ``expired`` (and their open steps too), whoever started them. Returns their ids."""
+        ``expired`` (and their open steps too), whoever started them, except the ``skip``
+        ids (runs the caller executes, which expire themselves). Returns their ids."""
         stamp = now()
         with self._write() as db:
             rows = db.execute(
                 "SELECT data FROM runs WHERE status = 'requires_action' ORDER BY seq"
             ).fetchall()
             runs = [Run.from_dict(json.loads(d)) for (d,) in rows]
-            expired = [r for r in runs if r.expires_at is not None and r.expires_at <= stamp]
+            expired = [
+                r
+                for r in runs
+                if r.expires_at is not None and r.expires_at <= stamp and r.id not in skip
+            ]
             for run in expired:
                 self._expire(db, run, stamp)
         return [r.id for r in expired]

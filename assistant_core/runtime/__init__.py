@@ -16,6 +16,7 @@ approvals or tool outputs, read runs and steps back. The work is split across th
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, Literal, TypedDict, Unpack
 
@@ -186,17 +187,20 @@ class Runtime:
         self._start(run)
         return snapshot(run)
 
-    async def subscribe(self, run_id: str, *, replay: bool = True) -> AsyncIterator[Event]:
+    def subscribe(self, run_id: str, *, replay: bool = True) -> AsyncIterator[Event]:
         """The run's events, ending with ``done``. With ``replay`` they start from its
-        beginning (compacted: each message's text so far in one delta), else from now.
-        Leaving early never affects the run. A run this process does not execute (another
-        process's, or one that ended) is followed from the store (``follow_run``)."""
+        beginning (compacted: each message's text so far in one delta), else from the call
+        (the subscription starts here, not at the first iteration: nothing published in
+        between is missed). Leaving early never affects the run. A run this process does
+        not execute (another process's, or one that ended) is followed from the store
+        (``follow_run``)."""
         execution = self._by_run.get(run_id)
         if execution is None:
-            async for event in follow_run(self.store, run_id, replay=replay):
-                yield event
-            return
-        queue = execution.events.listen(replay=replay)
+            return follow_run(self.store, run_id, replay=replay)
+        return self._read(execution, execution.events.listen(replay=replay))
+
+    @staticmethod
+    async def _read(execution: RunExecution, queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
         try:
             while True:
                 event = await queue.get()
@@ -216,6 +220,18 @@ class Runtime:
     def executing(self, run_id: str) -> bool:
         """True while this process executes the run."""
         return run_id in self._by_run
+
+    def executing_ids(self) -> list[str]:
+        """The runs this process executes now."""
+        return list(self._by_run)
+
+    def set_run_metadata(self, run_id: str, metadata: dict[str, str]) -> None:
+        """Replace a run's metadata, also while it executes here (its task would otherwise
+        write its own copy back at its next change)."""
+        execution = self._by_run.get(run_id)
+        if execution is not None:
+            execution.run.metadata = dict(metadata)
+        self.store.set_metadata("run", run_id, metadata)
 
     def _new_run(self, thread_id: str, options: RunOptions) -> Run:
         """The run to create, checked (thread, assistant, options) before anything is written."""
@@ -341,7 +357,14 @@ class Runtime:
         if run_id not in self._by_run:
             self._resume(run_id, outputs)
             return
-        self._live(run_id, "submit tool outputs to").submit_tool_outputs(outputs)
+        execution = self._live(run_id, "submit tool outputs to")
+        execution.submit_tool_outputs(outputs)
+        # The run's task takes the outputs on its next turn of the event loop; answer once
+        # it has left requires_action, so a caller that polls next never sees it waiting.
+        for _ in range(20):
+            if execution.run.status != "requires_action" or execution.finished:
+                break
+            await asyncio.sleep(0)
 
     def _resume(self, run_id: str, outputs: list[dict[str, str]]) -> None:
         run = self.store.get_run(run_id)  # NotFoundError
@@ -403,6 +426,17 @@ class Runtime:
         """Close runs a crashed process left active (see ``Store.recover_interrupted``).
         An app's start-up job, not done automatically: another process may be running one."""
         return self.store.recover_interrupted()
+
+    def release_waiting(self) -> list[str]:
+        """Stop executing the runs that wait for client tool outputs, leaving them as they
+        are in the store (another process, or this one restarted, takes them up when the
+        outputs come, until they expire). For a server shutting down. Returns their ids."""
+        released = []
+        for execution in list(self._by_run.values()):
+            if execution.run.status == "requires_action" and execution.run.approval == "client":
+                execution.detach()
+                released.append(execution.run.id)
+        return released
 
     async def aclose(self) -> None:
         """Cancel the runs this process executes, then close the backend."""

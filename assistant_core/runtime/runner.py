@@ -194,6 +194,13 @@ class RunExecution:
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
+    def detach(self) -> None:
+        """Stop executing here and leave the run as the store has it (see
+        ``Runtime.release_waiting``): nothing more is written for it by this process."""
+        self.closed = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
         try:
             self._close_cancelled()  # no-op unless the task never got to close the run

@@ -20,6 +20,8 @@ from assistant_core.errors import AssistantError, NotFoundError
 from assistant_core.export import one_line
 
 from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from .keys import add_keys_parser
+from .serve import add_serve_parser
 
 PROG = "investor-assistant"
 
@@ -239,6 +241,9 @@ def build_parser() -> Parser:
     c_set.add_argument("key", metavar="KEY")
     c_set.add_argument("value", metavar="VALUE")
 
+    add_serve_parser(commands, flags)
+    add_keys_parser(commands, flags)
+
     # Which parser to show when a group is given without its action.
     parser.set_defaults(_groups={"threads": threads, "runs": runs, "config": config})
     return parser
@@ -279,6 +284,9 @@ def dispatch(args: argparse.Namespace) -> int:
         from .launch import open_app
 
         return open_app(setting_flags(args))
+    run = getattr(args, "_run", None)  # commands that bring their own handler
+    if run is not None:
+        return int(run(args, setting_flags(args)))
     action = getattr(args, "action", None)
     if command in ("threads", "runs", "config") and action is None:
         args._groups[command].print_help(sys.stderr)
