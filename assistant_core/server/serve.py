@@ -36,6 +36,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     max_active_runs: int = 100
+    expires_after: int = 600
     max_body: int = DEFAULT_MAX_BODY
     log_level: str = "info"
 
@@ -131,7 +132,12 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stderr) -
         asyncio.run(session.aclose())
         raise
     port = sock.getsockname()[1]
-    service = Service(store, session.runtime, models_for(settings), Limits(options.max_active_runs))
+    service = Service(
+        store,
+        session.runtime,
+        models_for(settings),
+        Limits(options.max_active_runs, options.expires_after),
+    )
     api = Api(service, Auth(store, open_allowed=loopback), max_body=options.max_body)
     config = uvicorn.Config(
         create_app(api),

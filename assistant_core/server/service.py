@@ -30,6 +30,7 @@ ListKind = Literal["assistants", "messages", "runs", "steps"]
 @dataclass
 class Limits:
     max_active_runs: int = 100  # runs executing at once on this server (429 beyond)
+    expires_in: int = EXPIRES_IN_S  # seconds a run may wait for client tool outputs
 
 
 @dataclass
@@ -280,7 +281,7 @@ class Service:
         tools = p.tools()
         options: RunOptions = {
             "approval": "client",
-            "expires_in": EXPIRES_IN_S,
+            "expires_in": self.limits.expires_in,
             "instructions": p.string("instructions", max_len=MAX_INSTRUCTIONS),
             "additional_instructions": p.string(
                 "additional_instructions", max_len=MAX_INSTRUCTIONS

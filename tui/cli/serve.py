@@ -51,6 +51,13 @@ def add_serve_parser(commands: Any, flags: argparse.ArgumentParser) -> None:
         help="runs executing at once; more get 429 (default 100)",
     )
     serve.add_argument(
+        "--expires-after",
+        type=int,
+        default=600,
+        metavar="SECONDS",
+        help="how long a run waits for a client's tool outputs before it expires (default 600)",
+    )
+    serve.add_argument(
         "--log-level",
         choices=("warning", "info", "debug"),
         default="info",
@@ -68,6 +75,12 @@ def serve_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
             "investor-assistant serve: error: --max-active-runs must be at least 1", file=sys.stderr
         )
         return EXIT_USAGE
+    if args.expires_after < 1:
+        print(
+            "investor-assistant serve: error: --expires-after must be at least 1 second",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     settings = load_settings(flags)
     try:
         from assistant_core.server.serve import ServeError, ServeOptions, serve
@@ -80,6 +93,7 @@ def serve_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
         host=args.host,
         port=args.port,
         max_active_runs=args.max_active_runs,
+        expires_after=args.expires_after,
         log_level=args.log_level,
     )
     try:
