@@ -77,6 +77,7 @@ ID_PREFIXES = {
     "run": "run",
     "step": "step",
     "call": "call",
+    "key": "key",
 }
 
 

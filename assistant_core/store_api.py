@@ -126,9 +126,11 @@ class ApiStore:
             ).fetchone()
         return str(row[0]) if row else None
 
-    def has_active_keys(self) -> bool:
+    def has_keys(self) -> bool:
+        """Whether any key was ever created (revoked ones count: revoking every key must
+        not open the server to anyone)."""
         with self._read() as db:
-            row = db.execute("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1").fetchone()
+            row = db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone()
         return row is not None
 
     # -- ownership -----------------------------------------------------------------------

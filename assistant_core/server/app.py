@@ -49,7 +49,7 @@ class Auth:
             project = self.store.project_of_key(key_hash(token))
             if project is not None:
                 return project
-        if not self.store.has_active_keys():
+        if not self.store.has_keys():
             if self.open_allowed:
                 return DEFAULT_PROJECT
             raise ApiError(

@@ -120,7 +120,7 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stderr) -
     try:
         store = session.store
         store.expire_runs()
-        open_mode = not store.has_active_keys()
+        open_mode = not store.has_keys()
         if open_mode and not loopback:
             raise ServeError(
                 f"refusing to serve on {options.host} with no API keys: anyone who can reach "

@@ -62,6 +62,7 @@ class ServerProcess:
             match = BANNER.search(line)
             if match:
                 self.base_url = match.group(1)
+            if "Application startup complete" in line:  # uvicorn's: ready for requests
                 found.set()
 
     @property
@@ -131,5 +132,5 @@ def cli_run(proc_env: dict[str, str], *args: str) -> subprocess.CompletedProcess
 # warns about pandas' coming changes in the tutorial's client-side functions.
 DEPRECATIONS = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:The inplace keyword"),
+    pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning"),
 ]
