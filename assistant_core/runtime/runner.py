@@ -604,9 +604,9 @@ class RunExecution:
         step = next(
             s for s in reversed(steps) if s.type == "tool_calls" and s.status == "in_progress"
         )
-        pending = [c for c in step.tool_calls if c.id in pending_call_ids(run)]
+        # (The claim cleared required_action; the outputs were checked against it.)
         parsed = {o["tool_call_id"]: o.get("output") or "" for o in outputs}
-        self._apply_outputs(pending, parsed)
+        self._apply_outputs([c for c in step.tool_calls if c.id in parsed], parsed)
         self.open_steps.append(step)
         self._close_step(step, "completed")
         messages = {m.id: m for m in self.store.list_messages(run.thread_id) if m.run_id == run.id}

@@ -72,7 +72,9 @@ class ServerProcess:
     def client(self, api_key: str = "any-token", **kwargs: Any) -> Any:
         import openai
 
-        return openai.OpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=30, **kwargs)
+        return openai.OpenAI(
+            base_url=self.base_url, api_key=api_key, max_retries=0, timeout=30, **kwargs
+        )
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None

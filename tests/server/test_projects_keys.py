@@ -17,7 +17,9 @@ KEY = re.compile(r"^sk-ia-[A-Za-z0-9_-]{40,}$")
 
 
 def make_key(server: ServerProcess, project: str) -> str:
-    result = cli_run(server.env, "keys", "create", "--project", project, "--name", f"{project} laptop")
+    result = cli_run(
+        server.env, "keys", "create", "--project", project, "--name", f"{project} laptop"
+    )
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip()
     assert KEY.match(key), result.stdout
@@ -45,7 +47,11 @@ def test_keys_are_shown_once_stored_as_hashes_and_required(make_server: Any) -> 
     anonymous = httpx2.get(f"{server.base_url}/assistants")
     assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "missing_api_key"
 
-    key_id = next(line.split()[0] for line in cli_run(server.env, "keys", "list").stdout.splitlines() if "alpha" in line)
+    key_id = next(
+        line.split()[0]
+        for line in cli_run(server.env, "keys", "list").stdout.splitlines()
+        if "alpha" in line
+    )
     revoked = cli_run(server.env, "keys", "revoke", key_id)
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
     with pytest.raises(openai.AuthenticationError):
@@ -54,7 +60,9 @@ def test_keys_are_shown_once_stored_as_hashes_and_required(make_server: Any) -> 
     assert unknown.returncode == 2 and "no API key with id" in unknown.stderr
 
     server.stop()
-    stored = b"".join(p.read_bytes() for p in server.db.parent.glob(server.db.name + "*") if p.is_file())
+    stored = b"".join(
+        p.read_bytes() for p in server.db.parent.glob(server.db.name + "*") if p.is_file()
+    )
     assert alpha.encode() not in stored
     assert "sk-ia-" not in server.output  # never in the log
 
@@ -67,8 +75,12 @@ def test_projects_do_not_see_each_other(make_server: Any) -> None:
 
     builtin = next(a for a in alpha.beta.assistants.list() if a.name == "Investor Assistant")
     mine = alpha.beta.assistants.create(model="gpt-4o", name="alpha's")
-    thread = alpha.beta.threads.create(messages=[{"role": "user", "content": "Should I buy Apple?"}])
-    run = alpha.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=builtin.id, poll_interval_ms=50)
+    thread = alpha.beta.threads.create(
+        messages=[{"role": "user", "content": "Should I buy Apple?"}]
+    )
+    run = alpha.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=builtin.id, poll_interval_ms=50
+    )
     message = alpha.beta.threads.messages.list(thread.id).data[0]
     step = alpha.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data[0]
 
@@ -86,7 +98,9 @@ def test_projects_do_not_see_each_other(make_server: Any) -> None:
         lambda: beta.beta.threads.runs.retrieve(run.id, thread_id=thread.id),
         lambda: beta.beta.threads.runs.create(thread_id=thread.id, assistant_id=builtin.id),
         lambda: beta.beta.threads.runs.steps.retrieve(step.id, thread_id=thread.id, run_id=run.id),
-        lambda: beta.beta.threads.runs.create(thread_id=beta.beta.threads.create().id, assistant_id=mine.id),
+        lambda: beta.beta.threads.runs.create(
+            thread_id=beta.beta.threads.create().id, assistant_id=mine.id
+        ),
     ):
         with pytest.raises(openai.NotFoundError):
             attempt()
@@ -97,7 +111,9 @@ def test_projects_do_not_see_each_other(make_server: Any) -> None:
 
 def test_one_store_with_the_app_and_the_cli(server: ServerProcess) -> None:
     client = server.client()
-    api_thread = client.beta.threads.create(messages=[{"role": "user", "content": "From the API about Tesla"}])
+    api_thread = client.beta.threads.create(
+        messages=[{"role": "user", "content": "From the API about Tesla"}]
+    )
     listed = cli_run(server.env, "threads", "list", "--json")
     threads = [json.loads(line) for line in listed.stdout.splitlines()]
     mine = next(t for t in threads if t["id"] == api_thread.id)

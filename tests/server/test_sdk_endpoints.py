@@ -48,19 +48,32 @@ def test_the_builtin_assistant_is_listed_with_its_nine_tools(client: openai.Open
     strict(Assistant, assistant)
     names = {t.function.name for t in assistant.tools}
     assert len(names) == 9
-    assert {"get_ticker", "get_income_statement", "get_balance_sheet", "get_daily_stock_performance"} <= names
+    assert {
+        "get_ticker",
+        "get_income_statement",
+        "get_balance_sheet",
+        "get_daily_stock_performance",
+    } <= names
 
 
 def test_assistants_crud_and_pagination(client: openai.OpenAI) -> None:
     created = [
-        client.beta.assistants.create(model="gpt-4o", name=f"pager {i}", tools=[PRICE_TOOL], metadata={"i": str(i)})
+        client.beta.assistants.create(
+            model="gpt-4o", name=f"pager {i}", tools=[PRICE_TOOL], metadata={"i": str(i)}
+        )
         for i in range(5)
     ]
     first = created[0]
     strict(Assistant, first)
     assert client.beta.assistants.retrieve(first.id).name == "pager 0"
-    modified = client.beta.assistants.update(first.id, name="renamed", temperature=0.5, instructions="Be brief.")
-    assert (modified.name, modified.temperature, modified.instructions) == ("renamed", 0.5, "Be brief.")
+    modified = client.beta.assistants.update(
+        first.id, name="renamed", temperature=0.5, instructions="Be brief."
+    )
+    assert (modified.name, modified.temperature, modified.instructions) == (
+        "renamed",
+        0.5,
+        "Be brief.",
+    )
     assert modified.tools[0].function.name == "get_price"  # untouched fields stay
 
     page = client.beta.assistants.list(limit=2, order="asc")
@@ -106,7 +119,9 @@ def test_threads_and_messages(client: openai.OpenAI) -> None:
     )
     strict(Thread, thread)
     assert client.beta.threads.retrieve(thread.id).metadata == {"course": "tutorial"}
-    assert client.beta.threads.update(thread.id, metadata={"course": "x"}).metadata == {"course": "x"}
+    assert client.beta.threads.update(thread.id, metadata={"course": "x"}).metadata == {
+        "course": "x"
+    }
 
     listed = client.beta.threads.messages.list(thread.id, order="asc")
     assert [m.content[0].text.value for m in listed.data] == ["Hello there", "Second"]
@@ -114,8 +129,13 @@ def test_threads_and_messages(client: openai.OpenAI) -> None:
     strict(Message, listed.data[0])
 
     added = client.beta.threads.messages.create(thread.id, role="user", content="Third")
-    assert client.beta.threads.messages.retrieve(added.id, thread_id=thread.id).content[0].text.value == "Third"
-    changed = client.beta.threads.messages.update(added.id, thread_id=thread.id, metadata={"k": "v"})
+    assert (
+        client.beta.threads.messages.retrieve(added.id, thread_id=thread.id).content[0].text.value
+        == "Third"
+    )
+    changed = client.beta.threads.messages.update(
+        added.id, thread_id=thread.id, metadata={"k": "v"}
+    )
     assert changed.metadata == {"k": "v"}
     gone = client.beta.threads.messages.delete(added.id, thread_id=thread.id)
     assert (gone.deleted, gone.object) == (True, "thread.message.deleted")
@@ -132,11 +152,19 @@ def test_threads_and_messages(client: openai.OpenAI) -> None:
         client.beta.threads.retrieve(thread.id)
 
 
-def test_a_run_on_the_builtin_assistant_completes_with_server_side_tools(client: openai.OpenAI) -> None:
+def test_a_run_on_the_builtin_assistant_completes_with_server_side_tools(
+    client: openai.OpenAI,
+) -> None:
     assistant = builtin(client)
-    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Should I buy Apple?"}])
+    thread = client.beta.threads.create(
+        messages=[{"role": "user", "content": "Should I buy Apple?"}]
+    )
     run = client.beta.threads.runs.create_and_poll(
-        thread_id=thread.id, assistant_id=assistant.id, model="gpt-4.1", metadata={"from": "test"}, poll_interval_ms=50
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        model="gpt-4.1",
+        metadata={"from": "test"},
+        poll_interval_ms=50,
     )
     strict(Run, run)
     assert run.status == "completed", run.last_error
@@ -144,7 +172,12 @@ def test_a_run_on_the_builtin_assistant_completes_with_server_side_tools(client:
     assert run.metadata == {"from": "test"}
     assert run.expires_at is not None and run.usage is not None
 
-    steps = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc", include=["step_details.tool_calls[*].file_search.results[*].content"])
+    steps = client.beta.threads.runs.steps.list(
+        run.id,
+        thread_id=thread.id,
+        order="asc",
+        include=["step_details.tool_calls[*].file_search.results[*].content"],
+    )
     kinds = [s.type for s in steps.data]
     assert kinds[-1] == "message_creation" and "tool_calls" in kinds
     for step in steps.data:
@@ -152,13 +185,17 @@ def test_a_run_on_the_builtin_assistant_completes_with_server_side_tools(client:
         if step.type == "tool_calls":
             for call in step.step_details.tool_calls:
                 assert call.function.output and json.loads(call.function.output)
-    one = client.beta.threads.runs.steps.retrieve(steps.data[0].id, thread_id=thread.id, run_id=run.id)
+    one = client.beta.threads.runs.steps.retrieve(
+        steps.data[0].id, thread_id=thread.id, run_id=run.id
+    )
     assert one.id == steps.data[0].id
 
     answer = client.beta.threads.messages.list(thread.id, run_id=run.id).data
     assert len(answer) == 1 and "Apple" in answer[0].content[0].text.value
     assert [r.id for r in client.beta.threads.runs.list(thread.id).data] == [run.id]
-    assert client.beta.threads.runs.update(run.id, thread_id=thread.id, metadata={"a": "b"}).metadata == {"a": "b"}
+    assert client.beta.threads.runs.update(
+        run.id, thread_id=thread.id, metadata={"a": "b"}
+    ).metadata == {"a": "b"}
     assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).metadata == {"a": "b"}
 
 
@@ -181,14 +218,22 @@ class Recorder(AssistantEventHandler):
 
 def test_streaming_a_run_with_the_event_handler(client: openai.OpenAI) -> None:
     assistant = builtin(client)
-    thread = client.beta.threads.create(messages=[{"role": "user", "content": "How is Tesla's balance sheet?"}])
+    thread = client.beta.threads.create(
+        messages=[{"role": "user", "content": "How is Tesla's balance sheet?"}]
+    )
     handler = Recorder()
-    with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id, event_handler=handler) as stream:
+    with client.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
+    ) as stream:
         stream.until_done()
         final_run = stream.get_final_run()
         final_messages = stream.get_final_messages()
     assert final_run.status == "completed"
-    assert handler.events[:3] == ["thread.run.created", "thread.run.queued", "thread.run.in_progress"]
+    assert handler.events[:3] == [
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.in_progress",
+    ]
     assert handler.events[-1] == "thread.run.completed"
     assert "thread.run.step.delta" in handler.events and "thread.message.delta" in handler.events
     stored = client.beta.threads.messages.list(thread.id, limit=1).data[0].content[0].text.value
@@ -210,15 +255,23 @@ def test_create_thread_and_run_streams_thread_created_first(server: ServerProces
     with httpx.stream(
         "POST",
         f"{server.base_url}/threads/runs",
-        json={"assistant_id": assistant.id, "stream": True, "thread": {"messages": [{"role": "user", "content": "hi"}]}},
+        json={
+            "assistant_id": assistant.id,
+            "stream": True,
+            "thread": {"messages": [{"role": "user", "content": "hi"}]},
+        },
         headers={"Authorization": "Bearer x"},
         timeout=30,
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         body = "".join(response.iter_text())
-    assert body.rstrip().endswith("event: done\ndata: [DONE]") or body.rstrip().endswith("event: done\r\ndata: [DONE]")
+    assert body.rstrip().endswith("event: done\ndata: [DONE]") or body.rstrip().endswith(
+        "event: done\r\ndata: [DONE]"
+    )
     run = client.beta.threads.create_and_run_poll(
-        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "hello"}]}, poll_interval_ms=50
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "hello"}]},
+        poll_interval_ms=50,
     )
     assert run.status == "completed"
 
@@ -227,7 +280,9 @@ def test_cancel_a_run(make_server: Any) -> None:
     server = make_server(pace=0.05).start()
     client = server.client()
     assistant = builtin(client)
-    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Should I buy Apple?"}])
+    thread = client.beta.threads.create(
+        messages=[{"role": "user", "content": "Should I buy Apple?"}]
+    )
     run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
     with pytest.raises(openai.BadRequestError, match="already has an active run"):
         client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
@@ -262,7 +317,9 @@ def test_errors_are_the_api_envelope(server: ServerProcess, client: openai.OpenA
     with pytest.raises(openai.BadRequestError, match="code_interpreter"):
         client.beta.assistants.create(model="gpt-4o", tools=[{"type": "code_interpreter"}])
     with pytest.raises(openai.BadRequestError, match=r"tools\[0\]\.function\.name"):
-        client.beta.assistants.create(model="gpt-4o", tools=[{"type": "function", "function": {"name": "bad name!"}}])
+        client.beta.assistants.create(
+            model="gpt-4o", tools=[{"type": "function", "function": {"name": "bad name!"}}]
+        )
     with pytest.raises(openai.BadRequestError, match="limit"):
         client.beta.assistants.list(limit=101)
     with pytest.raises(openai.BadRequestError, match="Missing required parameter: 'assistant_id'"):
@@ -272,14 +329,22 @@ def test_errors_are_the_api_envelope(server: ServerProcess, client: openai.OpenA
     headers = {"Authorization": "Bearer x", "Content-Type": "application/json"}
     raw = httpx.post(f"{server.base_url}/assistants", content=b"{not json", headers=headers)
     assert raw.status_code == 400 and raw.json()["error"]["code"] == "invalid_json"
-    big = httpx.post(f"{server.base_url}/assistants", content=b" " * (5 * 1024 * 1024), headers=headers)
+    big = httpx.post(
+        f"{server.base_url}/assistants", content=b" " * (5 * 1024 * 1024), headers=headers
+    )
     assert big.status_code == 413 and "limit" in big.json()["error"]["message"]
     files = httpx.get(f"{server.base_url}/files", headers=headers)
     assert files.status_code == 404 and "not served" in files.json()["error"]["message"]
     vector = httpx.post(f"{server.base_url}/vector_stores", json={}, headers=headers)
-    assert vector.status_code == 404 and "vector stores" in vector.json()["error"]["message"].lower()
-    unknown = httpx.post(f"{server.base_url}/assistants", json={"model": "m", "no_such_field": 1}, headers=headers)
+    assert (
+        vector.status_code == 404 and "vector stores" in vector.json()["error"]["message"].lower()
+    )
+    unknown = httpx.post(
+        f"{server.base_url}/assistants", json={"model": "m", "no_such_field": 1}, headers=headers
+    )
     assert unknown.status_code == 200  # unknown fields are ignored, as the hosted API did
-    beta = httpx.get(f"{server.base_url}/assistants", headers={**headers, "OpenAI-Beta": "assistants=v2"})
+    beta = httpx.get(
+        f"{server.base_url}/assistants", headers={**headers, "OpenAI-Beta": "assistants=v2"}
+    )
     assert beta.status_code == 200
     assert "Traceback" not in server.output

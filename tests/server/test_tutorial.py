@@ -47,7 +47,9 @@ def tutorial(server: ServerProcess, fixtures_dir: Path, monkeypatch: pytest.Monk
     return module
 
 
-def test_the_tutorial_program_runs_unmodified(tutorial: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_tutorial_program_runs_unmodified(
+    tutorial: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     with warnings.catch_warnings():  # yfinance installs its own filters when first imported
         import yfinance  # noqa: F401
 
@@ -55,7 +57,12 @@ def test_the_tutorial_program_runs_unmodified(tutorial: Any, capsys: pytest.Capt
         run, messages = tutorial.main(QUESTION)
     assert run.status == "completed"
     printed = capsys.readouterr().out
-    for name in ("get_ticker", "get_income_statement", "get_balance_sheet", "get_daily_stock_performance"):
+    for name in (
+        "get_ticker",
+        "get_income_statement",
+        "get_balance_sheet",
+        "get_daily_stock_performance",
+    ):
         assert f"Calling function: {name}" in printed
     answer = messages[-1].content[0].text.value
     # Figures computed from the client's DataFrames: AAPL's recorded fiscal 2024 revenue.
@@ -71,7 +78,9 @@ def tutorial_outputs(tutorial: Any, run: Any) -> list[dict[str, str]]:
     return [
         {
             "tool_call_id": call.id,
-            "output": tutorial.functions_map[call.function.name](json.loads(call.function.arguments)),
+            "output": tutorial.functions_map[call.function.name](
+                json.loads(call.function.arguments)
+            ),
         }
         for call in run.required_action.submit_tool_outputs.tool_calls
     ]
@@ -101,7 +110,9 @@ class Events(AssistantEventHandler):
 def test_streaming_with_submit_tool_outputs_stream(client: openai.OpenAI, tutorial: Any) -> None:
     assistant, thread = new_tutorial_thread(client, tutorial)
     handler = Events()
-    with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id, event_handler=handler) as stream:
+    with client.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
+    ) as stream:
         stream.until_done()
         run = stream.get_final_run()
     assert handler.names[-1] == "thread.run.requires_action"
@@ -110,7 +121,10 @@ def test_streaming_with_submit_tool_outputs_stream(client: openai.OpenAI, tutori
         rounds += 1
         handler = Events()
         with client.beta.threads.runs.submit_tool_outputs_stream(
-            run_id=run.id, thread_id=thread.id, tool_outputs=tutorial_outputs(tutorial, run), event_handler=handler
+            run_id=run.id,
+            thread_id=thread.id,
+            tool_outputs=tutorial_outputs(tutorial, run),
+            event_handler=handler,
         ) as stream:
             stream.until_done()
             run = stream.get_final_run()
@@ -118,7 +132,12 @@ def test_streaming_with_submit_tool_outputs_stream(client: openai.OpenAI, tutori
     assert (run.status, rounds) == ("completed", 2)  # the lookup, then the three data calls
     assert "391.0B" in handler.text
     steps = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc").data
-    outputs = [c.function.output for s in steps if s.type == "tool_calls" for c in s.step_details.tool_calls]
+    outputs = [
+        c.function.output
+        for s in steps
+        if s.type == "tool_calls"
+        for c in s.step_details.tool_calls
+    ]
     assert len(outputs) == 4 and all(outputs)
 
 
@@ -135,11 +154,23 @@ def test_polling_helpers(client: openai.OpenAI, tutorial: Any) -> None:
 
 def test_outputs_the_analyst_cannot_read_are_reported(client: openai.OpenAI, tutorial: Any) -> None:
     assistant, thread = new_tutorial_thread(client, tutorial)
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50)
-    garbage = ["", "null", "{}", "[1, 2]", '"{\\"a\\": 1}"', "\x00\ufffd not json", json.dumps(json.dumps({"x": {"y": 1}}))]
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+    )
+    garbage = [
+        "",
+        "null",
+        "{}",
+        "[1, 2]",
+        '"{\\"a\\": 1}"',
+        "\x00\ufffd not json",
+        json.dumps(json.dumps({"x": {"y": 1}})),
+    ]
     while run.status == "requires_action":
         calls = run.required_action.submit_tool_outputs.tool_calls
-        outputs = [{"tool_call_id": c.id, "output": garbage[i % len(garbage)]} for i, c in enumerate(calls)]
+        outputs = [
+            {"tool_call_id": c.id, "output": garbage[i % len(garbage)]} for i, c in enumerate(calls)
+        ]
         run = client.beta.threads.runs.submit_tool_outputs_and_poll(
             run_id=run.id, thread_id=thread.id, tool_outputs=outputs, poll_interval_ms=50
         )
@@ -148,14 +179,24 @@ def test_outputs_the_analyst_cannot_read_are_reported(client: openai.OpenAI, tut
     assert "could not" in answer.lower() or "failed" in answer.lower()
 
 
-def test_submissions_that_do_not_fit_the_run_are_refused(client: openai.OpenAI, tutorial: Any) -> None:
+def test_submissions_that_do_not_fit_the_run_are_refused(
+    client: openai.OpenAI, tutorial: Any
+) -> None:
     assistant, thread = new_tutorial_thread(client, tutorial)
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50)
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+    )
     with pytest.raises(openai.BadRequestError, match="no pending tool call"):
-        client.beta.threads.runs.submit_tool_outputs(run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": "call_x", "output": "1"}])
+        client.beta.threads.runs.submit_tool_outputs(
+            run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": "call_x", "output": "1"}]
+        )
     with pytest.raises(openai.BadRequestError, match="tool_outputs"):
-        client.beta.threads.runs.submit_tool_outputs(run.id, thread_id=thread.id, tool_outputs="nope")  # type: ignore[arg-type]
-    assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "requires_action"
+        client.beta.threads.runs.submit_tool_outputs(
+            run.id, thread_id=thread.id, tool_outputs="nope"
+        )  # type: ignore[arg-type]
+    assert (
+        client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "requires_action"
+    )
     client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
     with pytest.raises(openai.BadRequestError, match='status "cancelled"'):
         client.beta.threads.runs.submit_tool_outputs(run.id, thread_id=thread.id, tool_outputs=[])
@@ -169,19 +210,32 @@ def test_built_in_and_client_tools_in_one_run(client: openai.OpenAI, tutorial: A
         tools=tutorial.functions[:3],
         metadata={"server_tools": "get_daily_stock_performance"},
     )
-    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Should I buy AAPL?"}])
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50)
+    thread = client.beta.threads.create(
+        messages=[{"role": "user", "content": "Should I buy AAPL?"}]
+    )
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+    )
     asked = []
     while run.status == "requires_action":
         calls = run.required_action.submit_tool_outputs.tool_calls
         asked += [c.function.name for c in calls]
         run = client.beta.threads.runs.submit_tool_outputs_and_poll(
-            run_id=run.id, thread_id=thread.id, tool_outputs=tutorial_outputs(tutorial, run), poll_interval_ms=50
+            run_id=run.id,
+            thread_id=thread.id,
+            tool_outputs=tutorial_outputs(tutorial, run),
+            poll_interval_ms=50,
         )
     assert run.status == "completed"
     assert sorted(asked) == ["get_balance_sheet", "get_income_statement"]
     steps = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
-    server_side = [c for s in steps if s.type == "tool_calls" for c in s.step_details.tool_calls if c.function.name == "get_daily_stock_performance"]
+    server_side = [
+        c
+        for s in steps
+        if s.type == "tool_calls"
+        for c in s.step_details.tool_calls
+        if c.function.name == "get_daily_stock_performance"
+    ]
     assert server_side and json.loads(server_side[0].function.output)["source"] == "demo"
     odd = client.beta.assistants.create(model="m", metadata={"server_tools": "rm_rf"})
     with pytest.raises(openai.BadRequestError, match="does not have: rm_rf"):
