@@ -74,7 +74,7 @@ def test_a_client_that_disconnects_does_not_cancel_the_run(make_server: Any) -> 
         messages=[{"role": "user", "content": "Should I buy Apple?"}]
     )
     with stream_run(server, thread.id, builtin_id(client)) as response:
-        for name, data in sse(response):
+        for name, _ in sse(response):
             if name == "thread.message.delta":
                 break  # the client goes away mid-answer
     run = client.beta.threads.runs.list(thread.id).data[0]
