@@ -35,14 +35,25 @@ def node_sdk() -> Path:
     if npm is None:
         pytest.skip("npm is not installed (needed once, to install the openai package)")
     result = subprocess.run(
-        [npm, "install", "--prefix", str(PREFIX), "--no-audit", "--no-fund", "--silent", f"openai@{NODE_SDK_VERSION}"],
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(PREFIX),
+            "--no-audit",
+            "--no-fund",
+            "--silent",
+            f"openai@{NODE_SDK_VERSION}",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     if result.returncode != 0:
-        pytest.skip(f"could not install openai@{NODE_SDK_VERSION} from npm: {result.stderr.strip()[:200]}")
+        pytest.skip(
+            f"could not install openai@{NODE_SDK_VERSION} from npm: {result.stderr.strip()[:200]}"
+        )
     return PACKAGE
 
 
@@ -50,7 +61,12 @@ def test_node_sdk_streams_a_run_with_client_tool_outputs(server: ServerProcess) 
     package = node_sdk()
     env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "any-key"}
     result = subprocess.run(
-        ["node", str(FLOW), str(package)], env=env, capture_output=True, text=True, timeout=120, check=False
+        ["node", str(FLOW), str(package)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
