@@ -169,11 +169,13 @@ class ApiStore:
         before: str | None = None,
         run_id: str | None = None,
         also_id: str | None = None,
+        raw: bool = False,
     ) -> Page:
         """One page of a list as the API pages it: ``parent`` is the project (assistants),
         thread (messages, runs) or run (steps); ``after``/``before`` are object ids (an
         unknown id gives an empty page); ``run_id`` filters messages; ``also_id`` adds one
-        object whatever its parent (the built-in assistant to every project's list)."""
+        object whatever its parent (the built-in assistant to every project's list).
+        ``raw``: the objects' stored dicts (their ``to_dict()``), without building objects."""
         table, column, cls, _ = _LISTS[kind]
         where = f"({column} = ?" + (" OR id = ?)" if also_id else ")")
         params: list[Any] = [parent, also_id] if also_id else [parent]
@@ -198,7 +200,8 @@ class ApiStore:
         with self._read() as db:
             rows = db.execute(sql, params).fetchall()
         has_more = len(rows) > limit
-        items = [cls.from_dict(json.loads(data)) for (data,) in rows[:limit]]
+        dicts = [json.loads(data) for (data,) in rows[:limit]]
+        items: list[Any] = dicts if raw else [cls.from_dict(d) for d in dicts]
         if backwards:
             items.reverse()
         return Page(items, has_more)

@@ -261,7 +261,11 @@ class Service:
     ) -> dict[str, Any]:
         self.store.owned_thread(project, thread_id)
         page = self.store.page(
-            "messages", thread_id, run_id=query.get("run_id") or None, **list_params(query)
+            "messages",
+            thread_id,
+            run_id=query.get("run_id") or None,
+            **list_params(query),
+            raw=True,
         )
         return wire.page([wire.message(m) for m in page.data], page.has_more)
 
@@ -384,7 +388,7 @@ class Service:
 
     def list_runs(self, project: str, thread_id: str, query: Mapping[str, str]) -> dict[str, Any]:
         self.store.owned_thread(project, thread_id)
-        page = self.store.page("runs", thread_id, **list_params(query))
+        page = self.store.page("runs", thread_id, **list_params(query), raw=True)
         return wire.page([wire.run(r) for r in page.data], page.has_more)
 
     def modify_run(
@@ -435,7 +439,7 @@ class Service:
         self, project: str, thread_id: str, run_id: str, query: Mapping[str, str]
     ) -> dict[str, Any]:
         self._run_in(project, thread_id, run_id)
-        page = self.store.page("steps", run_id, **list_params(query))
+        page = self.store.page("steps", run_id, **list_params(query), raw=True)
         return wire.page([wire.step(s) for s in page.data], page.has_more)
 
     def get_step(self, project: str, thread_id: str, run_id: str, step_id: str) -> dict[str, Any]:

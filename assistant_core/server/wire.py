@@ -50,20 +50,25 @@ def _project(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return {name: data.get(name) for name in names}
 
 
-def assistant(obj: Assistant) -> dict[str, Any]:
-    return _project(obj.to_dict(), ASSISTANT_FIELDS)
+def _data(obj: Any) -> dict[str, Any]:
+    """An object's ``to_dict()``; a dict (as the store keeps it) is taken as it is."""
+    return obj if isinstance(obj, dict) else obj.to_dict()
 
 
-def thread(obj: Thread) -> dict[str, Any]:
-    return _project(obj.to_dict(), THREAD_FIELDS)
+def assistant(obj: Assistant | dict[str, Any]) -> dict[str, Any]:
+    return _project(_data(obj), ASSISTANT_FIELDS)
 
 
-def message(obj: Message) -> dict[str, Any]:
-    return _project(obj.to_dict(), MESSAGE_FIELDS)
+def thread(obj: Thread | dict[str, Any]) -> dict[str, Any]:
+    return _project(_data(obj), THREAD_FIELDS)
 
 
-def run(obj: Run) -> dict[str, Any]:
-    data = _project(obj.to_dict(), RUN_FIELDS)
+def message(obj: Message | dict[str, Any]) -> dict[str, Any]:
+    return _project(_data(obj), MESSAGE_FIELDS)
+
+
+def run(obj: Run | dict[str, Any]) -> dict[str, Any]:
+    data = _project(_data(obj), RUN_FIELDS)
     if data["last_error"] is not None:
         data["last_error"] = {k: data["last_error"][k] for k in ("code", "message")}
     return data
@@ -78,11 +83,12 @@ def _call(call: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def step(obj: RunStep) -> dict[str, Any]:
-    data = _project(obj.to_dict(), STEP_FIELDS)
+def step(obj: RunStep | dict[str, Any]) -> dict[str, Any]:
+    data = _project(_data(obj), STEP_FIELDS)
     details = data["step_details"]
     if details.get("type") == "tool_calls":
-        details["tool_calls"] = [_call(c) for c in details["tool_calls"]]
+        calls = [_call(c) for c in details["tool_calls"]]
+        data["step_details"] = {"type": "tool_calls", "tool_calls": calls}
     if data["last_error"] is not None:
         data["last_error"] = {k: data["last_error"][k] for k in ("code", "message")}
     return data

@@ -106,7 +106,7 @@ async def test_following_a_run_from_another_store(tmp_path: Path) -> None:
 
 
 async def test_built_in_tools_run_here_and_client_tools_go_to_the_client(tmp_path: Path) -> None:
-    runtime, backend, store = make_runtime(
+    runtime, _, store = make_runtime(
         tmp_path / "t.db",
         [
             tool_turn(
