@@ -77,7 +77,7 @@ def map_body(context: Any, body: Any) -> Any:
         if body.get("stream"):
             body["stream"] = False  # SSE answers are tested with the SDKs (see the docstring)
         assistant = body.get("assistant_id")
-        if isinstance(assistant, str) and zlib.crc32(assistant.encode() + b"?") % 3:
+        if isinstance(assistant, str) and len(assistant) % 4 != 3:  # most, not all
             body["assistant_id"] = KNOWN["assistant_id"][0]  # the built-in one: runs happen
     return body
 
@@ -108,7 +108,7 @@ def error_envelope(ctx: Any, response: Any, case: Any) -> bool | None:
 
 
 @schema.parametrize()
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_assistants_operations_conform(case: Any) -> None:
     response = case.call_and_validate(
         headers={"Authorization": "Bearer conformance"},
