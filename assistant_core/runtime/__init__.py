@@ -17,12 +17,13 @@ approvals or tool outputs, read runs and steps back. The work is split across th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any, Literal, TypedDict, Unpack
 
 from ..backends.base import Backend
 from ..errors import ActiveRunError, ConfigError, RunStateError
-from ..events import Done, Event, RunCreated, RunQueued, snapshot
+from ..events import Done, Event, MessageDelta, RunCreated, RunQueued, snapshot
 from ..objects import (
     TERMINAL_RUN_STATUSES,
     FunctionCall,
@@ -187,23 +188,33 @@ class Runtime:
         self._start(run)
         return snapshot(run)
 
-    def subscribe(self, run_id: str, *, replay: bool = True) -> AsyncIterator[Event]:
+    def subscribe(
+        self, run_id: str, *, replay: bool = True, coalesce: bool = False
+    ) -> AsyncIterator[Event]:
         """The run's events, ending with ``done``. With ``replay`` they start from its
         beginning (compacted: each message's text so far in one delta), else from the call
         (the subscription starts here, not at the first iteration: nothing published in
         between is missed). Leaving early never affects the run. A run this process does
         not execute (another process's, or one that ended) is followed from the store
-        (``follow_run``)."""
+        (``follow_run``). ``coalesce``: text deltas of one message that are already
+        waiting when the reader comes back are joined into one (a reader slower than the
+        model gets fewer, larger deltas; one that keeps up gets them as they come)."""
         execution = self._by_run.get(run_id)
         if execution is None:
             return follow_run(self.store, run_id, replay=replay)
-        return self._read(execution, execution.events.listen(replay=replay))
+        return self._read(execution, execution.events.listen(replay=replay), coalesce)
 
     @staticmethod
-    async def _read(execution: RunExecution, queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
+    async def _read(
+        execution: RunExecution, queue: asyncio.Queue[Event], coalesce: bool
+    ) -> AsyncIterator[Event]:
+        waiting: Event | None = None
         try:
             while True:
-                event = await queue.get()
+                event = waiting if waiting is not None else await queue.get()
+                waiting = None
+                if coalesce and isinstance(event, MessageDelta):
+                    event, waiting = _join_waiting_text(event, queue)
                 yield event
                 if isinstance(event, Done):
                     return
@@ -443,3 +454,25 @@ class Runtime:
         for execution in list(self._by_run.values()):
             await execution.cancel()
         await self.backend.aclose()
+
+
+def _join_waiting_text(
+    first: MessageDelta, queue: asyncio.Queue[Event]
+) -> tuple[MessageDelta, Event | None]:
+    """``first`` with the text deltas of the same message already queued behind it, and
+    the next other event taken off the queue (to be read next), if any."""
+    parts = [first.data.value]
+    key = (first.data.id, first.data.index)
+    while not queue.empty():
+        event = queue.get_nowait()
+        if isinstance(event, MessageDelta) and (event.data.id, event.data.index) == key:
+            parts.append(event.data.value)
+            continue
+        return _joined(first, parts), event
+    return _joined(first, parts), None
+
+
+def _joined(first: MessageDelta, parts: list[str]) -> MessageDelta:
+    if len(parts) == 1:
+        return first
+    return MessageDelta(dataclasses.replace(first.data, value="".join(parts)))

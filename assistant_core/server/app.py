@@ -165,14 +165,14 @@ class Api:
         stream = ctx.stream
         run = self.service.create_run(ctx.project, ctx.path("thread_id"), ctx.body)
         if stream:
-            return sse_response(self.service.runtime.subscribe(run.id))
+            return sse_response(self.service.runtime.subscribe(run.id, coalesce=True))
         return self._run_response(self.service.store.get_run(run.id))
 
     def create_thread_and_run(self, ctx: Ctx) -> Response:
         stream = ctx.stream
         thread, run = self.service.create_thread_and_run(ctx.project, ctx.body)
         if stream:
-            events = self.service.runtime.subscribe(run.id)
+            events = self.service.runtime.subscribe(run.id, coalesce=True)
             return sse_response(events, prefix=[ThreadCreated(thread)])
         return self._run_response(self.service.store.get_run(run.id))
 
@@ -184,11 +184,11 @@ class Api:
         if not stream:
             return self._run_response(await self.service.submit_tool_outputs(run_id, outputs))
         if runtime.executing(run_id):  # listen first: nothing after the submission is missed
-            events = runtime.subscribe(run_id, replay=False)
+            events = runtime.subscribe(run_id, replay=False, coalesce=True)
             await self.service.submit_tool_outputs(run_id, outputs)
         else:  # taken up here from the store: its new execution's events from the start
             await self.service.submit_tool_outputs(run_id, outputs)
-            events = runtime.subscribe(run_id, replay=True)
+            events = runtime.subscribe(run_id, replay=True, coalesce=True)
         return sse_response(events)
 
     def get_run(self, ctx: Ctx) -> Response:
