@@ -368,14 +368,7 @@ class Runtime:
         if run_id not in self._by_run:
             self._resume(run_id, outputs)
             return
-        execution = self._live(run_id, "submit tool outputs to")
-        execution.submit_tool_outputs(outputs)
-        # The run's task takes the outputs on its next turn of the event loop; answer once
-        # it has left requires_action, so a caller that polls next never sees it waiting.
-        for _ in range(20):
-            if execution.run.status != "requires_action" or execution.finished:
-                break
-            await asyncio.sleep(0)
+        self._live(run_id, "submit tool outputs to").submit_tool_outputs(outputs)
 
     def _resume(self, run_id: str, outputs: list[dict[str, str]]) -> None:
         run = self.store.get_run(run_id)  # NotFoundError

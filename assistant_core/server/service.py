@@ -432,7 +432,16 @@ class Service:
         self, run_id: str, outputs: list[dict[str, str]]
     ) -> dict[str, Any]:
         await self.runtime.submit_tool_outputs(run_id, outputs)
-        return wire.run(self.store.get_run(run_id))
+        # The run's task takes the outputs on its next turn of the event loop; answer once
+        # it has left requires_action, so a client that polls next (the SDK's
+        # submit_tool_outputs_and_poll) never sees it still waiting.
+        run = self.store.get_run(run_id)
+        for _ in range(50):
+            if run.status != "requires_action":
+                break
+            await asyncio.sleep(0)
+            run = self.store.get_run(run_id)
+        return wire.run(run)
 
     # -- steps -----------------------------------------------------------------------------
     def list_steps(

@@ -12,7 +12,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 FRAMEWORK = ("starlette", "uvicorn", "sse_starlette")
-IMPORTS_FRAMEWORK = re.compile(r"^\s*(?:import|from)\s+(?:starlette|uvicorn|sse_starlette)\b", re.MULTILINE)
+IMPORTS_FRAMEWORK = re.compile(
+    r"^\s*(?:import|from)\s+(?:starlette|uvicorn|sse_starlette)\b", re.MULTILINE
+)
 
 
 def test_the_cli_and_the_core_load_no_web_framework() -> None:
@@ -24,7 +26,9 @@ def test_the_cli_and_the_core_load_no_web_framework() -> None:
         "build_parser()\n"
         f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {FRAMEWORK!r})))\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
 
