@@ -79,6 +79,7 @@ ID_PREFIXES = {
     "run": "run",
     "step": "step",
     "call": "call",
+    "key": "key",
 }
 
 
@@ -193,6 +194,10 @@ class Assistant(_Obj):
     tools: list[dict[str, Any]] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
     object: str = "assistant"
+    temperature: float | None = None
+    top_p: float | None = None
+    response_format: Any = "auto"
+    tool_resources: dict[str, Any] | None = None
 
 
 @dataclass
@@ -206,6 +211,7 @@ class Thread(_Obj):
     title: str = ""
     updated_at: int = 0  # last activity
     summary: str = ""  # running summary of turns dropped from the model's context
+    origin: str = ""  # where it was started: "" (the app, or older data) | "cli" | "api"
 
 
 def text_content(value: str) -> list[dict[str, Any]]:
@@ -381,6 +387,12 @@ class Run(_Obj):
     approval: str = "auto"  # auto | ask | client
     memory: dict[str, Any] | None = None  # what truncation dropped or summarised
     retry: dict[str, Any] | None = None  # retry in progress: attempt, max, reason, wait_s
+    #: The model the backend is asked for, when it differs from ``model`` (the one the
+    #: client requested and the run records, e.g. on a server whose provider lacks it).
+    served_model: str = ""
+    #: With approval "client": the tools that still run here (built-in ones); calls of
+    #: every other tool go to the client through requires_action.
+    server_tools: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

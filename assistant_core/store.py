@@ -43,7 +43,8 @@ from .objects import (
 )
 from .paths import default_db_path
 from .settings_spec import DEFAULT_OPENAI_MODEL
-from .store_schema import ACTIVE_STATUSES_SQL, has_table, open_database
+from .store_api import ApiStore
+from .store_schema import ACTIVE_STATUSES_SQL, DEFAULT_PROJECT, has_table, open_database
 
 DEFAULT_ASSISTANT_NAME = "Investor Assistant"
 DEFAULT_INSTRUCTIONS = (
@@ -143,7 +144,7 @@ def _thread_data(thread: Thread) -> str:
     return _dumps(fields)
 
 
-class Store:
+class Store(ApiStore):
     """One SQLite database. Safe to share between threads of one process (internal lock)
     and between processes (WAL + busy timeout)."""
 
@@ -209,6 +210,7 @@ class Store:
         tools: list[dict[str, Any]] | None = None,
         description: str | None = None,
         metadata: dict[str, str] | None = None,
+        project: str = DEFAULT_PROJECT,
     ) -> Assistant:
         assistant = Assistant(
             id=new_id("assistant"),
@@ -221,14 +223,16 @@ class Store:
             metadata=dict(metadata or {}),
         )
         with self._write() as db:
-            self._insert_assistant(db, assistant)
+            self._insert_assistant(db, assistant, project)
         return assistant
 
     @staticmethod
-    def _insert_assistant(db: sqlite3.Connection, assistant: Assistant) -> None:
+    def _insert_assistant(
+        db: sqlite3.Connection, assistant: Assistant, project: str = DEFAULT_PROJECT
+    ) -> None:
         db.execute(
-            "INSERT INTO assistants (id, created_at, data) VALUES (?, ?, ?)",
-            (assistant.id, assistant.created_at, _dumps(assistant.to_dict())),
+            "INSERT INTO assistants (id, created_at, data, project) VALUES (?, ?, ?, ?)",
+            (assistant.id, assistant.created_at, _dumps(assistant.to_dict()), project),
         )
 
     def get_assistant(self, assistant_id: str) -> Assistant:
@@ -279,7 +283,15 @@ class Store:
         return assistant
 
     # -- threads -------------------------------------------------------------------------
-    def create_thread(self, title: str = "", metadata: dict[str, str] | None = None) -> Thread:
+    def create_thread(
+        self,
+        title: str = "",
+        metadata: dict[str, str] | None = None,
+        *,
+        origin: str = "",
+        project: str = DEFAULT_PROJECT,
+    ) -> Thread:
+        """``origin``: where it was started ("cli", "api"; "" for the app), for display."""
         created = now()
         thread = Thread(
             id=new_id("thread"),
@@ -287,12 +299,13 @@ class Store:
             metadata=dict(metadata or {}),
             title=clean_line(title),
             updated_at=created,
+            origin=origin,
         )
         with self._write() as db:
             db.execute(
-                "INSERT INTO threads (id, created_at, updated_at, activity, title, data) "
-                "VALUES (?, ?, ?, (SELECT coalesce(max(activity), 0) + 1 FROM threads), ?, ?)",
-                (thread.id, created, created, thread.title, _thread_data(thread)),
+                "INSERT INTO threads (id, created_at, updated_at, activity, title, data, project) "
+                "VALUES (?, ?, ?, (SELECT coalesce(max(activity), 0) + 1 FROM threads), ?, ?, ?)",
+                (thread.id, created, created, thread.title, _thread_data(thread), project),
             )
         return thread
 
@@ -387,6 +400,7 @@ class Store:
         status: str = "completed",
         run_id: str | None = None,
         assistant_id: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> Message:
         """Append; also bumps the thread's last activity (and auto-titles an untitled
         thread from its first user message)."""
@@ -405,6 +419,7 @@ class Store:
             assistant_id=assistant_id,
             run_id=run_id,
             completed_at=created if status == "completed" and role == "assistant" else None,
+            metadata=dict(metadata or {}),
         )
         with self._write() as db:
             row = db.execute("SELECT title FROM threads WHERE id = ?", (thread_id,)).fetchone()
@@ -687,6 +702,9 @@ class Store:
                 f"SELECT data FROM runs WHERE status IN {ACTIVE_STATUSES_SQL} ORDER BY seq"
             ).fetchall()
             runs = [Run.from_dict(json.loads(data)) for (data,) in rows]
+            # A run waiting for a client's tool outputs needs no live process: it stays
+            # for whoever receives them, until it expires.
+            runs = [r for r in runs if not self._awaits_client(db, r, stopped)]
             for run in runs:
                 run.status, run.failed_at, run.last_error = "failed", stopped, error
                 run.required_action = None

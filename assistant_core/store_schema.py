@@ -182,8 +182,42 @@ def _v2_tool_calls_and_search(db: sqlite3.Connection) -> None:
     )
 
 
+#: The project of everything the app and the command line create, and of the API server's
+#: objects while no API key exists.
+DEFAULT_PROJECT = "default"
+
+
+def _v3_projects_and_keys(db: sqlite3.Connection) -> None:
+    """Projects and their API keys (a hash of each key, never the key), and which project
+    owns each assistant and thread (messages, runs and steps belong to their thread's)."""
+    _script(
+        db,
+        f"""
+        CREATE TABLE projects (
+            name       TEXT PRIMARY KEY,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE api_keys (
+            seq        INTEGER PRIMARY KEY,
+            id         TEXT NOT NULL UNIQUE,
+            project    TEXT NOT NULL REFERENCES projects (name),
+            name       TEXT NOT NULL DEFAULT '',
+            hash       TEXT NOT NULL UNIQUE,    -- sha256 of the key
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        );
+        ALTER TABLE assistants ADD COLUMN project TEXT NOT NULL DEFAULT '{DEFAULT_PROJECT}';
+        ALTER TABLE threads ADD COLUMN project TEXT NOT NULL DEFAULT '{DEFAULT_PROJECT}';
+        CREATE INDEX assistants_by_project ON assistants (project, seq);
+        """,
+    )
+    db.execute(
+        "INSERT INTO projects (name, created_at) VALUES (?, ?)", (DEFAULT_PROJECT, int(time.time()))
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Migration] = [_v1_core_tables, _v2_tool_calls_and_search]
+MIGRATIONS: list[Migration] = [_v1_core_tables, _v2_tool_calls_and_search, _v3_projects_and_keys]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -10,22 +10,28 @@ approvals or tool outputs, read runs and steps back. The work is split across th
 * ``context_windows`` per-model context window sizes
 * ``retry``           backoff policy for failed model calls
 * ``approvals``       a run waiting for approvals or client tool outputs
+* ``fanout``          one run's events to any number of listeners
+* ``follow``          a run another process executes, followed from the store
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
-from typing import Literal, TypedDict, Unpack
+from typing import Any, Literal, TypedDict, Unpack
 
 from ..backends.base import Backend
 from ..errors import ActiveRunError, ConfigError, RunStateError
-from ..events import Done, Event, RunCreated, RunQueued, snapshot
+from ..events import Done, Event, MessageDelta, RunCreated, RunQueued, snapshot
 from ..objects import (
     TERMINAL_RUN_STATUSES,
+    FunctionCall,
     Message,
     Run,
     RunStep,
     Thread,
+    ToolCall,
     TruncationStrategy,
     new_id,
     now,
@@ -35,8 +41,9 @@ from ..tokens import TokenEstimator
 from ..tools.registry import ToolRegistry
 from .approvals import ALL_CALLS
 from .context_windows import CONTEXT_WINDOWS, DEFAULT_WINDOW, context_window
+from .follow import follow_run
 from .retry import RetryPolicy
-from .runner import RunExecution
+from .runner import RunExecution, pending_call_ids
 
 __all__ = [
     "ALL_CALLS",
@@ -64,6 +71,18 @@ class RunOptions(TypedDict, total=False):
     max_prompt_tokens: int | None
     max_completion_tokens: int | None
     parallel_tool_calls: bool
+    # The rest of the API's create-run parameters (the server passes them through).
+    model: str | None  # recorded on the run; also what the backend is asked for, unless…
+    served_model: str | None  # …this names the model the backend runs instead
+    additional_instructions: str | None
+    tools: list[dict[str, Any]] | None  # overrides the assistant's tools
+    temperature: float | None
+    top_p: float | None
+    tool_choice: Any
+    response_format: Any
+    metadata: dict[str, str] | None
+    expires_in: int | None  # seconds a run may wait in requires_action for client outputs
+    server_tools: list[str] | None  # with approval "client": the tools that run here
 
 
 class Runtime:
@@ -109,8 +128,9 @@ class Runtime:
         self._by_thread: dict[str, RunExecution] = {}
 
     # -- threads and messages ------------------------------------------------------------
-    def create_thread(self, title: str = "") -> Thread:
-        return self.store.create_thread(title)
+    def create_thread(self, title: str = "", origin: str = "") -> Thread:
+        """``origin``: where it was started ("cli", "api"; "" for the app), for display."""
+        return self.store.create_thread(title, origin=origin)
 
     async def add_message(self, thread_id: str, text: str) -> Message:
         """Append a user message. Refused (ActiveRunError) while the thread has an active run."""
@@ -147,15 +167,82 @@ class Runtime:
         if user_text is not None:
             self._add_user_message(thread_id, user_text)
         execution = self._start(run)
+        queue = execution.events.listen()
         try:
             while True:
-                event = await execution.queue.get()
+                event = await queue.get()
                 yield event
                 if isinstance(event, Done):
                     return
         finally:
+            execution.events.unlisten(queue)
             if not execution.finished:
                 execution.abandon()
+
+    def start_run(self, thread_id: str, **options: Unpack[RunOptions]) -> Run:
+        """Create a run and start it detached: it executes to its end whoever listens (or
+        stops listening); follow it with ``subscribe``, stop it with ``cancel_run``. Raises
+        ActiveRunError / NotFoundError / ConfigError before anything is written. Returns
+        the run as created (queued)."""
+        run = self._new_run(thread_id, options)
+        self._start(run)
+        return snapshot(run)
+
+    def subscribe(
+        self, run_id: str, *, replay: bool = True, coalesce: bool = False
+    ) -> AsyncIterator[Event]:
+        """The run's events, ending with ``done``. With ``replay`` they start from its
+        beginning (compacted: each message's text so far in one delta), else from the call
+        (the subscription starts here, not at the first iteration: nothing published in
+        between is missed). Leaving early never affects the run. A run this process does
+        not execute (another process's, or one that ended) is followed from the store
+        (``follow_run``). ``coalesce``: text deltas of one message that are already
+        waiting when the reader comes back are joined into one (a reader slower than the
+        model gets fewer, larger deltas; one that keeps up gets them as they come)."""
+        execution = self._by_run.get(run_id)
+        if execution is None:
+            return follow_run(self.store, run_id, replay=replay)
+        return self._read(execution, execution.events.listen(replay=replay), coalesce)
+
+    @staticmethod
+    async def _read(
+        execution: RunExecution, queue: asyncio.Queue[Event], coalesce: bool
+    ) -> AsyncIterator[Event]:
+        waiting: Event | None = None
+        try:
+            while True:
+                event = waiting if waiting is not None else await queue.get()
+                waiting = None
+                if coalesce and isinstance(event, MessageDelta):
+                    event, waiting = _join_waiting_text(event, queue)
+                yield event
+                if isinstance(event, Done):
+                    return
+        finally:
+            execution.events.unlisten(queue)
+
+    def follow_run(
+        self, run_id: str, *, interval: float = 0.2, replay: bool = True
+    ) -> AsyncIterator[Event]:
+        """Follow a run from the store (whichever process executes it) as the same typed
+        events, polling every ``interval`` seconds; see ``follow.follow_run``."""
+        return follow_run(self.store, run_id, interval=interval, replay=replay)
+
+    def executing(self, run_id: str) -> bool:
+        """True while this process executes the run."""
+        return run_id in self._by_run
+
+    def executing_ids(self) -> list[str]:
+        """The runs this process executes now."""
+        return list(self._by_run)
+
+    def set_run_metadata(self, run_id: str, metadata: dict[str, str]) -> None:
+        """Replace a run's metadata, also while it executes here (its task would otherwise
+        write its own copy back at its next change)."""
+        execution = self._by_run.get(run_id)
+        if execution is not None:
+            execution.run.metadata = dict(metadata)
+        self.store.set_metadata("run", run_id, metadata)
 
     def _new_run(self, thread_id: str, options: RunOptions) -> Run:
         """The run to create, checked (thread, assistant, options) before anything is written."""
@@ -176,31 +263,51 @@ class Runtime:
         if policy not in APPROVAL_POLICIES:
             raise ConfigError(f"unknown approval policy {policy!r}; use auto, ask or client")
         instructions = options.get("instructions")
+        if instructions is None:
+            instructions = assistant.instructions or ""
+        if options.get("additional_instructions"):
+            instructions = f"{instructions}\n\n{options['additional_instructions']}".strip()
+        tools = options.get("tools")
+        model = options.get("model") or self.model
+        served = options.get("served_model")
+        created = now()
+        expires_in = options.get("expires_in")
         return Run(
             id=new_id("run"),
-            created_at=now(),
+            created_at=created,
             thread_id=thread_id,
             assistant_id=assistant.id,
-            model=self.model,
-            instructions=instructions if instructions is not None else assistant.instructions or "",
+            model=model,
+            served_model=served if served and served != model else "",
+            instructions=instructions,
             # The assistant's own tool list when it has one; else every tool we can run.
-            tools=list(assistant.tools) or self.tools.specs(),
+            tools=list(tools if tools is not None else assistant.tools or self.tools.specs()),
             truncation_strategy=options.get("truncation_strategy") or TruncationStrategy(),
             max_prompt_tokens=options.get("max_prompt_tokens"),
             max_completion_tokens=options.get("max_completion_tokens"),
             parallel_tool_calls=options.get("parallel_tool_calls", True),
+            temperature=options.get("temperature"),
+            top_p=options.get("top_p"),
+            tool_choice=options.get("tool_choice") or "auto",
+            response_format=options.get("response_format") or "auto",
+            metadata=dict(options.get("metadata") or {}),
+            expires_at=created + expires_in if expires_in is not None else None,
             provider=getattr(self.backend, "name", ""),
             approval=policy,
+            server_tools=options.get("server_tools"),
         )
 
     def _start(self, run: Run) -> RunExecution:
         self.store.create_run(run)  # ActiveRunError
-        execution = RunExecution(self, run)
-        self._by_run[run.id] = execution
-        self._by_thread[run.thread_id] = execution
+        execution = self._track(RunExecution(self, run))
         execution._emit(RunCreated(snapshot(run)))
         execution._emit(RunQueued(snapshot(run)))
         execution.start()
+        return execution
+
+    def _track(self, execution: RunExecution) -> RunExecution:
+        self._by_run[execution.run.id] = execution
+        self._by_thread[execution.run.thread_id] = execution
         return execution
 
     def _forget(self, execution: RunExecution) -> None:
@@ -253,8 +360,43 @@ class Runtime:
 
     async def submit_tool_outputs(self, run_id: str, outputs: list[dict[str, str]]) -> None:
         """Outputs ``[{"tool_call_id": …, "output": …}]`` for policy ``client``. The run
-        resumes once every pending call has an output (several submissions may add up)."""
+        resumes once every pending call has an output (several submissions may add up).
+
+        A run that waits for client outputs in the store with no task here (the process
+        that started it stopped) is taken up by this process, if the outputs answer every
+        pending call at once."""
+        if run_id not in self._by_run:
+            self._resume(run_id, outputs)
+            return
         self._live(run_id, "submit tool outputs to").submit_tool_outputs(outputs)
+
+    def _resume(self, run_id: str, outputs: list[dict[str, str]]) -> None:
+        run = self.store.get_run(run_id)  # NotFoundError
+        if run.status != "requires_action" or run.approval != "client":
+            raise RunStateError(
+                f"cannot submit tool outputs to run {run_id}: it is {run.status}"
+                + (" and not executing in this process" if run.is_active else "")
+            )
+        if run.expires_at is not None and run.expires_at <= now():
+            self.store.expire_runs()
+            raise RunStateError(f"cannot submit tool outputs to run {run_id}: it expired")
+        # The same checks as a live run's, before anything is written.
+        from .approvals import PendingAction
+
+        calls = [ToolCall(id=i, function=FunctionCall(name="")) for i in pending_call_ids(run)]
+        check = PendingAction("outputs", calls)
+        check.submit(outputs)
+        if check.pending_ids:
+            raise RunStateError(
+                "this run waits for the outputs of every pending call at once; missing: "
+                + ", ".join(check.pending_ids)
+            )
+        resumed = Run.from_dict(run.to_dict())
+        resumed.status, resumed.required_action = "in_progress", None
+        if not self.store.claim_run(resumed, "requires_action"):
+            raise RunStateError(f"run {run_id} was resumed by another request meanwhile")
+        execution = self._track(RunExecution(self, resumed, resume=outputs))
+        execution.start()
 
     def _live(self, run_id: str, operation: str) -> RunExecution:
         execution = self._by_run.get(run_id)
@@ -299,8 +441,41 @@ class Runtime:
         An app's start-up job, not done automatically: another process may be running one."""
         return self.store.recover_interrupted()
 
+    def release_waiting(self) -> list[str]:
+        """Stop executing the runs that wait for client tool outputs, leaving them as they
+        are in the store (another process, or this one restarted, takes them up when the
+        outputs come, until they expire). For a server shutting down. Returns their ids."""
+        released = []
+        for execution in list(self._by_run.values()):
+            if execution.run.status == "requires_action" and execution.run.approval == "client":
+                execution.detach()
+                released.append(execution.run.id)
+        return released
+
     async def aclose(self) -> None:
         """Cancel the runs this process executes, then close the backend."""
         for execution in list(self._by_run.values()):
             await execution.cancel()
         await self.backend.aclose()
+
+
+def _join_waiting_text(
+    first: MessageDelta, queue: asyncio.Queue[Event]
+) -> tuple[MessageDelta, Event | None]:
+    """``first`` with the text deltas of the same message already queued behind it, and
+    the next other event taken off the queue (to be read next), if any."""
+    parts = [first.data.value]
+    key = (first.data.id, first.data.index)
+    while not queue.empty():
+        event = queue.get_nowait()
+        if isinstance(event, MessageDelta) and (event.data.id, event.data.index) == key:
+            parts.append(event.data.value)
+            continue
+        return _joined(first, parts), event
+    return _joined(first, parts), None
+
+
+def _joined(first: MessageDelta, parts: list[str]) -> MessageDelta:
+    if len(parts) == 1:
+        return first
+    return MessageDelta(dataclasses.replace(first.data, value="".join(parts)))

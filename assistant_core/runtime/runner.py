@@ -70,7 +70,9 @@ from ..text import one_line
 from ..tokens import estimate_text
 from ..tools.result import ToolResult
 from .approvals import PendingAction
+from .fanout import RunEvents
 from .history import Unit, message_unit, thread_units, tool_unit
+from .history import _run_units as units_of_run
 from .memory import PromptTooLarge, RunMemory, summary_through
 
 if TYPE_CHECKING:
@@ -124,12 +126,38 @@ class Turn:
         return estimate_text("".join(self.parts)) + args
 
 
+class RunClosed(Exception):
+    """The run already ended in the store (it expired while waiting): unwind the loop."""
+
+
+def pending_call_ids(run: Run) -> list[str]:
+    """The ids of the calls a run in requires_action waits for."""
+    action = (run.required_action or {}).get("submit_tool_outputs") or {}
+    return [str(c.get("id")) for c in action.get("tool_calls") or []]
+
+
+def tools_for_choice(tools: list[dict[str, Any]], choice: Any) -> list[dict[str, Any]]:
+    """The tools offered to the model under the run's ``tool_choice``: none for "none", only
+    the named one for ``{"type": "function", "function": {"name": …}}``, else all."""
+    if choice == "none":
+        return []
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        name = (choice.get("function") or {}).get("name")
+        return [t for t in tools if (t.get("function") or {}).get("name") == name] or tools
+    return tools
+
+
 class RunExecution:
-    def __init__(self, runtime: Runtime, run: Run) -> None:
+    def __init__(
+        self, runtime: Runtime, run: Run, resume: list[dict[str, str]] | None = None
+    ) -> None:
+        """``resume``: the client's tool outputs for a run that waits for them in the
+        store with no task here (its process stopped); the run continues from there."""
         self.rt = runtime
+        self.resume = resume
         self.store = runtime.store
         self.run = run
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.events = RunEvents()
         self.task: asyncio.Task[None] | None = None
         self.pending: PendingAction | None = None
         self.done_emitted = False
@@ -166,6 +194,13 @@ class RunExecution:
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
+    def detach(self) -> None:
+        """Stop executing here and leave the run as the store has it (see
+        ``Runtime.release_waiting``): nothing more is written for it by this process."""
+        self.closed = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
         try:
             self._close_cancelled()  # no-op unless the task never got to close the run
@@ -183,7 +218,12 @@ class RunExecution:
         self._emit(ErrorEvent(LastError("internal_error", message)))
 
     def _emit(self, event: Event) -> None:
-        self.queue.put_nowait(event)
+        self.events.publish(event)
+
+    @property
+    def model(self) -> str:
+        """The model the backend is asked for."""
+        return self.run.served_model or self.run.model
 
     def _emit_done(self) -> None:
         if not self.done_emitted:
@@ -199,6 +239,8 @@ class RunExecution:
                 await self._loop()
             except asyncio.CancelledError:
                 self._close_cancelled()
+            except RunClosed:
+                pass
             except Exception as exc:  # never a traceback out of the stream: the run fails
                 log.exception("run %s failed", self.run.id)
                 cause = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else exc
@@ -213,10 +255,12 @@ class RunExecution:
     # -- the loop ------------------------------------------------------------------------
     async def _loop(self) -> None:
         run = self.run
-        self._set_status("in_progress", started_at=now())
+        if self.resume is not None:
+            turns, run_units = self._resume_from_store(self.resume)
+        else:
+            self._set_status("in_progress", started_at=now())
+            turns, run_units = 0, []
         memory = self._memory()
-        run_units: list[Unit] = []
-        turns = 0
         while True:
             self._stop_if_cancelled()
             if turns:
@@ -237,10 +281,10 @@ class RunExecution:
                 return self._close_incomplete({"reason": "max_prompt_tokens", "message": str(exc)})
             self._record_memory(memory)
             request = ModelRequest(
-                model=run.model,
+                model=self.model,
                 instructions=run.instructions,
                 input=items,
-                tools=run.tools,
+                tools=tools_for_choice(run.tools, run.tool_choice),
                 parallel_tool_calls=run.parallel_tool_calls,
                 max_output_tokens=remaining,
                 temperature=run.temperature,
@@ -279,8 +323,8 @@ class RunExecution:
         return RunMemory(
             backend=rt.backend,
             estimator=rt.estimator,
-            model=run.model,
-            window=rt.context_window(run.model),
+            model=self.model,
+            window=rt.context_window(self.model),
             strategy=run.truncation_strategy,
             max_prompt_tokens=run.max_prompt_tokens,
             history=history,
@@ -313,7 +357,7 @@ class RunExecution:
             return
         prompt, completion = turn.usage.prompt_tokens, turn.usage.completion_tokens
         self.completion_tokens += completion
-        self.rt.estimator.observe(self.run.model, raw_estimate, prompt)
+        self.rt.estimator.observe(self.model, raw_estimate, prompt)
         if self.run.usage is None:
             self.run.usage = Usage()
         self.run.usage.add(prompt, completion)
@@ -496,11 +540,15 @@ class RunExecution:
         calls = step.tool_calls
         approval = self.run.approval
         if approval == "client":
-            pending = await self._require_action("outputs", step)
-            for call in calls:
-                call.function.output = pending.outputs[call.id]
-                call.status = "completed"
-                self._finish_timing(call)
+            # Built-in tools run here first; the client gets the rest.
+            here = set(self.run.server_tools or ())
+            ours = [c for c in calls if c.function.name in here]
+            theirs = [c for c in calls if c.function.name not in here]
+            await self._execute(step, ours)
+            self._stop_if_cancelled()
+            if theirs:
+                pending = await self._require_action("outputs", step, theirs)
+                self._apply_outputs(theirs, pending.outputs)
         else:
             if approval == "ask":
                 pending = await self._require_action("approval", step)
@@ -517,8 +565,16 @@ class RunExecution:
         self._stop_if_cancelled()  # the calls' step closes as cancelled, not completed
         self._close_step(step, "completed")
 
-    async def _require_action(self, kind: str, step: RunStep) -> PendingAction:
-        calls = step.tool_calls
+    def _apply_outputs(self, calls: list[ToolCall], outputs: dict[str, str]) -> None:
+        for call in calls:
+            call.function.output = outputs[call.id]
+            call.status = "completed"
+            self._finish_timing(call)
+
+    async def _require_action(
+        self, kind: str, step: RunStep, calls: list[ToolCall] | None = None
+    ) -> PendingAction:
+        calls = step.tool_calls if calls is None else calls
         for call in calls:
             if kind == "approval":
                 call.status = "awaiting_approval"
@@ -528,11 +584,34 @@ class RunExecution:
         self.store.update_step(step)
         self.pending = PendingAction(kind, calls)  # type: ignore[arg-type]
         self._set_status("requires_action", required_action=required_action_for(calls))
+        expires_at = self.run.expires_at if kind == "outputs" else None
+        timeout = None if expires_at is None else max(0.0, expires_at - time.time())
         try:
-            await self.pending.wait()
+            await asyncio.wait_for(self.pending.wait(), timeout)
             return self.pending
+        except TimeoutError:
+            self._close_expired()
+            raise RunClosed from None
         finally:
             self.pending = None
+
+    def _resume_from_store(self, outputs: list[dict[str, str]]) -> tuple[int, list[Unit]]:
+        """Take up a run that waited for client outputs with no task here: apply the
+        outputs to its open step and go on from there. Returns (model turns so far, this
+        run's input units). The caller claimed the run (requires_action → in_progress)."""
+        run = self.run
+        steps = self.store.list_steps(run.id)
+        step = next(
+            s for s in reversed(steps) if s.type == "tool_calls" and s.status == "in_progress"
+        )
+        # (The claim cleared required_action; the outputs were checked against it.)
+        parsed = {o["tool_call_id"]: o.get("output") or "" for o in outputs}
+        self._apply_outputs([c for c in step.tool_calls if c.id in parsed], parsed)
+        self.open_steps.append(step)
+        self._close_step(step, "completed")
+        messages = {m.id: m for m in self.store.list_messages(run.thread_id) if m.run_id == run.id}
+        turns = sum(1 for s in steps if s.type == "tool_calls")
+        return turns, units_of_run(self.store, run.id, messages)
 
     async def _execute(self, step: RunStep, calls: list[ToolCall]) -> None:
         if not calls:
@@ -639,6 +718,8 @@ class RunExecution:
         elif status == "failed":
             step.failed_at = stamp
             step.last_error = error
+        elif status == "expired":
+            step.expired_at = stamp
         for call in step.tool_calls:
             if call.status in OPEN_CALL_STATUSES:
                 call.status = "cancelled"
@@ -695,6 +776,15 @@ class RunExecution:
             self._close_open("run_failed", "failed", error)
         finally:
             self._set_status("failed", failed_at=now(), last_error=error, retry=None)
+
+    def _close_expired(self) -> None:
+        """Left in requires_action past ``expires_at``: the run and its open steps expire."""
+        if self.closed or self.run.status in TERMINAL_RUN_STATUSES:
+            return
+        self.closed = True
+        for step in list(self.open_steps):
+            self._close_step(step, "expired")
+        self._set_status("expired", required_action=None)
 
     def _close_cancelled(self) -> None:
         if self.closed or self.run.status in TERMINAL_RUN_STATUSES:

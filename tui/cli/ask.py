@@ -106,7 +106,7 @@ class AskRun:
             loop.add_signal_handler(sig, self._on_signal, sig, task)
         try:
             if thread_id is None:
-                thread = self.runtime.create_thread()
+                thread = self.runtime.create_thread(origin="cli")
                 if self.json_mode:
                     self._emit_json(ev.ThreadCreated(thread))
             else:

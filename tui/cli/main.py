@@ -23,6 +23,8 @@ from assistant_core.redact import redact, redact_log_handler
 from assistant_core.settings_spec import DEFAULT_OPENAI_MODEL, ENV_NAMES, SETTINGS, is_true
 
 from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from .keys import add_keys_parser
+from .serve import add_serve_parser
 from .web import add_web_parser
 
 PROG = "investor-assistant"
@@ -247,6 +249,8 @@ def build_parser() -> Parser:
     c_unset.add_argument("key", metavar="KEY")
 
     add_web_parser(commands, flags)
+    add_serve_parser(commands, flags)
+    add_keys_parser(commands, flags)
 
     # Which parser to show when a group is given without its action.
     parser.set_defaults(_groups={"threads": threads, "runs": runs, "config": config})
@@ -294,6 +298,9 @@ def dispatch(args: argparse.Namespace) -> int:
         from .launch import open_app
 
         return open_app(setting_flags(args))
+    run = getattr(args, "_run", None)  # commands that bring their own handler
+    if run is not None:
+        return int(run(args, setting_flags(args)))
     action = getattr(args, "action", None)
     if command in ("threads", "runs", "config") and action is None:
         args._groups[command].print_help(sys.stderr)

@@ -18,6 +18,7 @@ from typing import Any, Literal, cast
 
 from ...market.known_companies import lookup_known
 from ..base import InputItem, ModelRequest
+from .client_outputs import read_client_output
 from .i18n import Lang
 from .intents import MAX_TARGETS, Intent, Question, Target, find_targets, parse_question
 
@@ -238,6 +239,9 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 
 def _parse_output(content: str) -> tuple[dict[str, Any], str | None]:
+    client = read_client_output(content)  # a client's own function output (DataFrame JSON…)
+    if client is not None:
+        return client
     try:
         parsed = json.loads(content)
     except (TypeError, ValueError):
