@@ -16,7 +16,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,8 +61,22 @@ TITLE_MAX_CHARS = 60
 _MIN_FTS_CHARS = 3
 _DEFAULT_ASSISTANT_KEY = "default_assistant_id"
 _UNFINISHED_CALL_STATUSES = frozenset({"queued", "awaiting_approval", "running"})
+_MAX_SEQ = 2**63 - 1
+_IN_CHUNK = 500  # ids per "IN (…)" list, well under SQLite's limit on parameters
 
 T = TypeVar("T", bound=_Obj)
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """What model input needs of a message, read without parsing its JSON."""
+
+    seq: int
+    id: str
+    role: str
+    run_id: str | None
+    created_at: int
+    text: str
 
 
 @dataclass
@@ -485,6 +499,34 @@ class Store:
             rows = db.execute(sql, params).fetchall()
         return [Message.from_dict(json.loads(data)) for (data,) in rows]
 
+    def recent_message_rows(
+        self,
+        thread_id: str,
+        *,
+        limit: int,
+        before_seq: int | None = None,
+        exclude_run_id: str | None = None,
+    ) -> tuple[list[MessageRow], int]:
+        """The thread's latest ``limit`` messages (before ``before_seq`` when given; oldest
+        first; leaving out those of run ``exclude_run_id``) and how many older ones remain:
+        thread memory reads a long thread from its end, a page at a time."""
+        with self._read() as db:
+            self._require(db, "threads", "thread", thread_id)
+            rows = db.execute(
+                "SELECT seq, id, role, run_id, created_at, text FROM messages "
+                "WHERE thread_id = ? AND seq < ? AND (run_id IS NULL OR run_id IS NOT ?) "
+                "ORDER BY seq DESC LIMIT ?",
+                (thread_id, before_seq or _MAX_SEQ, exclude_run_id, limit),
+            ).fetchall()
+            older = 0
+            if len(rows) == limit:
+                (older,) = db.execute(
+                    "SELECT count(*) FROM messages WHERE thread_id = ? AND seq < ? "
+                    "AND (run_id IS NULL OR run_id IS NOT ?)",
+                    (thread_id, rows[-1][0], exclude_run_id),
+                ).fetchone()
+        return [MessageRow(*row) for row in reversed(rows)], int(older)
+
     def count_messages(self, thread_id: str) -> int:
         with self._read() as db:
             self._require(db, "threads", "thread", thread_id)
@@ -557,6 +599,50 @@ class Store:
     def list_runs(self, thread_id: str) -> list[Run]:
         """Oldest first."""
         return self._load_children(Run, "runs", ("threads", "thread", "thread_id"), thread_id)
+
+    def tool_runs_since(
+        self, thread_id: str, *, created_since: int, including: Collection[str] = ()
+    ) -> list[Run]:
+        """The thread's runs that called tools and were created at or after
+        ``created_since`` or are named in ``including``, oldest first. Runs are read
+        newest first and the scan stops at the first older one once the named runs are
+        found, so the cost follows the recent part of the thread, not its length."""
+        wanted = set(including)
+        picked: list[str] = []
+        with self._read() as db:
+            cursor = db.execute(
+                "SELECT id, created_at FROM runs WHERE thread_id = ? ORDER BY seq DESC",
+                (thread_id,),
+            )
+            for run_id, created_at in cursor:
+                if created_at >= created_since or run_id in wanted:
+                    picked.append(run_id)
+                    wanted.discard(run_id)
+                elif not wanted:
+                    break
+            cursor.close()
+            rows: list[tuple[int, str]] = []
+            for start in range(0, len(picked), _IN_CHUNK):
+                chunk = picked[start : start + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                rows += db.execute(
+                    f"SELECT seq, data FROM runs WHERE id IN ({marks}) "
+                    "AND EXISTS (SELECT 1 FROM tool_calls t WHERE t.run_id = runs.id)",
+                    chunk,
+                ).fetchall()
+        return [Run.from_dict(json.loads(data)) for _, data in sorted(rows)]
+
+    def latest_summary_through(self, thread_id: str) -> str | None:
+        """The message id the thread's running summary covers up to, from the latest run
+        that recorded one (read newest first: it is usually among the last runs)."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT json_extract(data, '$.memory.summary_through') FROM runs "
+                "WHERE thread_id = ? AND json_extract(data, '$.memory.summary_through') "
+                "IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                (thread_id,),
+            ).fetchone()
+        return str(row[0]) if row and row[0] else None
 
     def active_run(self, thread_id: str) -> Run | None:
         with self._read() as db:

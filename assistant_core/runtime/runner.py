@@ -70,8 +70,8 @@ from ..text import one_line
 from ..tokens import estimate_text
 from ..tools.result import ToolResult
 from .approvals import PendingAction
-from .history import Unit, message_unit, thread_units, tool_unit
-from .memory import PromptTooLarge, RunMemory, summary_through
+from .history import Unit, message_unit, recent_history, tool_unit
+from .memory import PromptTooLarge, RunMemory, history_target
 
 if TYPE_CHECKING:
     from . import Runtime
@@ -275,17 +275,27 @@ class RunExecution:
     def _memory(self) -> RunMemory:
         rt, run = self.rt, self.run
         thread = self.store.get_thread(run.thread_id)
-        history = thread_units(self.store, run.thread_id, exclude_run_id=run.id)
+        window = rt.context_window(run.model)
+        target = history_target(
+            window,
+            rt.estimator.ratio(run.model),
+            can_summarise=bool(getattr(rt.backend, "is_llm", False)),
+        )
+        history = recent_history(
+            self.store, run.thread_id, token_target=target, exclude_run_id=run.id
+        )
+        covered = self.store.latest_summary_through(run.thread_id) if thread.summary else None
         return RunMemory(
             backend=rt.backend,
             estimator=rt.estimator,
             model=run.model,
-            window=rt.context_window(run.model),
+            window=window,
             strategy=run.truncation_strategy,
             max_prompt_tokens=run.max_prompt_tokens,
-            history=history,
+            history=history.units,
             summary=thread.summary,
-            covered_through=summary_through(self.store.list_runs(run.thread_id)),
+            covered_through=covered,
+            omitted_messages=history.omitted_messages,
         )
 
     def _record_memory(self, memory: RunMemory) -> None:
