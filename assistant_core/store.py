@@ -20,9 +20,9 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from .errors import ActiveRunError, NotFoundError, StoreError
+from .errors import ActiveRunError, DatabaseDamaged, NotFoundError, StoreError
 from .objects import (
     ACTIVE_RUN_STATUSES,
     MESSAGE_TRANSITIONS,
@@ -42,7 +42,7 @@ from .objects import (
     text_content,
 )
 from .paths import default_db_path
-from .store_schema import ACTIVE_STATUSES_SQL, has_table, open_database
+from .store_schema import ACTIVE_STATUSES_SQL, damaged, has_table, is_damage, open_database
 
 DEFAULT_ASSISTANT_NAME = "Investor Assistant"
 DEFAULT_ASSISTANT_MODEL = "gpt-5-mini"  # the runtime picks the model per run
@@ -55,6 +55,7 @@ DEFAULT_INSTRUCTIONS = (
 )
 INTERRUPTED_MESSAGE = "the app stopped before this run finished"
 INTERRUPTED_CODE = "app_stopped"
+STRAY_MESSAGE = "left unfinished when its run ended (a write failed while the run closed)"
 
 TITLE_MAX_CHARS = 60
 # Trigram search needs at least three characters; shorter filters scan with LIKE.
@@ -169,6 +170,7 @@ class Store:
         from a newer schema version, without touching it."""
         self.path = Path(path) if path is not None else default_db_path()
         self._lock = threading.RLock()
+        self._damage: DatabaseDamaged | None = None
         self._db = open_database(self.path)
         self._fts = has_table(self._db, "message_fts")
 
@@ -188,30 +190,43 @@ class Store:
         with self._lock:
             try:
                 yield self._db
-            except sqlite3.OperationalError as exc:
-                raise self._store_error(exc) from exc
+            except sqlite3.DatabaseError as exc:
+                self._raise_store_error(exc)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction. IMMEDIATE takes the write lock up front, so a busy
-        database makes us wait (busy timeout) rather than fail after reading."""
+        database makes us wait (busy timeout) rather than fail after reading. Once the
+        file is known to be damaged, nothing more is written to it."""
         with self._lock:
+            if self._damage is not None:
+                raise DatabaseDamaged(str(self._damage))
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise self._store_error(exc) from exc
+            except sqlite3.DatabaseError as exc:
+                self._raise_store_error(exc)
             try:
                 yield self._db
                 self._db.execute("COMMIT")
             except BaseException as exc:
                 if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise self._store_error(exc) from exc
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error:  # SQLite rolls back by itself when it cannot
+                        pass
+                if isinstance(exc, sqlite3.DatabaseError):
+                    self._raise_store_error(exc)
                 raise
 
-    def _store_error(self, exc: sqlite3.Error) -> StoreError:
-        return StoreError(f"database {self.path}: {exc}")
+    def _raise_store_error(self, exc: sqlite3.DatabaseError) -> NoReturn:
+        """Raise what ``exc`` means: damage (remembered: nothing more is written), a
+        storage failure (disk full, I/O error, locked), or ``exc`` itself (a bug)."""
+        if is_damage(exc):
+            self._damage = damaged(self.path, exc)
+            raise self._damage from exc
+        if isinstance(exc, sqlite3.OperationalError):
+            raise StoreError(f"database {self.path}: {exc}") from exc
+        raise exc
 
     # -- assistants ----------------------------------------------------------------------
     def create_assistant(
@@ -350,8 +365,19 @@ class Store:
             )
 
     def delete_thread(self, thread_id: str) -> None:
-        """Removes its messages, runs, steps and tool calls too (foreign-key cascades)."""
+        """Removes its messages, runs, steps and tool calls too (foreign-key cascades).
+        Refused (ActiveRunError) while the thread has an active run, in any process: the
+        check and the delete are one transaction, so no run can start or be deleted
+        under the other's feet."""
         with self._write() as db:
+            active = self._active_run_id(db, thread_id)
+            if active is not None:
+                raise ActiveRunError(
+                    thread_id,
+                    active,
+                    f"thread {thread_id} has a run in progress ({active}); it cannot be "
+                    "deleted while that run streams: cancel the run or wait for it to end",
+                )
             cursor = db.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
             if cursor.rowcount == 0:
                 raise NotFoundError("thread", thread_id)
@@ -765,7 +791,9 @@ class Store:
     def recover_interrupted(self, message: str = INTERRUPTED_MESSAGE) -> list[str]:
         """Close runs left queued/in_progress/requires_action/cancelling by a crash as
         ``failed`` (last_error code ``app_stopped``), their open steps ``failed`` and their
-        in-progress messages ``incomplete``. Returns the run ids closed."""
+        in-progress messages ``incomplete``; also any message (and its run's open steps)
+        left ``in_progress`` under a run that did end, whatever stopped it from being
+        closed. Returns the run ids closed."""
         stopped = now()
         error = LastError(INTERRUPTED_CODE, message)
         with self._write() as db:
@@ -782,7 +810,22 @@ class Store:
                 )
                 self._fail_open_steps(db, run.id, stopped, error)
                 self._close_open_messages(db, run.id, stopped)
+            self._close_stray_messages(db, stopped, LastError(INTERRUPTED_CODE, STRAY_MESSAGE))
         return [run.id for run in runs]
+
+    def _close_stray_messages(self, db: sqlite3.Connection, stopped: int, error: LastError) -> None:
+        """Messages still ``in_progress`` although their run ended (or is gone): a write
+        that failed while the run closed left them so. Nothing will ever finish them."""
+        rows = db.execute(
+            "SELECT m.run_id, r.status FROM messages m LEFT JOIN runs r ON r.id = m.run_id "
+            f"WHERE m.status = 'in_progress' AND (r.status IS NULL OR r.status NOT IN "
+            f"{ACTIVE_STATUSES_SQL}) GROUP BY m.run_id"
+        ).fetchall()
+        for run_id, status in rows:
+            reason = "run_cancelled" if status == "cancelled" else "run_failed"
+            if run_id is not None:
+                self._fail_open_steps(db, run_id, stopped, error)
+            self._close_open_messages(db, run_id, stopped, reason)
 
     def _fail_open_steps(
         self, db: sqlite3.Connection, run_id: str, stopped: int, error: LastError
@@ -804,14 +847,16 @@ class Store:
             self._write_tool_calls(db, step, seq)
 
     @staticmethod
-    def _close_open_messages(db: sqlite3.Connection, run_id: str, stopped: int) -> None:
+    def _close_open_messages(
+        db: sqlite3.Connection, run_id: str | None, stopped: int, reason: str = "run_failed"
+    ) -> None:
         rows = db.execute(
-            "SELECT data FROM messages WHERE run_id = ? AND status = 'in_progress'", (run_id,)
+            "SELECT data FROM messages WHERE run_id IS ? AND status = 'in_progress'", (run_id,)
         ).fetchall()
         for (data,) in rows:
             message = Message.from_dict(json.loads(data))
             message.status, message.incomplete_at = "incomplete", stopped
-            message.incomplete_details = {"reason": "run_failed"}
+            message.incomplete_details = {"reason": reason}
             db.execute(
                 "UPDATE messages SET status = ?, data = ? WHERE id = ?",
                 (message.status, _dumps(message.to_dict()), message.id),

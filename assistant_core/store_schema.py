@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from .errors import StoreError
-from .paths import create_private_file
+from .errors import DatabaseDamaged, StoreError
+from .paths import APP_NAME, create_private_file
+from .surrogates import scrub
 
 SCHEMA_VERSION_TABLE = "schema_version"
 BUSY_TIMEOUT_S = 5.0
@@ -207,6 +209,51 @@ def migrate(db: sqlite3.Connection, current: int, target: int = CURRENT_VERSION)
         db.execute(f"INSERT INTO {SCHEMA_VERSION_TABLE} (version) VALUES (?)", (version + 1,))
 
 
+# -- damage --------------------------------------------------------------------------------
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file itself is damaged (not full, locked or unwritable)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    return type(exc) is sqlite3.DatabaseError  # how sqlite3 reports corruption
+
+
+def damaged(path: Path, exc: sqlite3.Error) -> DatabaseDamaged:
+    return DatabaseDamaged(
+        f"the database {path} is damaged ({exc}); it was left as it is. See what is wrong "
+        f"with `{APP_NAME} db check`, and save what can still be read to a new file with "
+        f"`{APP_NAME} db recover` (with the same --db, if you use one)"
+    )
+
+
+# -- the connection ----------------------------------------------------------------------
+def _encodable(value: object) -> object:
+    return scrub(value) if type(value) is str else value
+
+
+class EncodableConnection(sqlite3.Connection):
+    """A connection that can never be handed a string UTF-8 cannot encode: lone surrogate
+    halves in a parameter become U+FFFD instead of failing the write (``UnicodeEncodeError``,
+    which left a run's message ``in_progress``). The last line of defence: streams and
+    command-line text are cleaned where they enter (``assistant_core.surrogates``)."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, _clean(parameters))
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_clean(p) for p in seq_of_parameters))
+
+
+def _clean(parameters: Any) -> Any:
+    if isinstance(parameters, Mapping):
+        return {k: _encodable(v) for k, v in parameters.items()}
+    return tuple(_encodable(v) for v in parameters)
+
+
 # -- opening a file ----------------------------------------------------------------------
 def _check_header(path: Path) -> None:
     try:
@@ -233,7 +280,11 @@ def open_database(path: Path) -> sqlite3.Connection:
         except OSError as exc:
             raise StoreError(f"cannot create the database {path}: {exc.strerror}") from exc
     db = sqlite3.connect(
-        str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        str(path),
+        timeout=BUSY_TIMEOUT_S,
+        isolation_level=None,
+        check_same_thread=False,
+        factory=EncodableConnection,
     )
     try:
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -257,6 +308,8 @@ def open_database(path: Path) -> sqlite3.Connection:
             db.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         db.close()
+        if is_damage(exc):
+            raise damaged(path, exc) from exc
         raise StoreError(f"cannot open the database {path}: {exc}") from exc
     except BaseException:
         db.close()

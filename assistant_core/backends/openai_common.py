@@ -14,7 +14,15 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from assistant_core.backends.base import BackendError, Chunk, Finish, ModelRequest, TextDelta
+from assistant_core.backends.base import (
+    BackendError,
+    Chunk,
+    Finish,
+    ModelRequest,
+    TextDelta,
+    ToolCallDelta,
+)
+from assistant_core.surrogates import SurrogateJoiner, scrub
 from assistant_core.text import one_line
 
 if TYPE_CHECKING:
@@ -268,6 +276,39 @@ def broken_stream_error(
     )
 
 
+# -- text that can be stored ---------------------------------------------------------------
+async def encodable(chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    """``chunks`` with text that UTF-8 can encode: an emoji whose two JSON-escaped surrogate
+    halves arrive in separate chunks is joined again (in answer text and in each call's
+    arguments); a lone half becomes U+FFFD. Held halves are let out before ``Finish``."""
+    text = SurrogateJoiner()
+    arguments: dict[int, SurrogateJoiner] = {}
+    async for chunk in chunks:
+        if isinstance(chunk, TextDelta):
+            chunk = TextDelta(text.feed(chunk.text))
+            if not chunk.text:
+                continue
+        elif isinstance(chunk, ToolCallDelta):
+            joiner = arguments.setdefault(chunk.index, SurrogateJoiner())
+            chunk = ToolCallDelta(
+                index=chunk.index,
+                id=scrub(chunk.id) if chunk.id else chunk.id,
+                name=scrub(chunk.name) if chunk.name else chunk.name,
+                arguments=joiner.feed(chunk.arguments),
+            )
+            if not (chunk.id or chunk.name or chunk.arguments):
+                continue
+        elif isinstance(chunk, Finish):
+            rest = text.flush()
+            if rest:
+                yield TextDelta(rest)
+            for index, joiner in arguments.items():
+                rest = joiner.flush()
+                if rest:
+                    yield ToolCallDelta(index=index, arguments=rest)
+        yield chunk
+
+
 # -- the shared backend shell ---------------------------------------------------------------
 class OpenAIBackend:
     """Client lifecycle, error mapping and the stream guard; subclasses convert the request
@@ -329,7 +370,7 @@ class OpenAIBackend:
             ) from exc
         started = finished = False
         try:
-            async for chunk in self._translate(events):
+            async for chunk in encodable(self._translate(events)):
                 if isinstance(chunk, Finish):
                     finished = True
                 started = True

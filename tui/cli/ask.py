@@ -27,6 +27,7 @@ from assistant_core.errors import AssistantError, ConfigError
 from assistant_core.export import call_signature, call_summary, dumps_safe, one_line
 from assistant_core.objects import LastError, Run, RunStep
 from assistant_core.session import Session, build_session, check_reachable
+from assistant_core.surrogates import from_os, scrub
 
 from .exit_codes import EXIT_BY_SIGNAL, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from .output import Output, safe
@@ -64,7 +65,9 @@ async def _ask_then_close(
 
 
 def read_question(raw: str) -> str:
-    text = sys.stdin.read() if raw == "-" else raw
+    """The question from the command line or stdin; bytes that are not valid in the
+    locale's encoding become U+FFFD (the question is still asked, and stored)."""
+    text = _read_stdin() if raw == "-" else from_os(raw)
     text = text.strip()
     if not text:
         source = "stdin" if raw == "-" else "the question"
@@ -72,6 +75,14 @@ def read_question(raw: str) -> str:
             f"{source} is empty; pass the question as text, or - to read it from stdin"
         )
     return text
+
+
+def _read_stdin() -> str:
+    binary = getattr(sys.stdin, "buffer", None)
+    if binary is None:  # a text stream without bytes underneath (embedding, tests)
+        return scrub(sys.stdin.read())
+    data: bytes = binary.read()
+    return data.decode(sys.stdin.encoding or "utf-8", "replace")
 
 
 @dataclass
@@ -119,12 +130,26 @@ class AskRun:
                 task.uncancel()
                 self.output.end_line()
                 self.output.note("stopped waiting for the run to finish cancelling")
+            except BaseException:
+                if thread_id is None:
+                    self._discard_if_empty(thread.id)
+                raise
         finally:
             for sig in EXIT_BY_SIGNAL:
                 loop.remove_signal_handler(sig)
             if self.state.grace_timer is not None:
                 self.state.grace_timer.cancel()
         return self._finish(thread.id)
+
+    def _discard_if_empty(self, thread_id: str) -> None:
+        """A thread this command created and could not even put the question in: remove
+        it rather than leave an empty, untitled thread behind a failed start."""
+        store = self.session.store
+        try:
+            if store.count_messages(thread_id) == 0:
+                store.delete_thread(thread_id)
+        except Exception:  # the store is failing already; the original error is the news
+            pass
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, sig: int, task: asyncio.Task[Any]) -> None:
