@@ -72,6 +72,7 @@ from ..tools.result import ToolResult
 from .approvals import PendingAction
 from .history import Unit, message_unit, recent_history, tool_unit
 from .memory import PromptTooLarge, RunMemory, history_target
+from .storage import is_storage_failure, storage_error
 
 if TYPE_CHECKING:
     from . import Runtime
@@ -107,6 +108,7 @@ class Turn:
     finish: str | None = None
     chunks: int = 0
     text_units: list[Unit] = field(default_factory=list)  # answers this turn closed early
+    saved_chars: int = 0  # of the open answer's text, how much the store holds
 
     def stop_flushing(self) -> None:
         if self.flush_timer is not None:
@@ -137,6 +139,7 @@ class RunExecution:
         self.turn: Turn | None = None
         self.open_steps: list[RunStep] = []  # steps created and not yet closed
         self.completion_tokens = 0  # reported, or estimated when a server reports none
+        self.storage_failure: Exception | None = None  # the first write that failed
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -178,9 +181,36 @@ class RunExecution:
         """The store refused to record how the run ended (its thread was deleted meanwhile,
         the disk failed): say so in the stream instead of ending it silently."""
         log.error("run %s: its end could not be recorded: %s", self.run.id, exc)
+        if self.storage_failure is not None or is_storage_failure(exc):
+            self.storage_failure = self.storage_failure or exc
+            error = self._storage_error()
+            note = "; the run could not be closed in the database either (the next start does)"
+            self._emit(ErrorEvent(LastError(error.code, error.message + note)))
+            return
         reason = one_line(f"{type(exc).__name__}: {exc}")
         message = f"the end of run {self.run.id} could not be saved: {reason}"
         self._emit(ErrorEvent(LastError("internal_error", message)))
+
+    # -- failed writes -------------------------------------------------------------------
+    def _storage_failed(self, exc: Exception) -> None:
+        """A write failed: stop the run, so that nothing more is streamed that could not be
+        saved (a flush runs from a timer, outside the run's task: cancel that task)."""
+        if self.storage_failure is None:
+            self.storage_failure = exc
+            log.error("run %s stopped: a write to the store failed: %s", self.run.id, exc)
+            log.debug("the failed write", exc_info=exc)
+        task = self.task
+        if task is not None and not task.done() and asyncio.current_task() is not task:
+            task.cancel()
+
+    def _storage_error(self) -> LastError:
+        assert self.storage_failure is not None
+        turn = self.turn
+        shown = len("".join(turn.parts)) if turn is not None and turn.message else 0
+        saved = turn.saved_chars if turn is not None else 0
+        return storage_error(
+            self.storage_failure, self.store, self.run.thread_id, shown=shown, saved=saved
+        )
 
     def _emit(self, event: Event) -> None:
         self.queue.put_nowait(event)
@@ -198,8 +228,15 @@ class RunExecution:
             try:
                 await self._loop()
             except asyncio.CancelledError:
-                self._close_cancelled()
+                if self.storage_failure is None:
+                    self._close_cancelled()
+                else:  # stopped by a failed flush
+                    self._close_failed(self._storage_error())
             except Exception as exc:  # never a traceback out of the stream: the run fails
+                if is_storage_failure(exc):
+                    self._storage_failed(exc)
+                    self._close_failed(self._storage_error())
+                    return
                 log.exception("run %s failed", self.run.id)
                 cause = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else exc
                 self._close_failed(
@@ -422,11 +459,14 @@ class RunExecution:
         message = turn.message
         if message is None or message.status != "in_progress" or self.closed:
             return
-        message.set_text("".join(turn.parts))
+        text = "".join(turn.parts)
+        message.set_text(text)
         try:
             self.store.update_message(message)
-        except Exception:  # the final write will try again; a flush is best effort
-            log.exception("flushing the text of message %s failed", message.id)
+        except Exception as exc:
+            self._storage_failed(exc)
+        else:
+            turn.saved_chars = len(text)
 
     def _open_message(self, turn: Turn) -> None:
         run = self.run
@@ -462,10 +502,12 @@ class RunExecution:
     ) -> None:
         """Write the message's final text and status, then emit its closing event."""
         turn.stop_flushing()
-        message.set_text("".join(turn.parts))
+        text = "".join(turn.parts)
+        message.set_text(text)
         for name, value in changes.items():
             setattr(message, name, value)
         self.store.update_message(message)
+        turn.saved_chars = len(text)
         self._emit(event(snapshot(message)))
 
     # -- tool calls ----------------------------------------------------------------------
@@ -672,21 +714,24 @@ class RunExecution:
     ) -> None:
         """Close the partial message (kept ``incomplete``) and every open step."""
         turn = self.turn
-        if turn is not None and turn.message is not None and turn.message.status == "in_progress":
-            self._end_message(
-                turn,
-                turn.message,
-                MessageIncomplete,
-                status="incomplete",
-                incomplete_at=now(),
-                incomplete_details={"reason": message_reason},
-            )
-        for step in list(self.open_steps):
-            status = step_status
-            if step_status == "incomplete":
-                # A cut-off answer was still created; calls that never ran were not.
-                status = "completed" if step.type == "message_creation" else "cancelled"
-            self._close_step(step, status, error)
+        try:
+            message = turn.message if turn is not None else None
+            if turn is not None and message is not None and message.status == "in_progress":
+                self._end_message(
+                    turn,
+                    message,
+                    MessageIncomplete,
+                    status="incomplete",
+                    incomplete_at=now(),
+                    incomplete_details={"reason": message_reason},
+                )
+        finally:  # the steps are closed even when the message could not be written
+            for step in list(self.open_steps):
+                status = step_status
+                if step_status == "incomplete":
+                    # A cut-off answer was still created; calls that never ran were not.
+                    status = "completed" if step.type == "message_creation" else "cancelled"
+                self._close_step(step, status, error)
 
     def _close_incomplete(
         self, details: dict[str, Any], message_reason: str = "max_tokens"

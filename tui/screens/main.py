@@ -226,7 +226,11 @@ class MainScreen(Screen[None]):
         async def confirmed(yes: bool | None) -> None:
             if not yes:
                 return
-            self.store.delete_thread(thread_id)
+            try:  # refused if a run started meanwhile (here or in another process)
+                self.store.delete_thread(thread_id)
+            except AssistantError as exc:
+                self.notify(str(exc), severity="warning", markup=False)
+                return
             self.live_runs.pop(thread_id, None)
             if thread_id == self.thread_id:
                 remaining = self.store.list_threads(
