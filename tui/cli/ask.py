@@ -26,12 +26,14 @@ from assistant_core.config import Settings, load_settings
 from assistant_core.errors import AssistantError, ConfigError
 from assistant_core.export import call_signature, call_summary, dumps_safe, one_line
 from assistant_core.objects import LastError, Run, RunStep
+from assistant_core.runtime.storage import DATABASE_DAMAGED
 from assistant_core.session import Session, build_session, check_reachable
 from assistant_core.surrogates import from_os, scrub
 
-from .exit_codes import EXIT_BY_SIGNAL, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from .exit_codes import EXIT_BY_SIGNAL, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .output import Output, safe
 
+PROG = "investor-assistant"
 CANCEL_GRACE_S = 10.0  # how long a cancelled run may take to wind down before we stop waiting
 
 
@@ -280,6 +282,11 @@ class AskRun:
             except Exception:
                 pass
         status = run.status if run else "not started"
+        error = (run.last_error if run else None) or state.error
+        if error is not None and error.code == DATABASE_DAMAGED:
+            # Like a damaged file found at start: one line, exit 2, and the way out.
+            out.error(f"{PROG}: error: {one_line(error.message, 800)}")
+            return EXIT_USAGE
         if not self.json_mode and run is not None:
             out.info(
                 f"thread {thread_id} · run {run.id} · {status} (continue with --thread {thread_id})"
@@ -289,9 +296,10 @@ class AskRun:
             return EXIT_BY_SIGNAL.get(signal.Signals(state.signal), EXIT_INTERRUPTED)
         if run is not None and status == "completed":
             return EXIT_OK
-        error = (run.last_error if run else None) or state.error
         if error is not None:
-            out.error(f"run {status}: {error.code}: {one_line(error.message, 500)}")
+            # A run the store could not close is still "in_progress" there: it stopped.
+            shown = "stopped" if run is not None and run.is_active else status
+            out.error(f"run {shown}: {error.code}: {one_line(error.message, 500)}")
         elif run is not None and run.incomplete_details:
             out.error(f"run {status}: {one_line(str(run.incomplete_details.get('reason', '')))}")
         else:

@@ -17,6 +17,7 @@ from assistant_core.config import (
 )
 from assistant_core.errors import ConfigError
 from assistant_core.export import one_line
+from assistant_core.logs import log_path
 from assistant_core.session import provider_label
 
 from .output import Output
@@ -74,6 +75,7 @@ def show_config(settings: Settings, out: Output) -> int:
     out.line()
     label = provider_label(settings) if settings.model else f"compatible @ {settings.base_url}"
     out.line(f"answers come from: {label}")
+    out.line(f"log file: {log_path()}")
     try:
         from assistant_core.config import check_provider
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 import traceback
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from assistant_core.backends.base import BackendError
 from assistant_core.config import APPROVALS, DATA_PROVIDERS, ENV_NAMES, PROVIDERS
 from assistant_core.errors import AssistantError, NotFoundError
 from assistant_core.export import one_line
+from assistant_core.logs import configure_logging
 
 from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 
@@ -84,6 +86,17 @@ Precedence: flags > environment > config file > defaults.
 """
 
 
+DB_EPILOG = f"""\
+examples:
+  {PROG} db check                       is the thread database sound?
+  {PROG} db recover                     save what can be read to threads.recovered-….db
+  {PROG} --db old.db db recover -o new.db
+
+A damaged database is never changed: commands refuse it (exit 2) until you use a
+recovered copy (--db FILE, or put it in the damaged file's place).
+"""
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (exit 2) and example-preserving help."""
 
@@ -134,7 +147,8 @@ def _settings_flags(top_level: bool) -> Parser:
         "--debug",
         action="store_true",
         default=default if not top_level else False,
-        help="show tracebacks for errors",
+        help="show tracebacks for errors, and the log on stderr (the log file is always "
+        "written: see config show)",
     )
     return parser
 
@@ -239,8 +253,30 @@ def build_parser() -> Parser:
     c_set.add_argument("key", metavar="KEY")
     c_set.add_argument("value", metavar="VALUE")
 
+    db = commands.add_parser(
+        "db",
+        parents=[flags],
+        help="check a damaged thread database, recover what can be read",
+        description="The thread database: check it, or recover a damaged one into a new file. "
+        "Both read it read-only and never change it.",
+        epilog=DB_EPILOG,
+    )
+    dsub = db.add_subparsers(dest="action", metavar="ACTION")
+    dsub.add_parser(
+        "check", parents=[flags], help="SQLite's integrity check, readably", epilog=DB_EPILOG
+    )
+    d_recover = dsub.add_parser(
+        "recover",
+        parents=[flags],
+        help="copy every readable row into a new database file",
+        epilog=DB_EPILOG,
+    )
+    d_recover.add_argument(
+        "-o", "--output", metavar="FILE", help="the new file (default: next to the database)"
+    )
+
     # Which parser to show when a group is given without its action.
-    parser.set_defaults(_groups={"threads": threads, "runs": runs, "config": config})
+    parser.set_defaults(_groups={"threads": threads, "runs": runs, "config": config, "db": db})
     return parser
 
 
@@ -280,7 +316,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return open_app(setting_flags(args))
     action = getattr(args, "action", None)
-    if command in ("threads", "runs", "config") and action is None:
+    if command in ("threads", "runs", "config", "db") and action is None:
         args._groups[command].print_help(sys.stderr)
         return EXIT_USAGE
     if command == "ask":
@@ -295,6 +331,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from .runs import runs_command
 
         return runs_command(args, setting_flags(args))
+    if command == "db":
+        from .db import db_command
+
+        return db_command(args, setting_flags(args))
     from .config_command import config_command
 
     return config_command(args, setting_flags(args))
@@ -304,12 +344,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
     debug = _debug_requested(args)
+    # The log goes to a file; --debug copies it to stderr, except for the full-screen app,
+    # which draws on the terminal stderr goes to.
+    configure_logging(debug=debug, stderr=debug and args.command is not None)
     try:
         return dispatch(args)
     except (AssistantError, BackendError) as exc:
         if debug:
             traceback.print_exc()
         print(f"{PROG}: error: {one_line(user_message(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.DatabaseError as exc:  # damage met outside the store's own checks
+        if debug:
+            traceback.print_exc()
+        print(
+            f"{PROG}: error: the database is damaged ({one_line(str(exc), 200)}); see "
+            f"`{PROG} db check`, and save what can be read with `{PROG} db recover`",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
