@@ -72,7 +72,7 @@ from ..tools.result import ToolResult
 from .approvals import PendingAction
 from .history import Unit, message_unit, recent_history, tool_unit
 from .memory import PromptTooLarge, RunMemory, history_target
-from .storage import is_storage_failure, storage_error
+from .storage import DATABASE_DAMAGED, STORAGE_CODES, is_storage_failure, storage_error
 
 if TYPE_CHECKING:
     from . import Runtime
@@ -184,8 +184,10 @@ class RunExecution:
         if self.storage_failure is not None or is_storage_failure(exc):
             self.storage_failure = self.storage_failure or exc
             error = self._storage_error()
-            note = "; the run could not be closed in the database either (the next start does)"
-            self._emit(ErrorEvent(LastError(error.code, error.message + note)))
+            if error.code != DATABASE_DAMAGED:  # a damaged file is not opened again
+                note = "; the run could not be closed in the database either (the next start does)"
+                error = LastError(error.code, error.message + note)
+            self._emit(ErrorEvent(error))
             return
         reason = one_line(f"{type(exc).__name__}: {exc}")
         message = f"the end of run {self.run.id} could not be saved: {reason}"
@@ -712,7 +714,9 @@ class RunExecution:
     def _close_open(
         self, message_reason: str, step_status: str, error: LastError | None = None
     ) -> None:
-        """Close the partial message (kept ``incomplete``) and every open step."""
+        """Close the partial message (kept ``incomplete``) and every open step. A message
+        the store cannot take stays ``in_progress`` there (start-up recovery closes it) and
+        the failure is recorded for the run's error, which says how much text is saved."""
         turn = self.turn
         try:
             message = turn.message if turn is not None else None
@@ -725,6 +729,10 @@ class RunExecution:
                     incomplete_at=now(),
                     incomplete_details={"reason": message_reason},
                 )
+        except Exception as exc:
+            if not is_storage_failure(exc):
+                raise
+            self._storage_failed(exc)
         finally:  # the steps are closed even when the message could not be written
             for step in list(self.open_steps):
                 status = step_status
@@ -749,6 +757,9 @@ class RunExecution:
         try:
             self._close_open("run_failed", "failed", error)
         finally:
+            if self.storage_failure is not None and error.code not in STORAGE_CODES:
+                # The run failed for its own reason, and its answer could not be saved.
+                error = LastError(error.code, f"{error.message}; {self._storage_error().message}")
             self._set_status("failed", failed_at=now(), last_error=error, retry=None)
 
     def _close_cancelled(self) -> None:
@@ -759,3 +770,5 @@ class RunExecution:
             self._close_open("run_cancelled", "cancelled")
         finally:
             self._set_status("cancelled", cancelled_at=now(), retry=None, required_action=None)
+            if self.storage_failure is not None:  # a cancelled run has no last_error
+                self._emit(ErrorEvent(self._storage_error()))

@@ -17,6 +17,7 @@ from ..text import one_line
 STORAGE_FAILURES = (StoreError, NotFoundError, sqlite3.Error)
 STORAGE_ERROR = "storage_error"
 DATABASE_DAMAGED = "database_damaged"
+STORAGE_CODES = frozenset({STORAGE_ERROR, DATABASE_DAMAGED})
 
 
 def is_storage_failure(exc: BaseException) -> bool:
@@ -33,6 +34,8 @@ def storage_error(
         unsaved = (
             f" — of the {shown:,} characters of the answer shown, only the first {saved:,} "
             "are saved"
+            if saved
+            else f" — none of the {shown:,} characters of the answer shown is saved"
         )
     if isinstance(exc, DatabaseDamaged):
         return LastError(DATABASE_DAMAGED, f"{one_line(exc, 600)}{unsaved}")
