@@ -1,8 +1,10 @@
 """The ``investor-assistant`` command: the TUI with no subcommand, headless commands with one.
 
-Exit codes: 0 success; 1 a run that did not complete (or an internal error); 2 bad input
-(unknown id, bad setting or config file, unreachable server, missing key); 130 interrupted
-by Ctrl+C (143 by SIGTERM). Expected failures print one line, no traceback, unless --debug.
+Exit codes: 0 success; 1 a run that did not complete, output that could not be written
+(disk full) or an internal error; 2 bad input (unknown id, bad setting or config file,
+unreachable server, missing key, damaged database); 130 interrupted by Ctrl+C (143 by
+SIGTERM); 141 stdout closed by its reader (`| head`), quietly. Expected failures print
+one line, no traceback, unless --debug.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from assistant_core.errors import AssistantError, NotFoundError
 from assistant_core.export import one_line
 from assistant_core.logs import configure_logging
 
-from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, EXIT_USAGE
+from .output import WriteFailed
 
 PROG = "investor-assistant"
 
@@ -367,10 +370,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, and keep Python from complaining
-        # about the unflushable stdout at exit.
+        # The reader went away (`| head`): stop quietly (an ask's run is cancelled, its
+        # partial answer kept), with the code a shell gives a command SIGPIPE ended, and
+        # keep Python from complaining about the unflushable stdout at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
+    except WriteFailed as exc:  # stdout on a full disk: an error, not a truncated file
+        print(f"{PROG}: error: {one_line(str(exc), 300)}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # a bug: say so in one line, the traceback with --debug
         if debug:
