@@ -7,6 +7,7 @@ chunk or a ``BackendError``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email.utils
 import json
@@ -50,27 +51,55 @@ def resolve_api_key(base_url: str | None, api_key: str | None) -> str:
     return PLACEHOLDER_API_KEY
 
 
-def _client_options(base_url: str | None, api_key: str | None, timeout: float) -> dict[str, Any]:
+CONNECT_TIMEOUT_S = 5.0  # a server that does not accept the connection within this
+FIRST_BYTE_TIMEOUT_S = 60.0  # from sending the request to the stream's first event
+READ_TIMEOUT_S = 60.0  # between two events of a stream (a reasoning model may think long)
+
+
+def http_timeout(read: float, connect: float = CONNECT_TIMEOUT_S) -> Any:
+    """The HTTP client's timeouts: connecting has its own, short one; reading is bounded
+    by ``read`` (the stream's own first-byte and between-events limits are kept by the
+    backend, a little inside this, so that its messages are the ones the user sees)."""
+    import openai
+
+    return openai.Timeout(read, connect=min(connect, read))
+
+
+def _client_options(
+    base_url: str | None, api_key: str | None, timeout: float, connect: float
+) -> dict[str, Any]:
     return {
         "base_url": base_url or OPENAI_BASE_URL,
         "api_key": resolve_api_key(base_url, api_key),
-        "timeout": timeout,
+        "timeout": http_timeout(timeout, connect),
         "max_retries": 0,  # the runtime owns retries (and shows them as events)
     }
 
 
 def make_async_client(
-    base_url: str | None, api_key: str | None, *, timeout: float, http_client: Any = None
+    base_url: str | None,
+    api_key: str | None,
+    *,
+    timeout: float,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+    http_client: Any = None,
 ) -> AsyncOpenAI:
     from openai import AsyncOpenAI
 
-    return AsyncOpenAI(**_client_options(base_url, api_key, timeout), http_client=http_client)
+    options = _client_options(base_url, api_key, timeout, connect_timeout)
+    return AsyncOpenAI(**options, http_client=http_client)
 
 
-def make_sync_client(base_url: str | None, api_key: str | None, *, timeout: float) -> OpenAI:
+def make_sync_client(
+    base_url: str | None,
+    api_key: str | None,
+    *,
+    timeout: float,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+) -> OpenAI:
     from openai import OpenAI
 
-    return OpenAI(**_client_options(base_url, api_key, timeout))
+    return OpenAI(**_client_options(base_url, api_key, timeout, connect_timeout))
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -261,7 +290,7 @@ def broken_stream_error(
         reason = "ended without a finish reason"
     elif isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
         reason = f"contained a malformed event ({one_line(exc, 120)})"
-    elif isinstance(exc, openai.APITimeoutError):
+    elif isinstance(exc, (openai.APITimeoutError, NoData)):
         reason = f"stalled (no data for {timeout:g} s)" if timeout else "stalled"
     elif isinstance(exc, openai.APIConnectionError):
         reason = f"was cut off ({one_line(exc.__cause__ or exc, 120)})"
@@ -309,6 +338,49 @@ async def encodable(chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
         yield chunk
 
 
+# -- timeouts of a stream --------------------------------------------------------------------
+class NoData(Exception):
+    """No event within the time allowed: the first one (``first``) or the next one."""
+
+    def __init__(self, seconds: float, *, first: bool) -> None:
+        super().__init__(f"no data for {seconds:g} s")
+        self.seconds = seconds
+        self.first = first
+
+
+class TimedEvents:
+    """An API event stream held to two limits: its first event by ``first_deadline`` (a
+    loop time, counted from when the request went out) and every later one within
+    ``read_timeout`` of the one before. A server that accepts the request and then says
+    nothing, or stops halfway, is found out in those times, not after the HTTP client's."""
+
+    def __init__(self, events: Any, first_deadline: float, read_timeout: float) -> None:
+        self._events = events
+        self._iterator = events.__aiter__()
+        self._deadline = first_deadline
+        self._first_budget = max(first_deadline - asyncio.get_running_loop().time(), 0.0)
+        self._read_timeout = read_timeout
+        self._first = True
+
+    def __aiter__(self) -> TimedEvents:
+        return self
+
+    async def __anext__(self) -> Any:
+        loop = asyncio.get_running_loop()
+        when = self._deadline if self._first else loop.time() + self._read_timeout
+        try:
+            async with asyncio.timeout_at(when):
+                event = await self._iterator.__anext__()
+        except TimeoutError:
+            seconds = self._first_budget if self._first else self._read_timeout
+            raise NoData(seconds, first=self._first) from None
+        self._first = False
+        return event
+
+    async def close(self) -> None:
+        await self._events.close()
+
+
 # -- the shared backend shell ---------------------------------------------------------------
 class OpenAIBackend:
     """Client lifecycle, error mapping and the stream guard; subclasses convert the request
@@ -322,22 +394,44 @@ class OpenAIBackend:
         base_url: str | None,
         api_key: str | None,
         *,
-        timeout: float = 60.0,
+        timeout: float = READ_TIMEOUT_S,
+        first_byte_timeout: float | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
         http_client: Any = None,
     ) -> None:
+        """``timeout``: the longest silence between two events of a stream;
+        ``first_byte_timeout`` (default: ``timeout``): from sending a request to its first
+        event; ``connect_timeout``: to open the connection. A turn's total wait, retries
+        included, is the runtime's (``RetryPolicy.give_up_after``)."""
         self.base_url = base_url.rstrip("/") if base_url else None
         self._api_key = resolve_api_key(self.base_url, api_key)  # fail early on a missing key
         self.timeout = timeout
+        self.first_byte_timeout = timeout if first_byte_timeout is None else first_byte_timeout
+        self.connect_timeout = connect_timeout
         self._http_client = http_client  # owned by the caller when given
         self._client: AsyncOpenAI | None = None
 
     @property
     def client(self) -> AsyncOpenAI:
         if self._client is None:
+            # The HTTP client's own read limit sits just outside ours (see TimedEvents).
+            read = max(self.timeout, self.first_byte_timeout) + 1.0
             self._client = make_async_client(
-                self.base_url, self._api_key, timeout=self.timeout, http_client=self._http_client
+                self.base_url,
+                self._api_key,
+                timeout=read,
+                connect_timeout=self.connect_timeout,
+                http_client=self._http_client,
             )
         return self._client
+
+    def _no_response(self) -> BackendError:
+        return BackendError(
+            "timeout",
+            f"no response from {where(self.base_url)} within {self.first_byte_timeout:g} s "
+            "— the server is slow or stuck",
+            retryable=True,
+        )
 
     async def _open(self, request: ModelRequest) -> Any:
         raise NotImplementedError
@@ -362,12 +456,17 @@ class OpenAIBackend:
             raise masked from None  # the cause's message has the key too
 
     async def _stream(self, request: ModelRequest) -> AsyncGenerator[Chunk, None]:
+        first_deadline = asyncio.get_running_loop().time() + self.first_byte_timeout
         try:
-            events = await self._open(request)
+            async with asyncio.timeout_at(first_deadline):
+                opened = await self._open(request)
+        except TimeoutError:
+            raise self._no_response() from None
         except Exception as exc:
             raise to_backend_error(
                 exc, base_url=self.base_url, model=request.model, timeout=self.timeout
             ) from exc
+        events = TimedEvents(opened, first_deadline, self.timeout)
         started = finished = False
         try:
             async for chunk in encodable(self._translate(events)):
@@ -379,6 +478,12 @@ class OpenAIBackend:
             if started:
                 exc.retryable = False  # part of the reply is already out: a retry would repeat it
             raise
+        except NoData as exc:
+            if exc.first and not started:  # headers came, then nothing: as good as no answer
+                raise self._no_response() from None
+            raise broken_stream_error(
+                exc, base_url=self.base_url, started=started, timeout=exc.seconds
+            ) from None
         except Exception as exc:
             raise broken_stream_error(
                 exc, base_url=self.base_url, started=started, timeout=self.timeout

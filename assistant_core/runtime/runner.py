@@ -17,8 +17,10 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +111,7 @@ class Turn:
     chunks: int = 0
     text_units: list[Unit] = field(default_factory=list)  # answers this turn closed early
     saved_chars: int = 0  # of the open answer's text, how much the store holds
+    on_first_chunk: Callable[[], object] | None = None  # ends the wait for an answer
 
     def stop_flushing(self) -> None:
         if self.flush_timer is not None:
@@ -377,14 +380,18 @@ class RunExecution:
     async def _model_turn(self, request: ModelRequest) -> Turn | None:
         policy = self.rt.retry_policy
         retries = 0
+        loop = asyncio.get_running_loop()
+        budget = policy.give_up_after
+        deadline = None if budget is None else loop.time() + budget
         while True:
             turn = self.turn = Turn()
             try:
-                await self._stream_turn(request, turn)
+                await self._attempt(request, turn, deadline)
                 return turn
             except BackendError as error:
-                if not turn.visible and policy.should_retry(error, retries):
-                    wait = policy.delay(error, retries)
+                wait = policy.delay(error, retries)
+                in_time = deadline is None or loop.time() + wait < deadline
+                if not turn.visible and policy.should_retry(error, retries) and in_time:
                     retries += 1
                     self.run.retry = {
                         "attempt": retries,
@@ -402,14 +409,37 @@ class RunExecution:
                     message = (
                         f"{message} (after {retries} {'retry' if retries == 1 else 'retries'})"
                     )
+                if not in_time and error.retryable and not turn.visible:
+                    message += f"; gave up: {budget:g} s in all without an answer"
                 code = ERROR_CODES.get(error.code, error.code)
                 self._close_failed(LastError(code, message))
                 return None
+
+    async def _attempt(self, request: ModelRequest, turn: Turn, deadline: float | None) -> None:
+        """One try at a model turn, within what is left of the turn's budget for its first
+        chunk (``RetryPolicy.give_up_after``); once a chunk arrives the stream may take as
+        long as it streams."""
+        if deadline is None:
+            return await self._stream_turn(request, turn)
+        try:
+            async with asyncio.timeout_at(deadline) as budget:
+                turn.on_first_chunk = functools.partial(budget.reschedule, None)
+                await self._stream_turn(request, turn)
+        except TimeoutError:
+            if not budget.expired():
+                raise
+            raise BackendError(
+                "timeout",
+                "no response from the model within "
+                f"{self.rt.retry_policy.give_up_after:g} s in all — the server is slow or stuck",
+            ) from None
 
     async def _stream_turn(self, request: ModelRequest, turn: Turn) -> None:
         stream = self.rt.backend.stream(request)
         try:
             async for chunk in stream:
+                if not turn.chunks and turn.on_first_chunk is not None:
+                    turn.on_first_chunk()
                 if not turn.chunks and self.run.retry is not None:
                     self.run.retry = None  # the retry worked: say so
                     self.store.update_run(self.run)

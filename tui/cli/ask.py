@@ -97,6 +97,7 @@ class _State:
     printed_calls: set[str] = field(default_factory=set)
     after_tool_line: bool = False
     grace_timer: asyncio.TimerHandle | None = None
+    retry_shown: dict[str, Any] | None = None
 
 
 class AskRun:
@@ -184,6 +185,7 @@ class AskRun:
             state.run = event.data
             if state.signal is not None and event.data.is_active:
                 self._request_cancel(event.data.id)
+            self._show_retry(event.data.retry)
         elif isinstance(event, ev.ErrorEvent):
             state.error = event.data
         if self.json_mode:
@@ -192,6 +194,18 @@ class AskRun:
             self._render(event)
         if isinstance(event, ev.RunRequiresAction) and state.signal is None:
             await self._approve(event.data)
+
+    def _show_retry(self, retry: dict[str, Any] | None) -> None:
+        """Each retry on stderr as it is scheduled: a slow or failing server is not a
+        silent wait (the app's run panel shows the same ``run.retry``)."""
+        if retry is None or retry == self.state.retry_shown:
+            return
+        self.state.retry_shown = retry
+        self.output.end_line()
+        self.output.note(
+            f"retry {retry.get('attempt')}/{retry.get('max')} in {retry.get('wait_s', 0):g} s "
+            f"({retry.get('reason')}): {one_line(str(retry.get('message', '')), 200)}"
+        )
 
     def _emit_json(self, event: ev.Event) -> None:
         self.output.write(dumps_safe(event.to_json()) + "\n")
