@@ -11,9 +11,12 @@ import asyncio
 import contextlib
 import email.utils
 import json
+import socket
+import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from assistant_core.backends.base import (
     BackendError,
@@ -158,8 +161,11 @@ def to_backend_error(
     base_url: str | None,
     model: str | None = None,
     timeout: float | None = None,
+    keyless: bool = False,
 ) -> BackendError:
-    """Classify an exception raised by the ``openai`` client (opening a stream, listing models)."""
+    """Classify an exception raised by the ``openai`` client (opening a stream, listing
+    models), with advice that fits the cause. ``keyless``: no API key was sent (a local
+    server's placeholder went instead)."""
     import openai
 
     if isinstance(exc, BackendError):
@@ -177,11 +183,15 @@ def to_backend_error(
                 status=status,
             )
         if status == 401:
-            text = (
-                "OpenAI rejected the API key — check OPENAI_API_KEY"
-                if is_openai(base_url)
-                else f"{url} rejected the API key ({msg}) — check the key for that server"
-            )
+            if is_openai(base_url):
+                text = "OpenAI rejected the API key — check OPENAI_API_KEY"
+            elif keyless:
+                text = (
+                    f"{url} wants an API key ({msg}) — export OPENAI_API_KEY=… (it is sent "
+                    "to the configured server)"
+                )
+            else:
+                text = f"{url} rejected the API key ({msg}) — check the key for that server"
             return BackendError("auth_error", text, status=status)
         if status == 403:
             return BackendError(
@@ -231,6 +241,10 @@ def to_backend_error(
         return BackendError(
             "bad_request", f"{label} rejected the request ({status}): {msg}", status=status
         )
+    if isinstance(exc, openai.APIConnectionError):
+        failure = connection_failure(exc, base_url)
+        if failure is not None:
+            return failure
     if isinstance(exc, openai.APITimeoutError):  # before APIConnectionError: it is a subclass
         after = f" within {timeout:g} s" if timeout else ""
         return BackendError(
@@ -240,9 +254,10 @@ def to_backend_error(
         )
     if isinstance(exc, openai.APIConnectionError):
         cause = one_line(exc.__cause__ or exc, 120)
-        hint = "check your network connection" if is_openai(base_url) else "is the server running?"
         return BackendError(
-            "connection_error", f"cannot reach {url} ({cause}) — {hint}", retryable=True
+            "connection_error",
+            f"cannot reach {url} ({cause}) — {_reach_hint(base_url)}",
+            retryable=True,
         )
     if isinstance(exc, openai.APIError):  # an error object inside a 200 stream
         msg, code = _api_message(exc), _api_code(exc)
@@ -254,6 +269,92 @@ def to_backend_error(
     return BackendError(
         "server_error", f"unexpected {type(exc).__name__} talking to {label}: {one_line(exc)}"
     )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (the openai client wraps the HTTP client's error, which
+    wraps the socket's), outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not c for c in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _is_local(base_url: str | None) -> bool:
+    host = urlsplit(base_url or OPENAI_BASE_URL).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.") or host.endswith(".local")
+
+
+def _reach_hint(base_url: str | None) -> str:
+    if is_openai(base_url):
+        return "check your network connection"
+    if _is_local(base_url):
+        return "is the server running?"
+    return "check the URL and port, and that the server is up"
+
+
+def connection_failure(exc: BaseException, base_url: str | None) -> BackendError | None:
+    """What kept a request from reaching the server, from the socket-level cause: the
+    host name does not resolve (``dns_error``), TLS failed (``tls_error``), nothing
+    listens there or the connection could not be made in time (``connection_error``).
+    None when the cause is none of these."""
+    url = base_url or OPENAI_BASE_URL
+    host = urlsplit(url).hostname or url
+    for cause in _causes(exc):
+        detail = one_line(cause, 120)
+        if isinstance(cause, socket.gaierror):
+            # EAI_AGAIN is a resolver that did not answer in time: that may pass.
+            temporary = cause.errno == getattr(socket, "EAI_AGAIN", None)
+            hint = (
+                "check your network connection"
+                if temporary or is_openai(base_url)
+                else (f"check the host name in {url}")
+            )
+            return BackendError(
+                "dns_error",
+                f"cannot find the server {host}: its name does not resolve ({detail}) — {hint}",
+                retryable=temporary,
+            )
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return BackendError(
+                "tls_error",
+                f"the TLS certificate of {host} is not trusted ({detail}) — check the URL, or "
+                "make the server's certificate authority trusted (SSL_CERT_FILE)",
+            )
+        if isinstance(cause, ssl.SSLError):
+            if "WRONG_VERSION_NUMBER" in str(cause).upper().replace(" ", "_"):
+                return BackendError(
+                    "tls_error",
+                    f"{host} does not speak TLS on that port ({detail}) — "
+                    f"should {url} start with http:// rather than https://?",
+                )
+            return BackendError(
+                "tls_error", f"TLS with {host} failed ({detail}) — check the URL and the server"
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            return BackendError(
+                "connection_error",
+                f"cannot reach {url} (connection refused) — {_reach_hint(base_url)}",
+                retryable=True,
+            )
+        name = type(cause).__name__
+        if name == "ConnectTimeout":
+            return BackendError(
+                "connection_error",
+                f"could not connect to {url} in time ({detail or 'connect timeout'}) — "
+                f"{_reach_hint(base_url)}",
+                retryable=True,
+            )
+        if name == "RemoteProtocolError":
+            return BackendError(
+                "connection_error",
+                f"{url} closed the connection without an answer ({detail}) — check the "
+                "server's log",
+                retryable=True,
+            )
+    return None
 
 
 def mask_key(error: BackendError, api_key: str | None) -> BackendError:
@@ -464,7 +565,11 @@ class OpenAIBackend:
             raise self._no_response() from None
         except Exception as exc:
             raise to_backend_error(
-                exc, base_url=self.base_url, model=request.model, timeout=self.timeout
+                exc,
+                base_url=self.base_url,
+                model=request.model,
+                timeout=self.timeout,
+                keyless=self._api_key == PLACEHOLDER_API_KEY,
             ) from exc
         events = TimedEvents(opened, first_deadline, self.timeout)
         started = finished = False

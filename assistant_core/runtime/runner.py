@@ -86,11 +86,11 @@ MAX_TURNS_MESSAGE = (
     "the run stopped after {n} model turns without a final answer "
     "(max_turns is a limit of this app, not of the Assistants API)"
 )
-# last_error codes from BackendError codes: a broken stream or connection is the API's
-# server_error; the rest (auth_error, model_not_found, …) are ours and more telling.
+# last_error codes from BackendError codes: a broken stream or a server that does not
+# answer in time is the API's server_error; the rest (auth_error, model_not_found, and a
+# server never reached: connection_error, dns_error, tls_error) are ours and more telling.
 ERROR_CODES = {
     "stream_broken": "server_error",
-    "connection_error": "server_error",
     "timeout": "server_error",
 }
 OPEN_CALL_STATUSES = frozenset({"queued", "awaiting_approval", "running"})

@@ -228,7 +228,7 @@ async def test_server_error_every_time_fails_after_retries(
 async def test_connection_refused_fails_after_retries(harness: Any) -> None:
     h = harness(f"http://127.0.0.1:{unused_port()}/v1", max_retries=2)
     events, elapsed = await h.ask()
-    assert_failed(h, events, "server_error", "cannot reach", "is the server running?")
+    assert_failed(h, events, "connection_error", "cannot reach", "is the server running?")
     assert [r["reason"] for r in retries(events)] == ["connection_error"] * 2
     assert elapsed < 5
 

@@ -34,7 +34,11 @@ from .exit_codes import EXIT_BY_SIGNAL, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, 
 from .output import Output, safe
 
 PROG = "investor-assistant"
-CANCEL_GRACE_S = 10.0  # how long a cancelled run may take to wind down before we stop waiting
+CANCEL_GRACE_S = 10.0
+# A run's last_error codes that mean its server was never reached.
+UNREACHABLE = frozenset(
+    {"connection_error", "dns_error", "tls_error"}
+)  # how long a cancelled run may take to wind down before we stop waiting
 
 
 def ask_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
@@ -98,6 +102,7 @@ class _State:
     after_tool_line: bool = False
     grace_timer: asyncio.TimerHandle | None = None
     retry_shown: dict[str, Any] | None = None
+    produced: bool = False  # the model sent something (text or tool calls)
 
 
 class AskRun:
@@ -116,6 +121,7 @@ class AskRun:
         assert task is not None
         for sig in EXIT_BY_SIGNAL:
             loop.add_signal_handler(sig, self._on_signal, sig, task)
+        self.created_thread = thread_id is None
         try:
             if thread_id is None:
                 thread = self.runtime.create_thread()
@@ -154,6 +160,13 @@ class AskRun:
         except Exception:  # the store is failing already; the original error is the news
             pass
 
+    def _never_reached(self, error: LastError | None) -> bool:
+        """The run's first request could not reach the server (nothing listens, the name
+        does not resolve, TLS failed) and nothing came back: a set-up problem, like an
+        unreachable server found before the run."""
+        state = self.state
+        return error is not None and error.code in UNREACHABLE and not state.produced
+
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, sig: int, task: asyncio.Task[Any]) -> None:
         state = self.state
@@ -188,6 +201,8 @@ class AskRun:
             self._show_retry(event.data.retry)
         elif isinstance(event, ev.ErrorEvent):
             state.error = event.data
+        elif isinstance(event, (ev.MessageDelta, ev.StepEvent)):
+            state.produced = True
         if self.json_mode:
             self._emit_json(event)
         else:
@@ -300,6 +315,15 @@ class AskRun:
         if error is not None and error.code == DATABASE_DAMAGED:
             # Like a damaged file found at start: one line, exit 2, and the way out.
             out.error(f"{PROG}: error: {one_line(error.message, 800)}")
+            return EXIT_USAGE
+        if self._never_reached(error) and state.signal is None:
+            assert error is not None
+            if self.created_thread:  # the question stays in the shell, not in a dead thread
+                try:
+                    self.session.store.delete_thread(thread_id)
+                except Exception:
+                    pass
+            out.error(f"{PROG}: error: {one_line(error.message, 500)}")
             return EXIT_USAGE
         if not self.json_mode and run is not None:
             out.info(
