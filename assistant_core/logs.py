@@ -55,7 +55,10 @@ def configure_logging(
     handlers: list[logging.Handler] = []
     try:
         assert target is not None
-        paths.private_dir(target.parent)
+        # One level at a time, so that every directory made here is private, parents too.
+        missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+        for directory in reversed(missing):
+            paths.private_dir(directory)
         handlers.append(
             PrivateRotatingFileHandler(
                 target, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"

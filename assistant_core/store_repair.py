@@ -27,7 +27,12 @@ from urllib.parse import quote
 
 from .errors import StoreError
 from .objects import Assistant, Message, Run, RunStep, Thread, ToolCall, now
-from .store_schema import CURRENT_VERSION, SCHEMA_VERSION_TABLE, open_database
+from .store_schema import (
+    CURRENT_VERSION,
+    SCHEMA_VERSION_TABLE,
+    open_database,
+    tool_calls_from_steps,
+)
 
 # Our tables, parents first (the copy keeps the foreign keys on).
 TABLES = ("meta", "assistants", "threads", "messages", "runs", "steps", "tool_calls")
@@ -149,8 +154,8 @@ def recover_database(source: Path, target: Path) -> RecoverReport:
             salvage = _Salvage(src, dest, report)
             for table in TABLES:
                 report.tables.append(salvage.copy(table))
-            if not _has_table(src, "tool_calls"):
-                salvage.tool_calls_from_steps()
+            if not _has_table(src, "tool_calls"):  # schema 1 kept calls in the steps only
+                tool_calls_from_steps(dest, skip_duplicates=True)
             dest.execute("COMMIT")
             report.integrity = str(dest.execute("PRAGMA integrity_check").fetchone()[0])
         finally:
@@ -318,26 +323,6 @@ class _Salvage:
         except sqlite3.DatabaseError:
             return None
         return int(row[0]) if row and row[0] is not None else 0
-
-    def tool_calls_from_steps(self) -> None:
-        """A source from before the tool-call table (schema 1): rebuild it from the steps."""
-        rows = self.dest.execute("SELECT id, seq, run_id, thread_id, created_at, data FROM steps")
-        for step_id, step_seq, run_id, thread_id, created_at, data in rows.fetchall():
-            details = json.loads(data).get("step_details") or {}
-            for position, call in enumerate(details.get("tool_calls") or []):
-                self.dest.execute(
-                    "INSERT OR IGNORE INTO tool_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        step_id,
-                        call["id"],
-                        step_seq,
-                        position,
-                        run_id,
-                        thread_id,
-                        created_at,
-                        json.dumps(call, ensure_ascii=False),
-                    ),
-                )
 
 
 def _valid(table: str, values: dict[str, Any]) -> bool:

@@ -143,23 +143,7 @@ def _v2_tool_calls_and_search(db: sqlite3.Connection) -> None:
         CREATE INDEX tool_calls_by_run ON tool_calls (run_id, step_seq, position);
         """,
     )
-    rows = db.execute("SELECT id, seq, run_id, thread_id, created_at, data FROM steps")
-    for step_id, step_seq, run_id, thread_id, created_at, data in rows.fetchall():
-        details = json.loads(data).get("step_details") or {}
-        for position, call in enumerate(details.get("tool_calls") or []):
-            db.execute(
-                "INSERT INTO tool_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    step_id,
-                    call["id"],
-                    step_seq,
-                    position,
-                    run_id,
-                    thread_id,
-                    created_at,
-                    json.dumps(call, ensure_ascii=False),
-                ),
-            )
+    tool_calls_from_steps(db)
 
     if not fts5_trigram_available(db):
         return  # the store falls back to LIKE scans
@@ -182,6 +166,29 @@ def _v2_tool_calls_and_search(db: sqlite3.Connection) -> None:
         INSERT INTO message_fts (message_fts) VALUES ('rebuild');
         """,
     )
+
+
+def tool_calls_from_steps(db: sqlite3.Connection, *, skip_duplicates: bool = False) -> None:
+    """Fill the tool-call table from the calls kept inside each step's JSON (all schema 1
+    had; ``db recover`` of such a file needs it too, and skips what it cannot add)."""
+    insert = "INSERT OR IGNORE" if skip_duplicates else "INSERT"
+    rows = db.execute("SELECT id, seq, run_id, thread_id, created_at, data FROM steps")
+    for step_id, step_seq, run_id, thread_id, created_at, data in rows.fetchall():
+        details = json.loads(data).get("step_details") or {}
+        for position, call in enumerate(details.get("tool_calls") or []):
+            db.execute(
+                f"{insert} INTO tool_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    step_id,
+                    call["id"],
+                    step_seq,
+                    position,
+                    run_id,
+                    thread_id,
+                    created_at,
+                    json.dumps(call, ensure_ascii=False),
+                ),
+            )
 
 
 Migration = Callable[[sqlite3.Connection], None]

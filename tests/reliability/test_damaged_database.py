@@ -86,6 +86,17 @@ def damaged_copy(pristine: tuple[Path, list[str]], tmp_path: Path, how: str) -> 
     return path
 
 
+def scribbled_copy(
+    pristine: tuple[Path, list[str]], tmp_path: Path, name: str, pages: slice
+) -> Path:
+    """A copy with random bytes over the ``pages`` slice of the leaf pages of ``name``."""
+    path = tmp_path / "threads.db"
+    shutil.copy(pristine[0], path)
+    for page in leaf_pages(path, name)[pages]:
+        scribble_page(path, page)
+    return path
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -186,10 +197,7 @@ def test_recovery_keeps_every_row_of_an_undamaged_file(
 def test_messages_of_a_lost_thread_are_kept_under_a_stand_in(
     pristine: tuple[Path, list[str]], tmp_path: Path
 ) -> None:
-    path = tmp_path / "threads.db"
-    shutil.copy(pristine[0], path)
-    [threads_page] = leaf_pages(path, "threads")  # three threads: one page
-    scribble_page(path, threads_page)
+    path = scribbled_copy(pristine, tmp_path, "threads", slice(None))  # three threads: a page
     report = recover_database(path, tmp_path / "copy.db")
     assert report.stand_in_threads == 3
     with Store(tmp_path / "copy.db") as store:
@@ -244,10 +252,8 @@ async def test_the_app_shows_damage_found_at_start_on_a_screen(
     pytest.importorskip("tui.widgets")
     from tui.app import InvestorApp
 
-    path = tmp_path / "threads.db"
-    shutil.copy(pristine[0], path)
-    [threads_page] = leaf_pages(path, "threads")
-    scribble_page(path, threads_page)  # the thread list cannot be read: MainScreen.on_mount
+    # The thread list cannot be read: MainScreen.on_mount.
+    path = scribbled_copy(pristine, tmp_path, "threads", slice(None))
     app = InvestorApp(_app_session(path), first_run_hint=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await _shows_the_failure(app, pilot)
@@ -260,10 +266,8 @@ async def test_the_app_shows_damage_found_later_on_a_screen(
     from tests.tui.chat_helpers import wait_for
     from tui.app import InvestorApp
 
-    path = tmp_path / "threads.db"
-    shutil.copy(pristine[0], path)
-    for page in leaf_pages(path, "messages")[:-2]:  # the long thread's earlier messages
-        scribble_page(path, page)
+    # The long thread's earlier messages.
+    path = scribbled_copy(pristine, tmp_path, "messages", slice(None, -2))
     app = InvestorApp(_app_session(path), first_run_hint=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, app.ready.is_set, timeout=10)
@@ -272,3 +276,17 @@ async def test_the_app_shows_damage_found_later_on_a_screen(
 
         app.main.thread_list.post_message(ThreadList.Selected(pristine[1][0]))
         await _shows_the_failure(app, pilot)
+
+
+def test_a_schema_1_file_is_recovered_into_the_current_schema(tmp_path: Path) -> None:
+    from tests.test_store_recovery import _make_v1_database
+
+    ids = _make_v1_database(tmp_path / "old.db")
+    report = recover_database(tmp_path / "old.db", tmp_path / "copy.db")
+    assert report.lost == 0 and report.integrity == "ok"
+    with Store(tmp_path / "copy.db") as store:
+        assert [r.call.id for r in store.list_tool_calls(run_id=ids["run"])] == [
+            "call_old0",
+            "call_old1",
+        ]
+        assert store.list_threads("배당")  # searchable in the new file
