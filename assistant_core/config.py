@@ -340,7 +340,9 @@ def resolve_model(
     except ConfigError:
         raise
     except Exception as exc:  # BackendError or a transport error: say which URL and what to do
-        raise ConfigError(unreachable_message(settings.base_url, exc)) from exc
+        from .backends.models import listing_failed
+
+        raise ConfigError(listing_failed(settings.base_url, exc)) from exc
     if not models:
         raise ConfigError(
             f"the server at {settings.base_url} lists no models; pull or load one "

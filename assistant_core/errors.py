@@ -8,6 +8,7 @@ __all__ = [
     "ActiveRunError",
     "AssistantError",
     "ConfigError",
+    "DatabaseDamaged",
     "InvalidTransition",
     "NotFoundError",
     "RunStateError",
@@ -27,9 +28,10 @@ class NotFoundError(AssistantError, LookupError):
 
 
 class ActiveRunError(AssistantError):
-    def __init__(self, thread_id: str, run_id: str) -> None:
+    def __init__(self, thread_id: str, run_id: str, message: str | None = None) -> None:
         super().__init__(
-            f"thread {thread_id} already has an active run ({run_id}); "
+            message
+            or f"thread {thread_id} already has an active run ({run_id}); "
             "wait for it to finish or cancel it"
         )
         self.thread_id = thread_id
@@ -41,7 +43,12 @@ class RunStateError(AssistantError):
 
 
 class StoreError(AssistantError):
-    """The database file cannot be used (not SQLite, newer schema, unreadable)."""
+    """The database file cannot be used (not SQLite, newer schema, unreadable), or a write
+    to it failed (disk full, I/O error)."""
+
+
+class DatabaseDamaged(StoreError):
+    """SQLite found the database file damaged (at open or at any read or write after)."""
 
 
 class ConfigError(AssistantError):

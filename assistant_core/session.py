@@ -303,6 +303,11 @@ def check_reachable(base_url: str, timeout: float = 3.0) -> None:
         with socket.create_connection((host, port), timeout=timeout):
             pass
     except OSError as exc:
+        from .backends.openai_common import connection_failure
+
+        failure = connection_failure(exc, base_url)
+        if failure is not None and failure.code == "dns_error":  # "start it" would not help
+            raise ConfigError(failure.message) from exc
         raise ConfigError(unreachable_message(base_url, _os_reason(exc))) from exc
 
 

@@ -284,7 +284,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "debug",
         bool,
-        "show tracebacks for errors",
+        "show tracebacks for errors, and the log on stderr (the log file is always written: "
+        "see config show)",
         parse_bool,
         _constant(False),
         env="INVESTOR_ASSISTANT_DEBUG",

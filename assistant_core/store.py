@@ -16,13 +16,13 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from .errors import ActiveRunError, NotFoundError, StoreError
+from .errors import ActiveRunError, DatabaseDamaged, NotFoundError, StoreError
 from .objects import (
     ACTIVE_RUN_STATUSES,
     MESSAGE_TRANSITIONS,
@@ -44,7 +44,14 @@ from .objects import (
 from .paths import default_db_path
 from .settings_spec import DEFAULT_OPENAI_MODEL
 from .store_api import ApiStore
-from .store_schema import ACTIVE_STATUSES_SQL, DEFAULT_PROJECT, has_table, open_database
+from .store_schema import (
+    ACTIVE_STATUSES_SQL,
+    DEFAULT_PROJECT,
+    damaged,
+    has_table,
+    is_damage,
+    open_database,
+)
 
 DEFAULT_ASSISTANT_NAME = "Investor Assistant"
 DEFAULT_INSTRUCTIONS = (
@@ -56,14 +63,29 @@ DEFAULT_INSTRUCTIONS = (
 )
 INTERRUPTED_MESSAGE = "the app stopped before this run finished"
 INTERRUPTED_CODE = "app_stopped"
+STRAY_MESSAGE = "left unfinished when its run ended (a write failed while the run closed)"
 
 TITLE_MAX_CHARS = 60
 # Trigram search needs at least three characters; shorter filters scan with LIKE.
 _MIN_FTS_CHARS = 3
 _DEFAULT_ASSISTANT_KEY = "default_assistant_id"
 _UNFINISHED_CALL_STATUSES = frozenset({"queued", "awaiting_approval", "running"})
+_MAX_SEQ = 2**63 - 1
+_IN_CHUNK = 500  # ids per "IN (…)" list, well under SQLite's limit on parameters
 
 T = TypeVar("T", bound=_Obj)
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """What model input needs of a message, read without parsing its JSON."""
+
+    seq: int
+    id: str
+    role: str
+    run_id: str | None
+    created_at: int
+    text: str
 
 
 @dataclass
@@ -156,6 +178,7 @@ class Store(ApiStore):
         from a newer schema version, without touching it."""
         self.path = Path(path) if path is not None else default_db_path()
         self._lock = threading.RLock()
+        self._damage: DatabaseDamaged | None = None
         self._db = open_database(self.path)
         self._fts = has_table(self._db, "message_fts")
 
@@ -175,30 +198,43 @@ class Store(ApiStore):
         with self._lock:
             try:
                 yield self._db
-            except sqlite3.OperationalError as exc:
-                raise self._store_error(exc) from exc
+            except sqlite3.DatabaseError as exc:
+                self._raise_store_error(exc)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction. IMMEDIATE takes the write lock up front, so a busy
-        database makes us wait (busy timeout) rather than fail after reading."""
+        database makes us wait (busy timeout) rather than fail after reading. Once the
+        file is known to be damaged, nothing more is written to it."""
         with self._lock:
+            if self._damage is not None:
+                raise DatabaseDamaged(str(self._damage))
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise self._store_error(exc) from exc
+            except sqlite3.DatabaseError as exc:
+                self._raise_store_error(exc)
             try:
                 yield self._db
                 self._db.execute("COMMIT")
             except BaseException as exc:
                 if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise self._store_error(exc) from exc
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error:  # SQLite rolls back by itself when it cannot
+                        pass
+                if isinstance(exc, sqlite3.DatabaseError):
+                    self._raise_store_error(exc)
                 raise
 
-    def _store_error(self, exc: sqlite3.Error) -> StoreError:
-        return StoreError(f"database {self.path}: {exc}")
+    def _raise_store_error(self, exc: sqlite3.DatabaseError) -> NoReturn:
+        """Raise what ``exc`` means: damage (remembered: nothing more is written), a
+        storage failure (disk full, I/O error, locked), or ``exc`` itself (a bug)."""
+        if is_damage(exc):
+            self._damage = damaged(self.path, exc)
+            raise self._damage from exc
+        if isinstance(exc, sqlite3.OperationalError):
+            raise StoreError(f"database {self.path}: {exc}") from exc
+        raise exc
 
     # -- assistants ----------------------------------------------------------------------
     def create_assistant(
@@ -349,8 +385,19 @@ class Store(ApiStore):
             )
 
     def delete_thread(self, thread_id: str) -> None:
-        """Removes its messages, runs, steps and tool calls too (foreign-key cascades)."""
+        """Removes its messages, runs, steps and tool calls too (foreign-key cascades).
+        Refused (ActiveRunError) while the thread has an active run, in any process: the
+        check and the delete are one transaction, so no run can start or be deleted
+        under the other's feet."""
         with self._write() as db:
+            active = self._active_run_id(db, thread_id)
+            if active is not None:
+                raise ActiveRunError(
+                    thread_id,
+                    active,
+                    f"thread {thread_id} has a run in progress ({active}); it cannot be "
+                    "deleted while that run streams: cancel the run or wait for it to end",
+                )
             cursor = db.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
             if cursor.rowcount == 0:
                 raise NotFoundError("thread", thread_id)
@@ -500,6 +547,34 @@ class Store(ApiStore):
             rows = db.execute(sql, params).fetchall()
         return [Message.from_dict(json.loads(data)) for (data,) in rows]
 
+    def recent_message_rows(
+        self,
+        thread_id: str,
+        *,
+        limit: int,
+        before_seq: int | None = None,
+        exclude_run_id: str | None = None,
+    ) -> tuple[list[MessageRow], int]:
+        """The thread's latest ``limit`` messages (before ``before_seq`` when given; oldest
+        first; leaving out those of run ``exclude_run_id``) and how many older ones remain:
+        thread memory reads a long thread from its end, a page at a time."""
+        with self._read() as db:
+            self._require(db, "threads", "thread", thread_id)
+            rows = db.execute(
+                "SELECT seq, id, role, run_id, created_at, text FROM messages "
+                "WHERE thread_id = ? AND seq < ? AND (run_id IS NULL OR run_id IS NOT ?) "
+                "ORDER BY seq DESC LIMIT ?",
+                (thread_id, before_seq or _MAX_SEQ, exclude_run_id, limit),
+            ).fetchall()
+            older = 0
+            if len(rows) == limit:
+                (older,) = db.execute(
+                    "SELECT count(*) FROM messages WHERE thread_id = ? AND seq < ? "
+                    "AND (run_id IS NULL OR run_id IS NOT ?)",
+                    (thread_id, rows[-1][0], exclude_run_id),
+                ).fetchone()
+        return [MessageRow(*row) for row in reversed(rows)], int(older)
+
     def count_messages(self, thread_id: str) -> int:
         with self._read() as db:
             self._require(db, "threads", "thread", thread_id)
@@ -572,6 +647,50 @@ class Store(ApiStore):
     def list_runs(self, thread_id: str) -> list[Run]:
         """Oldest first."""
         return self._load_children(Run, "runs", ("threads", "thread", "thread_id"), thread_id)
+
+    def tool_runs_since(
+        self, thread_id: str, *, created_since: int, including: Collection[str] = ()
+    ) -> list[Run]:
+        """The thread's runs that called tools and were created at or after
+        ``created_since`` or are named in ``including``, oldest first. Runs are read
+        newest first and the scan stops at the first older one once the named runs are
+        found, so the cost follows the recent part of the thread, not its length."""
+        wanted = set(including)
+        picked: list[str] = []
+        with self._read() as db:
+            cursor = db.execute(
+                "SELECT id, created_at FROM runs WHERE thread_id = ? ORDER BY seq DESC",
+                (thread_id,),
+            )
+            for run_id, created_at in cursor:
+                if created_at >= created_since or run_id in wanted:
+                    picked.append(run_id)
+                    wanted.discard(run_id)
+                elif not wanted:
+                    break
+            cursor.close()
+            rows: list[tuple[int, str]] = []
+            for start in range(0, len(picked), _IN_CHUNK):
+                chunk = picked[start : start + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                rows += db.execute(
+                    f"SELECT seq, data FROM runs WHERE id IN ({marks}) "
+                    "AND EXISTS (SELECT 1 FROM tool_calls t WHERE t.run_id = runs.id)",
+                    chunk,
+                ).fetchall()
+        return [Run.from_dict(json.loads(data)) for _, data in sorted(rows)]
+
+    def latest_summary_through(self, thread_id: str) -> str | None:
+        """The message id the thread's running summary covers up to, from the latest run
+        that recorded one (read newest first: it is usually among the last runs)."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT json_extract(data, '$.memory.summary_through') FROM runs "
+                "WHERE thread_id = ? AND json_extract(data, '$.memory.summary_through') "
+                "IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                (thread_id,),
+            ).fetchone()
+        return str(row[0]) if row and row[0] else None
 
     def active_run(self, thread_id: str) -> Run | None:
         with self._read() as db:
@@ -694,7 +813,9 @@ class Store(ApiStore):
     def recover_interrupted(self, message: str = INTERRUPTED_MESSAGE) -> list[str]:
         """Close runs left queued/in_progress/requires_action/cancelling by a crash as
         ``failed`` (last_error code ``app_stopped``), their open steps ``failed`` and their
-        in-progress messages ``incomplete``. Returns the run ids closed."""
+        in-progress messages ``incomplete``; also any message (and its run's open steps)
+        left ``in_progress`` under a run that did end, whatever stopped it from being
+        closed. Returns the run ids closed."""
         stopped = now()
         error = LastError(INTERRUPTED_CODE, message)
         with self._write() as db:
@@ -714,7 +835,22 @@ class Store(ApiStore):
                 )
                 self._fail_open_steps(db, run.id, stopped, error)
                 self._close_open_messages(db, run.id, stopped)
+            self._close_stray_messages(db, stopped, LastError(INTERRUPTED_CODE, STRAY_MESSAGE))
         return [run.id for run in runs]
+
+    def _close_stray_messages(self, db: sqlite3.Connection, stopped: int, error: LastError) -> None:
+        """Messages still ``in_progress`` although their run ended (or is gone): a write
+        that failed while the run closed left them so. Nothing will ever finish them."""
+        rows = db.execute(
+            "SELECT m.run_id, r.status FROM messages m LEFT JOIN runs r ON r.id = m.run_id "
+            f"WHERE m.status = 'in_progress' AND (r.status IS NULL OR r.status NOT IN "
+            f"{ACTIVE_STATUSES_SQL}) GROUP BY m.run_id"
+        ).fetchall()
+        for run_id, status in rows:
+            reason = "run_cancelled" if status == "cancelled" else "run_failed"
+            if run_id is not None:
+                self._fail_open_steps(db, run_id, stopped, error)
+            self._close_open_messages(db, run_id, stopped, reason)
 
     def _fail_open_steps(
         self, db: sqlite3.Connection, run_id: str, stopped: int, error: LastError
@@ -736,14 +872,16 @@ class Store(ApiStore):
             self._write_tool_calls(db, step, seq)
 
     @staticmethod
-    def _close_open_messages(db: sqlite3.Connection, run_id: str, stopped: int) -> None:
+    def _close_open_messages(
+        db: sqlite3.Connection, run_id: str | None, stopped: int, reason: str = "run_failed"
+    ) -> None:
         rows = db.execute(
-            "SELECT data FROM messages WHERE run_id = ? AND status = 'in_progress'", (run_id,)
+            "SELECT data FROM messages WHERE run_id IS ? AND status = 'in_progress'", (run_id,)
         ).fetchall()
         for (data,) in rows:
             message = Message.from_dict(json.loads(data))
             message.status, message.incomplete_at = "incomplete", stopped
-            message.incomplete_details = {"reason": "run_failed"}
+            message.incomplete_details = {"reason": reason}
             db.execute(
                 "UPDATE messages SET status = ?, data = ? WHERE id = ?",
                 (message.status, _dumps(message.to_dict()), message.id),

@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from .errors import StoreError
-from .paths import create_private_file
+from .errors import DatabaseDamaged, StoreError
+from .paths import APP_NAME, create_private_file
+from .surrogates import scrub
 
 SCHEMA_VERSION_TABLE = "schema_version"
 BUSY_TIMEOUT_S = 5.0
@@ -141,23 +143,7 @@ def _v2_tool_calls_and_search(db: sqlite3.Connection) -> None:
         CREATE INDEX tool_calls_by_run ON tool_calls (run_id, step_seq, position);
         """,
     )
-    rows = db.execute("SELECT id, seq, run_id, thread_id, created_at, data FROM steps")
-    for step_id, step_seq, run_id, thread_id, created_at, data in rows.fetchall():
-        details = json.loads(data).get("step_details") or {}
-        for position, call in enumerate(details.get("tool_calls") or []):
-            db.execute(
-                "INSERT INTO tool_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    step_id,
-                    call["id"],
-                    step_seq,
-                    position,
-                    run_id,
-                    thread_id,
-                    created_at,
-                    json.dumps(call, ensure_ascii=False),
-                ),
-            )
+    tool_calls_from_steps(db)
 
     if not fts5_trigram_available(db):
         return  # the store falls back to LIKE scans
@@ -216,6 +202,29 @@ def _v3_projects_and_keys(db: sqlite3.Connection) -> None:
     )
 
 
+def tool_calls_from_steps(db: sqlite3.Connection, *, skip_duplicates: bool = False) -> None:
+    """Fill the tool-call table from the calls kept inside each step's JSON (all schema 1
+    had; ``db recover`` of such a file needs it too, and skips what it cannot add)."""
+    insert = "INSERT OR IGNORE" if skip_duplicates else "INSERT"
+    rows = db.execute("SELECT id, seq, run_id, thread_id, created_at, data FROM steps")
+    for step_id, step_seq, run_id, thread_id, created_at, data in rows.fetchall():
+        details = json.loads(data).get("step_details") or {}
+        for position, call in enumerate(details.get("tool_calls") or []):
+            db.execute(
+                f"{insert} INTO tool_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    step_id,
+                    call["id"],
+                    step_seq,
+                    position,
+                    run_id,
+                    thread_id,
+                    created_at,
+                    json.dumps(call, ensure_ascii=False),
+                ),
+            )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = [_v1_core_tables, _v2_tool_calls_and_search, _v3_projects_and_keys]
 CURRENT_VERSION = len(MIGRATIONS)
@@ -239,6 +248,51 @@ def migrate(db: sqlite3.Connection, current: int, target: int = CURRENT_VERSION)
         MIGRATIONS[version](db)
         db.execute(f"DELETE FROM {SCHEMA_VERSION_TABLE}")
         db.execute(f"INSERT INTO {SCHEMA_VERSION_TABLE} (version) VALUES (?)", (version + 1,))
+
+
+# -- damage --------------------------------------------------------------------------------
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file itself is damaged (not full, locked or unwritable)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    return type(exc) is sqlite3.DatabaseError  # how sqlite3 reports corruption
+
+
+def damaged(path: Path, exc: sqlite3.Error) -> DatabaseDamaged:
+    return DatabaseDamaged(
+        f"the database {path} is damaged ({exc}); it was left as it is. See what is wrong "
+        f"with `{APP_NAME} db check`, and save what can still be read to a new file with "
+        f"`{APP_NAME} db recover` (with the same --db, if you use one)"
+    )
+
+
+# -- the connection ----------------------------------------------------------------------
+def _encodable(value: object) -> object:
+    return scrub(value) if type(value) is str else value
+
+
+class EncodableConnection(sqlite3.Connection):
+    """A connection that can never be handed a string UTF-8 cannot encode: lone surrogate
+    halves in a parameter become U+FFFD instead of failing the write (``UnicodeEncodeError``,
+    which left a run's message ``in_progress``). The last line of defence: streams and
+    command-line text are cleaned where they enter (``assistant_core.surrogates``)."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, _clean(parameters))
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_clean(p) for p in seq_of_parameters))
+
+
+def _clean(parameters: Any) -> Any:
+    if isinstance(parameters, Mapping):
+        return {k: _encodable(v) for k, v in parameters.items()}
+    return tuple(_encodable(v) for v in parameters)
 
 
 # -- opening a file ----------------------------------------------------------------------
@@ -267,7 +321,11 @@ def open_database(path: Path) -> sqlite3.Connection:
         except OSError as exc:
             raise StoreError(f"cannot create the database {path}: {exc.strerror}") from exc
     db = sqlite3.connect(
-        str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        str(path),
+        timeout=BUSY_TIMEOUT_S,
+        isolation_level=None,
+        check_same_thread=False,
+        factory=EncodableConnection,
     )
     try:
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -291,6 +349,8 @@ def open_database(path: Path) -> sqlite3.Connection:
             db.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         db.close()
+        if is_damage(exc):
+            raise damaged(path, exc) from exc
         raise StoreError(f"cannot open the database {path}: {exc}") from exc
     except BaseException:
         db.close()

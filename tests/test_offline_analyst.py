@@ -414,6 +414,49 @@ async def test_follow_up_finds_the_company_in_earlier_text_only() -> None:
     assert called(turns[0]) == [("get_balance_sheet", {"ticker": "MSFT"})]
 
 
+async def test_a_follow_up_reads_only_the_recent_turns_of_a_long_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 11 (16): with 50,000 earlier messages, every turn re-parsed every earlier
+    # question (about 5 s a turn). A follow-up refers to the recent conversation: the work
+    # per turn must not grow with the thread.
+    from assistant_core.backends.offline import plan
+
+    parsed: list[str] = []
+    real_parse, real_find = plan.parse_question, plan.find_targets
+
+    def counting_parse(text: str) -> Any:
+        parsed.append(text)
+        return real_parse(text)
+
+    def counting_find(text: str, **kwargs: Any) -> Any:
+        parsed.append(text)
+        return real_find(text, **kwargs)
+
+    monkeypatch.setattr(plan, "parse_question", counting_parse)
+    monkeypatch.setattr(plan, "find_targets", counting_find)
+    chatter = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"Thanks, noted ({i})."}
+        for i in range(50_000)
+    ]
+    conv = Conversation()
+    conv.items = [{"role": "user", "content": "How is Tesla's balance sheet?"}, *chatter]
+    turns = await conv.ask("and its income statement?")
+    assert called(turns[0]) == []  # no company in the recent turns: it asks which one
+    assert len(parsed) <= 3 * (plan.FOLLOW_UP_TURNS + 1)
+    # Within the recent turns the company is still found.
+    conv.items = [
+        *chatter,
+        {"role": "user", "content": "How is Tesla's balance sheet?"},
+        {"role": "assistant", "content": "## Tesla, Inc. (TSLA) ..."},
+        *chatter[:10],
+    ]
+    parsed.clear()
+    turns = await conv.ask("and its income statement?")
+    assert called(turns[0]) == [("get_income_statement", {"ticker": "TSLA"})]
+    assert len(parsed) <= 3 * (plan.FOLLOW_UP_TURNS + 1)
+
+
 async def test_follow_up_with_a_new_company_repeats_the_question() -> None:
     conv = Conversation()
     await conv.ask("How is Tesla's balance sheet?")

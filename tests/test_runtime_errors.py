@@ -187,7 +187,8 @@ async def test_retry_shown_then_cancelled_during_backoff(tmp_path: Path) -> None
 
 async def test_a_run_whose_end_cannot_be_saved_says_so_in_the_stream(tmp_path: Path) -> None:
     """Regression: when the store refused the run's closing writes (here its thread was
-    deleted mid-answer) the stream ended with ``done`` and no word of what happened."""
+    deleted mid-answer, behind the store's back: the store itself refuses to delete a
+    thread with an active run) the stream ended with ``done`` and no word of what happened."""
     from tests.support.scripted_backend import Pause
 
     rt, _, store = make_runtime(
@@ -199,9 +200,10 @@ async def test_a_run_whose_end_cannot_be_saved_says_so_in_the_stream(tmp_path: P
     async for event in rt.ask(thread.id, "hi"):
         events.append(event)
         if event.event == "thread.message.delta" and len(store.list_threads()) == 1:
-            store.delete_thread(thread.id)  # e.g. from another window
+            with store._write() as db:  # e.g. an older version in another window
+                db.execute("DELETE FROM threads WHERE id = ?", (thread.id,))
     assert event_names(events)[-2:] == ["error", "done"]
     error = events[-2].data
-    assert error.code == "internal_error" and "could not be saved" in error.message
-    assert "no " in error.message and "with id" in error.message  # the NotFoundError, in one line
+    assert error.code == "storage_error" and "could not save this run" in error.message
+    assert "its thread was deleted meanwhile" in error.message and "\n" not in error.message
     assert not rt.is_streaming(thread.id)

@@ -219,3 +219,100 @@ async def test_unanswered_calls_of_a_cancelled_run_are_left_out(tmp_path: Path) 
     assert_pairs_intact(last)
     assert [i["role"] for i in last.input] == ["user", "assistant", "tool", "user"]
     assert [c["id"] for c in last.input[1]["tool_calls"]] == ["c_done"]
+
+
+def _bulk_thread(store: Any, thread_id: str, messages: int, text: str) -> None:
+    """``messages`` alternating questions and answers in one transaction (the rows
+    ``add_message`` writes; 20,000 separate commits would take the test's time)."""
+    from assistant_core.objects import Message, new_id, text_content
+    from assistant_core.store import _dumps
+
+    rows = []
+    for i in range(messages):
+        role = "user" if i % 2 == 0 else "assistant"
+        m = Message(
+            id=new_id("message"),
+            created_at=1_700_000_000 + i,
+            thread_id=thread_id,
+            role=role,
+            content=text_content(f"M{i} {text}"),
+        )
+        rows.append(
+            (m.id, thread_id, None, role, "completed", m.created_at, m.text, _dumps(m.to_dict()))
+        )
+    with store._write() as db:
+        db.executemany(
+            "INSERT INTO messages (id, thread_id, run_id, role, status, created_at, text, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+async def test_a_long_thread_is_read_from_its_end(tmp_path: Path) -> None:
+    # Issue 11 (16): every turn loaded all 50,000 messages of a long thread (and its runs
+    # and tool calls) to keep the few hundred that fit the window. Read only the end.
+    import tracemalloc
+
+    rt, backend, store = make_runtime(
+        tmp_path / "db.sqlite", model="tiny-1", context_windows={"tiny": 4000}
+    )
+    thread = rt.create_thread()
+    _bulk_thread(store, thread.id, 20_000, FILLER)  # ~2 MB of text, 2 M estimated tokens
+    backend.add(text_turn("ok", usage=None))
+    tracemalloc.start()
+    try:
+        events = await collect(rt.ask(thread.id, "latest " + FILLER, instructions=""))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert events[-2].event == "thread.run.completed"
+    assert peak < 3_000_000, f"{peak:,} bytes traced: the whole thread was read"
+    request = backend.requests[-1]
+    kept = [i["content"].split()[0] for i in request.input]
+    assert kept[-1] == "latest" and kept[-2] == "M19999"  # the newest turns, in order
+    assert request.input[0]["role"] == "user"  # whole turns
+    run = rt.list_runs(thread.id)[-1]
+    # The messages never read count as dropped, like those read and left out.
+    assert run.memory["dropped_messages"] == 20_000 - (len(kept) - 1)
+    assert run.memory["estimated_prompt_tokens"] <= run.memory["prompt_budget"]
+
+
+async def test_reading_the_end_of_a_thread_gives_the_same_units_as_reading_all(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    # Tool calls of earlier runs (answered, and cancelled before answering) keep their
+    # place when only the end of the thread is read.
+    from assistant_core.runtime import history
+    from tests.support.scripted_backend import make_test_tools
+
+    rt, backend, store = make_runtime(tmp_path / "db.sqlite", tools=make_test_tools())
+    thread_id = await build_thread(rt, backend, 6)
+    backend.add(
+        tool_turn(("get_price", '{"symbol": "A"}', "c_done"), ("nap", '{"seconds": 10}', "c_open"))
+    )
+    async for event in rt.ask(thread_id, "cancelled question"):
+        if event.event == "thread.run.step.delta" and any(
+            e.get("id") == "c_done" and e.get("status") == "completed"
+            for e in event.data.tool_calls
+        ):
+            await rt.cancel_run(event.data.run_id)
+    backend.add(
+        tool_turn(("get_price", '{"symbol": "B"}', "c_b"), usage=None),
+        text_turn("last answer", usage=None),
+    )
+    await collect(rt.ask(thread_id, "last question"))
+
+    def items(units: list[Any]) -> list[Any]:
+        return [item for unit in units for item in unit.items]
+
+    everything = items(history.recent_history(store, thread_id, token_target=10**9).units)
+    assert len(everything) > 20
+    for page in (1, 2, 3, 5):
+        monkeypatch.setattr(history, "FIRST_PAGE", page)
+        for target in (1, 50, 200, 400, 800):
+            read = history.recent_history(store, thread_id, token_target=target)
+            got = items(read.units)
+            assert got == everything[len(everything) - len(got) :], (page, target)
+            assert read.omitted_messages + sum(u.is_message for u in read.units) == (
+                store.count_messages(thread_id)
+            )

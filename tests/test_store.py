@@ -275,6 +275,9 @@ def test_delete_thread_cascades(store: Store) -> None:
     step = new_step(store, run, calls=2)
     kept_run = new_run(store, keep.id)
     new_step(store, kept_run, calls=1)
+    for status in ("in_progress", "completed"):
+        run.status = status  # type: ignore[assignment]
+        store.update_run(run)
     store.delete_thread(thread.id)
     for call, object_id in (
         (store.get_thread, thread.id),
@@ -289,6 +292,23 @@ def test_delete_thread_cascades(store: Store) -> None:
     for table in ("messages", "runs", "steps"):
         (count,) = store._db.execute(f"SELECT count(*) FROM {table}").fetchone()
         assert count == (0 if table == "messages" else 1)
+
+
+def test_delete_thread_is_refused_while_a_run_is_active(store: Store) -> None:
+    # Issue 11 (8): deleting a thread another process was streaming broke that run. The
+    # check and the delete are one transaction, so it holds between processes too.
+    thread = store.create_thread("busy")
+    store.add_message(thread.id, "user", "hello")
+    run = new_run(store, thread.id)
+    with pytest.raises(ActiveRunError, match=f"{run.id}.*cannot be deleted"):
+        store.delete_thread(thread.id)
+    assert store.get_thread(thread.id).title == "busy"
+    for status in ("in_progress", "cancelled"):
+        run.status = status  # type: ignore[assignment]
+        store.update_run(run)
+    store.delete_thread(thread.id)
+    with pytest.raises(NotFoundError):
+        store.get_thread(thread.id)
 
 
 # -- messages ----------------------------------------------------------------------------

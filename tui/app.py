@@ -24,7 +24,7 @@ from textual.content import Content
 from textual.notifications import SeverityLevel
 
 from assistant_core import paths
-from assistant_core.errors import AssistantError
+from assistant_core.errors import AssistantError, StoreError
 from assistant_core.redact import redact
 
 from .screens.start import StartScreen
@@ -141,6 +141,31 @@ class InvestorApp(App[None]):
         self.show_market_warnings()  # e.g. a corrupt cache found while the session opened
         self.show_settings_notices()
         self.ready.set()
+
+    # -- a database that fails under the app ------------------------------------------------
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's hook for an exception no handler caught (it shows a traceback and
+        # exits). A damaged, full or unwritable database is not a bug: say what happened.
+        from textual.worker import WorkerFailed
+
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        if isinstance(cause, StoreError):
+            self.database_failed(cause)
+            return
+        super()._handle_exception(error)
+
+    def database_failed(self, error: StoreError) -> None:
+        """Show the store's message on a screen of its own; quitting exits with code 2 and
+        the command line prints the message again once the terminal is restored."""
+        from .render.safe_text import sanitize_inline
+        from .screens.failure import FailureScreen
+
+        if self.start_error is None:
+            self.start_error = error
+        if isinstance(self.screen, FailureScreen):
+            return
+        title = "The thread database cannot be used"
+        self.push_screen(FailureScreen(title, sanitize_inline(str(error))))
 
     async def on_unmount(self) -> None:
         if self.close_session and self.session is not None:

@@ -5,11 +5,23 @@ from __future__ import annotations
 
 from assistant_core.backends.base import BackendError
 from assistant_core.backends.openai_common import (
+    is_openai,
     make_async_client,
     make_sync_client,
     mask_key,
     to_backend_error,
 )
+
+
+def listing_failed(base_url: str, exc: BaseException) -> str:
+    """The one line for a model listing that failed. A server that cannot be reached gets
+    "start it"; one that answered with an error (a rejected key, a wrong base URL) or whose
+    name does not resolve gets the advice of its own error, not that."""
+    if isinstance(exc, BackendError) and exc.code != "connection_error":
+        return exc.message
+    from assistant_core.config import unreachable_message
+
+    return unreachable_message(base_url, exc)
 
 
 def list_models(base_url: str | None, api_key: str | None, *, timeout: float = 5.0) -> list[str]:
@@ -40,7 +52,10 @@ async def alist_models(
 def _error(
     exc: Exception, base_url: str | None, api_key: str | None, timeout: float
 ) -> BackendError:
-    err = mask_key(to_backend_error(exc, base_url=base_url, timeout=timeout), api_key)
+    keyless = not api_key and not is_openai(base_url)
+    err = mask_key(
+        to_backend_error(exc, base_url=base_url, timeout=timeout, keyless=keyless), api_key
+    )
     return BackendError(
         err.code,
         f"cannot list models: {err.message}",

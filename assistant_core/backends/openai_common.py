@@ -7,15 +7,27 @@ chunk or a ``BackendError``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email.utils
 import json
+import socket
+import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from assistant_core.backends.base import BackendError, Chunk, Finish, ModelRequest, TextDelta
+from assistant_core.backends.base import (
+    BackendError,
+    Chunk,
+    Finish,
+    ModelRequest,
+    TextDelta,
+    ToolCallDelta,
+)
 from assistant_core.redact import redact
+from assistant_core.surrogates import SurrogateJoiner, scrub
 from assistant_core.text import one_line
 
 if TYPE_CHECKING:
@@ -43,27 +55,55 @@ def resolve_api_key(base_url: str | None, api_key: str | None) -> str:
     return PLACEHOLDER_API_KEY
 
 
-def _client_options(base_url: str | None, api_key: str | None, timeout: float) -> dict[str, Any]:
+CONNECT_TIMEOUT_S = 5.0  # a server that does not accept the connection within this
+FIRST_BYTE_TIMEOUT_S = 60.0  # from sending the request to the stream's first event
+READ_TIMEOUT_S = 60.0  # between two events of a stream (a reasoning model may think long)
+
+
+def http_timeout(read: float, connect: float = CONNECT_TIMEOUT_S) -> Any:
+    """The HTTP client's timeouts: connecting has its own, short one; reading is bounded
+    by ``read`` (the stream's own first-byte and between-events limits are kept by the
+    backend, a little inside this, so that its messages are the ones the user sees)."""
+    import openai
+
+    return openai.Timeout(read, connect=min(connect, read))
+
+
+def _client_options(
+    base_url: str | None, api_key: str | None, timeout: float, connect: float
+) -> dict[str, Any]:
     return {
         "base_url": base_url or OPENAI_BASE_URL,
         "api_key": resolve_api_key(base_url, api_key),
-        "timeout": timeout,
+        "timeout": http_timeout(timeout, connect),
         "max_retries": 0,  # the runtime owns retries (and shows them as events)
     }
 
 
 def make_async_client(
-    base_url: str | None, api_key: str | None, *, timeout: float, http_client: Any = None
+    base_url: str | None,
+    api_key: str | None,
+    *,
+    timeout: float,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+    http_client: Any = None,
 ) -> AsyncOpenAI:
     from openai import AsyncOpenAI
 
-    return AsyncOpenAI(**_client_options(base_url, api_key, timeout), http_client=http_client)
+    options = _client_options(base_url, api_key, timeout, connect_timeout)
+    return AsyncOpenAI(**options, http_client=http_client)
 
 
-def make_sync_client(base_url: str | None, api_key: str | None, *, timeout: float) -> OpenAI:
+def make_sync_client(
+    base_url: str | None,
+    api_key: str | None,
+    *,
+    timeout: float,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+) -> OpenAI:
     from openai import OpenAI
 
-    return OpenAI(**_client_options(base_url, api_key, timeout))
+    return OpenAI(**_client_options(base_url, api_key, timeout, connect_timeout))
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -122,8 +162,11 @@ def to_backend_error(
     base_url: str | None,
     model: str | None = None,
     timeout: float | None = None,
+    keyless: bool = False,
 ) -> BackendError:
-    """Classify an exception raised by the ``openai`` client (opening a stream, listing models)."""
+    """Classify an exception raised by the ``openai`` client (opening a stream, listing
+    models), with advice that fits the cause. ``keyless``: no API key was sent (a local
+    server's placeholder went instead)."""
     import openai
 
     if isinstance(exc, BackendError):
@@ -141,11 +184,15 @@ def to_backend_error(
                 status=status,
             )
         if status == 401:
-            text = (
-                "OpenAI rejected the API key — check OPENAI_API_KEY"
-                if is_openai(base_url)
-                else f"{url} rejected the API key ({msg}) — check the key for that server"
-            )
+            if is_openai(base_url):
+                text = "OpenAI rejected the API key — check OPENAI_API_KEY"
+            elif keyless:
+                text = (
+                    f"{url} wants an API key ({msg}) — export OPENAI_API_KEY=… (it is sent "
+                    "to the configured server)"
+                )
+            else:
+                text = f"{url} rejected the API key ({msg}) — check the key for that server"
             return BackendError("auth_error", text, status=status)
         if status == 403:
             return BackendError(
@@ -195,6 +242,10 @@ def to_backend_error(
         return BackendError(
             "bad_request", f"{label} rejected the request ({status}): {msg}", status=status
         )
+    if isinstance(exc, openai.APIConnectionError):
+        failure = connection_failure(exc, base_url)
+        if failure is not None:
+            return failure
     if isinstance(exc, openai.APITimeoutError):  # before APIConnectionError: it is a subclass
         after = f" within {timeout:g} s" if timeout else ""
         return BackendError(
@@ -204,9 +255,10 @@ def to_backend_error(
         )
     if isinstance(exc, openai.APIConnectionError):
         cause = one_line(exc.__cause__ or exc, 120)
-        hint = "check your network connection" if is_openai(base_url) else "is the server running?"
         return BackendError(
-            "connection_error", f"cannot reach {url} ({cause}) — {hint}", retryable=True
+            "connection_error",
+            f"cannot reach {url} ({cause}) — {_reach_hint(base_url)}",
+            retryable=True,
         )
     if isinstance(exc, openai.APIError):  # an error object inside a 200 stream
         msg, code = _api_message(exc), _api_code(exc)
@@ -218,6 +270,92 @@ def to_backend_error(
     return BackendError(
         "server_error", f"unexpected {type(exc).__name__} talking to {label}: {one_line(exc)}"
     )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (the openai client wraps the HTTP client's error, which
+    wraps the socket's), outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not c for c in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _is_local(base_url: str | None) -> bool:
+    host = urlsplit(base_url or OPENAI_BASE_URL).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.") or host.endswith(".local")
+
+
+def _reach_hint(base_url: str | None) -> str:
+    if is_openai(base_url):
+        return "check your network connection"
+    if _is_local(base_url):
+        return "is the server running?"
+    return "check the URL and port, and that the server is up"
+
+
+def connection_failure(exc: BaseException, base_url: str | None) -> BackendError | None:
+    """What kept a request from reaching the server, from the socket-level cause: the
+    host name does not resolve (``dns_error``), TLS failed (``tls_error``), nothing
+    listens there or the connection could not be made in time (``connection_error``).
+    None when the cause is none of these."""
+    url = base_url or OPENAI_BASE_URL
+    host = urlsplit(url).hostname or url
+    for cause in _causes(exc):
+        detail = one_line(cause, 120)
+        if isinstance(cause, socket.gaierror):
+            # EAI_AGAIN is a resolver that did not answer in time: that may pass.
+            temporary = cause.errno == getattr(socket, "EAI_AGAIN", None)
+            hint = (
+                "check your network connection"
+                if temporary or is_openai(base_url)
+                else (f"check the host name in {url}")
+            )
+            return BackendError(
+                "dns_error",
+                f"cannot find the server {host}: its name does not resolve ({detail}) — {hint}",
+                retryable=temporary,
+            )
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return BackendError(
+                "tls_error",
+                f"the TLS certificate of {host} is not trusted ({detail}) — check the URL, or "
+                "make the server's certificate authority trusted (SSL_CERT_FILE)",
+            )
+        if isinstance(cause, ssl.SSLError):
+            if "WRONG_VERSION_NUMBER" in str(cause).upper().replace(" ", "_"):
+                return BackendError(
+                    "tls_error",
+                    f"{host} does not speak TLS on that port ({detail}) — "
+                    f"should {url} start with http:// rather than https://?",
+                )
+            return BackendError(
+                "tls_error", f"TLS with {host} failed ({detail}) — check the URL and the server"
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            return BackendError(
+                "connection_error",
+                f"cannot reach {url} (connection refused) — {_reach_hint(base_url)}",
+                retryable=True,
+            )
+        name = type(cause).__name__
+        if name == "ConnectTimeout":
+            return BackendError(
+                "connection_error",
+                f"could not connect to {url} in time ({detail or 'connect timeout'}) — "
+                f"{_reach_hint(base_url)}",
+                retryable=True,
+            )
+        if name == "RemoteProtocolError":
+            return BackendError(
+                "connection_error",
+                f"{url} closed the connection without an answer ({detail}) — check the "
+                "server's log",
+                retryable=True,
+            )
+    return None
 
 
 def mask_key(error: BackendError, api_key: str | None) -> BackendError:
@@ -248,7 +386,7 @@ def broken_stream_error(
         reason = "ended without a finish reason"
     elif isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
         reason = f"contained a malformed event ({one_line(exc, 120)})"
-    elif isinstance(exc, openai.APITimeoutError):
+    elif isinstance(exc, (openai.APITimeoutError, NoData)):
         reason = f"stalled (no data for {timeout:g} s)" if timeout else "stalled"
     elif isinstance(exc, openai.APIConnectionError):
         reason = f"was cut off ({one_line(exc.__cause__ or exc, 120)})"
@@ -261,6 +399,82 @@ def broken_stream_error(
         f"the reply from {where(base_url)} {reason} — the message is incomplete",
         retryable=not started,
     )
+
+
+# -- text that can be stored ---------------------------------------------------------------
+async def encodable(chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    """``chunks`` with text that UTF-8 can encode: an emoji whose two JSON-escaped surrogate
+    halves arrive in separate chunks is joined again (in answer text and in each call's
+    arguments); a lone half becomes U+FFFD. Held halves are let out before ``Finish``."""
+    text = SurrogateJoiner()
+    arguments: dict[int, SurrogateJoiner] = {}
+    async for chunk in chunks:
+        if isinstance(chunk, TextDelta):
+            chunk = TextDelta(text.feed(chunk.text))
+            if not chunk.text:
+                continue
+        elif isinstance(chunk, ToolCallDelta):
+            joiner = arguments.setdefault(chunk.index, SurrogateJoiner())
+            chunk = ToolCallDelta(
+                index=chunk.index,
+                id=scrub(chunk.id) if chunk.id else chunk.id,
+                name=scrub(chunk.name) if chunk.name else chunk.name,
+                arguments=joiner.feed(chunk.arguments),
+            )
+            if not (chunk.id or chunk.name or chunk.arguments):
+                continue
+        elif isinstance(chunk, Finish):
+            rest = text.flush()
+            if rest:
+                yield TextDelta(rest)
+            for index, joiner in arguments.items():
+                rest = joiner.flush()
+                if rest:
+                    yield ToolCallDelta(index=index, arguments=rest)
+        yield chunk
+
+
+# -- timeouts of a stream --------------------------------------------------------------------
+class NoData(Exception):
+    """No event within the time allowed: the first one (``first``) or the next one."""
+
+    def __init__(self, seconds: float, *, first: bool) -> None:
+        super().__init__(f"no data for {seconds:g} s")
+        self.seconds = seconds
+        self.first = first
+
+
+class TimedEvents:
+    """An API event stream held to two limits: its first event by ``first_deadline`` (a
+    loop time, counted from when the request went out) and every later one within
+    ``read_timeout`` of the one before. A server that accepts the request and then says
+    nothing, or stops halfway, is found out in those times, not after the HTTP client's."""
+
+    def __init__(self, events: Any, first_deadline: float, read_timeout: float) -> None:
+        self._events = events
+        self._iterator = events.__aiter__()
+        self._deadline = first_deadline
+        self._first_budget = max(first_deadline - asyncio.get_running_loop().time(), 0.0)
+        self._read_timeout = read_timeout
+        self._first = True
+
+    def __aiter__(self) -> TimedEvents:
+        return self
+
+    async def __anext__(self) -> Any:
+        loop = asyncio.get_running_loop()
+        when = self._deadline if self._first else loop.time() + self._read_timeout
+        try:
+            async with asyncio.timeout_at(when):
+                event = await self._iterator.__anext__()
+        except TimeoutError:
+            seconds = self._first_budget if self._first else self._read_timeout
+            raise NoData(seconds, first=self._first) from None
+        self._first = False
+        return event
+
+    async def close(self) -> None:
+        await self._events.close()
 
 
 # -- the shared backend shell ---------------------------------------------------------------
@@ -276,22 +490,44 @@ class OpenAIBackend:
         base_url: str | None,
         api_key: str | None,
         *,
-        timeout: float = 60.0,
+        timeout: float = READ_TIMEOUT_S,
+        first_byte_timeout: float | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
         http_client: Any = None,
     ) -> None:
+        """``timeout``: the longest silence between two events of a stream;
+        ``first_byte_timeout`` (default: ``timeout``): from sending a request to its first
+        event; ``connect_timeout``: to open the connection. A turn's total wait, retries
+        included, is the runtime's (``RetryPolicy.give_up_after``)."""
         self.base_url = base_url.rstrip("/") if base_url else None
         self._api_key = resolve_api_key(self.base_url, api_key)  # fail early on a missing key
         self.timeout = timeout
+        self.first_byte_timeout = timeout if first_byte_timeout is None else first_byte_timeout
+        self.connect_timeout = connect_timeout
         self._http_client = http_client  # owned by the caller when given
         self._client: AsyncOpenAI | None = None
 
     @property
     def client(self) -> AsyncOpenAI:
         if self._client is None:
+            # The HTTP client's own read limit sits just outside ours (see TimedEvents).
+            read = max(self.timeout, self.first_byte_timeout) + 1.0
             self._client = make_async_client(
-                self.base_url, self._api_key, timeout=self.timeout, http_client=self._http_client
+                self.base_url,
+                self._api_key,
+                timeout=read,
+                connect_timeout=self.connect_timeout,
+                http_client=self._http_client,
             )
         return self._client
+
+    def _no_response(self) -> BackendError:
+        return BackendError(
+            "timeout",
+            f"no response from {where(self.base_url)} within {self.first_byte_timeout:g} s "
+            "— the server is slow or stuck",
+            retryable=True,
+        )
 
     async def _open(self, request: ModelRequest) -> Any:
         raise NotImplementedError
@@ -316,15 +552,24 @@ class OpenAIBackend:
             raise masked from None  # the cause's message has the key too
 
     async def _stream(self, request: ModelRequest) -> AsyncGenerator[Chunk, None]:
+        first_deadline = asyncio.get_running_loop().time() + self.first_byte_timeout
         try:
-            events = await self._open(request)
+            async with asyncio.timeout_at(first_deadline):
+                opened = await self._open(request)
+        except TimeoutError:
+            raise self._no_response() from None
         except Exception as exc:
             raise to_backend_error(
-                exc, base_url=self.base_url, model=request.model, timeout=self.timeout
+                exc,
+                base_url=self.base_url,
+                model=request.model,
+                timeout=self.timeout,
+                keyless=self._api_key == PLACEHOLDER_API_KEY,
             ) from exc
+        events = TimedEvents(opened, first_deadline, self.timeout)
         started = finished = False
         try:
-            async for chunk in self._translate(events):
+            async for chunk in encodable(self._translate(events)):
                 if isinstance(chunk, Finish):
                     finished = True
                 started = True
@@ -333,6 +578,12 @@ class OpenAIBackend:
             if started:
                 exc.retryable = False  # part of the reply is already out: a retry would repeat it
             raise
+        except NoData as exc:
+            if exc.first and not started:  # headers came, then nothing: as good as no answer
+                raise self._no_response() from None
+            raise broken_stream_error(
+                exc, base_url=self.base_url, started=started, timeout=exc.seconds
+            ) from None
         except Exception as exc:
             raise broken_stream_error(
                 exc, base_url=self.base_url, started=started, timeout=self.timeout

@@ -9,12 +9,13 @@ rejects a call without its output).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..backends.base import InputItem
-from ..objects import Message, Run, ToolCall
-from ..store import Store
+from ..objects import Run, ToolCall
+from ..store import MessageRow, Store
 from ..tokens import estimate_item
 
 
@@ -34,11 +35,23 @@ class Unit:
         return self.message_id is not None
 
 
-def message_unit(message: Message) -> Unit | None:
+class MessageLike(Protocol):
+    """A stored ``Message`` or a ``MessageRow``: what a message unit is made of."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+def message_unit(message: MessageLike, tokens: int = 0) -> Unit | None:
+    """``tokens``: its estimate when already known (else it is estimated here)."""
     text = message.text
     if message.role == "assistant" and not text:
         return None  # an empty partial answer says nothing to the model
-    return Unit([{"role": message.role, "content": text}], message.role, message.id)
+    return Unit([{"role": message.role, "content": text}], message.role, message.id, tokens)
 
 
 def tool_unit(calls: Iterable[ToolCall]) -> Unit | None:
@@ -69,7 +82,7 @@ def tool_unit(calls: Iterable[ToolCall]) -> Unit | None:
     return Unit(items, "tools")
 
 
-def _run_units(store: Store, run_id: str, messages: dict[str, Message]) -> list[Unit]:
+def run_units(store: Store, run_id: str, messages: Mapping[str, MessageLike]) -> list[Unit]:
     """A run's answer and tool calls in the order its steps happened."""
     units: list[Unit] = []
     for step in store.list_steps(run_id):
@@ -83,32 +96,90 @@ def _run_units(store: Store, run_id: str, messages: dict[str, Message]) -> list[
     return units
 
 
-def thread_units(store: Store, thread_id: str, *, exclude_run_id: str | None = None) -> list[Unit]:
-    """The thread's messages, oldest first, with earlier runs' tool calls in place.
+@dataclass
+class History:
+    """The latest part of a thread as units, and how many older messages were not read."""
+
+    units: list[Unit]
+    omitted_messages: int = 0
+
+
+FIRST_PAGE = 200  # messages read first; each further page is twice as long
+
+
+def recent_history(
+    store: Store, thread_id: str, *, token_target: int, exclude_run_id: str | None = None
+) -> History:
+    """The thread's latest messages, with earlier runs' tool calls in place, reaching back
+    until their text holds more than ``token_target`` estimated tokens (or to the start).
+
+    A model reads no more than its window, so a 50,000-message thread is read from its
+    end, a page at a time: a few hundred messages for a small window, never all of them
+    on every turn. What is older is counted, not read."""
+    rows: list[MessageRow] = []
+    tokens: dict[str, int] = {}
+    total = 0
+    before: int | None = None
+    limit = FIRST_PAGE
+    while True:
+        page, older = store.recent_message_rows(
+            thread_id, limit=limit, before_seq=before, exclude_run_id=exclude_run_id
+        )
+        for row in reversed(page):
+            tokens[row.id] = estimate_item({"role": row.role, "content": row.text})
+            total += tokens[row.id]
+        rows[:0] = page
+        if not older or total > token_target:
+            break
+        before = page[0].seq
+        limit *= 2
+    units = thread_units(store, thread_id, rows, exclude_run_id=exclude_run_id, tokens=tokens)
+    return History(units, older)
+
+
+def thread_units(
+    store: Store,
+    thread_id: str,
+    messages: Sequence[MessageRow],
+    *,
+    exclude_run_id: str | None = None,
+    tokens: Mapping[str, int] | None = None,
+) -> list[Unit]:
+    """``messages`` (the thread's latest, oldest first) with earlier runs' tool calls in place.
 
     A run that called tools is expanded from its steps (exact order of calls and text) at
     the place of its first answer. A run that called tools but never answered (cancelled,
     failed) goes right after the last message it read (``run.memory["input_through"]``).
+    Runs that belong before the first of ``messages`` are left out with it. ``tokens``:
+    the messages' estimates, when already known.
     """
-    messages = store.list_messages(thread_id)
-    tool_run_ids = {
-        record.run_id
-        for record in store.list_tool_calls(thread_id=thread_id)
-        if record.run_id != exclude_run_id
-    }
-    pending: deque[Run] = deque(r for r in store.list_runs(thread_id) if r.id in tool_run_ids)
-    by_id = {m.id: m for m in messages}
-    units: list[Unit] = []
-
-    def flush_next() -> None:
-        units.extend(_run_units(store, pending.popleft().id, by_id))
+    if not messages:
+        return []
+    by_id: dict[str, MessageLike] = {m.id: m for m in messages}
+    answered = {m.run_id for m in messages if m.run_id}
+    first = messages[0]
 
     def read_through(run: Run) -> str | None:
         return (run.memory or {}).get("input_through")
 
+    def belongs(run: Run) -> bool:
+        through = read_through(run)
+        if run.id in answered:
+            return True
+        if through is not None:
+            return through in by_id
+        return run.created_at >= first.created_at  # older data: no record of what it read
+
+    runs = store.tool_runs_since(thread_id, created_since=first.created_at, including=answered)
+    tool_runs = [r for r in runs if r.id != exclude_run_id and belongs(r)]
+    tool_run_ids = {r.id for r in tool_runs}
+    pending: deque[Run] = deque(tool_runs)
+    units: list[Unit] = []
+
+    def flush_next() -> None:
+        units.extend(run_units(store, pending.popleft().id, by_id))
+
     for message in messages:
-        if exclude_run_id is not None and message.run_id == exclude_run_id:
-            continue
         if message.run_id in tool_run_ids:
             if any(r.id == message.run_id for r in pending):
                 while pending[0].id != message.run_id:
@@ -125,7 +196,7 @@ def thread_units(store: Store, thread_id: str, *, exclude_run_id: str | None = N
             ):
                 flush_next()
         if message.run_id not in tool_run_ids:
-            unit = message_unit(message)
+            unit = message_unit(message, (tokens or {}).get(message.id, 0))
             if unit is not None:
                 units.append(unit)
         while pending and read_through(pending[0]) == message.id:

@@ -15,11 +15,12 @@ later run does not summarise the same turns twice.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from ..backends.base import Backend, InputItem, ModelRequest, TextDelta
-from ..objects import Run, TruncationStrategy
+from ..objects import TruncationStrategy
 from ..text import one_line
 from ..tokens import REQUEST_OVERHEAD, TokenEstimator, estimate_item, estimate_text, estimate_tools
 from .history import Unit
@@ -57,14 +58,12 @@ def summary_item(summary: str) -> InputItem:
     return {"role": "system", "content": SUMMARY_HEADER + summary}
 
 
-def summary_through(runs: list[Run]) -> str | None:
-    """The message id the thread's running summary covers up to (from the latest run that
-    wrote one)."""
-    for run in reversed(runs):
-        through = (run.memory or {}).get("summary_through")
-        if through:
-            return str(through)
-    return None
+def history_target(window: int, ratio: float, *, can_summarise: bool) -> int:
+    """How many (raw, estimated) tokens of a thread's end to read for a model turn: what
+    the window holds, plus, where dropped turns are summarised, what a summary transcript
+    takes in (``_transcript`` keeps up to ``2 × window`` characters of them)."""
+    target = math.ceil(window / ratio)
+    return target + window // 2 if can_summarise else target
 
 
 def turns(units: list[Unit]) -> list[list[Unit]]:
@@ -141,7 +140,11 @@ class RunMemory:
         history: list[Unit],
         summary: str,
         covered_through: str | None,
+        omitted_messages: int = 0,
     ) -> None:
+        """``history``: the latest part of the thread (``history.recent_history``);
+        ``omitted_messages``: how many older messages were not even read (they count as
+        dropped)."""
         self.backend = backend
         self.estimator = estimator
         self.model = model
@@ -154,6 +157,7 @@ class RunMemory:
         self.summary_error: str | None = None
         self.input_through = _last_message_id(history)  # where this run sits in the thread
         self.covered, self.history = _split_covered(history, covered_through)
+        self.omitted_messages = omitted_messages
         self.report: dict[str, Any] = {}
 
     @property
@@ -211,7 +215,9 @@ class RunMemory:
         return items, fit.raw_tokens
 
     def _report(self, fit: Fit, budget: int) -> None:
-        dropped_messages = sum(1 for u in self.covered + fit.dropped if u.is_message)
+        dropped_messages = self.omitted_messages + sum(
+            1 for u in self.covered + fit.dropped if u.is_message
+        )
         self.report = {
             "strategy": self.strategy.type,
             "context_window": self.window,

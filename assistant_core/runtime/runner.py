@@ -17,8 +17,10 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -71,9 +73,10 @@ from ..tokens import estimate_text
 from ..tools.result import ToolResult
 from .approvals import PendingAction
 from .fanout import RunEvents
-from .history import Unit, message_unit, thread_units, tool_unit
-from .history import _run_units as units_of_run
-from .memory import PromptTooLarge, RunMemory, summary_through
+from .history import Unit, message_unit, recent_history, tool_unit
+from .history import run_units as units_of_run
+from .memory import PromptTooLarge, RunMemory, history_target
+from .storage import DATABASE_DAMAGED, STORAGE_CODES, is_storage_failure, storage_error
 
 if TYPE_CHECKING:
     from . import Runtime
@@ -85,11 +88,11 @@ MAX_TURNS_MESSAGE = (
     "the run stopped after {n} model turns without a final answer "
     "(max_turns is a limit of this app, not of the Assistants API)"
 )
-# last_error codes from BackendError codes: a broken stream or connection is the API's
-# server_error; the rest (auth_error, model_not_found, …) are ours and more telling.
+# last_error codes from BackendError codes: a broken stream or a server that does not
+# answer in time is the API's server_error; the rest (auth_error, model_not_found, and a
+# server never reached: connection_error, dns_error, tls_error) are ours and more telling.
 ERROR_CODES = {
     "stream_broken": "server_error",
-    "connection_error": "server_error",
     "timeout": "server_error",
 }
 OPEN_CALL_STATUSES = frozenset({"queued", "awaiting_approval", "running"})
@@ -109,6 +112,8 @@ class Turn:
     finish: str | None = None
     chunks: int = 0
     text_units: list[Unit] = field(default_factory=list)  # answers this turn closed early
+    saved_chars: int = 0  # of the open answer's text, how much the store holds
+    on_first_chunk: Callable[[], object] | None = None  # ends the wait for an answer
 
     def stop_flushing(self) -> None:
         if self.flush_timer is not None:
@@ -165,6 +170,7 @@ class RunExecution:
         self.turn: Turn | None = None
         self.open_steps: list[RunStep] = []  # steps created and not yet closed
         self.completion_tokens = 0  # reported, or estimated when a server reports none
+        self.storage_failure: Exception | None = None  # the first write that failed
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -213,9 +219,38 @@ class RunExecution:
         """The store refused to record how the run ended (its thread was deleted meanwhile,
         the disk failed): say so in the stream instead of ending it silently."""
         log.error("run %s: its end could not be recorded: %s", self.run.id, exc)
+        if self.storage_failure is not None or is_storage_failure(exc):
+            self.storage_failure = self.storage_failure or exc
+            error = self._storage_error()
+            if error.code != DATABASE_DAMAGED:  # a damaged file is not opened again
+                note = "; the run could not be closed in the database either (the next start does)"
+                error = LastError(error.code, error.message + note)
+            self._emit(ErrorEvent(error))
+            return
         reason = one_line(f"{type(exc).__name__}: {exc}")
         message = f"the end of run {self.run.id} could not be saved: {reason}"
         self._emit(ErrorEvent(LastError("internal_error", message)))
+
+    # -- failed writes -------------------------------------------------------------------
+    def _storage_failed(self, exc: Exception) -> None:
+        """A write failed: stop the run, so that nothing more is streamed that could not be
+        saved (a flush runs from a timer, outside the run's task: cancel that task)."""
+        if self.storage_failure is None:
+            self.storage_failure = exc
+            log.error("run %s stopped: a write to the store failed: %s", self.run.id, exc)
+            log.debug("the failed write", exc_info=exc)
+        task = self.task
+        if task is not None and not task.done() and asyncio.current_task() is not task:
+            task.cancel()
+
+    def _storage_error(self) -> LastError:
+        assert self.storage_failure is not None
+        turn = self.turn
+        shown = len("".join(turn.parts)) if turn is not None and turn.message else 0
+        saved = turn.saved_chars if turn is not None else 0
+        return storage_error(
+            self.storage_failure, self.store, self.run.thread_id, shown=shown, saved=saved
+        )
 
     def _emit(self, event: Event) -> None:
         self.events.publish(event)
@@ -238,10 +273,17 @@ class RunExecution:
             try:
                 await self._loop()
             except asyncio.CancelledError:
-                self._close_cancelled()
+                if self.storage_failure is None:
+                    self._close_cancelled()
+                else:  # stopped by a failed flush
+                    self._close_failed(self._storage_error())
             except RunClosed:
                 pass
             except Exception as exc:  # never a traceback out of the stream: the run fails
+                if is_storage_failure(exc):
+                    self._storage_failed(exc)
+                    self._close_failed(self._storage_error())
+                    return
                 log.exception("run %s failed", self.run.id)
                 cause = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else exc
                 self._close_failed(
@@ -319,17 +361,27 @@ class RunExecution:
     def _memory(self) -> RunMemory:
         rt, run = self.rt, self.run
         thread = self.store.get_thread(run.thread_id)
-        history = thread_units(self.store, run.thread_id, exclude_run_id=run.id)
+        window = rt.context_window(self.model)
+        target = history_target(
+            window,
+            rt.estimator.ratio(self.model),
+            can_summarise=bool(getattr(rt.backend, "is_llm", False)),
+        )
+        history = recent_history(
+            self.store, run.thread_id, token_target=target, exclude_run_id=run.id
+        )
+        covered = self.store.latest_summary_through(run.thread_id) if thread.summary else None
         return RunMemory(
             backend=rt.backend,
             estimator=rt.estimator,
             model=self.model,
-            window=rt.context_window(self.model),
+            window=window,
             strategy=run.truncation_strategy,
             max_prompt_tokens=run.max_prompt_tokens,
-            history=history,
+            history=history.units,
             summary=thread.summary,
-            covered_through=summary_through(self.store.list_runs(run.thread_id)),
+            covered_through=covered,
+            omitted_messages=history.omitted_messages,
         )
 
     def _record_memory(self, memory: RunMemory) -> None:
@@ -372,14 +424,18 @@ class RunExecution:
     async def _model_turn(self, request: ModelRequest) -> Turn | None:
         policy = self.rt.retry_policy
         retries = 0
+        loop = asyncio.get_running_loop()
+        budget = policy.give_up_after
+        deadline = None if budget is None else loop.time() + budget
         while True:
             turn = self.turn = Turn()
             try:
-                await self._stream_turn(request, turn)
+                await self._attempt(request, turn, deadline)
                 return turn
             except BackendError as error:
-                if not turn.visible and policy.should_retry(error, retries):
-                    wait = policy.delay(error, retries)
+                wait = policy.delay(error, retries)
+                in_time = deadline is None or loop.time() + wait < deadline
+                if not turn.visible and policy.should_retry(error, retries) and in_time:
                     retries += 1
                     self.run.retry = {
                         "attempt": retries,
@@ -397,14 +453,37 @@ class RunExecution:
                     message = (
                         f"{message} (after {retries} {'retry' if retries == 1 else 'retries'})"
                     )
+                if not in_time and error.retryable and not turn.visible:
+                    message += f"; gave up: {budget:g} s in all without an answer"
                 code = ERROR_CODES.get(error.code, error.code)
                 self._close_failed(LastError(code, message))
                 return None
+
+    async def _attempt(self, request: ModelRequest, turn: Turn, deadline: float | None) -> None:
+        """One try at a model turn, within what is left of the turn's budget for its first
+        chunk (``RetryPolicy.give_up_after``); once a chunk arrives the stream may take as
+        long as it streams."""
+        if deadline is None:
+            return await self._stream_turn(request, turn)
+        try:
+            async with asyncio.timeout_at(deadline) as budget:
+                turn.on_first_chunk = functools.partial(budget.reschedule, None)
+                await self._stream_turn(request, turn)
+        except TimeoutError:
+            if not budget.expired():
+                raise
+            raise BackendError(
+                "timeout",
+                "no response from the model within "
+                f"{self.rt.retry_policy.give_up_after:g} s in all — the server is slow or stuck",
+            ) from None
 
     async def _stream_turn(self, request: ModelRequest, turn: Turn) -> None:
         stream = self.rt.backend.stream(request)
         try:
             async for chunk in stream:
+                if not turn.chunks and turn.on_first_chunk is not None:
+                    turn.on_first_chunk()
                 if not turn.chunks and self.run.retry is not None:
                     self.run.retry = None  # the retry worked: say so
                     self.store.update_run(self.run)
@@ -456,11 +535,14 @@ class RunExecution:
         message = turn.message
         if message is None or message.status != "in_progress" or self.closed:
             return
-        message.set_text("".join(turn.parts))
+        text = "".join(turn.parts)
+        message.set_text(text)
         try:
             self.store.update_message(message)
-        except Exception:  # the final write will try again; a flush is best effort
-            log.exception("flushing the text of message %s failed", message.id)
+        except Exception as exc:
+            self._storage_failed(exc)
+        else:
+            turn.saved_chars = len(text)
 
     def _open_message(self, turn: Turn) -> None:
         run = self.run
@@ -496,10 +578,12 @@ class RunExecution:
     ) -> None:
         """Write the message's final text and status, then emit its closing event."""
         turn.stop_flushing()
-        message.set_text("".join(turn.parts))
+        text = "".join(turn.parts)
+        message.set_text(text)
         for name, value in changes.items():
             setattr(message, name, value)
         self.store.update_message(message)
+        turn.saved_chars = len(text)
         self._emit(event(snapshot(message)))
 
     # -- tool calls ----------------------------------------------------------------------
@@ -741,23 +825,32 @@ class RunExecution:
     def _close_open(
         self, message_reason: str, step_status: str, error: LastError | None = None
     ) -> None:
-        """Close the partial message (kept ``incomplete``) and every open step."""
+        """Close the partial message (kept ``incomplete``) and every open step. A message
+        the store cannot take stays ``in_progress`` there (start-up recovery closes it) and
+        the failure is recorded for the run's error, which says how much text is saved."""
         turn = self.turn
-        if turn is not None and turn.message is not None and turn.message.status == "in_progress":
-            self._end_message(
-                turn,
-                turn.message,
-                MessageIncomplete,
-                status="incomplete",
-                incomplete_at=now(),
-                incomplete_details={"reason": message_reason},
-            )
-        for step in list(self.open_steps):
-            status = step_status
-            if step_status == "incomplete":
-                # A cut-off answer was still created; calls that never ran were not.
-                status = "completed" if step.type == "message_creation" else "cancelled"
-            self._close_step(step, status, error)
+        try:
+            message = turn.message if turn is not None else None
+            if turn is not None and message is not None and message.status == "in_progress":
+                self._end_message(
+                    turn,
+                    message,
+                    MessageIncomplete,
+                    status="incomplete",
+                    incomplete_at=now(),
+                    incomplete_details={"reason": message_reason},
+                )
+        except Exception as exc:
+            if not is_storage_failure(exc):
+                raise
+            self._storage_failed(exc)
+        finally:  # the steps are closed even when the message could not be written
+            for step in list(self.open_steps):
+                status = step_status
+                if step_status == "incomplete":
+                    # A cut-off answer was still created; calls that never ran were not.
+                    status = "completed" if step.type == "message_creation" else "cancelled"
+                self._close_step(step, status, error)
 
     def _close_incomplete(
         self, details: dict[str, Any], message_reason: str = "max_tokens"
@@ -775,6 +868,9 @@ class RunExecution:
         try:
             self._close_open("run_failed", "failed", error)
         finally:
+            if self.storage_failure is not None and error.code not in STORAGE_CODES:
+                # The run failed for its own reason, and its answer could not be saved.
+                error = LastError(error.code, f"{error.message}; {self._storage_error().message}")
             self._set_status("failed", failed_at=now(), last_error=error, retry=None)
 
     def _close_expired(self) -> None:
@@ -794,3 +890,5 @@ class RunExecution:
             self._close_open("run_cancelled", "cancelled")
         finally:
             self._set_status("cancelled", cancelled_at=now(), retry=None, required_action=None)
+            if self.storage_failure is not None:  # a cancelled run has no last_error
+                self._emit(ErrorEvent(self._storage_error()))

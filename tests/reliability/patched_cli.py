@@ -5,6 +5,8 @@ to the demo market first, chosen by ``RELIABILITY_PATCHES`` (comma-separated):
   named by ``RELIABILITY_TOOL_STARTED`` (the test's sign that tools are running), then sleeps
   ``RELIABILITY_TOOL_SECONDS`` (default 60).
 * ``hostile_news``: news headlines full of terminal escapes and markup (``HOSTILE_HEADLINE``).
+* ``disk_full_on_answer``: the database cannot grow any more once the answer starts.
+* ``dns_fails``: no host name but the local ones resolves.
 """
 
 from __future__ import annotations
@@ -53,7 +55,43 @@ def _hostile_news() -> None:
     DemoProvider.news = hostile_news  # type: ignore[method-assign,assignment]
 
 
-PATCHES = {"hang_history": _hang_history, "hostile_news": _hostile_news}
+def _disk_full_on_answer() -> None:
+    """The disk fills up as the answer starts: from then on the database cannot grow
+    (SQLite's ``max_page_count`` gives the very error a full disk gives, SQLITE_FULL)."""
+    from assistant_core.runtime.runner import RunExecution
+
+    original = RunExecution._open_message
+
+    def open_message(self: Any, turn: Any) -> None:
+        original(self, turn)
+        db = self.store._db
+        (pages,) = db.execute("PRAGMA page_count").fetchone()
+        db.execute(f"PRAGMA max_page_count = {pages}")
+
+    RunExecution._open_message = open_message  # type: ignore[method-assign]
+
+
+def _dns_fails() -> None:
+    """No host name resolves but the local ones (a machine whose DNS is down, or a typo in
+    the host): the resolver's own error, EAI_NONAME, without asking any DNS server."""
+    import socket
+
+    original = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in (None, "localhost", "127.0.0.1", "::1"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return original(host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+
+
+PATCHES = {
+    "hang_history": _hang_history,
+    "hostile_news": _hostile_news,
+    "disk_full_on_answer": _disk_full_on_answer,
+    "dns_fails": _dns_fails,
+}
 
 
 def main() -> int:

@@ -228,7 +228,7 @@ async def test_server_error_every_time_fails_after_retries(
 async def test_connection_refused_fails_after_retries(harness: Any) -> None:
     h = harness(f"http://127.0.0.1:{unused_port()}/v1", max_retries=2)
     events, elapsed = await h.ask()
-    assert_failed(h, events, "server_error", "cannot reach", "is the server running?")
+    assert_failed(h, events, "connection_error", "cannot reach", "is the server running?")
     assert [r["reason"] for r in retries(events)] == ["connection_error"] * 2
     assert elapsed < 5
 
@@ -420,8 +420,8 @@ async def test_responses_failed_response_retries_then_fails(
 
 
 # -- through the CLI -----------------------------------------------------------------------------
-def _ask_cli(tmp_path: Path, server: ReplayServer, *extra: str) -> Any:
-    env = cli_env(tmp_path, db=tmp_path / "threads.db")
+def _ask_cli(tmp_path: Path, server: ReplayServer, *extra: str, **env_extra: str) -> Any:
+    env = cli_env(tmp_path, db=tmp_path / "threads.db", **env_extra)
     args = [
         "--provider",
         "compatible",
@@ -465,7 +465,7 @@ def test_cli_shows_a_cut_stream_as_one_line_and_exit_1(
 
 def test_cli_shows_a_rejected_key_as_one_line(tmp_path: Path, server: ReplayServer) -> None:
     server.enqueue(error_response(401, "Invalid API key", code="invalid_api_key"))
-    result = _ask_cli(tmp_path, server)
+    result = _ask_cli(tmp_path, server, OPENAI_API_KEY="sk-wrong-key")
     assert result.returncode == 1
     [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("run failed")]
     assert line.startswith("run failed: auth_error: ") and "rejected the API key" in line

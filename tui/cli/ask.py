@@ -26,13 +26,20 @@ from assistant_core.config import Settings, check_provider
 from assistant_core.errors import AssistantError, ConfigError
 from assistant_core.export import call_signature, call_summary, dumps_safe, one_line
 from assistant_core.objects import LastError, Run, RunStep
+from assistant_core.runtime.storage import DATABASE_DAMAGED
 from assistant_core.session import Session, build_session, check_reachable
+from assistant_core.surrogates import from_os, scrub
 
 from .common import load_cli_settings
-from .exit_codes import EXIT_BY_SIGNAL, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from .exit_codes import EXIT_BY_SIGNAL, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .output import Output, safe
 
-CANCEL_GRACE_S = 10.0  # how long a cancelled run may take to wind down before we stop waiting
+PROG = "investor-assistant"
+CANCEL_GRACE_S = 10.0
+# A run's last_error codes that mean its server was never reached.
+UNREACHABLE = frozenset(
+    {"connection_error", "dns_error", "tls_error"}
+)  # how long a cancelled run may take to wind down before we stop waiting
 
 
 def ask_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
@@ -66,7 +73,9 @@ async def _ask_then_close(
 
 
 def read_question(raw: str) -> str:
-    text = sys.stdin.read() if raw == "-" else raw
+    """The question from the command line or stdin; bytes that are not valid in the
+    locale's encoding become U+FFFD (the question is still asked, and stored)."""
+    text = _read_stdin() if raw == "-" else from_os(raw)
     text = text.strip()
     if not text:
         source = "stdin" if raw == "-" else "the question"
@@ -74,6 +83,14 @@ def read_question(raw: str) -> str:
             f"{source} is empty; pass the question as text, or - to read it from stdin"
         )
     return text
+
+
+def _read_stdin() -> str:
+    binary = getattr(sys.stdin, "buffer", None)
+    if binary is None:  # a text stream without bytes underneath (embedding, tests)
+        return scrub(sys.stdin.read())
+    data: bytes = binary.read()
+    return data.decode(sys.stdin.encoding or "utf-8", "replace")
 
 
 @dataclass
@@ -86,6 +103,8 @@ class _State:
     printed_calls: set[str] = field(default_factory=set)
     after_tool_line: bool = False
     grace_timer: asyncio.TimerHandle | None = None
+    retry_shown: dict[str, Any] | None = None
+    produced: bool = False  # the model sent something (text or tool calls)
 
 
 class AskRun:
@@ -104,6 +123,7 @@ class AskRun:
         assert task is not None
         for sig in EXIT_BY_SIGNAL:
             loop.add_signal_handler(sig, self._on_signal, sig, task)
+        self.created_thread = thread_id is None
         try:
             if thread_id is None:
                 thread = self.runtime.create_thread(origin="cli")
@@ -121,12 +141,33 @@ class AskRun:
                 task.uncancel()
                 self.output.end_line()
                 self.output.note("stopped waiting for the run to finish cancelling")
+            except BaseException:
+                if thread_id is None:
+                    self._discard_if_empty(thread.id)
+                raise
         finally:
             for sig in EXIT_BY_SIGNAL:
                 loop.remove_signal_handler(sig)
             if self.state.grace_timer is not None:
                 self.state.grace_timer.cancel()
         return self._finish(thread.id)
+
+    def _discard_if_empty(self, thread_id: str) -> None:
+        """A thread this command created and could not even put the question in: remove
+        it rather than leave an empty, untitled thread behind a failed start."""
+        store = self.session.store
+        try:
+            if store.count_messages(thread_id) == 0:
+                store.delete_thread(thread_id)
+        except Exception:  # the store is failing already; the original error is the news
+            pass
+
+    def _never_reached(self, error: LastError | None) -> bool:
+        """The run's first request could not reach the server (nothing listens, the name
+        does not resolve, TLS failed) and nothing came back: a set-up problem, like an
+        unreachable server found before the run."""
+        state = self.state
+        return error is not None and error.code in UNREACHABLE and not state.produced
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, sig: int, task: asyncio.Task[Any]) -> None:
@@ -159,14 +200,29 @@ class AskRun:
             state.run = event.data
             if state.signal is not None and event.data.is_active:
                 self._request_cancel(event.data.id)
+            self._show_retry(event.data.retry)
         elif isinstance(event, ev.ErrorEvent):
             state.error = event.data
+        elif isinstance(event, (ev.MessageDelta, ev.StepEvent)):
+            state.produced = True
         if self.json_mode:
             self._emit_json(event)
         else:
             self._render(event)
         if isinstance(event, ev.RunRequiresAction) and state.signal is None:
             await self._approve(event.data)
+
+    def _show_retry(self, retry: dict[str, Any] | None) -> None:
+        """Each retry on stderr as it is scheduled: a slow or failing server is not a
+        silent wait (the app's run panel shows the same ``run.retry``)."""
+        if retry is None or retry == self.state.retry_shown:
+            return
+        self.state.retry_shown = retry
+        self.output.end_line()
+        self.output.note(
+            f"retry {retry.get('attempt')}/{retry.get('max')} in {retry.get('wait_s', 0):g} s "
+            f"({retry.get('reason')}): {one_line(str(retry.get('message', '')), 200)}"
+        )
 
     def _emit_json(self, event: ev.Event) -> None:
         self.output.write(dumps_safe(event.to_json()) + "\n")
@@ -257,6 +313,20 @@ class AskRun:
             except Exception:
                 pass
         status = run.status if run else "not started"
+        error = (run.last_error if run else None) or state.error
+        if error is not None and error.code == DATABASE_DAMAGED:
+            # Like a damaged file found at start: one line, exit 2, and the way out.
+            out.error(f"{PROG}: error: {one_line(error.message, 800)}")
+            return EXIT_USAGE
+        if self._never_reached(error) and state.signal is None:
+            assert error is not None
+            if self.created_thread:  # the question stays in the shell, not in a dead thread
+                try:
+                    self.session.store.delete_thread(thread_id)
+                except Exception:
+                    pass
+            out.error(f"{PROG}: error: {one_line(error.message, 500)}")
+            return EXIT_USAGE
         if not self.json_mode and run is not None:
             out.info(
                 f"thread {thread_id} · run {run.id} · {status} (continue with --thread {thread_id})"
@@ -266,9 +336,10 @@ class AskRun:
             return EXIT_BY_SIGNAL.get(signal.Signals(state.signal), EXIT_INTERRUPTED)
         if run is not None and status == "completed":
             return EXIT_OK
-        error = (run.last_error if run else None) or state.error
         if error is not None:
-            out.error(f"run {status}: {error.code}: {one_line(error.message, 500)}")
+            # A run the store could not close is still "in_progress" there: it stopped.
+            shown = "stopped" if run is not None and run.is_active else status
+            out.error(f"run {shown}: {error.code}: {one_line(error.message, 500)}")
         elif run is not None and run.incomplete_details:
             out.error(f"run {status}: {one_line(str(run.incomplete_details.get('reason', '')))}")
         else:

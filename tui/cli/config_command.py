@@ -9,6 +9,7 @@ from assistant_core.config import Settings, check_provider
 from assistant_core.config_file import Edit, FileKey, set_value, unset_value
 from assistant_core.errors import ConfigError
 from assistant_core.export import one_line
+from assistant_core.logs import log_path
 from assistant_core.session import provider_label
 from assistant_core.settings_spec import (
     BY_NAME,
@@ -108,6 +109,7 @@ def show_config(settings: Settings, out: Output) -> int:
     out.line()
     label = provider_label(settings) if settings.model else f"compatible @ {settings.base_url}"
     out.line(f"answers come from: {label}")
+    out.line(f"log file: {log_path()}")
     try:
         check_provider(settings)
     except ConfigError as exc:

@@ -1,8 +1,10 @@
 """The ``investor-assistant`` command: the TUI with no subcommand, headless commands with one.
 
-Exit codes: 0 success; 1 a run that did not complete (or an internal error); 2 bad input
-(unknown id, bad setting or config file, unreachable server, missing key); 130 interrupted
-by Ctrl+C (143 by SIGTERM). Expected failures print one line, no traceback, unless --debug.
+Exit codes: 0 success; 1 a run that did not complete, output that could not be written
+(disk full) or an internal error; 2 bad input (unknown id, bad setting or config file,
+unreachable server, missing key, damaged database); 130 interrupted by Ctrl+C (143 by
+SIGTERM); 141 stdout closed by its reader (`| head`), quietly. Expected failures print
+one line, no traceback, unless --debug.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 import traceback
 from collections.abc import Sequence
@@ -19,11 +22,13 @@ from assistant_core.backends.base import BackendError
 from assistant_core.config_file import setting_names
 from assistant_core.errors import AssistantError, NotFoundError
 from assistant_core.export import one_line
+from assistant_core.logs import configure_logging
 from assistant_core.redact import redact, redact_log_handler
 from assistant_core.settings_spec import DEFAULT_OPENAI_MODEL, ENV_NAMES, SETTINGS, is_true
 
-from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, EXIT_USAGE
 from .keys import add_keys_parser
+from .output import WriteFailed
 from .serve import add_serve_parser
 from .web import add_web_parser
 
@@ -92,6 +97,17 @@ A model belongs to a provider: `config set model NAME` saves it for the provider
 (as [providers.NAME] model = …); --model applies to the provider in use.
 The API key is never written by `config set`: export OPENAI_API_KEY.
 Precedence: flags > environment > config file > defaults.
+"""
+
+
+DB_EPILOG = f"""\
+examples:
+  {PROG} db check                       is the thread database sound?
+  {PROG} db recover                     save what can be read to threads.recovered-….db
+  {PROG} --db old.db db recover -o new.db
+
+A damaged database is never changed: commands refuse it (exit 2) until you use a
+recovered copy (--db FILE, or put it in the damaged file's place).
 """
 
 
@@ -252,8 +268,30 @@ def build_parser() -> Parser:
     add_serve_parser(commands, flags)
     add_keys_parser(commands, flags)
 
+    db = commands.add_parser(
+        "db",
+        parents=[flags],
+        help="check a damaged thread database, recover what can be read",
+        description="The thread database: check it, or recover a damaged one into a new file. "
+        "Both read it read-only and never change it.",
+        epilog=DB_EPILOG,
+    )
+    dsub = db.add_subparsers(dest="action", metavar="ACTION")
+    dsub.add_parser(
+        "check", parents=[flags], help="SQLite's integrity check, readably", epilog=DB_EPILOG
+    )
+    d_recover = dsub.add_parser(
+        "recover",
+        parents=[flags],
+        help="copy every readable row into a new database file",
+        epilog=DB_EPILOG,
+    )
+    d_recover.add_argument(
+        "-o", "--output", metavar="FILE", help="the new file (default: next to the database)"
+    )
+
     # Which parser to show when a group is given without its action.
-    parser.set_defaults(_groups={"threads": threads, "runs": runs, "config": config})
+    parser.set_defaults(_groups={"threads": threads, "runs": runs, "config": config, "db": db})
     return parser
 
 
@@ -302,7 +340,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if run is not None:
         return int(run(args, setting_flags(args)))
     action = getattr(args, "action", None)
-    if command in ("threads", "runs", "config") and action is None:
+    if command in ("threads", "runs", "config", "db") and action is None:
         args._groups[command].print_help(sys.stderr)
         return EXIT_USAGE
     if command == "ask":
@@ -321,6 +359,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from .web import web_command
 
         return web_command(args, setting_flags(args))
+    if command == "db":
+        from .db import db_command
+
+        return db_command(args, setting_flags(args))
     from .config_command import config_command
 
     return config_command(args, setting_flags(args))
@@ -332,6 +374,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
     debug = _debug_requested(args)
+    # The log goes to a file; --debug copies it to stderr, except for the full-screen app,
+    # which draws on the terminal stderr goes to.
+    configure_logging(debug=debug, stderr=debug and args.command is not None)
     try:
         return dispatch(args)
     except (AssistantError, BackendError) as exc:
@@ -339,14 +384,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_traceback()
         print(f"{PROG}: error: {one_line(user_message(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except sqlite3.DatabaseError as exc:  # damage met outside the store's own checks
+        if debug:
+            print_traceback()
+        print(
+            f"{PROG}: error: the database is damaged ({one_line(str(exc), 200)}); see "
+            f"`{PROG} db check`, and save what can be read with `{PROG} db recover`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, and keep Python from complaining
-        # about the unflushable stdout at exit.
+        # The reader went away (`| head`): stop quietly (an ask's run is cancelled, its
+        # partial answer kept), with the code a shell gives a command SIGPIPE ended, and
+        # keep Python from complaining about the unflushable stdout at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
+    except WriteFailed as exc:  # stdout on a full disk: an error, not a truncated file
+        print(f"{PROG}: error: {one_line(str(exc), 300)}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # a bug: say so in one line, the traceback with --debug
         if debug:

@@ -8,11 +8,16 @@ window, plant an OSC 8 link or rewrite what the user already read.
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
+import select
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from typing import TextIO, TypeVar
 
 from assistant_core.export import one_line, visible_controls
+from assistant_core.surrogates import scrub
 
 _STYLES = {
     "bold": "1",
@@ -43,8 +48,68 @@ def wants_colour(stream: TextIO) -> bool:
         return False
 
 
+class WriteFailed(Exception):
+    """Standard output could not take what was written (disk full, I/O error): the command
+    fails (exit 1) rather than end with a truncated file. A closed pipe is not this: it
+    raises BrokenPipeError, and the command stops quietly."""
+
+
+_REASONS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "the file is too large",
+    errno.EIO: "an I/O error",
+}
+
+
+def checked_write(stream: TextIO, text: str) -> None:
+    """Write ``text`` to ``stream`` completely, or raise WriteFailed / BrokenPipeError.
+
+    Python's unbuffered text streams (``PYTHONUNBUFFERED=1``) drop the rest of a short
+    write without a word, and buffered ones report a full disk only when flushed: so the
+    bytes go out here with ``os.write`` until every one is taken."""
+    text = scrub(text)  # a lone surrogate cannot be encoded: it must not end the command
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (e.g. a StringIO in tests)
+        _guarded(lambda: (stream.write(text), stream.flush()))
+        return
+    _guarded(stream.flush)  # anything Python still buffers goes first
+    data = memoryview(text.encode(stream.encoding or "utf-8", "replace"))
+    while data:
+        written = _guarded(functools.partial(_write_some, fd, data))
+        if written == 0:
+            raise WriteFailed("could not write to standard output: nothing was taken")
+        data = data[written:]
+
+
+def _write_some(fd: int, data: memoryview) -> int:
+    try:
+        return os.write(fd, data)
+    except (BlockingIOError, InterruptedError):  # a non-blocking stdout that is full
+        select.select([], [fd], [])
+        return os.write(fd, data)
+
+
+T = TypeVar("T")
+
+
+def _guarded(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        reason = _REASONS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+        raise WriteFailed(
+            f"could not write to standard output: {exc.strerror or exc} ({reason}); "
+            "what was written before is incomplete"
+        ) from exc
+
+
 class Output:
-    """stdout and stderr, with styling only when the stream is a terminal."""
+    """stdout and stderr, with styling only when the stream is a terminal. Every write to
+    stdout is checked (``checked_write``): a full disk is an error, not a short file."""
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.out = out or sys.stdout
@@ -63,8 +128,7 @@ class Output:
         """Stream a fragment (already made safe) to stdout."""
         if not text:
             return
-        self.out.write(text)
-        self.out.flush()
+        checked_write(self.out, text)
         self.at_line_start = text.endswith("\n")
 
     def line(self, text: str = "") -> None:

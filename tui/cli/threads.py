@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from assistant_core.errors import AssistantError
+from assistant_core.errors import ActiveRunError, AssistantError
 from assistant_core.export import (
     call_signature,
     call_summary,
@@ -108,7 +108,25 @@ def rename_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
 
 
 def delete_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+    """Refused while another process streams a run of the thread. A run left active by a
+    process that died is closed first (as every start-up does, when no other is live)."""
     thread = store.get_thread(args.id)
-    store.delete_thread(thread.id)
+    try:
+        store.delete_thread(thread.id)
+    except ActiveRunError:
+        if not close_stranded_runs(store):
+            raise
+        store.delete_thread(thread.id)
     out.line(f"deleted {thread.id} ({one_line(thread.title or 'untitled', 80)})")
     return 0
+
+
+def close_stranded_runs(store: Store) -> list[str]:
+    """Close runs a dead process left active, when no live session uses the database."""
+    from assistant_core.session import DatabaseLease
+
+    lease = DatabaseLease(store.path)
+    try:
+        return lease.acquire(store)
+    finally:
+        lease.release()

@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from assistant_core.errors import AssistantError
+from assistant_core.errors import AssistantError, StoreError
 from assistant_core.events import Done, Event, RunCreated, RunEvent
 from assistant_core.objects import Message, Run
 from assistant_core.runtime import ALL_CALLS
@@ -136,9 +136,13 @@ class MainScreen(Screen[None]):
         return self.query_one("#run-pane", RunPanel)
 
     async def on_mount(self) -> None:
-        threads = self.store.list_threads(limit=1)
-        self.thread_list.reload(threads[0].id if threads else None)
-        await self.show_thread(threads[0].id if threads else None)
+        try:
+            threads = self.store.list_threads(limit=1)
+            self.thread_list.reload(threads[0].id if threads else None)
+            await self.show_thread(threads[0].id if threads else None)
+        except StoreError as exc:  # e.g. a damaged file: a screen that says so, not a crash
+            self.investor_app.database_failed(exc)
+            return
         self.update_title()
         self.prompt.focus()
 
@@ -236,7 +240,11 @@ class MainScreen(Screen[None]):
         async def confirmed(yes: bool | None) -> None:
             if not yes:
                 return
-            self.store.delete_thread(thread_id)
+            try:  # refused if a run started meanwhile (here or in another process)
+                self.store.delete_thread(thread_id)
+            except AssistantError as exc:
+                self.notify(str(exc), severity="warning", markup=False)
+                return
             self.live_runs.pop(thread_id, None)
             if thread_id == self.thread_id:
                 remaining = self.store.list_threads(

@@ -20,6 +20,7 @@ from .plan import Call, plan_turn
 from .report import render
 
 WORDS_PER_CHUNK = 3
+SALT_ITEMS = 16
 _PIECES = re.compile(r"\s*\S+\s*|\s+")
 
 
@@ -50,7 +51,10 @@ class OfflineAnalyst:
         plan = plan_turn(request)
         prompt_tokens = _prompt_tokens(request)
         if plan.calls:
-            salt = f"{next(self._turns)}:{json.dumps(request.input, sort_keys=True, default=str)}"
+            # The latest items tell runs apart well enough; hashing the whole input would
+            # make every turn cost more as the thread grows.
+            recent = request.input[-SALT_ITEMS:]
+            salt = f"{next(self._turns)}:{json.dumps(recent, sort_keys=True, default=str)}"
             async for chunk in self._tool_calls(plan.calls, salt):
                 yield chunk
             arguments = "".join(json.dumps(c.arguments) + c.name for c in plan.calls)

@@ -58,6 +58,8 @@ _INTENT_KINDS: dict[Intent, tuple[Kind, ...]] = {
 _OPTIONAL: dict[Intent, frozenset[Kind]] = {"buy": frozenset({"quote"})}
 #: Tool-calling turns allowed in one run before the analyst answers with what it has.
 MAX_TOOL_TURNS = 6
+#: Earlier turns a follow-up question is read against (for its company and intent).
+FOLLOW_UP_TURNS = 8
 
 _SYMBOL_KEYS = ("ticker", "symbol", "ticker_symbol", "stock", "stock_symbol")
 _SYMBOLS_KEYS = ("tickers", "symbols")
@@ -257,11 +259,28 @@ def _parse_output(content: str) -> tuple[dict[str, Any], str | None]:
     return parsed, None
 
 
+def _user_positions(items: list[InputItem], count: int) -> list[int]:
+    """Indexes of the last ``count`` user items, newest first (a scan from the end)."""
+    found: list[int] = []
+    for i in range(len(items) - 1, -1, -1):
+        if items[i].get("role") == "user":
+            found.append(i)
+            if len(found) == count:
+                break
+    return found
+
+
 def _split(items: list[InputItem]) -> tuple[list[InputItem], str, list[InputItem]]:
-    """(history before the question, the question, this run's items after it)."""
-    last_user = max((i for i, it in enumerate(items) if it.get("role") == "user"), default=-1)
-    if last_user < 0:
+    """(recent history before the question, the question, this run's items after it).
+
+    The history is the last ``FOLLOW_UP_TURNS`` turns only: a follow-up ("and its debt?")
+    refers to the recent conversation, and reading further back would make every turn cost
+    more the longer the thread grows."""
+    users = _user_positions(items, FOLLOW_UP_TURNS + 1)
+    if not users:
         return [], "", list(items)
+    last_user = users[0]
+    first_kept = users[-1] if len(users) > FOLLOW_UP_TURNS else 0
     run = items[last_user + 1 :]
     # A text answer already in the run (a re-run of an answered question): start over
     # after it rather than stopping with nothing to say.
@@ -270,7 +289,10 @@ def _split(items: list[InputItem]) -> tuple[list[InputItem], str, list[InputItem
     ]
     if texts:
         run = run[texts[-1] + 1 :]
-    return items[:last_user], _text(items[last_user]), run
+    history = items[first_kept:last_user]
+    if first_kept and items[0].get("role") == "system":
+        history.insert(0, items[0])  # a running summary of the older part still counts
+    return history, _text(items[last_user]), run
 
 
 def _observations(run: list[InputItem], tools: ToolBox) -> tuple[list[Observation], int]:
