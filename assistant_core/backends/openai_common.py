@@ -348,7 +348,11 @@ def connection_failure(exc: BaseException, base_url: str | None) -> BackendError
                 f"{_reach_hint(base_url)}",
                 retryable=True,
             )
-        if name == "RemoteProtocolError":
+        # A reset is a hang-up too: a server that closes with the request still unread (it
+        # came in more than one piece) resets the connection instead of closing it cleanly.
+        if name == "RemoteProtocolError" or isinstance(
+            cause, ConnectionResetError | BrokenPipeError | ConnectionAbortedError
+        ):
             return BackendError(
                 "connection_error",
                 f"{url} closed the connection without an answer ({detail}) — check the "

@@ -150,6 +150,13 @@ async def test_a_server_that_hangs_up_is_told_apart_from_one_that_is_down(hang_u
     assert "closed the connection without an answer" in err.message
 
 
+def test_a_reset_is_a_hang_up_too() -> None:
+    # A server that closes with part of the request unread resets the connection.
+    err = connection_failure(ConnectionResetError(104, "Connection reset by peer"), "http://x/v1")
+    assert err is not None and err.code == "connection_error" and err.retryable
+    assert "closed the connection without an answer" in err.message
+
+
 def test_refused_elsewhere_is_not_told_to_start_a_local_server() -> None:
     refused = ConnectionRefusedError(111, "Connection refused")
     err = connection_failure(refused, "http://gpu-box.lan:8000/v1")
