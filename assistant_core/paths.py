@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,12 +60,19 @@ def create_private_file(path: Path) -> None:
 def write_private_text(path: Path, text: str) -> None:
     """Write ``text`` atomically to a file readable by the user only (umask-proof): threads,
     exports and config are private research."""
+    write_private_chunks(path, (text,))
+
+
+def write_private_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """:func:`write_private_text` for text produced in pieces (a long export): written as
+    they come, the file replaced only once all of them are written."""
     private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            for chunk in chunks:
+                handle.write(chunk)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:

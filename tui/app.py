@@ -25,6 +25,7 @@ from textual.content import Content
 
 from assistant_core import paths
 from assistant_core.errors import AssistantError
+from assistant_core.text import one_line
 
 from .screens.start import StartScreen
 
@@ -199,10 +200,8 @@ class InvestorApp(App[None]):
         drain = getattr(self.session.market, "drain_warnings", None)
         if drain is None:
             return
-        from .render.safe_text import sanitize_inline
-
         for warning in drain():
-            text = sanitize_inline(warning)
+            text = one_line(warning)
             if text in self._warnings_shown:  # e.g. "locked" again at every write
                 continue
             self._warnings_shown.add(text)
@@ -258,7 +257,7 @@ class InvestorApp(App[None]):
         self.push_screen(InspectorScreen(self.session.store, main.thread_id, title=title))
 
     def export_thread(self, fmt: str) -> None:
-        from assistant_core.export import collect_thread, to_json_text, to_markdown
+        from assistant_core.export import StoredThread, json_chunks, markdown_chunks
 
         from .screens.inspector import exports_dir
 
@@ -266,13 +265,13 @@ class InvestorApp(App[None]):
         if thread_id is None:
             self.notify("No thread to export yet.", markup=False)
             return
-        export = collect_thread(self.session.store, thread_id)
-        text = to_markdown(export) if fmt == "md" else to_json_text(export)
+        source = StoredThread(self.session.store, thread_id)
         slug = (
-            re.sub(r"[^A-Za-z0-9]+", "-", export.thread.title).strip("-").lower()[:40] or "thread"
+            re.sub(r"[^A-Za-z0-9]+", "-", source.thread.title).strip("-").lower()[:40] or "thread"
         )
         path = exports_dir() / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}"
-        paths.write_private_text(path, text)
+        chunks = markdown_chunks(source) if fmt == "md" else json_chunks(source)
+        paths.write_private_chunks(path, chunks)
         self.notify(f"Exported the thread to {path}", timeout=10, markup=False)
 
     # -- settings ------------------------------------------------------------------------

@@ -14,16 +14,12 @@ from markdown_it import MarkdownIt
 from assistant_core.errors import NotFoundError
 from assistant_core.export import (
     ExportFormatError,
-    call_signature,
-    code_span,
     collect_thread,
-    escape_markdown,
     read_json_export,
-    safe_markdown,
     to_json_text,
     to_markdown,
-    visible_controls,
 )
+from assistant_core.inert_markdown import inert_markdown as safe_markdown
 from assistant_core.objects import (
     FunctionCall,
     LastError,
@@ -35,6 +31,8 @@ from assistant_core.objects import (
     now,
 )
 from assistant_core.store import Store
+from assistant_core.text import call_signature, code_span, escape_markdown
+from assistant_core.text import for_terminal as visible_controls
 
 HOSTILE = "[bold red]x[/] \x1b[2J\x1b]0;pwned\x07 \x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\ <script>alert(1)</script> \u202egnp.exe"
 

@@ -42,6 +42,7 @@ from assistant_core.objects import (
 )
 from assistant_core.runtime import RetryPolicy, Runtime
 from assistant_core.store import Store
+from assistant_core.text import for_terminal, one_line
 from tests.support.openai_replay import ReplayServer, ToolCallSpec, chat_stream
 from tests.support.scripted_backend import ScriptedBackend, text_turn, tool_outputs, tool_turn
 
@@ -576,13 +577,13 @@ def test_random_text_through_chat_rendering_and_exports(text: str) -> None:
     widgets = pytest.importorskip("tui.widgets", reason="the TUI widgets are not built yet")
     from tui.render import markdown as md_render
 
-    clean = widgets.sanitize(text)
+    clean = for_terminal(text)
     assert_inert(clean, "sanitize()")
     safe = widgets.safe_text(text)
     assert safe.plain == clean and not safe.spans  # markup is never parsed
     rendered = md_render.render(clean, 60, md_render.MarkdownStyles())
     assert_inert(rendered.plain, "the chat's Markdown rendering")
-    inline = widgets.sanitize_inline(text)
+    inline = one_line(text)
     assert "\n" not in inline and "\t" not in inline
 
     export = hostile_export(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from assistant_core.text import call_signature, format_duration
 from tui.render import markdown as md_render
 from tui.render.markdown import MarkdownStyles, finished_prefix_length
 from tui.widgets.message import split_units
@@ -15,7 +16,6 @@ from tui.widgets.tables import (
     kv_table,
     statement_table,
 )
-from tui.widgets.tool_card import call_signature, format_duration
 
 from .chat_helpers import KV, LIST, TABLE
 

@@ -24,12 +24,12 @@ from typing import Any
 from assistant_core import events as ev
 from assistant_core.config import Settings, load_settings
 from assistant_core.errors import AssistantError, ConfigError
-from assistant_core.export import call_signature, call_summary, dumps_safe, one_line
 from assistant_core.objects import LastError, Run, RunStep
 from assistant_core.session import Session, build_session, check_reachable
+from assistant_core.text import TerminalStream, call_signature, call_summary, dumps_safe, one_line
 
 from .exit_codes import EXIT_BY_SIGNAL, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from .output import Output, safe
+from .output import Output
 
 CANCEL_GRACE_S = 10.0  # how long a cancelled run may take to wind down before we stop waiting
 
@@ -84,6 +84,8 @@ class _State:
     printed_calls: set[str] = field(default_factory=set)
     after_tool_line: bool = False
     grace_timer: asyncio.TimerHandle | None = None
+    # The answer as it streams, through the text policy (a delta may end mid-sequence).
+    answer: TerminalStream = field(default_factory=TerminalStream)
 
 
 class AskRun:
@@ -174,7 +176,9 @@ class AskRun:
             if self.state.after_tool_line:
                 self.output.write("\n")  # a blank line between the tool calls and the answer
                 self.state.after_tool_line = False
-            self.output.write(safe(event.data.value))
+            self.output.write(self.state.answer.feed(event.data.value))
+        elif isinstance(event, (ev.MessageCompleted, ev.MessageIncomplete)):
+            self.output.write(self.state.answer.flush())
         elif (
             isinstance(event, ev.StepEvent)
             and event.data.type == "tool_calls"
@@ -247,6 +251,7 @@ class AskRun:
         state = self.state
         out = self.output
         if not self.json_mode:
+            out.write(state.answer.flush())  # an answer cut off mid-stream
             out.end_line()
         run = state.run
         if run is not None:

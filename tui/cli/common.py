@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,10 @@ def open_store(flags: dict[str, Any]) -> Store:
     return Store(settings.db)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write an export readable by the user only: threads are private research."""
+def write_private(path: Path, chunks: Iterable[str]) -> None:
+    """Write an export (in pieces) readable by the user only: threads are private research."""
     try:
-        paths.write_private_text(path, text)
+        paths.write_private_chunks(path, chunks)
     except OSError as exc:
         raise AssistantError(
             f"cannot write {path}: {exc.strerror}; choose another -o FILE"

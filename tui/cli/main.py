@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from assistant_core.backends.base import BackendError
 from assistant_core.config import APPROVALS, DATA_PROVIDERS, ENV_NAMES, PROVIDERS
 from assistant_core.errors import AssistantError, NotFoundError
-from assistant_core.export import one_line
+from assistant_core.text import one_line
 
 from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 
@@ -309,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (AssistantError, BackendError) as exc:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {one_line(user_message(exc))}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(user_message(exc), None)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

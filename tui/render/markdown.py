@@ -8,7 +8,8 @@ plain widgets that each paint one ``Text`` keeps layout cheap, makes mouse selec
 text only (borders and padding are CSS, not characters), and keeps the text literal: the
 tokens come from ``markdown-it`` and are turned into ``Text`` spans, never into markup.
 
-The caller sanitises the source first (``safe_text.sanitize``); this module only lays it out.
+The caller puts the source through the text policy first (``assistant_core.text.for_terminal``);
+so does this module with the text markdown-it decodes from entities (``&#x202e;``, ``&zwnj;``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.style import Style
 from rich.text import Text
+
+from assistant_core.text import for_terminal
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -338,8 +341,8 @@ class _Renderer:
         links: list[tuple[str, int]] = []
         for child in token.children or []:
             kind = child.type
-            if kind == "text":
-                text.append(child.content, stack[-1])
+            if kind == "text":  # entities are decoded in it: the policy applies again
+                text.append(for_terminal(child.content), stack[-1])
             elif kind == "softbreak":
                 text.append(" ")
             elif kind == "hardbreak":
@@ -354,7 +357,7 @@ class _Renderer:
                 stack.append(stack[-1] + styles.strike)
             elif kind == "link_open":
                 stack.append(stack[-1] + styles.link)
-                links.append((str(child.attrs.get("href", "")), len(text)))
+                links.append((for_terminal(child.attrs.get("href", "")), len(text)))
             elif kind in ("em_close", "strong_close", "s_close"):
                 if len(stack) > 1:
                     stack.pop()
@@ -368,15 +371,15 @@ class _Renderer:
                     if href and href not in (label, f"mailto:{label}", f"http://{label}"):
                         text.append(f" ({href})", styles.url)
             elif kind == "image":
-                alt = child.content or "image"
-                src = str(child.attrs.get("src", ""))
+                alt = for_terminal(child.content) or "image"
+                src = for_terminal(child.attrs.get("src", ""))
                 text.append(f"[image: {alt}]", styles.url)
                 if src:
                     text.append(f" ({src})", styles.url)
             elif kind == "html_inline":
                 text.append(child.content, styles.html)
             elif child.content:
-                text.append(child.content, stack[-1])
+                text.append(for_terminal(child.content), stack[-1])
         return text
 
 

@@ -12,7 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from ..panels.fmt import literal, plain
+from assistant_core.text import one_line
+
+from ..panels.fmt import plain
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -59,7 +61,7 @@ class RenameScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Rename thread")
-            yield Input(value=literal(self.current), id="title", select_on_focus=True)
+            yield Input(value=one_line(self.current, None), id="title", select_on_focus=True)
             yield Static("Enter to save · Escape to cancel", classes="dialog-hint")
 
     @on(Input.Submitted, "#title")

@@ -22,7 +22,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from ..render.safe_text import sanitize_inline
+from assistant_core.text import one_line
+
 from .tables import format_number
 from .theme import theme_style
 
@@ -46,7 +47,7 @@ class Series:
         if not close:
             return None
         size = len(close)
-        dates = [sanitize_inline(str(d))[:10] for d in (data.get("dates") or [])][:size]
+        dates = [one_line(d)[:10] for d in (data.get("dates") or [])][:size]
         dates += [str(i + 1) for i in range(len(dates), size)]
 
         def aligned(key: str) -> list[float] | None:
@@ -54,7 +55,7 @@ class Series:
             return values if values and len(values) == size else None
 
         return cls(
-            symbol=sanitize_inline(str(data.get("symbol") or "?"))[:16],
+            symbol=one_line(data.get("symbol") or "?")[:16],
             dates=dates,
             close=close,
             volume=aligned("volume"),

@@ -1,7 +1,7 @@
 """Tool results as text a person reads: statement tables, key/value tables, short lists,
 and JSON for anything else.
 
-Every string in a result came from a tool (Yahoo, the web): it goes through ``sanitize``
+Every string in a result came from a tool (Yahoo, the web): it goes through the text policy (``assistant_core.text``)
 and into ``Text`` spans, never through markup.
 """
 
@@ -15,8 +15,9 @@ from typing import Any
 from rich.style import Style
 from rich.text import Text
 
+from assistant_core.text import dumps_safe, for_terminal, one_line, truncate
+
 from ..render.markdown import layout_table, measure_console
-from ..render.safe_text import sanitize, sanitize_inline, truncate
 
 JSON_LIMIT = 4_000
 LIST_LIMIT = 20
@@ -46,9 +47,9 @@ def format_number(value: Any, *, decimals: int = 1) -> str:
     if value is None or isinstance(value, bool):
         return MISSING if value is None else str(value)
     if isinstance(value, str):
-        return sanitize_inline(value)
+        return one_line(value)
     if not isinstance(value, (int, float)):
-        return sanitize_inline(str(value))
+        return one_line(value)
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return MISSING
     magnitude = abs(value)
@@ -70,7 +71,7 @@ def _title(display: dict[str, Any], styles: TableStyles, extra: str = "") -> Tex
         return None
     text = Text(end="")
     if title:
-        text.append(sanitize_inline(str(title)), styles.title)
+        text.append(one_line(title), styles.title)
     if extra:
         text.append(f"  {extra}", styles.muted)
     return text
@@ -79,10 +80,10 @@ def _title(display: dict[str, Any], styles: TableStyles, extra: str = "") -> Tex
 def statement_table(display: dict[str, Any], width: int, styles: TableStyles) -> Text:
     """``{"title", "columns": [periods], "rows": [[label, v1, v2, …]], "unit"}`` with the
     periods as columns and every figure formatted with its unit suffix."""
-    columns = [sanitize_inline(str(c)) for c in display.get("columns") or []]
+    columns = [one_line(c) for c in display.get("columns") or []]
     unit = display.get("unit")
     lines: list[Text] = []
-    title = _title(display, styles, f"({sanitize_inline(str(unit))})" if unit else "")
+    title = _title(display, styles, f"({one_line(unit)})" if unit else "")
     if title is not None:
         lines.append(title)
     header = [Text("", end="")] + [Text(c, styles.header, end="") for c in columns]
@@ -91,7 +92,7 @@ def statement_table(display: dict[str, Any], width: int, styles: TableStyles) ->
         if not isinstance(raw, (list, tuple)) or not raw:
             continue
         label, *values = raw
-        row = [Text(sanitize_inline(str(label)), styles.label, end="")]
+        row = [Text(one_line(label), styles.label, end="")]
         for value in values:
             style = styles.negative if _is_negative(value) else styles.number
             row.append(Text(format_number(value), style, end=""))
@@ -112,7 +113,7 @@ def kv_table(display: dict[str, Any], width: int, styles: TableStyles) -> Text:
         lines.append(title)
     rows = [
         [
-            Text(sanitize_inline(str(key)), styles.key, end=""),
+            Text(one_line(key), styles.key, end=""),
             Text(
                 format_number(value),
                 styles.negative if _is_negative(value) else styles.number,
@@ -140,16 +141,16 @@ def item_list(display: dict[str, Any], width: int, styles: TableStyles) -> Text:
     items = [i for i in display.get("items") or [] if isinstance(i, dict)]
     for item in items[:LIST_LIMIT]:
         entry = Text.assemble(("• ", styles.muted), end="")
-        entry.append(sanitize_inline(str(item.get("title") or "")), styles.label)
+        entry.append(one_line(item.get("title") or ""), styles.label)
         subtitle = item.get("subtitle")
         if subtitle:
             entry.append(" — ", styles.muted)
-            entry.append(sanitize_inline(str(subtitle)), styles.muted)
+            entry.append(one_line(subtitle), styles.muted)
         lines.extend(entry.wrap(measure_console(), width, overflow="fold"))
         url = item.get("url")
         if url:
             link = Text("  ", end="")
-            link.append(sanitize_inline(str(url)), styles.link)
+            link.append(one_line(url), styles.link)
             lines.extend(link.wrap(measure_console(), width, overflow="fold"))
     if len(items) > LIST_LIMIT:
         lines.append(Text(f"… {len(items) - LIST_LIMIT} more", styles.muted, end=""))
@@ -166,9 +167,9 @@ def json_text(output: str | None, *, limit: int = JSON_LIMIT) -> Text:
     if output is None:
         return Text("no output", Style(dim=True), end="")
     try:
-        pretty = json.dumps(json.loads(output), indent=2, ensure_ascii=False)
+        pretty = dumps_safe(json.loads(output), indent=2)
     except (ValueError, TypeError):
-        return Text(truncate(sanitize(output), limit), end="")
-    text = Text(truncate(sanitize(pretty), limit), end="")
+        return Text(truncate(for_terminal(output), limit), end="")
+    text = Text(truncate(pretty, limit), end="")
     JSONHighlighter().highlight(text)
     return text
