@@ -190,31 +190,37 @@ def _rule(match: re.Match[str], before: str, label: bool) -> str:
     return _control_picture(found)  # C0 and DEL
 
 
-def for_terminal(text: object, *, before: str = "") -> str:
+def for_terminal(text: object) -> str:
     """(a) ``text`` made safe for a terminal cell or a multi-line text area: escape
     sequences removed, control characters shown as visible symbols, bidi and invisible
-    characters removed, newlines and tabs kept. See the module docstring for the table.
-    ``before``: the character already shown before ``text``, if it continues a text."""
-    return _apply(str(text), before, label=False)
-
-
-def _apply(text: str, before: str, *, label: bool) -> str:
+    characters removed, newlines and tabs kept. See the module docstring for the table."""
+    text = str(text)
     if _ATTENTION.search(text) is None:  # the common case: nothing to do
         return text
+    return _character_rules(_prepare(text), "", label=False)
+
+
+def _prepare(text: str) -> str:
+    """``text`` without escape sequences, with CRLF as LF and surrogate pairs joined: what
+    the character rules then look at."""
     if _INTRODUCER.search(text) is not None:
         text = _SEQUENCES.sub("", text)
     if "\r" in text:
         text = text.replace("\r\n", "\n")
     if _SURROGATE_PAIR.search(text) is not None:
         text = _SURROGATE_PAIR.sub(_join_pair, text)
+    return text
+
+
+def _character_rules(text: str, before: str, *, label: bool) -> str:
     return _CHARACTER_RULES.sub(lambda match: _rule(match, before, label), text)
 
 
 class TerminalStream:
-    """:func:`for_terminal` for text that arrives in pieces (a streamed answer): a piece
-    that ends inside an escape sequence, after a joiner or a CR, or on half a surrogate
-    pair is held back until what follows decides it, so where a piece ends never changes
-    what is shown."""
+    """:func:`for_terminal` for text that arrives in pieces (a streamed answer): the
+    shown pieces add up to ``for_terminal`` of the whole text. A piece that ends inside an
+    escape sequence, on a CR or half a surrogate pair, or with a joiner is held back until
+    what follows decides it."""
 
     # An unfinished escape sequence is held back up to this length, then shown as text.
     MAX_HELD = 512
@@ -223,32 +229,37 @@ class TerminalStream:
         r"|(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*\Z"
         r"|\x1b[\x20-\x2f]*\Z"
         r"|\U0001f3f4[\U000e0020-\U000e007e]*\Z"
-        f"|[\r{_JOINERS}\ud800-\udbff]\\Z"
+        "|[\r\ud800-\udbff]\\Z"
     )
 
     def __init__(self) -> None:
-        self._held = ""
-        self._before = ""
+        self._raw = ""  # received, not yet prepared (an open sequence, CR, high surrogate)
+        self._prepared = ""  # prepared, not yet shown (trailing joiners)
+        self._before = ""  # the last prepared character shown
 
     def feed(self, piece: str) -> str:
         """What of ``piece`` (after anything held back) can be shown now."""
-        text = self._held + piece
-        tail = self._OPEN_TAIL.search(text)
-        cut = len(text)
-        if tail is not None and len(text) - tail.start() <= self.MAX_HELD:
+        raw = self._raw + piece
+        tail = self._OPEN_TAIL.search(raw)
+        cut = len(raw)
+        if tail is not None and len(raw) - tail.start() <= self.MAX_HELD:
             cut = tail.start()
-        self._held = text[cut:]
-        return self._emit(text[:cut])
+        self._raw = raw[cut:]
+        return self._show(raw[:cut], final=False)
 
     def flush(self) -> str:
         """The rest, at the end of the text."""
-        text, self._held = self._held, ""
-        return self._emit(text)
+        raw, self._raw = self._raw, ""
+        return self._show(raw, final=True)
 
-    def _emit(self, text: str) -> str:
-        shown = for_terminal(text, before=self._before) if text else ""
-        if shown:
-            self._before = shown[-1]
+    def _show(self, raw: str, *, final: bool) -> str:
+        text = self._prepared + (_prepare(raw) if raw else "")
+        ready = len(text) if final else len(text.rstrip(_JOINERS))
+        text, self._prepared = text[:ready], text[ready:]
+        if not text:
+            return ""
+        shown = _character_rules(text, self._before, label=False)
+        self._before = text[-1]
         return shown
 
 
@@ -257,18 +268,28 @@ def one_line(text: object, limit: int | None = 300) -> str:
     are left out (a space where they separate words), every run of whitespace (newlines
     included) as one space, cut to ``limit`` characters with an ellipsis (``None``: not
     cut)."""
-    line = " ".join(_apply(str(text), "", label=True).split())
+    text = str(text)
+    if _ATTENTION.search(text) is not None:
+        text = _character_rules(_prepare(text), "", label=True)
+    line = " ".join(text.split())
     if limit is None or len(line) <= limit:
         return line
-    # A joiner left at the cut would join the ellipsis to the character before it.
-    return line[: max(limit, 1) - 1].rstrip(_JOINERS) + "…"
+    return _cut(line, max(limit, 1) - 1) + "…"
+
+
+def _cut(text: str, length: int, *, label: bool = True) -> str:
+    """The first ``length`` characters of ``text`` (already through the rule), through the
+    rule again: a cut can leave a joiner with nothing after it, or a subdivision flag
+    without its cancel tag."""
+    return _character_rules(text[:length], "", label=label)
 
 
 def truncate(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    """``text`` (already through the terminal rule) cut to ``limit`` characters, saying
+    how much was left out."""
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}… {len(text) - limit:,} more characters"
+    return f"{_cut(text, limit, label=False)}… {len(text) - limit:,} more characters"
 
 
 TITLE_MAX_CHARS = 60
@@ -282,9 +303,7 @@ def make_title(text: str, max_chars: int = TITLE_MAX_CHARS) -> str:
         return line
     cut = line[: max_chars - 1]
     space = cut.rfind(" ")
-    if space > max_chars // 2:
-        cut = cut[:space]
-    return cut.rstrip().rstrip(_JOINERS) + "…"
+    return _cut(cut, space if space > max_chars // 2 else len(cut)).rstrip() + "…"
 
 
 SIGNATURE_LIMIT = 100
@@ -299,7 +318,7 @@ def call_signature(name: str, arguments: str, limit: int | None = SIGNATURE_LIMI
     if limit is not None:
         room = max(limit - len(name) - 2, 8)
         if len(inner) > room:
-            inner = inner[: room - 1].rstrip(_JOINERS) + "…"
+            inner = _cut(inner, room - 1) + "…"
     return f"{name}({inner})"
 
 
