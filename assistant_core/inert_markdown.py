@@ -29,6 +29,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from .markdown_tokens import closing, table
 from .text import (
     code_span,
     escape_markdown,
@@ -48,6 +49,10 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _URL_SPECIAL = re.compile(r"([\\&()<>\[\]|`\"{}])")
 _FENCE_INFO = re.compile(r"[^A-Za-z0-9_+#.-]")
 _BACKTICKS = re.compile(r"`+")
+# Without these, Markdown opens no HTML (inline or block), link, autolink, image,
+# reference definition or fenced code block: such an answer is inert as it stands (its
+# paragraphs, lists, quotes and indented code all end at the blank line after it).
+_NEEDS_REBUILD = re.compile(r"[<\[]|```|~~~")
 THEMATIC_BREAK = "___"  # not "---": under a paragraph line that would make it a heading
 
 # Blocks that may follow a paragraph line directly, as they interrupt it in every renderer
@@ -67,8 +72,8 @@ def inert_markdown(answer: str) -> str:
     """``answer`` (Markdown) rebuilt so that no renderer finds HTML, a script link or an
     image in it, whatever it contains; ordinary Markdown keeps its structure."""
     text = for_terminal(answer)
-    if not text.strip():
-        return ""
+    if _NEEDS_REBUILD.search(text) is None:
+        return text.strip("\n")  # inert as it is; parsing would only cost time
     tokens = _parser().parse(text)
     return "\n".join(_Writer().blocks(tokens, tight=False))
 
@@ -82,18 +87,6 @@ def safe_url(href: str) -> bool:
 
 def _destination(href: str) -> str:
     return _URL_SPECIAL.sub(r"\\\1", href)
-
-
-def _closing(tokens: list[Token], index: int) -> int:
-    """Index of the token closing the one at ``index`` (itself for a self-contained one)."""
-    if tokens[index].nesting != 1:
-        return index
-    depth = 0
-    for position in range(index, len(tokens)):
-        depth += tokens[position].nesting
-        if depth == 0:
-            return position
-    return len(tokens) - 1
 
 
 def _interrupts(tokens: list[Token], index: int) -> bool:
@@ -118,7 +111,7 @@ class _Writer:
         previous: str | None = None
         index = 0
         while index < len(tokens):
-            start, end = index, _closing(tokens, index)
+            start, end = index, closing(tokens, index)
             token = tokens[start]
             lines = self.block(tokens, start, end, tight=tight)
             index = end + 1
@@ -169,7 +162,7 @@ class _Writer:
         out: list[str] = []
         index = start + 1
         while index < end:
-            close = _closing(tokens, index)
+            close = closing(tokens, index)
             item = tokens[index]
             if item.type == "list_item_open":
                 if tokens[start].type == "ordered_list_open":
@@ -196,43 +189,18 @@ class _Writer:
         return [fence + language, *lines, fence]
 
     def table_lines(self, tokens: list[Token]) -> list[str]:
-        header: list[str] = []
-        rows: list[list[str]] = []
-        aligns: list[str] = []
-        row: list[str] | None = None
-        in_head = False
-        for index, token in enumerate(tokens):
-            kind = token.type
-            if kind == "thead_open":
-                in_head = True
-            elif kind == "thead_close":
-                in_head = False
-            elif kind == "tr_open":
-                row = []
-            elif kind == "tr_close" and row is not None:
-                if in_head:
-                    header = row
-                else:
-                    rows.append(row)
-                row = None
-            elif kind in ("th_open", "td_open") and row is not None:
-                if in_head:
-                    aligns.append(str(token.attrs.get("style", "")).removeprefix("text-align:"))
-                inline = tokens[index + 1] if tokens[index + 1].type == "inline" else None
-                cell = " ".join(self.inline_lines(inline, in_table=True)) if inline else ""
-                row.append(cell)
-        columns = len(header)
+        cells = table(tokens)
+        columns = len(cells.header)
         if columns == 0:
             return []
+
+        def row(inlines: list[Token | None]) -> str:
+            texts = [" ".join(self.inline_lines(i, in_table=True)) if i else "" for i in inlines]
+            return "| " + " | ".join((texts + [""] * columns)[:columns]) + " |"
+
         delimiter = {"left": ":--", "right": "--:", "center": ":-:"}
-        lines = [
-            "| " + " | ".join(header) + " |",
-            "| " + " | ".join(delimiter.get(a, "---") for a in aligns[:columns]) + " |",
-        ]
-        for cells in rows:
-            cells = (cells + [""] * columns)[:columns]
-            lines.append("| " + " | ".join(cells) + " |")
-        return lines
+        aligns = [delimiter.get(a, "---") for a in cells.aligns[:columns]]
+        return [row(cells.header), "| " + " | ".join(aligns) + " |", *map(row, cells.rows)]
 
     # -- inline ----------------------------------------------------------------------------
     def inline_lines(self, token: Token | None, *, in_table: bool = False) -> list[str]:

@@ -152,7 +152,7 @@ class InvestorApp(App[None]):
         try:
             message = await runtime.add_message(thread_id, text)
         except AssistantError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(one_line(exc, None), severity="error", markup=False)
             return False
         self.main.user_message_added(message)
         self.main.run_started(thread_id)
@@ -175,12 +175,12 @@ class InvestorApp(App[None]):
                     await asyncio.sleep(0)
                     last_yield = time.monotonic()
         except AssistantError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(one_line(exc, None), severity="error", markup=False)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in a lower layer must not take the UI down
             self.notify(
-                f"The run stopped unexpectedly: {type(exc).__name__}: {exc}",
+                f"The run stopped unexpectedly: {type(exc).__name__}: {one_line(exc)}",
                 severity="error",
                 markup=False,
             )
@@ -366,7 +366,8 @@ class InvestorApp(App[None]):
             await self._swap_backend(settings)
         except Exception as exc:  # keep the working set-up
             self.notify(
-                f"Saved, but could not switch now: {exc}. Restart to use it.{note}", markup=False
+                f"Saved, but could not switch now: {one_line(exc)}. Restart to use it.{note}",
+                markup=False,
             )
             return
         self.main.update_title()

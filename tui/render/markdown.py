@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
+from assistant_core import markdown_tokens
 from assistant_core.text import for_terminal
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ class _Renderer:
         index = 0
         while index < len(tokens):
             token = tokens[index]
-            end = _closing(tokens, index)
+            end = markdown_tokens.closing(tokens, index)
             items: list[tuple[Token, int, int]] | None = (
                 [] if record is not None and token.type in LIST_OPENS else None
             )
@@ -256,7 +257,7 @@ class _Renderer:
         entries: list[tuple[str, int, int]] = []
         index = start + 1
         while index < end:
-            close = _closing(tokens, index)
+            close = markdown_tokens.closing(tokens, index)
             if tokens[index].type == "list_item_open":
                 marker = f"{tokens[index].info}{tokens[index].markup} " if ordered else bullet
                 entries.append((marker, index + 1, close))
@@ -303,31 +304,14 @@ class _Renderer:
         return lines
 
     def table(self, tokens: list[Token], width: int) -> Lines:
-        header: list[Text] = []
-        rows: list[list[Text]] = []
-        aligns: list[str] = []
-        row: list[Text] | None = None
-        in_head = False
-        for index, token in enumerate(tokens):
-            if token.type == "thead_open":
-                in_head = True
-            elif token.type == "thead_close":
-                in_head = False
-            elif token.type == "tr_open":
-                row = []
-            elif token.type == "tr_close" and row is not None:
-                if in_head:
-                    header = row
-                else:
-                    rows.append(row)
-                row = None
-            elif token.type in ("th_open", "td_open") and row is not None:
-                style_attr = str(token.attrs.get("style", ""))
-                if in_head:
-                    aligns.append(style_attr.removeprefix("text-align:") or "left")
-                cell_style = self.styles.table_header if in_head else self.styles.text
-                inline = tokens[index + 1] if tokens[index + 1].type == "inline" else None
-                row.append(self.inline(inline, cell_style) if inline else Text("", end=""))
+        cells = markdown_tokens.table(tokens)
+
+        def render(inline: Token | None, style: Style) -> Text:
+            return self.inline(inline, style) if inline else Text("", end="")
+
+        header = [render(cell, self.styles.table_header) for cell in cells.header]
+        rows = [[render(cell, self.styles.text) for cell in row] for row in cells.rows]
+        aligns = [align or "left" for align in cells.aligns]
         return layout_table(header, rows, aligns, width, self.styles.rule)
 
     def wrap(self, text: Text, width: int) -> Lines:
@@ -448,18 +432,6 @@ def _prefixed(prefix: Text, line: Text) -> Text:
     prefix.end = ""
     prefix.append_text(line)
     return prefix
-
-
-def _closing(tokens: list[Token], index: int) -> int:
-    """Index of the token closing the one at ``index`` (itself for a self-contained one)."""
-    if tokens[index].nesting != 1:
-        return index
-    depth = 0
-    for position in range(index, len(tokens)):
-        depth += tokens[position].nesting
-        if depth == 0:
-            return position
-    return len(tokens) - 1
 
 
 def _highlight(text: Text, code: str, language: str) -> None:

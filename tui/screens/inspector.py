@@ -62,7 +62,7 @@ def pretty_json(raw: str | None) -> tuple[str, bool]:
     if raw is None:
         return "", False
     try:
-        # dumps_safe: C1 controls and bidi overrides inside strings stay \u escapes.
+        # The JSON rule of the text policy: exact, with invisible and control characters as \u escapes.
         return dumps_safe(json.loads(raw), indent=2), True
     except (json.JSONDecodeError, TypeError):
         return for_terminal(raw), False
@@ -266,8 +266,9 @@ class InspectorScreen(Screen[None]):
             self.notify("No tool call selected.", markup=False)
             return
         row = record_json(self.selected, self.run_numbers.get(self.selected.run_id))
-        self.app.copy_to_clipboard(json.dumps(row, ensure_ascii=False, indent=2))
-        self.notify(f"Copied {self.selected.call.function.name} call as JSON.", markup=False)
+        self.app.copy_to_clipboard(dumps_safe(row, indent=2))
+        name = one_line(self.selected.call.function.name, 60)
+        self.notify(f"Copied {name} call as JSON.", markup=False)
 
     def action_export(self) -> None:
         if not self.shown:
@@ -276,7 +277,5 @@ class InspectorScreen(Screen[None]):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = exports_dir() / f"tool-calls-{self.thread_id}-{stamp}.jsonl"
         rows = (record_json(record, self.run_numbers.get(record.run_id)) for record in self.shown)
-        paths.write_private_text(
-            path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-        )
+        paths.write_private_text(path, "".join(dumps_safe(row) + "\n" for row in rows))
         self.notify(f"Exported {len(self.shown)} tool calls to {path}", timeout=10, markup=False)
