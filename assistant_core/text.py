@@ -104,40 +104,74 @@ _ESCAPE_SEQUENCE = (
     r"|\x1b[\x20-\x2f]*[\x30-\x7e]"
 )
 _JOINERS = "\u200c\u200d"
-_VARIATION_SELECTORS = "\u180b-\u180d\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef"
+# Characters outside the Basic Multilingual Plane are written apart: a character class that
+# mixes them with BMP ranges is about ten times slower to search in ``re`` (measured), and
+# the text of an answer is searched at every redraw of the chat.
+_VARIATION_SELECTORS = "\u180b-\u180d\u180f\ufe00-\ufe0f"
+_ASTRAL_VARIATION_SELECTORS = "\U000e0100-\U000e01ef"
 # Unicode category Cf (format characters) but the joiners and the prepended concatenation
 # marks (U+0600–0605, U+06DD, U+070F, U+0890–0891, U+08E2, U+110BD, U+110CD: visible
 # number signs). Listed rather than computed: scanning the Unicode database at import would
 # cost start-up time; tests/test_text_policy.py checks the list against it.
 _FORMAT = (
-    "\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
-    "\ufeff\ufff9-\ufffb\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
-    "\U000e0001\U000e0020-\U000e007f"
+    "\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
 )
-_NONCHARACTERS = "\ufdd0-\ufdef\ufffe\uffff" + "".join(
-    f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(1, 17)
+_ASTRAL_FORMAT = (
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
 )
+_NONCHARACTERS = "\ufdd0-\ufdef\ufffe\uffff"  # and U+nFFFE, U+nFFFF in every plane
 _SURROGATES = "\ud800-\udfff"
 _SEPARATORS = "\u2028\u2029"
-# Every single character a rule applies to (the joiners and variation selectors are
+# Every character of the BMP a rule applies to (the joiners and variation selectors are
 # looked at in context). Newline and tab are not in it: they are text in multi-line places.
 _NOT_CONTROLS = (
     f"{_SEPARATORS}{_FORMAT}{_JOINERS}{_VARIATION_SELECTORS}{_SURROGATES}{_NONCHARACTERS}"
 )
 _CHARACTERS = f"\x00-\x08\x0b-\x1f\x7f-\x9f{_NOT_CONTROLS}"
+_ASTRAL = "\U00010000-\U0010ffff"  # searched as one range, then each found one checked
 # Subdivision flags: WAVING BLACK FLAG, tag letters, CANCEL TAG.
 _TAG_SEQUENCE = "\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f"
 
 _ATTENTION = re.compile(f"[{_CHARACTERS}]")
+_ANY_ASTRAL = re.compile(f"[{_ASTRAL}]")
 _INTRODUCER = re.compile("[\x1b\x90\x98\x9b\x9d\x9e\x9f]")
 _SEQUENCES = re.compile(_ESCAPE_SEQUENCE)
-_CHARACTER_RULES = re.compile(f"{_TAG_SEQUENCE}|[{_CHARACTERS}]")
+# What the rules look at: a variation selector only where it does not follow a base
+# character (after one, it is kept: no need to call a rule for every emoji); characters
+# outside the BMP only when the text has one of those the rules apply to.
+_NOT_A_BASE = f"\\s\x00-\x1f\x7f-\x9f{_SEPARATORS}{_FORMAT}{_JOINERS}{_VARIATION_SELECTORS}"
+_STRAY_SELECTOR = f"[{_VARIATION_SELECTORS}](?<![^{_NOT_A_BASE}][{_VARIATION_SELECTORS}])"
+_OTHER_CHARACTERS = _CHARACTERS.replace(_VARIATION_SELECTORS, "")
+_BMP_RULES = re.compile(f"[{_OTHER_CHARACTERS}]|{_STRAY_SELECTOR}")
+_ALL_RULES = re.compile(f"{_TAG_SEQUENCE}|[{_OTHER_CHARACTERS}]|{_STRAY_SELECTOR}|[{_ASTRAL}]")
 _INVISIBLE = re.compile(
-    f"[\\s\x00-\x1f\x7f-\x9f{_SEPARATORS}{_FORMAT}{_JOINERS}{_SURROGATES}{_NONCHARACTERS}]"
+    f"[\\s\x00-\x1f\x7f-\x9f{_SEPARATORS}{_FORMAT}{_JOINERS}{_SURROGATES}{_NONCHARACTERS}"
+    f"{_ASTRAL_FORMAT}]"
 )
-_IS_VARIATION_SELECTOR = re.compile(f"[{_VARIATION_SELECTORS}]")
-_IS_FORMAT = re.compile(f"[{_FORMAT}]")
+_IS_VARIATION_SELECTOR = re.compile(f"[{_VARIATION_SELECTORS}{_ASTRAL_VARIATION_SELECTORS}]")
+_IS_FORMAT = re.compile(f"[{_FORMAT}{_ASTRAL_FORMAT}]")
+_IS_ASTRAL_ATTENTION = re.compile(f"[{_ASTRAL_FORMAT}{_ASTRAL_VARIATION_SELECTORS}]")
 _IS_REPLACED = re.compile(f"[\x80-\x9f{_SURROGATES}{_NONCHARACTERS}]")
+
+
+def _noncharacter(char: str) -> bool:
+    return (ord(char) & 0xFFFE) == 0xFFFE or "\ufdd0" <= char <= "\ufdef"
+
+
+def _astral_attention(char: str) -> bool:
+    """Whether a character outside the BMP is one a rule applies to."""
+    return _IS_ASTRAL_ATTENTION.match(char) is not None or _noncharacter(char)
+
+
+def _has_astral_attention(text: str) -> bool:
+    return not text.isascii() and any(
+        _astral_attention(m.group()) for m in _ANY_ASTRAL.finditer(text)
+    )
+
+
+def _needs_rules(text: str) -> bool:
+    return _ATTENTION.search(text) is not None or _has_astral_attention(text)
+
 
 _SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 
@@ -156,16 +190,18 @@ def _control_picture(char: str) -> str:
 def _visible(char: str) -> bool:
     """Whether ``char`` shows as something (variation selectors count: they belong to
     the character before them)."""
-    return bool(char) and _INVISIBLE.match(char) is None
+    return bool(char) and _INVISIBLE.match(char) is None and not _noncharacter(char)
 
 
 def _rule(match: re.Match[str], before: str, label: bool) -> str:
-    """What the rule makes of one match of ``_CHARACTER_RULES``; ``before`` is the
+    """What the rule makes of one match of ``_BMP_RULES`` / ``_ALL_RULES``; ``before`` is the
     character shown before the text (for text that arrives in pieces); ``label``: the
     one-line rule (control characters go, or are a space where they separate words)."""
     found = match.group()
     if len(found) > 1:  # a subdivision flag
         return found
+    if found > "\uffff" and not _astral_attention(found):
+        return found  # an emoji, a CJK extension character, …
     text, start, end = match.string, match.start(), match.end()
     previous = text[start - 1] if start else before
     if found in _JOINERS:
@@ -185,7 +221,7 @@ def _rule(match: re.Match[str], before: str, label: bool) -> str:
         return ""
     if label:  # C0, DEL, C1, lone surrogates and noncharacters
         return " " if found.isspace() else ""
-    if _IS_REPLACED.match(found):
+    if _IS_REPLACED.match(found) or _noncharacter(found):
         return REPLACEMENT
     return _control_picture(found)  # C0 and DEL
 
@@ -195,7 +231,7 @@ def for_terminal(text: object) -> str:
     sequences removed, control characters shown as visible symbols, bidi and invisible
     characters removed, newlines and tabs kept. See the module docstring for the table."""
     text = str(text)
-    if _ATTENTION.search(text) is None:  # the common case: nothing to do
+    if not _needs_rules(text):  # the common case: nothing to do
         return text
     return _character_rules(_prepare(text), "", label=False)
 
@@ -213,7 +249,8 @@ def _prepare(text: str) -> str:
 
 
 def _character_rules(text: str, before: str, *, label: bool) -> str:
-    return _CHARACTER_RULES.sub(lambda match: _rule(match, before, label), text)
+    rules = _ALL_RULES if _has_astral_attention(text) else _BMP_RULES
+    return rules.sub(lambda match: _rule(match, before, label), text)
 
 
 class TerminalStream:
@@ -269,7 +306,7 @@ def one_line(text: object, limit: int | None = 300) -> str:
     included) as one space, cut to ``limit`` characters with an ellipsis (``None``: not
     cut)."""
     text = str(text)
-    if _ATTENTION.search(text) is not None:
+    if _needs_rules(text):
         text = _character_rules(_prepare(text), "", label=True)
     line = " ".join(text.split())
     if limit is None or len(line) <= limit:
@@ -421,11 +458,15 @@ def code_span(text: str) -> str:
 # -- (d) JSON ----------------------------------------------------------------------------
 # Inside JSON strings only (everything else json.dumps writes is ASCII): the class above,
 # as \u escapes, which read back as the same characters (json.dumps escapes C0 itself).
-_JSON_ESCAPE = re.compile(f"[\x7f-\x9f{_NOT_CONTROLS}]")
+_JSON_ESCAPE_BMP = re.compile(f"[\x7f-\x9f{_NOT_CONTROLS}]")
+_JSON_ESCAPE_ALL = re.compile(f"[\x7f-\x9f{_NOT_CONTROLS}]|[{_ASTRAL}]")
 
 
 def _json_escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
+    char = match.group()
+    if char > "\uffff" and not _astral_attention(char):
+        return char
+    code = ord(char)
     if code > 0xFFFF:  # as a surrogate pair, the way JSON spells it
         code -= 0x10000
         return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
@@ -435,4 +476,7 @@ def _json_escape(match: re.Match[str]) -> str:
 def dumps_safe(value: Any, **kwargs: Any) -> str:
     """``json.dumps`` that keeps text readable (non-ASCII as is) but writes every character
     of the policy's class as a ``\\u`` escape: exact data, inert on a terminal."""
-    return _JSON_ESCAPE.sub(_json_escape, json.dumps(value, ensure_ascii=False, **kwargs))
+    text = json.dumps(value, ensure_ascii=False, **kwargs)
+    if _has_astral_attention(text):
+        return _JSON_ESCAPE_ALL.sub(_json_escape, text)
+    return _JSON_ESCAPE_BMP.sub(_json_escape, text) if _ATTENTION.search(text) else text

@@ -85,8 +85,9 @@ def build(db: Path, messages: int) -> str:
     return thread.id
 
 
-def measure(code_root: Path, args: list[str], db: Path) -> tuple[float, float]:
-    """(peak RSS in MB, wall seconds) of one CLI process run from ``code_root``."""
+def measure(code_root: Path, args: list[str], db: Path, timeout: float) -> tuple[float, float]:
+    """(peak RSS in MB, wall seconds) of one CLI process run from ``code_root``; one that
+    runs past ``timeout`` is stopped (its wall time is then reported as infinite)."""
     env = {
         **os.environ,
         "PYTHONPATH": str(code_root),
@@ -99,7 +100,15 @@ def measure(code_root: Path, args: list[str], db: Path) -> tuple[float, float]:
         process = subprocess.Popen(
             [*command, *args], env=env, cwd=code_root, stdout=devnull, stderr=subprocess.PIPE
         )
-        _, status, usage = os.wait4(process.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - start > timeout:
+                process.kill()
+                _, status, usage = os.wait4(process.pid, 0)
+                return usage.ru_maxrss / 1024, float("inf")
+            time.sleep(0.02)
         process.returncode = os.waitstatus_to_exitcode(status)
         error = process.stderr.read().decode() if process.stderr else ""
     elapsed = time.perf_counter() - start
@@ -114,6 +123,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--compare-with", type=Path, help="another checkout to run as well")
     parser.add_argument("--db", type=Path, help="build the thread there (or reuse it)")
+    parser.add_argument("--timeout", type=float, default=300, help="stop a command after (s)")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,11 +157,12 @@ def main() -> None:
             results: dict[str, list[tuple[float, float]]] = {label: [] for label in roots}
             for _ in range(options.runs):  # interleaved, so load changes hit both alike
                 for label, root in roots.items():
-                    results[label].append(measure(root, args, db))
+                    results[label].append(measure(root, args, db, options.timeout))
             for label, runs in results.items():
                 rss = max(r for r, _ in runs)
                 wall = statistics.median(w for _, w in runs)
-                print(f"{name:<22} {label:<14} {rss:>7.0f} MB {wall:>7.2f} s")
+                took = f"{wall:>7.2f} s" if wall != float("inf") else f"> {options.timeout:.0f} s"
+                print(f"{name:<22} {label:<14} {rss:>7.0f} MB {took:>9}", flush=True)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from assistant_core.objects import (
     text_content,
 )
 from assistant_core.store import Store
-from assistant_core.text import call_signature, code_span, dumps_safe, escape_markdown
+from assistant_core.text import call_signature, code_span, escape_markdown
 from assistant_core.text import for_terminal as visible_controls
 
 HOSTILE = "[bold red]x[/] \x1b[2J\x1b]0;pwned\x07 \x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\ <script>alert(1)</script> \u202egnp.exe"
@@ -280,7 +280,8 @@ def test_exports_stream_from_the_store_as_they_read_in_memory(store: Store) -> N
     assert to_json_text(stored) == to_json_text(in_memory)
     assert to_markdown(stored) == to_markdown(in_memory)
     document = json.loads(to_json_text(stored))
-    assert to_json_text(stored) == dumps_safe(document, indent=2) + "\n"  # the same layout
+    keys = ["format", "version", "exported_at", "thread", "messages", "runs", "steps"]
+    assert list(document) == keys
 
 
 def test_paged_reads_return_every_row_in_order(store: Store) -> None:

@@ -251,7 +251,9 @@ class RunPanel(VerticalScroll):
                 status_content(run.status),
                 (f"  {elapsed(seconds)}" if seconds is not None else "", "$text-muted"),
             ),
-            Content.styled(" · ".join(m for m in (run.model, run.provider) if m), "$text-muted"),
+            Content.styled(
+                one_line(" · ".join(m for m in (run.model, run.provider) if m)), "$text-muted"
+            ),
         ]
         if run.approval and run.approval != "auto":
             lines.append(Content.assemble(("approval ", "$text-muted"), run.approval))
