@@ -6,7 +6,7 @@ must not be read as markup (Rich ``[bold]``, Markdown, HTML) where it is shown.
 
 Stored text is never changed: the rules apply where text is *shown* or *exported*.
 
-The characters concerned are defined once, below (``_ESCAPE_SEQUENCE``, ``_CHARACTERS``).
+The characters concerned are defined once, below (``_ESCAPE_SEQUENCE`` and the sets after it).
 What each target does with them ("picture": the Unicode Control Picture, ␛ ␇ ␀ ␡):
 
 | class                                            | terminal    | label   | Markdown  | JSON     |
