@@ -271,8 +271,17 @@ class InvestorApp(App[None]):
         )
         path = exports_dir() / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}"
         chunks = markdown_chunks(source) if fmt == "md" else json_chunks(source)
-        paths.write_private_chunks(path, chunks)
-        self.notify(f"Exported the thread to {path}", timeout=10, markup=False)
+
+        def write() -> None:  # in a thread: a long thread takes seconds, the UI goes on
+            try:
+                paths.write_private_chunks(path, chunks)
+            except OSError as exc:
+                message, severity = f"Could not export to {path}: {exc.strerror}", "error"
+            else:
+                message, severity = f"Exported the thread to {path}", "information"
+            self.call_from_thread(self.notify, message, severity=severity, timeout=10, markup=False)
+
+        self.run_worker(write, thread=True, group="export", exit_on_error=False)
 
     # -- settings ------------------------------------------------------------------------
     def action_toggle_approval(self) -> None:
