@@ -1,26 +1,39 @@
-"""Export a thread as JSON (complete, reads back) or Markdown (for people).
+"""Export a thread as JSON (complete, reads back) or Markdown (for people), in pieces.
+
+Both formats are written as a stream of text chunks from a :class:`ThreadSource`: a thread
+in the store (:class:`StoredThread`, read a page at a time, so a thread of any length
+exports in bounded memory) or one held in memory (:class:`ThreadExport`, e.g. read back
+from a JSON export).
 
 The JSON export holds every message, run, step and tool call in the Assistants wire form
-(``to_dict``), so ``read_json_export`` rebuilds objects equal to the stored ones.
+(``to_dict``), so ``read_json_export`` rebuilds objects equal to the stored ones; its text
+is exact, with the characters of the text policy written as ``\\u`` escapes.
 
-The Markdown export treats text as data: titles, user messages, tool arguments and errors
-are escaped so that markup in them renders literally; the assistant's answers are Markdown
-by intent and are kept as such, with raw HTML neutralised and unbalanced code fences closed
-so one answer cannot swallow the rest of the file. Control characters and terminal escapes
-are replaced by visible symbols everywhere.
+The Markdown export follows the text policy's Markdown rule (``assistant_core.text``): text
+from users, tools and the web is escaped so that it renders as itself; the assistant's
+answers are Markdown by intent and are rebuilt from their tokens so that they are inert in
+any CommonMark/GFM renderer (``assistant_core.inert_markdown``).
 """
 
 from __future__ import annotations
 
 import json
-import re
-import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .errors import AssistantError
+from .inert_markdown import inert_markdown
 from .objects import Message, Run, RunStep, Thread, ToolCall, now
-from .text import one_line as text_one_line
+from .text import (
+    call_signature,
+    call_summary,
+    code_span,
+    dumps_safe,
+    escape_markdown,
+    format_timestamp,
+    one_line,
+)
 
 EXPORT_FORMAT = "investor-assistant.thread"
 EXPORT_VERSION = 1
@@ -30,15 +43,34 @@ class ExportFormatError(AssistantError):
     """A file that is not a thread export this version can read."""
 
 
-class _ThreadSource(Protocol):
-    def get_thread(self, thread_id: str) -> Thread: ...
-    def list_messages(self, thread_id: str) -> list[Message]: ...
-    def list_runs(self, thread_id: str) -> list[Run]: ...
-    def list_steps(self, run_id: str) -> list[RunStep]: ...
+class ThreadSource(Protocol):
+    """One thread's objects, in order, as an export reads them."""
+
+    thread: Thread
+    exported_at: int
+
+    def counts(self) -> tuple[int, int, int]:
+        """Messages, runs, tool calls."""
+        ...
+
+    def iter_messages(self) -> Iterable[Message]: ...
+    def iter_runs(self) -> Iterable[Run]: ...
+    def iter_steps(self) -> Iterable[RunStep]:
+        """Of all runs, each run's in order."""
+        ...
+
+    def unanswered_runs(self) -> Iterable[Run]:
+        """Runs no message belongs to, oldest first."""
+        ...
+
+    def get_run(self, run_id: str) -> Run | None: ...
+    def tool_calls(self, run_id: str) -> list[ToolCall]: ...
 
 
 @dataclass
 class ThreadExport:
+    """A thread held in memory (read back from a JSON export, or built by a test)."""
+
     thread: Thread
     messages: list[Message]
     runs: list[Run]
@@ -56,43 +88,115 @@ class ThreadExport:
             for call in step.tool_calls
         ]
 
+    def counts(self) -> tuple[int, int, int]:
+        return len(self.messages), len(self.runs), len(self.tool_calls())
 
-def collect_thread(store: _ThreadSource, thread_id: str) -> ThreadExport:
-    """Everything stored about one thread (NotFoundError for an unknown id)."""
+    def iter_messages(self) -> list[Message]:
+        return self.messages
+
+    def iter_runs(self) -> list[Run]:
+        return self.runs
+
+    def iter_steps(self) -> list[RunStep]:
+        return self.steps
+
+    def unanswered_runs(self) -> list[Run]:
+        answered = {m.run_id for m in self.messages if m.run_id}
+        return [run for run in self.runs if run.id not in answered]
+
+    def get_run(self, run_id: str) -> Run | None:
+        return next((run for run in self.runs if run.id == run_id), None)
+
+
+class _Store(Protocol):
+    def get_thread(self, thread_id: str) -> Thread: ...
+    def get_run(self, run_id: str) -> Run: ...
+    def list_messages(self, thread_id: str) -> list[Message]: ...
+    def list_runs(self, thread_id: str) -> list[Run]: ...
+    def list_steps(self, run_id: str) -> list[RunStep]: ...
+    def iter_messages(self, thread_id: str) -> Iterator[Message]: ...
+    def iter_runs(self, thread_id: str, *, unanswered: bool = False) -> Iterator[Run]: ...
+    def thread_counts(self, thread_id: str) -> Any: ...
+    def list_tool_calls(self, *, run_id: str | None = None) -> list[Any]: ...
+
+
+class StoredThread:
+    """A thread in the store, read as it is exported: a page of messages or runs at a time."""
+
+    def __init__(self, store: _Store, thread_id: str) -> None:
+        self.store = store
+        self.thread = store.get_thread(thread_id)  # NotFoundError for an unknown id
+        self.exported_at = now()
+
+    def counts(self) -> tuple[int, int, int]:
+        counts = self.store.thread_counts(self.thread.id)
+        return counts.messages, counts.runs, counts.tool_calls
+
+    def iter_messages(self) -> Iterator[Message]:
+        return self.store.iter_messages(self.thread.id)
+
+    def iter_runs(self) -> Iterator[Run]:
+        return self.store.iter_runs(self.thread.id)
+
+    def iter_steps(self) -> Iterator[RunStep]:
+        for run in self.store.iter_runs(self.thread.id):
+            yield from self.store.list_steps(run.id)
+
+    def unanswered_runs(self) -> Iterator[Run]:
+        return self.store.iter_runs(self.thread.id, unanswered=True)
+
+    def get_run(self, run_id: str) -> Run | None:
+        try:
+            return self.store.get_run(run_id)
+        except AssistantError:
+            return None
+
+    def tool_calls(self, run_id: str) -> list[ToolCall]:
+        return [record.call for record in self.store.list_tool_calls(run_id=run_id)]
+
+
+def collect_thread(store: _Store, thread_id: str) -> ThreadExport:
+    """Everything stored about one thread, in memory (NotFoundError for an unknown id).
+    Exports stream from :class:`StoredThread` instead."""
     thread = store.get_thread(thread_id)
-    messages = store.list_messages(thread_id)
     runs = store.list_runs(thread_id)
-    steps = [step for run in runs for step in store.list_steps(run.id)]
-    return ThreadExport(thread=thread, messages=messages, runs=runs, steps=steps)
+    return ThreadExport(
+        thread=thread,
+        messages=store.list_messages(thread_id),
+        runs=runs,
+        steps=[step for run in runs for step in store.list_steps(run.id)],
+    )
 
 
 # -- JSON ----------------------------------------------------------------------------------
-def to_json_document(export: ThreadExport) -> dict[str, Any]:
-    return {
+def json_chunks(source: ThreadSource) -> Iterator[str]:
+    """The JSON export, in pieces: one document, its header keys on their own lines and
+    each message, run and step as one line (compact: a pretty-printed 50,000-message
+    thread took four times as long to write and made a file twice as large)."""
+    head = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
-        "exported_at": export.exported_at,
-        "thread": export.thread.to_dict(),
-        "messages": [m.to_dict() for m in export.messages],
-        "runs": [r.to_dict() for r in export.runs],
-        "steps": [s.to_dict() for s in export.steps],
+        "exported_at": source.exported_at,
+        "thread": source.thread.to_dict(),
     }
+    yield "{\n" + ",\n".join(f"  {dumps_safe(k)}: {dumps_safe(v)}" for k, v in head.items())
+    lists: tuple[tuple[str, Iterable[Message | Run | RunStep]], ...] = (
+        ("messages", source.iter_messages()),
+        ("runs", source.iter_runs()),
+        ("steps", source.iter_steps()),
+    )
+    for name, items in lists:
+        yield f',\n  "{name}": ['
+        empty = True
+        for item in items:
+            yield ("\n    " if empty else ",\n    ") + dumps_safe(item.to_dict())
+            empty = False
+        yield "]" if empty else "\n  ]"
+    yield "\n}\n"
 
 
-# Characters JSON may carry raw but a terminal could act on (C1 controls such as the
-# one-character CSI, bidi overrides) or a JavaScript reader chokes on (U+2028/9). They can
-# only occur inside JSON strings, where a \u escape means the same.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def dumps_safe(value: Any, **kwargs: Any) -> str:
-    """``json.dumps`` that keeps non-ASCII text readable but no control character raw."""
-    text = json.dumps(value, ensure_ascii=False, **kwargs)
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def to_json_text(export: ThreadExport) -> str:
-    return dumps_safe(to_json_document(export), indent=2) + "\n"
+def to_json_text(source: ThreadSource) -> str:
+    return "".join(json_chunks(source))
 
 
 def read_json_export(text: str | bytes) -> ThreadExport:
@@ -121,216 +225,91 @@ def read_json_export(text: str | bytes) -> ThreadExport:
         raise ExportFormatError(f"damaged thread export: {type(exc).__name__}: {exc}") from None
 
 
-# -- text safety ---------------------------------------------------------------------------
-def _control_table() -> dict[int, str]:
-    table: dict[int, str] = {}
-    for code in range(0x20):
-        if chr(code) not in "\n\t":
-            table[code] = chr(0x2400 + code)  # ␛ for ESC, ␇ for BEL, …: visible, inert
-    table[0x7F] = "\u2421"  # ␡
-    for code in range(0x80, 0xA0):  # C1 controls (0x9b is a one-byte CSI)
-        table[code] = f"\\x{code:02x}"
-    # Bidirectional overrides and isolates can make text read differently than it is.
-    for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)):
-        table[code] = f"<U+{code:04X}>"
-    return table
-
-
-_CONTROL = _control_table()
-
-
-def visible_controls(text: str) -> str:
-    """Replace control characters (ANSI escapes, BEL, CR, C1, bidi overrides) by visible,
-    inert symbols; newlines and tabs stay. CRLF becomes LF first."""
-    return text.replace("\r\n", "\n").translate(_CONTROL)
-
-
-def one_line(text: str, limit: int | None = None) -> str:
-    """``visible_controls`` folded onto one line (for titles, arguments, list rows)."""
-    visible = visible_controls(text)
-    return text_one_line(visible, max(limit, 1) if limit is not None else len(visible) + 1)
-
-
-_MD_ESCAPE = re.compile(r"([\\`*_\[\]<>#|~&!])")
-_MD_LINE_START = re.compile(r"^([+\-=]|\d+[.)])")
-
-
-def escape_markdown(text: str) -> str:
-    """Text that renders as itself in CommonMark/GFM: no emphasis, links, HTML, headings,
-    lists, tables or code from it. Line breaks are kept as hard breaks."""
-    lines = visible_controls(text).split("\n")
-    out: list[str] = []
-    for line in lines:
-        # Leading blanks would make an indented code block (and render as nothing anyway).
-        line = _MD_ESCAPE.sub(r"\\\1", line.lstrip(" \t"))
-        line = _MD_LINE_START.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], line)
-        out.append(line.rstrip(" \t"))
-    # A backslash at the end of a line is a hard line break (the text's own newline).
-    result = []
-    for i, line in enumerate(out):
-        nxt = out[i + 1] if i + 1 < len(out) else None
-        result.append(line + "\\" if line and nxt else line)
-    return "\n".join(result)
-
-
-def code_span(text: str) -> str:
-    """An inline code span holding ``text`` literally, whatever backticks it contains."""
-    flat = one_line(text)
-    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if flat.startswith("`") or flat.endswith("`") or not flat.strip() else ""
-    return f"{fence}{pad}{flat}{pad}{fence}"
-
-
-# A backtick fence's info string may not contain a backtick (CommonMark): "```x`" opens no
-# code block, so the HTML after it must still be neutralised.
-_FENCE = re.compile(r"^ {0,3}(`{3,}(?!.*`)|~{3,})")
-_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
-# A viewer fetches an answer's images when the export is opened, and a prompt-injected
-# model can put data in the URL: show them as text instead.
-_IMAGE_START = re.compile(r"!\[")
-
-
-def safe_markdown(text: str) -> str:
-    """An answer's own Markdown, kept, but unable to inject HTML or leave a fence open."""
-    lines = visible_controls(text).split("\n")
-    fence: str | None = None
-    out: list[str] = []
-    for line in lines:
-        match = _FENCE.match(line)
-        if match:
-            marker = match.group(1)
-            if fence is None:
-                fence = marker
-            elif (
-                marker[0] == fence[0]
-                and len(marker) >= len(fence)
-                and not line.strip()[len(marker) :].strip()  # a closing fence has no info string
-            ):
-                fence = None
-            out.append(line)
-            continue
-        out.append(line if fence else _IMAGE_START.sub(r"!\\[", _HTML_START.sub(r"\\<", line)))
-    if fence is not None:
-        out.append(fence)
-    return "\n".join(out)
-
-
 # -- Markdown ------------------------------------------------------------------------------
-def format_timestamp(ts: float | None, *, seconds: bool = False) -> str:
-    if not ts:
-        return "—"
-    return time.strftime(
-        "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC", time.gmtime(ts)
-    )
+def markdown_chunks(source: ThreadSource) -> Iterator[str]:
+    """The Markdown export, in pieces (one per message or run), ending with one newline."""
+    blank_lines = 0
+    started = False
+    for line in _markdown_lines(source):
+        if not line:
+            blank_lines += 1  # held back: the export ends without blank lines
+            continue
+        yield ("\n" * blank_lines if started else "") + line + "\n"
+        blank_lines, started = 0, True
 
 
-def format_duration(ms: float | None) -> str:
-    if ms is None:
-        return "—"
-    if ms < 1000:
-        return f"{ms:.0f} ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.1f} s"
-    return f"{int(ms // 60_000)} min {ms % 60_000 / 1000:.0f} s"
+def to_markdown(source: ThreadSource) -> str:
+    return "".join(markdown_chunks(source))
 
 
-def call_signature(name: str, arguments: str, limit: int | None = 120) -> str:
-    """``get_ticker(company_name="Apple")`` from a call's raw JSON arguments."""
-    try:
-        args = json.loads(arguments) if arguments and arguments.strip() else {}
-    except json.JSONDecodeError:
-        args = None
-    if isinstance(args, dict):
-        inner = ", ".join(
-            f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in args.items()
-        )
-    else:
-        inner = arguments  # not JSON: show what the model sent
-    return one_line(f"{name}({inner})", limit)
-
-
-def call_summary(call: ToolCall) -> str:
-    """status · duration · source (· cached), for one-line displays."""
-    parts: list[str] = [call.status]
-    if call.duration_ms is not None:
-        parts.append(format_duration(call.duration_ms))
-    if call.source:
-        parts.append(call.source)
-    if call.cache_hit:
-        parts.append("cached")
-    return " · ".join(parts)
-
-
-def to_markdown(export: ThreadExport) -> str:
-    thread = export.thread
-    title = thread.title or "Untitled thread"
-    calls_total = len(export.tool_calls())
-    out = [
-        f"# {escape_markdown(one_line(title))}",
+def _markdown_lines(source: ThreadSource) -> Iterator[str]:
+    """The export's lines; an answer comes as one multi-line piece."""
+    thread = source.thread
+    messages, runs, calls = source.counts()
+    yield from [
+        f"# {escape_markdown(one_line(thread.title or 'Untitled thread', None))}",
         "",
         f"- Thread: {code_span(thread.id)}",
         f"- Created: {format_timestamp(thread.created_at)}",
         f"- Last activity: {format_timestamp(thread.updated_at or thread.created_at)}",
-        f"- Exported: {format_timestamp(export.exported_at)}",
-        f"- Messages: {len(export.messages)} · Runs: {len(export.runs)} · Tool calls: {calls_total}",
+        f"- Exported: {format_timestamp(source.exported_at)}",
+        f"- Messages: {messages} · Runs: {runs} · Tool calls: {calls}",
         "",
     ]
     if thread.summary:
-        out += ["> **Summary of earlier turns:** " + escape_markdown(one_line(thread.summary)), ""]
+        summary = escape_markdown(one_line(thread.summary, None))
+        yield from ["> **Summary of earlier turns:** " + summary, ""]
 
-    runs_by_id = {run.id: run for run in export.runs}
-    answered = {m.run_id for m in export.messages if m.run_id}
     # A run that never wrote a message (failed or cancelled before answering) goes after
     # the last message created before it.
-    orphans: dict[int, list[Run]] = {}
-    for run in export.runs:
-        if run.id not in answered:
-            at = max(
-                (i for i, m in enumerate(export.messages) if m.created_at <= run.created_at),
-                default=-1,
-            )
-            orphans.setdefault(at, []).append(run)
+    unanswered = iter(source.unanswered_runs())
+    waiting = next(unanswered, None)
+    for message in source.iter_messages():
+        while waiting is not None and waiting.created_at < message.created_at:
+            yield from _unanswered_run_lines(source, waiting)
+            waiting = next(unanswered, None)
+        yield from _message_lines(source, message)
+    while waiting is not None:
+        yield from _unanswered_run_lines(source, waiting)
+        waiting = next(unanswered, None)
 
-    def emit_run(run: Run) -> None:
-        out.append(f"*Run {code_span(run.id)} · {run.status} · {escape_markdown(run.model)}*")
-        out.append("")
-        for call in export.tool_calls(run.id):
-            signature = call_signature(call.function.name, call.function.arguments, None)
-            line = f"- {code_span(signature)} → {escape_markdown(call_summary(call))}"
-            if call.error:
-                line += f" — error: {escape_markdown(one_line(call.error, 300))}"
-            out.append(line)
-        if export.tool_calls(run.id):
-            out.append("")
-        if run.last_error:
-            out.extend(
-                [
-                    f"> **{escape_markdown(run.last_error.code)}:** "
-                    f"{escape_markdown(one_line(run.last_error.message))}",
-                    "",
-                ]
-            )
-        if run.incomplete_details:
-            reason = str(run.incomplete_details.get("reason", ""))
-            out.extend([f"> **incomplete:** {escape_markdown(one_line(reason))}", ""])
 
-    def emit_orphans(at: int) -> None:
-        for run in orphans.get(at, []):
-            out.extend(["---", "", "### Run without an answer", ""])
-            emit_run(run)
+def _message_lines(source: ThreadSource, message: Message) -> Iterator[str]:
+    who = "You" if message.role == "user" else "Assistant"
+    status = "" if message.status == "completed" else f" ({message.status})"
+    yield from ["---", "", f"## {who} · {format_timestamp(message.created_at)}{status}", ""]
+    if message.role == "user":
+        yield from [escape_markdown(message.text), ""]
+        return
+    run = source.get_run(message.run_id) if message.run_id else None
+    if run is not None:
+        yield from _run_lines(source, run)
+    yield from [inert_markdown(message.text), ""]
 
-    emit_orphans(-1)
-    for index, message in enumerate(export.messages):
-        who = "You" if message.role == "user" else "Assistant"
-        status = "" if message.status == "completed" else f" ({message.status})"
-        out += ["---", "", f"## {who} · {format_timestamp(message.created_at)}{status}", ""]
-        answer_run = runs_by_id.get(message.run_id or "")
-        if message.role == "assistant" and answer_run is not None:
-            emit_run(answer_run)
-        if message.role == "user":
-            out += [escape_markdown(message.text), ""]
-        else:
-            out += [safe_markdown(message.text), ""]
-        emit_orphans(index)
-    return "\n".join(out).rstrip("\n") + "\n"
+
+def _unanswered_run_lines(source: ThreadSource, run: Run) -> Iterator[str]:
+    yield from ["---", "", "### Run without an answer", ""]
+    yield from _run_lines(source, run)
+
+
+def _run_lines(source: ThreadSource, run: Run) -> Iterator[str]:
+    yield f"*Run {code_span(run.id)} · {run.status} · {escape_markdown(one_line(run.model))}*"
+    yield ""
+    calls = source.tool_calls(run.id)
+    for call in calls:
+        signature = call_signature(call.function.name, call.function.arguments, None)
+        line = f"- {code_span(signature)} → {escape_markdown(call_summary(call))}"
+        if call.error:
+            line += f" — error: {escape_markdown(one_line(call.error, 300))}"
+        yield line
+    if calls:
+        yield ""
+    if run.last_error:
+        yield (
+            f"> **{escape_markdown(one_line(run.last_error.code))}:** "
+            f"{escape_markdown(one_line(run.last_error.message, None))}"
+        )
+        yield ""
+    if run.incomplete_details:
+        reason = str(run.incomplete_details.get("reason", ""))
+        yield from [f"> **incomplete:** {escape_markdown(one_line(reason, None))}", ""]

@@ -19,6 +19,7 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -130,6 +131,12 @@ def write_private_text(path: Path, text: str, *, create_parent: bool = False) ->
     app's own, whose directory may be created; otherwise a missing directory is an error
     (FileNotFoundError), as is a target that is a directory, FIFO or device (OSError). Each
     error's ``strerror`` says what is wrong in a few words, without the path."""
+    write_private_chunks(path, (text,), create_parent=create_parent)
+
+
+def write_private_chunks(path: Path, chunks: Iterable[str], *, create_parent: bool = False) -> None:
+    """:func:`write_private_text` for text produced in pieces (a long export): written as
+    they come, the file replaced only once all of them are written."""
     if create_parent:
         private_dir(path.parent)
     else:
@@ -144,7 +151,8 @@ def write_private_text(path: Path, text: str, *, create_parent: bool = False) ->
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)  # a symlink at ``path`` is replaced, never followed

@@ -12,10 +12,8 @@ migrations are in ``store_schema``.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +50,7 @@ from .store_schema import (
     is_damage,
     open_database,
 )
+from .text import make_title, one_line
 
 DEFAULT_ASSISTANT_NAME = "Investor Assistant"
 DEFAULT_INSTRUCTIONS = (
@@ -65,13 +64,15 @@ INTERRUPTED_MESSAGE = "the app stopped before this run finished"
 INTERRUPTED_CODE = "app_stopped"
 STRAY_MESSAGE = "left unfinished when its run ended (a write failed while the run closed)"
 
-TITLE_MAX_CHARS = 60
 # Trigram search needs at least three characters; shorter filters scan with LIKE.
 _MIN_FTS_CHARS = 3
 _DEFAULT_ASSISTANT_KEY = "default_assistant_id"
 _UNFINISHED_CALL_STATUSES = frozenset({"queued", "awaiting_approval", "running"})
 _MAX_SEQ = 2**63 - 1
 _IN_CHUNK = 500  # ids per "IN (…)" list, well under SQLite's limit on parameters
+# Rows per page of the paged reads (iter_messages, iter_runs): bounded memory, and the
+# lock is free between pages.
+PAGE_ROWS = 500
 
 T = TypeVar("T", bound=_Obj)
 
@@ -88,6 +89,13 @@ class MessageRow:
     text: str
 
 
+@dataclass(frozen=True)
+class ThreadCounts:
+    messages: int
+    runs: int
+    tool_calls: int
+
+
 @dataclass
 class ToolCallRecord:
     """A tool call with where it happened, for the tool-call log / inspector."""
@@ -97,43 +105,6 @@ class ToolCallRecord:
     run_id: str
     thread_id: str
     created_at: int
-
-
-# -- titles ------------------------------------------------------------------------------
-_KEEP_FORMAT_CHARS = {"\u200c", "\u200d"}  # (non-)joiners: part of emoji and some scripts
-# Terminal escape sequences (CSI like ESC[31m, and OSC like ESC]8;;url BEL), with their 7-bit
-# or one-byte C1 introducers (U+009B CSI; U+009D OSC, ended by BEL, ST or U+009C): dropping
-# only the introducer would leave their parameters in the title.
-_ESCAPE_SEQUENCE = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
-    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-)
-
-
-def clean_line(text: str) -> str:
-    """One line of plain text: whitespace runs collapsed to one space, control and
-    format characters (escape sequences' ESC, bidi overrides) removed."""
-    chars = []
-    for ch in _ESCAPE_SEQUENCE.sub("", text):
-        if ch.isspace():
-            chars.append(" ")
-        elif unicodedata.category(ch) in ("Cc", "Cf") and ch not in _KEEP_FORMAT_CHARS:
-            continue
-        else:
-            chars.append(ch)
-    return " ".join("".join(chars).split())
-
-
-def make_title(text: str, max_chars: int = TITLE_MAX_CHARS) -> str:
-    """A thread title from a message: its first non-blank line, cut at a word boundary."""
-    line = next((c for c in map(clean_line, text.splitlines()) if c), "")
-    if len(line) <= max_chars:
-        return line
-    cut = line[: max_chars - 1]
-    space = cut.rfind(" ")
-    if space > max_chars // 2:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -333,7 +304,7 @@ class Store(ApiStore):
             id=new_id("thread"),
             created_at=created,
             metadata=dict(metadata or {}),
-            title=clean_line(title),
+            title=one_line(title, None),
             updated_at=created,
             origin=origin,
         )
@@ -370,7 +341,7 @@ class Store(ApiStore):
     def rename_thread(self, thread_id: str, title: str) -> Thread:
         with self._write() as db:
             cursor = db.execute(
-                "UPDATE threads SET title = ? WHERE id = ?", (clean_line(title), thread_id)
+                "UPDATE threads SET title = ? WHERE id = ?", (one_line(title, None), thread_id)
             )
             if cursor.rowcount == 0:
                 raise NotFoundError("thread", thread_id)
@@ -582,6 +553,58 @@ class Store(ApiStore):
                 "SELECT count(*) FROM messages WHERE thread_id = ?", (thread_id,)
             ).fetchone()
         return int(count)
+
+    def thread_counts(self, thread_id: str) -> ThreadCounts:
+        with self._read() as db:
+            self._require(db, "threads", "thread", thread_id)
+            counts = [
+                db.execute(
+                    f"SELECT count(*) FROM {table} WHERE thread_id = ?", (thread_id,)
+                ).fetchone()[0]
+                for table in ("messages", "runs", "tool_calls")
+            ]
+        return ThreadCounts(*counts)
+
+    # -- paged reads: a thread of any length in bounded memory ---------------------------
+    def iter_messages(self, thread_id: str, page: int = PAGE_ROWS) -> Iterator[Message]:
+        """Every message of the thread, oldest first, read ``page`` rows at a time."""
+        self.get_thread(thread_id)  # NotFoundError before the first page, not during it
+        sql = "SELECT seq, data FROM messages WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+        for (data,) in self._pages(sql, (thread_id,), page):
+            yield Message.from_dict(json.loads(data))
+
+    def iter_runs(
+        self, thread_id: str, *, unanswered: bool = False, page: int = PAGE_ROWS
+    ) -> Iterator[Run]:
+        """Every run of the thread, oldest first, read ``page`` rows at a time; with
+        ``unanswered``, only the runs no message belongs to (failed or cancelled before
+        they wrote one)."""
+        self.get_thread(thread_id)
+        where = "thread_id = ?"
+        params: tuple[str, ...] = (thread_id,)
+        if unanswered:
+            where += (
+                " AND id NOT IN (SELECT run_id FROM messages"
+                " WHERE thread_id = ? AND run_id IS NOT NULL)"
+            )
+            params += (thread_id,)
+        sql = f"SELECT seq, data FROM runs WHERE {where} AND seq > ? ORDER BY seq LIMIT ?"
+        for (data,) in self._pages(sql, params, page):
+            yield Run.from_dict(json.loads(data))
+
+    def _pages(self, sql: str, params: tuple[Any, ...], page: int) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``sql`` after its first column (``seq``), a page at a time. ``sql``
+        ends with ``seq > ? ORDER BY seq LIMIT ?``; the lock is released between pages, so
+        a long read never holds up a writer of this process."""
+        after = 0
+        while True:
+            with self._read() as db:
+                rows = db.execute(sql, (*params, after, page)).fetchall()
+            for row in rows:
+                yield tuple(row[1:])
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
 
     @staticmethod
     def _require(db: sqlite3.Connection, table: str, kind: str, object_id: str) -> None:

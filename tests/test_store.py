@@ -28,9 +28,8 @@ from assistant_core.store import (
     DEFAULT_ASSISTANT_NAME,
     DEFAULT_INSTRUCTIONS,
     Store,
-    clean_line,
-    make_title,
 )
+from assistant_core.text import make_title, one_line
 
 
 @pytest.fixture
@@ -202,7 +201,7 @@ def test_make_title_cuts_long_lines_at_a_word() -> None:
     assert not title[:-1].endswith(" ")
     assert make_title("x" * 100) == "x" * 59 + "…"
     assert make_title("   \n \t ") == ""
-    assert clean_line("a\u202eb\x1b]8;;http://x\x07link\x1b]8;;\x07\u200dc") == "ablink\u200dc"
+    assert one_line("a\u202eb\x1b]8;;http://x\x07link\x1b]8;;\x07\u200dc", None) == "ablink\u200dc"
 
 
 def test_list_threads_by_last_activity(store: Store) -> None:

@@ -26,6 +26,7 @@ from textual.notifications import SeverityLevel
 from assistant_core import paths
 from assistant_core.errors import AssistantError, StoreError
 from assistant_core.redact import redact
+from assistant_core.text import for_terminal, one_line
 
 from .screens.start import StartScreen
 
@@ -157,7 +158,6 @@ class InvestorApp(App[None]):
     def database_failed(self, error: StoreError) -> None:
         """Show the store's message on a screen of its own; quitting exits with code 2 and
         the command line prints the message again once the terminal is restored."""
-        from .render.safe_text import sanitize_inline
         from .screens.failure import FailureScreen
 
         if self.start_error is None:
@@ -165,7 +165,7 @@ class InvestorApp(App[None]):
         if isinstance(self.screen, FailureScreen):
             return
         title = "The thread database cannot be used"
-        self.push_screen(FailureScreen(title, sanitize_inline(str(error))))
+        self.push_screen(FailureScreen(title, for_terminal(str(error))))
 
     async def on_unmount(self) -> None:
         if self.close_session and self.session is not None:
@@ -182,7 +182,7 @@ class InvestorApp(App[None]):
         try:
             message = await runtime.add_message(thread_id, text)
         except AssistantError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(one_line(exc, None), severity="error", markup=False)
             return False
         self.main.user_message_added(message)
         self.main.run_started(thread_id)
@@ -205,12 +205,12 @@ class InvestorApp(App[None]):
                     await asyncio.sleep(0)
                     last_yield = time.monotonic()
         except AssistantError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(one_line(exc, None), severity="error", markup=False)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in a lower layer must not take the UI down
             self.notify(
-                f"The run stopped unexpectedly: {type(exc).__name__}: {exc}",
+                f"The run stopped unexpectedly: {type(exc).__name__}: {one_line(exc)}",
                 severity="error",
                 markup=False,
             )
@@ -230,10 +230,8 @@ class InvestorApp(App[None]):
         drain = getattr(self.session.market, "drain_warnings", None)
         if drain is None:
             return
-        from .render.safe_text import sanitize_inline
-
         for warning in drain():
-            text = sanitize_inline(warning)
+            text = one_line(warning)
             if text in self._warnings_shown:  # e.g. "locked" again at every write
                 continue
             self._warnings_shown.add(text)
@@ -302,7 +300,7 @@ class InvestorApp(App[None]):
         self.push_screen(InspectorScreen(self.session.store, main.thread_id, title=title))
 
     def export_thread(self, fmt: str) -> None:
-        from assistant_core.export import collect_thread, to_json_text, to_markdown
+        from assistant_core.export import StoredThread, json_chunks, markdown_chunks
 
         from .screens.inspector import exports_dir
 
@@ -310,16 +308,27 @@ class InvestorApp(App[None]):
         if thread_id is None:
             self.notify("No thread to export yet.", markup=False)
             return
-        export = collect_thread(self.session.store, thread_id)
-        text = to_markdown(export) if fmt == "md" else to_json_text(export)
+        source = StoredThread(self.session.store, thread_id)
         slug = (
-            re.sub(r"[^A-Za-z0-9]+", "-", export.thread.title).strip("-").lower()[:40] or "thread"
+            re.sub(r"[^A-Za-z0-9]+", "-", source.thread.title).strip("-").lower()[:40] or "thread"
         )
         path = exports_dir() / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}"
-        paths.write_private_text(path, text)
-        from .browser import offer_export
+        chunks = markdown_chunks(source) if fmt == "md" else json_chunks(source)
 
-        offer_export(self, path, "Exported the thread")
+        def write() -> None:  # in a thread: a long thread takes seconds, the UI goes on
+            try:
+                paths.write_private_chunks(path, chunks)
+            except OSError as exc:
+                message = f"Could not export to {path}: {exc.strerror}"
+                self.call_from_thread(
+                    self.notify, message, severity="error", timeout=10, markup=False
+                )
+            else:
+                from .browser import offer_export
+
+                self.call_from_thread(offer_export, self, path, "Exported the thread")
+
+        self.run_worker(write, thread=True, group="export", exit_on_error=False)
 
     # -- settings ------------------------------------------------------------------------
     def action_toggle_approval(self) -> None:

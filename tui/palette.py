@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
 
-from .panels.fmt import one_line
+from assistant_core.text import one_line
+
 from .panels.thread_list import UNTITLED
 
 if TYPE_CHECKING:

@@ -14,27 +14,30 @@ from markdown_it import MarkdownIt
 from assistant_core.errors import NotFoundError
 from assistant_core.export import (
     ExportFormatError,
-    call_signature,
-    code_span,
+    StoredThread,
+    ThreadExport,
     collect_thread,
-    escape_markdown,
     read_json_export,
-    safe_markdown,
     to_json_text,
     to_markdown,
-    visible_controls,
 )
+from assistant_core.inert_markdown import inert_markdown as safe_markdown
 from assistant_core.objects import (
     FunctionCall,
     LastError,
+    Message,
     Run,
     RunStep,
+    Thread,
     ToolCall,
     Usage,
     new_id,
     now,
+    text_content,
 )
 from assistant_core.store import Store
+from assistant_core.text import call_signature, code_span, escape_markdown
+from assistant_core.text import for_terminal as visible_controls
 
 HOSTILE = "[bold red]x[/] \x1b[2J\x1b]0;pwned\x07 \x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\ <script>alert(1)</script> \u202egnp.exe"
 
@@ -265,3 +268,66 @@ def test_call_signature() -> None:
     assert call_signature("f", "") == "f()"
     assert "\x1b" not in call_signature("f", '{"a": "\\u001b[31m"}')
     assert len(call_signature("f", json.dumps({"a": "x" * 500}), 50)) == 50
+
+
+# -- streaming from the store ------------------------------------------------------------------
+def test_exports_stream_from_the_store_as_they_read_in_memory(store: Store) -> None:
+    """StoredThread (paged reads) and the in-memory thread give the same files."""
+    thread_id = make_thread(store)
+    stored = StoredThread(store, thread_id)
+    in_memory = collect_thread(store, thread_id)
+    in_memory.exported_at = stored.exported_at
+    assert to_json_text(stored) == to_json_text(in_memory)
+    assert to_markdown(stored) == to_markdown(in_memory)
+    document = json.loads(to_json_text(stored))
+    keys = ["format", "version", "exported_at", "thread", "messages", "runs", "steps"]
+    assert list(document) == keys
+
+
+def test_paged_reads_return_every_row_in_order(store: Store) -> None:
+    thread_id = make_thread(store)
+    for _ in range(5):
+        store.add_message(thread_id, "user", "more")
+    assert list(store.iter_messages(thread_id, page=2)) == store.list_messages(thread_id)
+    assert list(store.iter_runs(thread_id, page=1)) == store.list_runs(thread_id)
+    [unanswered] = store.iter_runs(thread_id, unanswered=True, page=1)
+    assert unanswered.status == "failed" and unanswered.last_error is not None
+    counts = store.thread_counts(thread_id)
+    assert (counts.messages, counts.runs, counts.tool_calls) == (8, 2, 2)
+    with pytest.raises(NotFoundError):
+        next(store.iter_messages("thread_nope"))
+    with pytest.raises(NotFoundError):
+        StoredThread(store, "thread_nope")
+
+
+def test_a_run_without_an_answer_goes_after_the_last_message_before_it() -> None:
+    thread = Thread(new_id("thread"), 0, title="t")
+
+    def message(at: int, text: str, run_id: str | None = None) -> Message:
+        role = "assistant" if run_id else "user"
+        return Message(new_id("message"), at, thread.id, role, text_content(text), run_id=run_id)
+
+    def run(at: int) -> Run:
+        return Run(new_id("run"), at, thread.id, "asst", "m", status="failed")
+
+    early, answered, between, late = run(0), run(3), run(4), run(9)
+    export = ThreadExport(
+        thread,
+        [message(1, "first"), message(3, "answer", answered.id), message(5, "second")],
+        [early, answered, between, late],
+        [],
+    )
+    order = [
+        line
+        for line in to_markdown(export).splitlines()
+        if line.startswith("*Run") or line in ("first", "answer", "second")
+    ]
+    assert order == [
+        f"*Run `{early.id}` · failed · m*",
+        "first",
+        f"*Run `{answered.id}` · failed · m*",
+        "answer",
+        f"*Run `{between.id}` · failed · m*",
+        "second",
+        f"*Run `{late.id}` · failed · m*",
+    ]

@@ -28,22 +28,12 @@ from assistant_core.export import (
     to_markdown,
 )
 from assistant_core.market import MarketData
-from assistant_core.objects import (
-    FunctionCall,
-    LastError,
-    Message,
-    Run,
-    RunStep,
-    Thread,
-    ToolCall,
-    new_id,
-    now,
-    text_content,
-)
 from assistant_core.runtime import RetryPolicy, Runtime
 from assistant_core.store import Store
+from assistant_core.text import for_terminal, one_line
 from tests.support.openai_replay import ReplayServer, ToolCallSpec, chat_stream
 from tests.support.scripted_backend import ScriptedBackend, text_turn, tool_outputs, tool_turn
+from tests.support.text_policy import hostile_export
 
 from .patched_cli import HOSTILE_HEADLINE, hostile_news
 from .processes import cli_env, run_cli
@@ -369,75 +359,6 @@ def test_thread_titles_drop_whole_escape_sequences(tmp_path: Path) -> None:
 # ==============================================================================================
 # Exports
 # ==============================================================================================
-def hostile_export(text: str, *, answer: bool = True) -> ThreadExport:
-    """A thread in which ``text`` is everywhere a user, a model, a tool or the web can put
-    text (the model name and error codes are the app's own and stay plain)."""
-    stamp = now()
-    thread = Thread(
-        id=new_id("thread"), created_at=stamp, title=text, updated_at=stamp, summary=text
-    )
-    run = Run(
-        id=new_id("run"),
-        created_at=stamp,
-        thread_id=thread.id,
-        assistant_id="asst_x",
-        model="gpt-test",
-        status="failed",
-        last_error=LastError("server_error", text),
-    )
-    call = ToolCall(
-        id=new_id("call"),
-        function=FunctionCall(name=text or "f", arguments=text, output=text),
-        status="error",
-        is_error=True,
-        error=text,
-        source="yahoo",
-    )
-    good = ToolCall(
-        id=new_id("call"),
-        function=FunctionCall(
-            name="get_ticker",
-            arguments=json.dumps({"company_name": text}),
-            output=json.dumps({"data": text}),
-        ),
-        status="completed",
-    )
-    step = RunStep(
-        id=new_id("step"),
-        created_at=stamp,
-        run_id=run.id,
-        thread_id=thread.id,
-        assistant_id="asst_x",
-        type="tool_calls",
-        status="completed",
-        tool_calls=[call, good],
-    )
-    messages = [
-        Message(
-            id=new_id("message"),
-            created_at=stamp,
-            thread_id=thread.id,
-            role="user",
-            content=text_content(text),
-        ),
-    ]
-    if answer:
-        messages.append(
-            Message(
-                id=new_id("message"),
-                created_at=stamp,
-                thread_id=thread.id,
-                role="assistant",
-                content=text_content(text),
-                run_id=run.id,
-                status="incomplete",
-            )
-        )
-    return ThreadExport(
-        thread=thread, messages=messages, runs=[run], steps=[step], exported_at=stamp
-    )
-
-
 def assert_markdown_safe(markdown: str) -> None:
     """Nothing a terminal acts on (``cat`` of the file), nothing a viewer runs."""
     assert_inert(markdown, "the Markdown export")
@@ -576,13 +497,13 @@ def test_random_text_through_chat_rendering_and_exports(text: str) -> None:
     widgets = pytest.importorskip("tui.widgets", reason="the TUI widgets are not built yet")
     from tui.render import markdown as md_render
 
-    clean = widgets.sanitize(text)
+    clean = for_terminal(text)
     assert_inert(clean, "sanitize()")
     safe = widgets.safe_text(text)
     assert safe.plain == clean and not safe.spans  # markup is never parsed
     rendered = md_render.render(clean, 60, md_render.MarkdownStyles())
     assert_inert(rendered.plain, "the chat's Markdown rendering")
-    inline = widgets.sanitize_inline(text)
+    inline = one_line(text)
     assert "\n" not in inline and "\t" not in inline
 
     export = hostile_export(text)

@@ -413,3 +413,29 @@ async def test_session_factory_is_built_after_the_first_frame(tmp_path) -> None:
         await wait_for(pilot, lambda: app.start_error is not None)
     assert isinstance(app.start_error, ConfigError)
     assert app.return_code == 2
+
+
+async def test_exports_from_the_app_are_written_in_the_background(
+    make_demo_session: Callable[..., Session],
+) -> None:
+    """Ctrl+P → Export thread: both files appear under the data directory's exports/, are
+    private, and say where they are; the JSON reads back."""
+    from assistant_core import paths
+    from assistant_core.export import read_json_export
+
+    session = make_demo_session()
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        thread_id = await ask_and_wait(pilot, "Should I buy Apple? [bold]x[/bold] \u202e")
+        exports = paths.data_dir() / "exports"
+        for fmt in ("md", "json"):
+            app.export_thread(fmt)
+            await wait_for(pilot, lambda fmt=fmt: any(exports.glob(f"*.{fmt}")))
+            await app.workers.wait_for_complete()
+            [path] = exports.glob(f"*.{fmt}")
+            assert path.stat().st_mode & 0o777 == 0o600
+            await wait_for(pilot, lambda path=path: str(path) in str(list(app._notifications)))
+        back = read_json_export(next(exports.glob("*.json")).read_text())
+        assert back.thread.id == thread_id and len(back.messages) == 2
+        markdown = next(exports.glob("*.md")).read_text()
+        assert "\u202e" not in markdown and "\\[bold\\]x\\[/bold\\]" in markdown

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from rich.cells import cell_len
 
 from assistant_core import numfmt
+from assistant_core.text import call_signature, format_duration
 from tui.render import markdown as md_render
 from tui.render.markdown import MarkdownStyles, finished_prefix_length
 from tui.widgets.message import split_units
@@ -20,7 +21,6 @@ from tui.widgets.tables import (
     kv_table,
     statement_table,
 )
-from tui.widgets.tool_card import call_signature, format_duration
 
 from .chat_helpers import KV, LIST, TABLE
 

@@ -6,9 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.text import Text
 
+from assistant_core.text import for_terminal as sanitize
+from assistant_core.text import one_line as sanitize_inline
+from assistant_core.text import truncate
 from tui.render import markdown as md_render
 from tui.render.markdown import MarkdownStyles
-from tui.render.safe_text import safe_text, sanitize, sanitize_inline, truncate
+from tui.render.safe_text import safe_text
 
 HOSTILE = (
     "[bold]x[/] [link=http://evil]click[/link] "

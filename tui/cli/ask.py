@@ -24,15 +24,15 @@ from typing import Any
 from assistant_core import events as ev
 from assistant_core.config import Settings, check_provider
 from assistant_core.errors import AssistantError, ConfigError
-from assistant_core.export import call_signature, call_summary, dumps_safe, one_line
 from assistant_core.objects import LastError, Run, RunStep
 from assistant_core.runtime.storage import DATABASE_DAMAGED
 from assistant_core.session import Session, build_session, check_reachable
 from assistant_core.surrogates import from_os, scrub
+from assistant_core.text import TerminalStream, call_signature, call_summary, dumps_safe, one_line
 
 from .common import load_cli_settings
 from .exit_codes import EXIT_BY_SIGNAL, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from .output import Output, safe
+from .output import Output
 
 PROG = "investor-assistant"
 CANCEL_GRACE_S = 10.0
@@ -105,6 +105,8 @@ class _State:
     grace_timer: asyncio.TimerHandle | None = None
     retry_shown: dict[str, Any] | None = None
     produced: bool = False  # the model sent something (text or tool calls)
+    # The answer as it streams, through the text policy (a delta may end mid-sequence).
+    answer: TerminalStream = field(default_factory=TerminalStream)
 
 
 class AskRun:
@@ -232,7 +234,9 @@ class AskRun:
             if self.state.after_tool_line:
                 self.output.write("\n")  # a blank line between the tool calls and the answer
                 self.state.after_tool_line = False
-            self.output.write(safe(event.data.value))
+            self.output.write(self.state.answer.feed(event.data.value))
+        elif isinstance(event, (ev.MessageCompleted, ev.MessageIncomplete)):
+            self.output.write(self.state.answer.flush())
         elif (
             isinstance(event, ev.StepEvent)
             and event.data.type == "tool_calls"
@@ -305,6 +309,7 @@ class AskRun:
         state = self.state
         out = self.output
         if not self.json_mode:
+            out.write(state.answer.flush())  # an answer cut off mid-stream
             out.end_line()
         run = state.run
         if run is not None:

@@ -4,15 +4,16 @@ database the settings point at, writing a private file the user named."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from assistant_core import paths
 from assistant_core.config import Settings, load_settings
 from assistant_core.errors import AssistantError
-from assistant_core.export import one_line
 from assistant_core.session import open_store as open_settings_store
 from assistant_core.store import Store
+from assistant_core.text import one_line
 
 
 def load_cli_settings(flags: dict[str, Any]) -> Settings:
@@ -33,11 +34,12 @@ def open_store(flags: dict[str, Any]) -> Store:
     return open_settings_store(load_cli_settings(flags))
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write an export readable by the user only: threads are private research. No
-    directory is created for it: a typo in -o must not leave directories behind."""
+def write_private(path: Path, chunks: Iterable[str]) -> None:
+    """Write an export (in pieces) readable by the user only: threads are private
+    research. No directory is created for it: a typo in -o must not leave directories
+    behind."""
     try:
-        paths.write_private_text(path, text)
+        paths.write_private_chunks(path, chunks)
     except OSError as exc:
         raise AssistantError(
             f"cannot write {path}: {exc.strerror}; choose another -o FILE"

@@ -8,7 +8,6 @@ from typing import Any
 from assistant_core.config import Settings, check_provider
 from assistant_core.config_file import Edit, FileKey, set_value, unset_value
 from assistant_core.errors import ConfigError
-from assistant_core.export import one_line
 from assistant_core.logs import log_path
 from assistant_core.session import provider_label
 from assistant_core.settings_spec import (
@@ -18,6 +17,7 @@ from assistant_core.settings_spec import (
     PROVIDERS_TABLE,
     SETTINGS,
 )
+from assistant_core.text import one_line
 
 from .common import load_cli_settings
 from .output import Output
@@ -83,7 +83,7 @@ def display_value(settings: Settings, name: str) -> str:
         return "(not set)"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return one_line(str(value))
+    return str(value)
 
 
 def show_config(settings: Settings, out: Output) -> int:
@@ -101,17 +101,19 @@ def show_config(settings: Settings, out: Output) -> int:
             key = FileKey((PROVIDERS_TABLE, provider, "model")).name
             rows.append((key, one_line(model), f"config file (used with provider {provider})"))
     for model, tokens in sorted(settings.context_windows.items()):
-        rows.append((f"{CONTEXT_WINDOWS_TABLE}.{one_line(model)}", str(tokens), "config file"))
+        rows.append((f"{CONTEXT_WINDOWS_TABLE}.{model}", str(tokens), "config file"))
+    # Paths, URLs and model names come from the user's files and environment: labels.
+    rows = [(one_line(n, None), one_line(v, None), one_line(s, None)) for n, v, s in rows]
     width = max(len(name) for name, _, _ in rows)
     value_width = min(max(len(value) for _, value, _ in rows), 60)
     for name, value, source in rows:
         out.line(f"{name:<{width}}  {value:<{value_width}}  {out.style(source, 'dim')}")
     out.line()
     label = provider_label(settings) if settings.model else f"compatible @ {settings.base_url}"
-    out.line(f"answers come from: {label}")
+    out.line(f"answers come from: {one_line(label, None)}")
     out.line(f"log file: {log_path()}")
     try:
         check_provider(settings)
     except ConfigError as exc:
-        out.note(f"warning: {exc}")
+        out.note(f"warning: {one_line(exc, None)}")
     return 0

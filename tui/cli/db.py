@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant_core.config import load_settings
-from assistant_core.export import one_line
 from assistant_core.store_repair import check_database, recover_database
+from assistant_core.text import one_line
 
 from .exit_codes import EXIT_OK, EXIT_USAGE
 from .output import Output

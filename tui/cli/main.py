@@ -21,10 +21,10 @@ from typing import Any, NoReturn
 from assistant_core.backends.base import BackendError
 from assistant_core.config_file import setting_names
 from assistant_core.errors import AssistantError, NotFoundError
-from assistant_core.export import one_line
 from assistant_core.logs import configure_logging
 from assistant_core.redact import redact, redact_log_handler
 from assistant_core.settings_spec import DEFAULT_OPENAI_MODEL, ENV_NAMES, SETTINGS, is_true
+from assistant_core.text import one_line
 
 from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, EXIT_USAGE
 from .keys import add_keys_parser
@@ -382,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (AssistantError, BackendError) as exc:
         if debug:
             print_traceback()
-        print(f"{PROG}: error: {one_line(user_message(exc))}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(user_message(exc), None)}", file=sys.stderr)
         return EXIT_USAGE
     except sqlite3.DatabaseError as exc:  # damage met outside the store's own checks
         if debug:

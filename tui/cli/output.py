@@ -1,9 +1,10 @@
 """Writing to the terminal: plain when piped, a little colour on a terminal, and never a
 control sequence that came from a model, a tool or the web.
 
-Every piece of untrusted text goes through ``safe`` (escape sequences, BEL, CR, C1 and bidi
-controls become visible symbols), so an answer cannot move the cursor, retitle the
-window, plant an OSC 8 link or rewrite what the user already read.
+Every piece of untrusted text goes through the core text policy before it gets here
+(``assistant_core.text``: ``for_terminal`` for text, ``one_line`` for one-liners,
+``TerminalStream`` for an answer as it streams), so an answer cannot move the cursor,
+retitle the window, plant an OSC 8 link, reorder or hide what the user reads.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import sys
 from collections.abc import Callable
 from typing import TextIO, TypeVar
 
-from assistant_core.export import one_line, visible_controls
 from assistant_core.surrogates import scrub
 
 _STYLES = {
@@ -27,16 +27,6 @@ _STYLES = {
     "yellow": "33",
     "cyan": "36",
 }
-
-
-def safe(text: str) -> str:
-    """Untrusted multi-line text, inert on a terminal."""
-    return visible_controls(text)
-
-
-def safe_line(text: str, limit: int | None = None) -> str:
-    """Untrusted text folded onto one line."""
-    return one_line(text, limit)
 
 
 def wants_colour(stream: TextIO) -> bool:

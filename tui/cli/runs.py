@@ -6,19 +6,20 @@ import argparse
 import json
 from typing import Any
 
-from assistant_core.export import (
+from assistant_core.numfmt import grouped
+from assistant_core.objects import Run, RunStep, ToolCall
+from assistant_core.store import Store
+from assistant_core.text import (
     call_signature,
     dumps_safe,
+    for_terminal,
     format_duration,
     format_timestamp,
     one_line,
 )
-from assistant_core.numfmt import grouped
-from assistant_core.objects import Run, RunStep, ToolCall
-from assistant_core.store import Store
 
 from .common import open_store
-from .output import Output, safe
+from .output import Output
 
 OUTPUT_PREVIEW_CHARS = 600
 
@@ -41,15 +42,14 @@ def run_seconds(run: Run) -> float | None:
 
 def list_runs(store: Store, args: argparse.Namespace, out: Output) -> int:
     store.get_thread(args.thread)  # an unknown id is an error, not an empty list
-    runs = store.list_runs(args.thread)
     if args.json:
-        for run in runs:
+        for run in store.iter_runs(args.thread):
             out.write(dumps_safe(run.to_dict()) + "\n")
         return 0
-    if not runs:
+    if not store.thread_counts(args.thread).runs:
         out.note(f"thread {args.thread} has no runs yet")
         return 0
-    for run in runs:
+    for run in store.iter_runs(args.thread):
         steps = store.list_steps(run.id)
         calls = sum(len(step.tool_calls) for step in steps)
         seconds = run_seconds(run)
@@ -87,13 +87,16 @@ def show_run(store: Store, args: argparse.Namespace, out: Output) -> int:
             )
         )
     if run.last_error:
-        fields.append(("last_error", f"{run.last_error.code}: {one_line(run.last_error.message)}"))
-    if run.incomplete_details:
         fields.append(
-            ("incomplete", one_line(json.dumps(run.incomplete_details, ensure_ascii=False)))
+            (
+                "last_error",
+                f"{one_line(run.last_error.code)}: {one_line(run.last_error.message, None)}",
+            )
         )
+    if run.incomplete_details:
+        fields.append(("incomplete", one_line(dumps_safe(run.incomplete_details))))
     if run.memory:
-        fields.append(("memory", one_line(json.dumps(run.memory, ensure_ascii=False), 300)))
+        fields.append(("memory", one_line(dumps_safe(run.memory))))
     for name, value in fields:
         out.line(f"  {name:<11} {value}")
     for number, step in enumerate(steps, 1):
@@ -119,7 +122,8 @@ def show_step(out: Output, number: int, step: RunStep, *, full: bool) -> None:
     if step.type == "message_creation":
         out.line(f"  message {step.message_id}")
     if step.last_error:
-        out.line(f"  error: {step.last_error.code}: {one_line(step.last_error.message)}")
+        error = step.last_error
+        out.line(f"  error: {one_line(error.code)}: {one_line(error.message, None)}")
     for call in step.tool_calls:
         show_call(out, call, full=full)
 
@@ -131,15 +135,15 @@ def show_call(out: Output, call: ToolCall, *, full: bool) -> None:
     )
     details = [call.status, format_duration(call.duration_ms)]
     if call.source:
-        details.append(f"source {call.source}")
+        details.append(f"source {one_line(call.source)}")
     if call.cache_hit:
         details.append("cache hit")
     if call.started_at:
         details.append(f"started {format_timestamp(call.started_at, seconds=True)}")
-    out.line(f"    {call.id} · {' · '.join(details)}")
+    out.line(f"    {one_line(call.id)} · {' · '.join(details)}")
     out.line("    arguments:" + json_block(call.function.arguments))
     if call.error:
-        out.line(out.style(f"    error: {one_line(call.error)}", "red"))
+        out.line(out.style(f"    error: {one_line(call.error, None)}", "red"))
     output = call.function.output
     if output is not None:
         out.line("    output:" + json_block(output, limit=None if full else OUTPUT_PREVIEW_CHARS))
@@ -151,16 +155,12 @@ def json_block(raw: str, *, limit: int | None = None, inline_width: int = 100) -
     try:
         value = json.loads(raw) if raw and raw.strip() else None
     except json.JSONDecodeError:
-        value, text = None, safe(raw)
+        value, text = None, for_terminal(raw)
     else:
-        text = (
-            safe(json.dumps(value, ensure_ascii=False))
-            if value is not None
-            else (safe(raw) or "(none)")
-        )
+        text = dumps_safe(value) if value is not None else (for_terminal(raw) or "(none)")
     multiline = value is not None and len(text) > inline_width
     if multiline:
-        text = safe(json.dumps(value, ensure_ascii=False, indent=2))
+        text = dumps_safe(value, indent=2)
     if limit is not None and len(text) > limit:
         hidden = len(text) - limit
         text = text[:limit] + f"… ({hidden} more characters; --full shows all)"

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from assistant_core.errors import ActiveRunError, AssistantError
-from assistant_core.export import (
+from assistant_core.export import StoredThread, json_chunks, markdown_chunks
+from assistant_core.store import Store
+from assistant_core.text import (
     call_signature,
     call_summary,
-    collect_thread,
     dumps_safe,
+    for_terminal,
     format_timestamp,
     one_line,
-    to_json_text,
-    to_markdown,
 )
-from assistant_core.store import Store
 
 from .common import open_store, write_private
-from .output import Output, safe
+from .output import Output
+
+# Exports reach stdout in pieces of about this many characters: few writes, bounded memory.
+WRITE_CHARS = 1 << 16
 
 
 def threads_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
@@ -58,25 +61,27 @@ def list_threads(store: Store, args: argparse.Namespace, out: Output) -> int:
 
 
 def show_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
-    export = collect_thread(store, args.id)
-    thread = export.thread
+    """The thread's messages with their tool calls, read from the store a page at a time
+    (a thread of any length is shown in bounded memory)."""
+    source = StoredThread(store, args.id)
+    thread = source.thread
+    messages, runs, _ = source.counts()
     out.line(out.style(one_line(thread.title or "(untitled)"), "bold"))
     out.line(
         f"{thread.id} · created {format_timestamp(thread.created_at)} · "
-        f"{len(export.messages)} messages · {len(export.runs)} runs"
+        f"{messages} messages · {runs} runs"
     )
-    runs = {run.id: run for run in export.runs}
-    for message in export.messages:
+    for message in source.iter_messages():
         who = "you" if message.role == "user" else "assistant"
         status = "" if message.status == "completed" else f" · {message.status}"
         out.line()
         out.line(out.style(f"── {who} · {format_timestamp(message.created_at)}{status}", "cyan"))
-        run = runs.get(message.run_id or "")
+        run = source.get_run(message.run_id) if message.run_id else None
         if run is not None:
-            for call in export.tool_calls(run.id):
+            for call in source.tool_calls(run.id):
                 signature = call_signature(call.function.name, call.function.arguments)
                 out.line(out.style(f"→ {signature}  {call_summary(call)}", "dim"))
-        out.line(safe(message.text))
+        out.line(for_terminal(message.text))
         if run is not None and run.status != "completed":
             reason = f": {one_line(run.last_error.message, 200)}" if run.last_error else ""
             out.line(out.style(f"(run {run.status}{reason})", "yellow"))
@@ -84,18 +89,35 @@ def show_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
 
 
 def export_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+    """Markdown or JSON, streamed from the store to stdout or a private file."""
     fmt = args.format
     if fmt is None:
         fmt = "json" if args.output and args.output.lower().endswith(".json") else "md"
-    export = collect_thread(store, args.id)
-    text = to_json_text(export) if fmt == "json" else to_markdown(export)
+    source = StoredThread(store, args.id)
+    chunks = json_chunks(source) if fmt == "json" else markdown_chunks(source)
     if args.output in (None, "-"):
-        out.write(text)
+        for piece in batched(chunks, WRITE_CHARS):
+            out.write(piece)
     else:
         path = Path(args.output).expanduser()
-        write_private(path, text)
-        out.note(f"exported {export.thread.id} ({fmt}) to {path}")
+        write_private(path, chunks)
+        out.note(f"exported {source.thread.id} ({fmt}) to {path}")
     return 0
+
+
+def batched(chunks: Iterable[str], size: int) -> Iterator[str]:
+    """``chunks`` joined into pieces of at least ``size`` characters (the last may be
+    shorter)."""
+    pending: list[str] = []
+    length = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield "".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield "".join(pending)
 
 
 def rename_thread(store: Store, args: argparse.Namespace, out: Output) -> int:

@@ -1,8 +1,9 @@
-"""Small text helpers shared by the panels and screens: literal text, times, statuses.
+"""Small helpers shared by the panels and screens: literal text, times, statuses.
 
-Everything that comes from a model, a tool, the web or the user goes through ``literal``
-and is placed in a ``Content`` as plain text, so markup (``[bold]``) is never parsed and
-terminal escapes are shown as visible symbols rather than sent to the terminal.
+Everything that comes from a model, a tool, the web or the user goes through the core text
+policy (``assistant_core.text``: ``for_terminal`` for text, ``one_line`` for labels) and is
+placed in a ``Content`` as plain text, so markup (``[bold]``) is never parsed and terminal
+escapes never reach the terminal.
 """
 
 from __future__ import annotations
@@ -12,23 +13,13 @@ import time
 from textual.content import Content
 
 # One definition of "shown literally" for the exports, the CLI and the TUI.
-from assistant_core.export import call_signature, visible_controls
-from assistant_core.export import one_line as _one_line
-
-
-def literal(text: object) -> str:
-    """``text`` made safe to print: control characters become visible symbols."""
-    return visible_controls(str(text))
-
-
-def one_line(text: object, width: int | None = None) -> str:
-    """``literal`` on one line, cut to ``width`` cells with an ellipsis."""
-    return _one_line(str(text), width)
+from assistant_core.text import call_arguments, for_terminal, one_line
 
 
 def plain(text: object, style: str = "") -> Content:
     """Content showing ``text`` literally (never parsed as markup)."""
-    return Content.styled(literal(text), style) if style else Content(literal(text))
+    safe = for_terminal(text)
+    return Content.styled(safe, style) if style else Content(safe)
 
 
 def relative_time(ts: float | None, now: float | None = None) -> str:
@@ -45,14 +36,6 @@ def relative_time(ts: float | None, now: float | None = None) -> str:
     if delta < 7 * 86400:
         return f"{int(delta // 86400)}d"
     return time.strftime("%Y-%m-%d", time.localtime(ts))
-
-
-def duration_ms(ms: float | None) -> str:
-    if ms is None:
-        return ""
-    if ms < 1000:
-        return f"{ms:.0f} ms"
-    return f"{ms / 1000:.1f} s"
 
 
 def elapsed(seconds: float) -> str:
@@ -90,5 +73,4 @@ def status_content(status: str) -> Content:
 def args_summary(arguments: str, width: int = 40) -> str:
     """``ticker="AAPL", period="annual"`` from a tool call's raw JSON arguments (the raw
     text while they are still streaming), cut to ``width``."""
-    inner = call_signature("", arguments or "", None)[1:-1]
-    return one_line(inner, width)
+    return one_line(call_arguments(arguments or ""), width)

@@ -31,17 +31,10 @@ from assistant_core.events import (
     StepEvent,
 )
 from assistant_core.objects import FunctionCall, Run, RunStep, ToolCall
+from assistant_core.text import for_terminal, format_duration, one_line
 
 from ..widgets.tool_card import apply_call_delta
-from .fmt import (
-    args_summary,
-    clock_time,
-    duration_ms,
-    elapsed,
-    literal,
-    one_line,
-    status_content,
-)
+from .fmt import args_summary, clock_time, elapsed, status_content
 
 MAX_RUN_CHOICES = 30  # earlier runs offered in the selector
 RENDER_DELAY_S = 0.05  # coalesce bursts of events (argument deltas) into one redraw
@@ -258,7 +251,9 @@ class RunPanel(VerticalScroll):
                 status_content(run.status),
                 (f"  {elapsed(seconds)}" if seconds is not None else "", "$text-muted"),
             ),
-            Content.styled(" · ".join(m for m in (run.model, run.provider) if m), "$text-muted"),
+            Content.styled(
+                one_line(" · ".join(m for m in (run.model, run.provider) if m)), "$text-muted"
+            ),
         ]
         if run.approval and run.approval != "auto":
             lines.append(Content.assemble(("approval ", "$text-muted"), run.approval))
@@ -314,13 +309,13 @@ class RunPanel(VerticalScroll):
         return lines
 
     def _call_line(self, call: ToolCall, status: str | None = None) -> Content:
-        name = literal(call.function.name)
+        name = one_line(call.function.name)
         # name(args) on one line of the panel.
         room = max((self.scrollable_content_region.width or 36) - len(name) - 4, 1)
         args = args_summary(call.function.arguments, room)
-        details = [duration_ms(call.duration_ms)]
+        details = [format_duration(call.duration_ms, missing="")]
         if call.source:
-            details.append(literal(call.source) + (" (cached)" if call.cache_hit else ""))
+            details.append(one_line(call.source) + (" (cached)" if call.cache_hit else ""))
         parts: list[str | Content | tuple[str, str]] = [
             "  ",
             (name, "bold"),
@@ -403,4 +398,4 @@ class RunPanel(VerticalScroll):
         error = f"{run.last_error.code}: {run.last_error.message}" if run.last_error else self.error
         if not error:
             return []
-        return [Content.styled(literal(error), "$error")]
+        return [Content.styled(for_terminal(error), "$error")]

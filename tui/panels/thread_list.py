@@ -23,8 +23,9 @@ from textual.widgets.option_list import Option
 
 from assistant_core.objects import Thread
 from assistant_core.store import Store
+from assistant_core.text import one_line
 
-from .fmt import literal, relative_time
+from .fmt import relative_time
 
 FILTER_DEBOUNCE_S = 0.15
 UNTITLED = "New thread"
@@ -128,7 +129,7 @@ class ThreadList(Vertical):
             if self.is_streaming(thread.id)
             else Content("  ")
         )
-        title = literal(" ".join((thread.title or UNTITLED).split()))
+        title = one_line(thread.title or UNTITLED, None)
         when = relative_time(thread.updated_at or thread.created_at, self.clock())
         return Content.assemble(
             marker,

@@ -5,19 +5,19 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from .fmt import literal
+from assistant_core.text import one_line
 
 
 class TitleBar(Static):
     def show(
         self, *, assistant: str, provider: str, approval: str, demo: bool, thread: str = ""
     ) -> None:
-        parts: list[str | Content | tuple[str, str]] = [(f" {literal(assistant)} ", "bold")]
+        parts: list[str | Content | tuple[str, str]] = [(f" {one_line(assistant)} ", "bold")]
         if demo:
             parts += [(" DEMO ", "bold reverse $warning"), " "]
-        parts.append((literal(provider), "$text-muted"))
+        parts.append((one_line(provider), "$text-muted"))
         if approval != "auto":
             parts += ["  ", (f" approval: {approval} ", "reverse $accent")]
         if thread:
-            parts += [("  │  ", "$text-muted"), literal(" ".join(thread.split()))]
+            parts += [("  │  ", "$text-muted"), one_line(thread, None)]
         self.update(Content.assemble(*parts))

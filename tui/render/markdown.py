@@ -8,7 +8,8 @@ plain widgets that each paint one ``Text`` keeps layout cheap, makes mouse selec
 text only (borders and padding are CSS, not characters), and keeps the text literal: the
 tokens come from ``markdown-it`` and are turned into ``Text`` spans, never into markup.
 
-The caller sanitises the source first (``safe_text.sanitize``); this module only lays it out.
+The caller puts the source through the text policy first (``assistant_core.text.for_terminal``);
+so does this module with the text markdown-it decodes from entities (``&#x202e;``, ``&zwnj;``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.style import Style
 from rich.text import Text
+
+from assistant_core import markdown_tokens
+from assistant_core.text import for_terminal
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -183,7 +187,7 @@ class _Renderer:
         index = 0
         while index < len(tokens):
             token = tokens[index]
-            end = _closing(tokens, index)
+            end = markdown_tokens.closing(tokens, index)
             items: list[tuple[Token, int, int]] | None = (
                 [] if record is not None and token.type in LIST_OPENS else None
             )
@@ -253,7 +257,7 @@ class _Renderer:
         entries: list[tuple[str, int, int]] = []
         index = start + 1
         while index < end:
-            close = _closing(tokens, index)
+            close = markdown_tokens.closing(tokens, index)
             if tokens[index].type == "list_item_open":
                 marker = f"{tokens[index].info}{tokens[index].markup} " if ordered else bullet
                 entries.append((marker, index + 1, close))
@@ -300,31 +304,14 @@ class _Renderer:
         return lines
 
     def table(self, tokens: list[Token], width: int) -> Lines:
-        header: list[Text] = []
-        rows: list[list[Text]] = []
-        aligns: list[str] = []
-        row: list[Text] | None = None
-        in_head = False
-        for index, token in enumerate(tokens):
-            if token.type == "thead_open":
-                in_head = True
-            elif token.type == "thead_close":
-                in_head = False
-            elif token.type == "tr_open":
-                row = []
-            elif token.type == "tr_close" and row is not None:
-                if in_head:
-                    header = row
-                else:
-                    rows.append(row)
-                row = None
-            elif token.type in ("th_open", "td_open") and row is not None:
-                style_attr = str(token.attrs.get("style", ""))
-                if in_head:
-                    aligns.append(style_attr.removeprefix("text-align:") or "left")
-                cell_style = self.styles.table_header if in_head else self.styles.text
-                inline = tokens[index + 1] if tokens[index + 1].type == "inline" else None
-                row.append(self.inline(inline, cell_style) if inline else Text("", end=""))
+        cells = markdown_tokens.table(tokens)
+
+        def render(inline: Token | None, style: Style) -> Text:
+            return self.inline(inline, style) if inline else Text("", end="")
+
+        header = [render(cell, self.styles.table_header) for cell in cells.header]
+        rows = [[render(cell, self.styles.text) for cell in row] for row in cells.rows]
+        aligns = [align or "left" for align in cells.aligns]
         return layout_table(header, rows, aligns, width, self.styles.rule)
 
     def wrap(self, text: Text, width: int) -> Lines:
@@ -338,8 +325,8 @@ class _Renderer:
         links: list[tuple[str, int]] = []
         for child in token.children or []:
             kind = child.type
-            if kind == "text":
-                text.append(child.content, stack[-1])
+            if kind == "text":  # entities are decoded in it: the policy applies again
+                text.append(for_terminal(child.content), stack[-1])
             elif kind == "softbreak":
                 text.append(" ")
             elif kind == "hardbreak":
@@ -354,7 +341,7 @@ class _Renderer:
                 stack.append(stack[-1] + styles.strike)
             elif kind == "link_open":
                 stack.append(stack[-1] + styles.link)
-                links.append((str(child.attrs.get("href", "")), len(text)))
+                links.append((for_terminal(child.attrs.get("href", "")), len(text)))
             elif kind in ("em_close", "strong_close", "s_close"):
                 if len(stack) > 1:
                     stack.pop()
@@ -368,15 +355,15 @@ class _Renderer:
                     if href and href not in (label, f"mailto:{label}", f"http://{label}"):
                         text.append(f" ({href})", styles.url)
             elif kind == "image":
-                alt = child.content or "image"
-                src = str(child.attrs.get("src", ""))
+                alt = for_terminal(child.content) or "image"
+                src = for_terminal(child.attrs.get("src", ""))
                 text.append(f"[image: {alt}]", styles.url)
                 if src:
                     text.append(f" ({src})", styles.url)
             elif kind == "html_inline":
                 text.append(child.content, styles.html)
             elif child.content:
-                text.append(child.content, stack[-1])
+                text.append(for_terminal(child.content), stack[-1])
         return text
 
 
@@ -451,18 +438,6 @@ def _prefixed(prefix: Text, line: Text) -> Text:
     prefix.end = ""
     prefix.append_text(line)
     return prefix
-
-
-def _closing(tokens: list[Token], index: int) -> int:
-    """Index of the token closing the one at ``index`` (itself for a self-contained one)."""
-    if tokens[index].nesting != 1:
-        return index
-    depth = 0
-    for position in range(index, len(tokens)):
-        depth += tokens[position].nesting
-        if depth == 0:
-            return position
-    return len(tokens) - 1
 
 
 def _highlight(text: Text, code: str, language: str) -> None:

@@ -21,17 +21,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Select, Static
 
 from assistant_core import paths
-from assistant_core.export import dumps_safe
 from assistant_core.store import Store, ToolCallRecord
+from assistant_core.text import dumps_safe, for_terminal, format_duration, one_line
 
 from ..browser import offer_export
-from ..panels.fmt import (
-    args_summary,
-    clock_time,
-    duration_ms,
-    literal,
-    one_line,
-)
+from ..panels.fmt import args_summary, clock_time
 
 # Rich styles (the table's cells are Rich Text).
 STATUS_COLOURS = {
@@ -69,10 +63,10 @@ def pretty_json(raw: str | None) -> tuple[str, bool]:
     if raw is None:
         return "", False
     try:
-        # dumps_safe: C1 controls and bidi overrides inside strings stay \u escapes.
+        # The JSON rule of the text policy: exact, with invisible and control characters as \u escapes.
         return dumps_safe(json.loads(raw), indent=2), True
     except (json.JSONDecodeError, TypeError):
-        return literal(raw), False
+        return for_terminal(raw), False
 
 
 class InspectorScreen(Screen[None]):
@@ -129,7 +123,7 @@ class InspectorScreen(Screen[None]):
     def _set_filter_options(self, selector: str, values: Sequence[str]) -> None:
         select = self.query_one(selector, Select)
         current = select.value
-        select.set_options([(Content(literal(v)), v) for v in values])
+        select.set_options([(Content(one_line(v)), v) for v in values])
         if isinstance(current, str) and current in values:
             select.value = current
 
@@ -158,8 +152,8 @@ class InspectorScreen(Screen[None]):
                 Text(one_line(call.function.name, 32)),
                 Text(args_summary(call.function.arguments, 36)),
                 Text(call.status, style=STATUS_COLOURS.get(call.status, "")),
-                duration_ms(call.duration_ms),
-                Text(literal(call.source or "")),
+                format_duration(call.duration_ms, missing=""),
+                Text(one_line(call.source or "")),
                 "hit" if call.cache_hit else "",
                 key=call.id,
             )
@@ -201,26 +195,29 @@ class InspectorScreen(Screen[None]):
         timing = [
             f"started {clock_time(call.started_at)}" if call.started_at else "",
             f"finished {clock_time(call.finished_at)}" if call.finished_at else "",
-            duration_ms(call.duration_ms),
+            format_duration(call.duration_ms, missing=""),
         ]
         head = Text.assemble(
-            (literal(call.function.name), "bold"),
+            (one_line(call.function.name), "bold"),
             "  ",
             (call.status, "bold"),
             "\n",
             (
                 f"run #{self.run_numbers.get(record.run_id, '?')} ({record.run_id}) · "
-                f"step {record.step_id} · call {literal(call.id)}",
+                f"step {record.step_id} · call {one_line(call.id)}",
                 "dim",
             ),
             "\n",
             (" · ".join(t for t in timing if t) or "not started", "dim"),
-            (f" · source {literal(call.source)}" if call.source else "", "dim"),
+            (f" · source {one_line(call.source)}" if call.source else "", "dim"),
             (" · cache hit" if call.cache_hit else "", "dim"),
         )
         parts: list[Any] = [head]
         if call.error:
-            parts += [Text("\nError", style="bold red"), Text(literal(call.error), style="red")]
+            parts += [
+                Text("\nError", style="bold red"),
+                Text(for_terminal(call.error), style="red"),
+            ]
         theme = "ansi_dark" if self.app.current_theme.dark else "ansi_light"
         for label, raw in (
             ("Arguments", call.function.arguments),
@@ -270,8 +267,9 @@ class InspectorScreen(Screen[None]):
             self.notify("No tool call selected.", markup=False)
             return
         row = record_json(self.selected, self.run_numbers.get(self.selected.run_id))
-        self.app.copy_to_clipboard(json.dumps(row, ensure_ascii=False, indent=2))
-        self.notify(f"Copied {self.selected.call.function.name} call as JSON.", markup=False)
+        self.app.copy_to_clipboard(dumps_safe(row, indent=2))
+        name = one_line(self.selected.call.function.name, 60)
+        self.notify(f"Copied {name} call as JSON.", markup=False)
 
     def action_export(self) -> None:
         if not self.shown:
@@ -280,7 +278,5 @@ class InspectorScreen(Screen[None]):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = exports_dir() / f"tool-calls-{self.thread_id}-{stamp}.jsonl"
         rows = (record_json(record, self.run_numbers.get(record.run_id)) for record in self.shown)
-        paths.write_private_text(
-            path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-        )
+        paths.write_private_text(path, "".join(dumps_safe(row) + "\n" for row in rows))
         offer_export(self.app, path, f"Exported {len(self.shown)} tool calls")

@@ -14,8 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from assistant_core.settings_spec import DEFAULT_OPENAI_MODEL
+from assistant_core.text import one_line
 
-from ..panels.fmt import literal, plain
+from ..panels.fmt import plain
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -62,7 +63,7 @@ class RenameScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Rename thread")
-            yield Input(value=literal(self.current), id="title", select_on_focus=True)
+            yield Input(value=one_line(self.current, None), id="title", select_on_focus=True)
             yield Static("Enter to save · Escape to cancel", classes="dialog-hint")
 
     @on(Input.Submitted, "#title")

@@ -1,9 +1,9 @@
 """The chat's widgets: ChatView (messages and tool-call cards of a thread, streamed live),
-ToolCallCard, PriceChart, and the safe-text helpers every untrusted string goes through."""
+ToolCallCard, PriceChart, and the Rich ``Text`` of untrusted text (the core text policy)."""
 
 from __future__ import annotations
 
-from ..render.safe_text import safe_text, sanitize, sanitize_inline
+from ..render.safe_text import safe_text
 from .chart import PriceChart
 from .chat import ChatView, ErrorLine
 from .message import AssistantMessage, MarkdownChunk, UserMessage
@@ -20,6 +20,4 @@ __all__ = [
     "UserMessage",
     "format_number",
     "safe_text",
-    "sanitize",
-    "sanitize_inline",
 ]

@@ -25,8 +25,8 @@ from textual.widget import Widget
 
 from assistant_core import numfmt
 from assistant_core.numfmt import Locale
+from assistant_core.text import one_line
 
-from ..render.safe_text import sanitize_inline
 from .theme import theme_style
 
 CAPTION_LINES = 1
@@ -65,7 +65,7 @@ class Series:
         if not close:
             return None
         size = len(close)
-        dates = [sanitize_inline(str(d))[:10] for d in (data.get("dates") or [])][:size]
+        dates = [one_line(d)[:10] for d in (data.get("dates") or [])][:size]
         dates += [str(i + 1) for i in range(len(dates), size)]
 
         def aligned(key: str) -> list[float] | None:
@@ -73,7 +73,7 @@ class Series:
             return values if values and len(values) == size else None
 
         return cls(
-            symbol=sanitize_inline(str(data.get("symbol") or "?"))[:16],
+            symbol=one_line(data.get("symbol") or "?")[:16],
             dates=dates,
             close=close,
             volume=aligned("volume"),

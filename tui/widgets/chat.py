@@ -26,8 +26,8 @@ from textual.widget import Widget
 from assistant_core.errors import AssistantError, NotFoundError
 from assistant_core.numfmt import Locale, locale_of
 from assistant_core.objects import FunctionCall, LastError, Message, ToolCall, now
+from assistant_core.text import one_line
 
-from ..render.safe_text import sanitize_inline
 from .message import AssistantMessage, UserMessage
 from .rendered import PlainText
 from .theme import COMPONENTS, clear_cache, provider_css
@@ -109,8 +109,8 @@ class ErrorLine(PlainText, can_focus=True):
 def error_text(error: LastError | None, prefix: str = "Run failed") -> str:
     if error is None:
         return f"✗ {prefix}"
-    code = sanitize_inline(error.code or "")
-    message = sanitize_inline(error.message or "")
+    code = one_line(error.code or "")
+    message = one_line(error.message or "", None)
     return f"✗ {prefix}: {message}" + (f" ({code})" if code else "")
 
 

@@ -32,9 +32,10 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Static
 
+from assistant_core.text import for_terminal, one_line
+
 from ..render import markdown as md_render
 from ..render.markdown import Block, MarkdownStyles
-from ..render.safe_text import sanitize, sanitize_inline
 from .rendered import PlainText, RenderedText
 from .theme import theme_style
 
@@ -252,7 +253,7 @@ class UserMessage(PlainText, can_focus=True):
     copy_label = "question"
 
     def __init__(self, message: Message) -> None:
-        super().__init__(sanitize(message.text))
+        super().__init__(for_terminal(message.text))
         self.message_id = message.id
 
 
@@ -315,7 +316,7 @@ class AssistantMessage(Vertical, can_focus=True):
 
     def compose(self):  # type: ignore[no-untyped-def]
         self._composed = True
-        self._chunks, tail = self._initial_chunks(sanitize(self._raw))
+        self._chunks, tail = self._initial_chunks(for_terminal(self._raw))
         self._live = MarkdownChunk()
         self._live.step = LIVE_STEP if self.status == "in_progress" else 1
         self._set_live(tail)
@@ -330,7 +331,7 @@ class AssistantMessage(Vertical, can_focus=True):
     @property
     def text(self) -> str:
         """The (sanitised) Markdown source received so far, pending deltas included."""
-        return sanitize(self._raw + "".join(self._pending))
+        return for_terminal(self._raw + "".join(self._pending))
 
     @property
     def copy_text(self) -> str:
@@ -410,7 +411,7 @@ class AssistantMessage(Vertical, can_focus=True):
         if self._pending:
             self._raw += "".join(self._pending)
             self._pending.clear()
-        self._show(sanitize(self._raw), final=False)
+        self._show(for_terminal(self._raw), final=False)
 
     def _show(self, clean: str, *, final: bool) -> None:
         if not self._composed:
@@ -454,7 +455,7 @@ class AssistantMessage(Vertical, can_focus=True):
             self._raw = message.text
         self.status = message.status
         self._incomplete_reason = _incomplete_reason(message)
-        self._show(sanitize(self._raw), final=True)
+        self._show(for_terminal(self._raw), final=True)
         if self._live is not None:
             self._live.set_step(1)
         if self._note is None:
@@ -565,4 +566,4 @@ def _incomplete_reason(message: Message) -> str:
     }
     if not reason:
         return ""
-    return labels.get(str(reason), sanitize_inline(str(reason)))
+    return labels.get(str(reason), one_line(reason))

@@ -1,7 +1,7 @@
 """Tool results as text a person reads: statement tables, key/value tables, short lists,
 and JSON for anything else.
 
-Every string in a result came from a tool (Yahoo, the web): it goes through ``sanitize``
+Every string in a result came from a tool (Yahoo, the web): it goes through the text policy (``assistant_core.text``)
 and into ``Text`` spans, never through markup.
 """
 
@@ -18,10 +18,10 @@ from rich.text import Text
 
 from assistant_core import numfmt
 from assistant_core.numfmt import Locale
+from assistant_core.text import dumps_safe, for_terminal, one_line, truncate
 from assistant_core.tools.summaries import statement_row_kind
 
 from ..render.markdown import layout_table, measure_console
-from ..render.safe_text import sanitize, sanitize_inline, truncate
 
 JSON_LIMIT = 4_000
 LIST_LIMIT = 20
@@ -52,7 +52,7 @@ def format_number(value: Any, locale: Locale = "en") -> str:
 def _figure(value: Any, write: Callable[[Any], str]) -> str:
     """A cell: ``write`` for numbers, the text itself (sanitised) for anything else."""
     if isinstance(value, (str, bool)):
-        return sanitize_inline(str(value))
+        return one_line(value)
     return write(value)
 
 
@@ -66,7 +66,7 @@ def _title(display: dict[str, Any], styles: TableStyles, extra: str = "") -> Tex
         return None
     text = Text(end="")
     if title:
-        text.append(sanitize_inline(str(title)), styles.title)
+        text.append(one_line(title), styles.title)
     if extra:
         text.append(f"  {extra}", styles.muted)
     return text
@@ -80,7 +80,7 @@ def statement_table(
     in the corner above the labels (``단위: 조 원``, ``in billions of USD``); per-share rows
     and share counts carry their own. Numbers are never split across lines: when the
     periods don't fit the width, the oldest are left out (and the table says so)."""
-    columns = [sanitize_inline(str(c)) for c in display.get("columns") or []]
+    columns = [one_line(c) for c in display.get("columns") or []]
     unit = display.get("unit")
     currency = numfmt.currency(unit)
     raw_rows = [r for r in display.get("rows") or [] if isinstance(r, (list, tuple)) and r]
@@ -103,12 +103,12 @@ def statement_table(
         return _figure(value, scale.cell)
 
     # The unit, once, in the corner above the labels (as in the analyst's tables).
-    said = scale.label if scale is not None else (sanitize_inline(str(unit)) if unit else "")
+    said = scale.label if scale is not None else (one_line(unit) if unit else "")
     header = [Text(said, styles.header, end="")]
     header += [Text(c, styles.header, end="") for c in columns]
     rows: list[list[Text]] = []
     for label, *values in raw_rows:
-        row = [Text(sanitize_inline(str(label)), styles.label, end="")]
+        row = [Text(one_line(label), styles.label, end="")]
         for value in values:
             style = styles.negative if _is_negative(value) else styles.number
             row.append(Text(cell(str(label), value), style, end=""))
@@ -163,9 +163,7 @@ def kv_table(
         kind = str(item[2]) if len(item) == 3 else ""
         text = _figure(value, partial(numfmt.fmt, kind=kind, code=currency, locale=locale))
         style = styles.negative if _is_negative(value) else styles.number
-        rows.append(
-            [Text(sanitize_inline(str(key)), styles.key, end=""), Text(text, style, end="")]
-        )
+        rows.append([Text(one_line(key), styles.key, end=""), Text(text, style, end="")])
     if rows:
         lines.extend(layout_table([], rows, ["left", "left"], width, styles.rule))
     else:
@@ -183,16 +181,16 @@ def item_list(display: dict[str, Any], width: int, styles: TableStyles) -> Text:
     items = [i for i in display.get("items") or [] if isinstance(i, dict)]
     for item in items[:LIST_LIMIT]:
         entry = Text.assemble(("• ", styles.muted), end="")
-        entry.append(sanitize_inline(str(item.get("title") or "")), styles.label)
+        entry.append(one_line(item.get("title") or ""), styles.label)
         subtitle = item.get("subtitle")
         if subtitle:
             entry.append(" — ", styles.muted)
-            entry.append(sanitize_inline(str(subtitle)), styles.muted)
+            entry.append(one_line(subtitle), styles.muted)
         lines.extend(entry.wrap(measure_console(), width, overflow="fold"))
         url = item.get("url")
         if url:
             link = Text("  ", end="")
-            link.append(sanitize_inline(str(url)), styles.link)
+            link.append(one_line(url), styles.link)
             lines.extend(link.wrap(measure_console(), width, overflow="fold"))
     if len(items) > LIST_LIMIT:
         lines.append(Text(f"… {len(items) - LIST_LIMIT} more", styles.muted, end=""))
@@ -209,9 +207,9 @@ def json_text(output: str | None, *, limit: int = JSON_LIMIT) -> Text:
     if output is None:
         return Text("no output", Style(dim=True), end="")
     try:
-        pretty = json.dumps(json.loads(output), indent=2, ensure_ascii=False)
+        pretty = dumps_safe(json.loads(output), indent=2)
     except (ValueError, TypeError):
-        return Text(truncate(sanitize(output), limit), end="")
-    text = Text(truncate(sanitize(pretty), limit), end="")
+        return Text(truncate(for_terminal(output), limit), end="")
+    text = Text(truncate(pretty, limit), end="")
     JSONHighlighter().highlight(text)
     return text

@@ -26,17 +26,15 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button
 
-from assistant_core.export import format_duration
 from assistant_core.numfmt import Locale
 from assistant_core.objects import ToolCall
+from assistant_core.text import call_signature, for_terminal, format_duration, one_line
 
-from ..render.safe_text import sanitize, sanitize_inline
 from .rendered import PlainText, RenderedText, wrap_text
 from .tables import TableStyles, item_list, json_text, kv_table, statement_table
 from .theme import theme_style
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-SIGNATURE_LIMIT = 100
 FINISHED = frozenset({"completed", "error", "denied", "cancelled"})
 
 # status → (glyph, label, component class)
@@ -50,28 +48,6 @@ STATUS = {
     "denied": ("⊘", "denied", "card--error"),
     "cancelled": ("■", "cancelled", "card--muted"),
 }
-
-
-def call_signature(name: str, arguments: str, limit: int = SIGNATURE_LIMIT) -> str:
-    """``name(key="value", n=3)`` from the JSON arguments, one line, at most ``limit``
-    characters; partial (still streaming) arguments are shown as they are."""
-    name = sanitize_inline(name) or "?"
-    try:
-        args = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
-        args = None
-    if isinstance(args, dict):
-        inner = ", ".join(
-            f"{sanitize_inline(str(key))}={json.dumps(value, ensure_ascii=False)}"
-            for key, value in args.items()
-        )
-    else:
-        inner = arguments.strip()
-    inner = sanitize_inline(inner)
-    room = max(limit - len(name) - 2, 8)
-    if len(inner) > room:
-        inner = inner[: room - 1] + "…"
-    return f"{name}({inner})"
 
 
 class CardHeader(RenderedText):
@@ -276,7 +252,9 @@ class ToolCallCard(Vertical, can_focus=True):
         if status == "denied":
             return PlainText("Denied: the tool did not run.", classes="card--error-text")
         if call.error or status == "error":
-            return PlainText(sanitize(call.error or "the tool failed"), classes="card--error-text")
+            return PlainText(
+                for_terminal(call.error or "the tool failed"), classes="card--error-text"
+            )
         display = call.display
         kind = display.get("kind") if isinstance(display, dict) else None
         if kind == "prices":
@@ -380,7 +358,7 @@ class ToolCallCard(Vertical, can_focus=True):
         text.append(
             call_signature(call.function.name, call.function.arguments), style("card--name")
         )
-        glyph, label, css = STATUS.get(status, ("•", sanitize_inline(status), "card--muted"))
+        glyph, label, css = STATUS.get(status, ("•", one_line(status), "card--muted"))
         if status == "running":
             glyph = SPINNER[self._frame % len(SPINNER)]
         text.append("  ")
@@ -391,7 +369,7 @@ class ToolCallCard(Vertical, can_focus=True):
         if duration is not None:
             text.append(f" · {format_duration(duration)}", style("card--muted"))
         if call.source:
-            text.append(f" · {sanitize_inline(call.source)}", style("card--muted"))
+            text.append(f" · {one_line(call.source)}", style("card--muted"))
         if call.source == "demo":
             text.append(" ")
             text.append(" DEMO ", style("card--demo"))
@@ -406,7 +384,7 @@ class ToolCallCard(Vertical, can_focus=True):
         call = self.call
         parts = [call_signature(call.function.name, call.function.arguments, limit=10_000)]
         if call.error:
-            parts.append(f"error: {sanitize(call.error)}")
+            parts.append(f"error: {for_terminal(call.error)}")
         if call.function.output is not None:
             parts.append(json_text(call.function.output, limit=1_000_000).plain)
         return "\n".join(parts)
