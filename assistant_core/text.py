@@ -103,7 +103,8 @@ _ESCAPE_SEQUENCE = (
     r"|(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]"
     r"|\x1b[\x20-\x2f]*[\x30-\x7e]"
 )
-_JOINERS = "\u200c\u200d"
+#: Zero-width non-joiner and joiner: kept only between two visible characters.
+JOINERS = "\u200c\u200d"
 # Characters outside the Basic Multilingual Plane are written apart: a character class that
 # mixes them with BMP ranges is about ten times slower to search in ``re`` (measured), and
 # the text of an answer is searched at every redraw of the chat.
@@ -125,7 +126,7 @@ _SEPARATORS = "\u2028\u2029"
 # Every character of the BMP a rule applies to (the joiners and variation selectors are
 # looked at in context). Newline and tab are not in it: they are text in multi-line places.
 _NOT_CONTROLS = (
-    f"{_SEPARATORS}{_FORMAT}{_JOINERS}{_VARIATION_SELECTORS}{_SURROGATES}{_NONCHARACTERS}"
+    f"{_SEPARATORS}{_FORMAT}{JOINERS}{_VARIATION_SELECTORS}{_SURROGATES}{_NONCHARACTERS}"
 )
 _CHARACTERS = f"\x00-\x08\x0b-\x1f\x7f-\x9f{_NOT_CONTROLS}"
 _ASTRAL = "\U00010000-\U0010ffff"  # searched as one range, then each found one checked
@@ -139,13 +140,13 @@ _SEQUENCES = re.compile(_ESCAPE_SEQUENCE)
 # What the rules look at: a variation selector only where it does not follow a base
 # character (after one, it is kept: no need to call a rule for every emoji); characters
 # outside the BMP only when the text has one of those the rules apply to.
-_NOT_A_BASE = f"\\s\x00-\x1f\x7f-\x9f{_SEPARATORS}{_FORMAT}{_JOINERS}{_VARIATION_SELECTORS}"
+_NOT_A_BASE = f"\\s\x00-\x1f\x7f-\x9f{_SEPARATORS}{_FORMAT}{JOINERS}{_VARIATION_SELECTORS}"
 _STRAY_SELECTOR = f"[{_VARIATION_SELECTORS}](?<![^{_NOT_A_BASE}][{_VARIATION_SELECTORS}])"
 _OTHER_CHARACTERS = _CHARACTERS.replace(_VARIATION_SELECTORS, "")
 _BMP_RULES = re.compile(f"[{_OTHER_CHARACTERS}]|{_STRAY_SELECTOR}")
 _ALL_RULES = re.compile(f"{_TAG_SEQUENCE}|[{_OTHER_CHARACTERS}]|{_STRAY_SELECTOR}|[{_ASTRAL}]")
 _INVISIBLE = re.compile(
-    f"[\\s\x00-\x1f\x7f-\x9f{_SEPARATORS}{_FORMAT}{_JOINERS}{_SURROGATES}{_NONCHARACTERS}"
+    f"[\\s\x00-\x1f\x7f-\x9f{_SEPARATORS}{_FORMAT}{JOINERS}{_SURROGATES}{_NONCHARACTERS}"
     f"{_ASTRAL_FORMAT}]"
 )
 _IS_VARIATION_SELECTOR = re.compile(f"[{_VARIATION_SELECTORS}{_ASTRAL_VARIATION_SELECTORS}]")
@@ -204,7 +205,7 @@ def _rule(match: re.Match[str], before: str, label: bool) -> str:
         return found  # an emoji, a CJK extension character, …
     text, start, end = match.string, match.start(), match.end()
     previous = text[start - 1] if start else before
-    if found in _JOINERS:
+    if found in JOINERS:
         following = text[end] if end < len(text) else ""
         keep = (
             _visible(previous)
@@ -291,7 +292,7 @@ class TerminalStream:
 
     def _show(self, raw: str, *, final: bool) -> str:
         text = self._prepared + (_prepare(raw) if raw else "")
-        ready = len(text) if final else len(text.rstrip(_JOINERS))
+        ready = len(text) if final else len(text.rstrip(JOINERS))
         text, self._prepared = text[:ready], text[ready:]
         if not text:
             return ""

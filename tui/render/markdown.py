@@ -25,7 +25,7 @@ from rich.style import Style
 from rich.text import Text
 
 from assistant_core import markdown_tokens
-from assistant_core.text import for_terminal
+from assistant_core.text import JOINERS, for_terminal
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -295,7 +295,7 @@ class _Renderer:
         lines: Lines = []
         inner = max(width - 2, MIN_WIDTH - 2)
         for source_line in text.split("\n", allow_blank=True):
-            for part in source_line.wrap(measure_console(), inner, overflow="fold") or [Text("")]:
+            for part in wrap_text(source_line, inner):
                 part.rstrip()
                 line = Text(" ", style=style, end="")
                 line.append_text(part)
@@ -315,7 +315,7 @@ class _Renderer:
         return layout_table(header, rows, aligns, width, self.styles.rule)
 
     def wrap(self, text: Text, width: int) -> Lines:
-        return list(text.wrap(measure_console(), width, overflow="fold")) or [Text("")]
+        return wrap_text(text, width)
 
     # -- inline ----------------------------------------------------------------------------
     def inline(self, token: Token, base: Style) -> Text:
@@ -367,6 +367,20 @@ class _Renderer:
         return text
 
 
+def wrap_text(text: Text, width: int) -> Lines:
+    """``text`` wrapped to ``width`` cells, long words folded. A joiner (ZWJ/ZWNJ) that a
+    fold leaves at the edge of a line joins nothing there, so it is dropped (the text
+    policy keeps joiners only between two visible characters)."""
+    lines = list(text.wrap(measure_console(), width, overflow="fold")) or [Text("")]
+    for index, line in enumerate(lines):
+        plain = line.plain
+        start = len(plain) - len(plain.lstrip(JOINERS))
+        end = len(plain.rstrip(JOINERS))
+        if start or end < len(plain):
+            lines[index] = line[start:end] if end > start else Text("", end=line.end)
+    return lines
+
+
 def layout_table(
     header: list[Text],
     rows: list[list[Text]],
@@ -386,10 +400,7 @@ def layout_table(
     widths = fit_widths(natural, width, gap=2, firm=[a == "right" for a in aligns])
     out: Lines = []
     for row_index, row in enumerate(grid):
-        cells = [
-            list(row[c].wrap(measure_console(), widths[c], overflow="fold")) or [Text("")]
-            for c in range(columns)
-        ]
+        cells = [wrap_text(row[c], widths[c]) for c in range(columns)]
         for line_index in range(max(len(cell) for cell in cells)):
             line = Text(end="")
             for c, cell in enumerate(cells):
