@@ -25,7 +25,8 @@ from assistant_core import events as ev
 from assistant_core.config import Settings, load_settings
 from assistant_core.errors import AssistantError, ConfigError
 from assistant_core.export import call_signature, call_summary, dumps_safe, one_line
-from assistant_core.objects import LastError, Run, RunStep
+from assistant_core.objects import Run, RunStep
+from assistant_core.run_view import Change, RunView, required_calls
 from assistant_core.session import Session, build_session, check_reachable
 
 from .exit_codes import EXIT_BY_SIGNAL, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -76,8 +77,7 @@ def read_question(raw: str) -> str:
 
 @dataclass
 class _State:
-    run: Run | None = None
-    error: LastError | None = None
+    view: RunView = field(default_factory=RunView)  # the run as it stands
     signal: int | None = None  # the signal that asked us to cancel
     cancel_task: asyncio.Task[Any] | None = None
     prompt: asyncio.Future[str] | None = None
@@ -135,8 +135,8 @@ class AskRun:
         state.signal = sig
         if state.prompt is not None and not state.prompt.done():
             state.prompt.cancel()
-        if state.run is not None:
-            self._request_cancel(state.run.id)
+        if state.view.run is not None:
+            self._request_cancel(state.view.run.id)
         # else: cancelled as soon as the run exists (see _handle)
         state.grace_timer = asyncio.get_running_loop().call_later(CANCEL_GRACE_S, task.cancel)
 
@@ -153,34 +153,33 @@ class AskRun:
     # -- events --------------------------------------------------------------------------
     async def _handle(self, event: ev.Event) -> None:
         state = self.state
-        if isinstance(event, ev.RunEvent):
-            state.run = event.data
-            if state.signal is not None and event.data.is_active:
-                self._request_cancel(event.data.id)
-        elif isinstance(event, ev.ErrorEvent):
-            state.error = event.data
+        change = state.view.apply(event)
+        match event:
+            case ev.RunEvent(data=run) if state.signal is not None and run.is_active:
+                self._request_cancel(run.id)
         if self.json_mode:
             self._emit_json(event)
         else:
-            self._render(event)
+            self._render(event, change)
         if isinstance(event, ev.RunRequiresAction) and state.signal is None:
             await self._approve(event.data)
 
     def _emit_json(self, event: ev.Event) -> None:
         self.output.write(dumps_safe(event.to_json()) + "\n")
 
-    def _render(self, event: ev.Event) -> None:
-        if isinstance(event, ev.MessageDelta):
-            if self.state.after_tool_line:
-                self.output.write("\n")  # a blank line between the tool calls and the answer
-                self.state.after_tool_line = False
-            self.output.write(safe(event.data.value))
-        elif (
-            isinstance(event, ev.StepEvent)
-            and event.data.type == "tool_calls"
-            and event.data.status != "in_progress"
-        ):
-            self._print_calls(event.data)
+    def _render(self, event: ev.Event, change: Change) -> None:
+        match event:
+            case ev.MessageEvent() | ev.MessageDelta() if change.text:
+                if self.state.after_tool_line:
+                    self.output.write("\n")  # a blank line between the tool calls and the answer
+                    self.state.after_tool_line = False
+                self.output.write(safe(change.text))
+            case ev.StepEvent(data=step) if (
+                step.type == "tool_calls" and step.status != "in_progress"
+            ):
+                folded = self.state.view.step(step.id)
+                if folded is not None:
+                    self._print_calls(folded)
 
     def _print_calls(self, step: RunStep) -> None:
         for call in step.tool_calls:
@@ -198,7 +197,7 @@ class AskRun:
 
     # -- approval ------------------------------------------------------------------------
     async def _approve(self, run: Run) -> None:
-        pending = (run.required_action or {}).get("submit_tool_outputs", {}).get("tool_calls", [])
+        pending = required_calls(run)
         decisions: dict[str, bool] = {}
         self.output.end_line()
         for call in pending:
@@ -248,7 +247,7 @@ class AskRun:
         out = self.output
         if not self.json_mode:
             out.end_line()
-        run = state.run
+        run = state.view.run
         if run is not None:
             try:  # the stored run is the truth (a cancel may have landed after the stream)
                 run = self.runtime.get_run(run.id)
@@ -264,7 +263,7 @@ class AskRun:
             return EXIT_BY_SIGNAL.get(signal.Signals(state.signal), EXIT_INTERRUPTED)
         if run is not None and status == "completed":
             return EXIT_OK
-        error = (run.last_error if run else None) or state.error
+        error = (run.last_error if run else None) or state.view.error
         if error is not None:
             out.error(f"run {status}: {error.code}: {one_line(error.message, 500)}")
         elif run is not None and run.incomplete_details:
