@@ -403,16 +403,29 @@ def test_the_hosted_apis_recorded_stream_folds_too(fixtures_dir: Path) -> None:
 
 
 # -- joining a run that is already going -----------------------------------------------------
-def message_events(thread_id: str = "thread_1", run_id: str = "run_1") -> Any:
-    message = Message(
+def live_message() -> Message:
+    """msg_1 of run_1, as created: in progress, no text yet."""
+    return Message(
         id="msg_1",
         created_at=now(),
-        thread_id=thread_id,
+        thread_id="thread_1",
         role="assistant",
         status="in_progress",
-        run_id=run_id,
+        run_id="run_1",
     )
-    return message
+
+
+def make_step(type_: str, **fields: Any) -> RunStep:
+    """step_1 of run_1."""
+    return RunStep(
+        id="step_1",
+        created_at=now(),
+        run_id="run_1",
+        thread_id="thread_1",
+        assistant_id="asst_1",
+        type=type_,  # type: ignore[arg-type]
+        **fields,
+    )
 
 
 def delta(text: str, offset: int | None, message_id: str = "msg_1") -> ev.MessageDelta:
@@ -422,22 +435,14 @@ def delta(text: str, offset: int | None, message_id: str = "msg_1") -> ev.Messag
 
 
 def stored(text: str, status: str = "in_progress") -> Message:
-    message = message_events()
+    message = live_message()
     message.status = status  # type: ignore[assignment]
     message.set_text(text)
     return message
 
 
 def test_a_view_from_the_store_continues_exactly_from_offsets() -> None:
-    step = RunStep(
-        id="step_1",
-        created_at=now(),
-        run_id="run_1",
-        thread_id="thread_1",
-        assistant_id="asst_1",
-        type="message_creation",
-        message_id="msg_1",
-    )
+    step = make_step("message_creation", message_id="msg_1")
     run = Run(id="run_1", created_at=now(), thread_id="thread_1", assistant_id="a", model="m")
     run.status = "in_progress"
     view = RunView.from_store(run, [step], [stored("Hello, wor")])
@@ -463,10 +468,10 @@ def test_a_delta_past_a_gap_waits_for_the_store() -> None:
 
 def test_the_store_ahead_with_the_final_message_is_not_undone_by_late_events() -> None:
     view = RunView()
-    view.apply(ev.MessageCreated(message_events()))
+    view.apply(ev.MessageCreated(live_message()))
     view.apply(delta("Fin", 0))
     assert view.seed_message(stored("Final.", "completed")) == "al."
-    for late in (ev.MessageInProgress(message_events()), delta("al.", 3)):
+    for late in (ev.MessageInProgress(live_message()), delta("al.", 3)):
         assert view.apply(late).text == ""
     message = view.message("msg_1")
     assert message is not None and (message.status, message.text) == ("completed", "Final.")
@@ -509,15 +514,7 @@ def test_live_runs_route_error_and_done_by_thread_and_let_go() -> None:
 
 def test_a_call_from_a_snapshot_is_copied_not_shared() -> None:
     call = ToolCall(id="call_1", function=FunctionCall(name="get_quote", arguments="{"))
-    step = RunStep(
-        id="step_1",
-        created_at=now(),
-        run_id="run_1",
-        thread_id="thread_1",
-        assistant_id="a",
-        type="tool_calls",
-        tool_calls=[call],
-    )
+    step = make_step("tool_calls", tool_calls=[call])
     view = RunView()
     view.apply(ev.StepCreated(step))
     fragment = {"index": 0, "id": "call_1", "function": {"arguments": "}"}}
@@ -599,7 +596,7 @@ def test_a_run_view_reconciles_store_reads_with_events(
     always a prefix of the answer, its changes add up to it, and the end is exact."""
     final, pieces, schedule = stream
     view = RunView()
-    shown = view.apply(ev.MessageCreated(message_events())).text
+    shown = view.apply(ev.MessageCreated(live_message())).text
     emitted = received = 0
     store = stored("")
     for step in [*schedule, *["emit"] * len(pieces), *["receive"] * len(pieces)]:
