@@ -239,6 +239,11 @@ class MessageDeltaData:
     thread_id: str
     value: str
     index: int = 0
+    #: Where ``value`` starts in the message's text (ours, not on the wire). A view that read
+    #: the text from the store mid-stream continues from it exactly (run_view.MessageText):
+    #: the store is flushed from what the runtime emitted, which the view may not have
+    #: received yet. None: right after the previous delta.
+    offset: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

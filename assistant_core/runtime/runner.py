@@ -105,6 +105,7 @@ class Turn:
     message: Message | None = None
     message_step: RunStep | None = None
     parts: list[str] = field(default_factory=list)
+    text_length: int = 0  # characters in parts
     flush_timer: asyncio.TimerHandle | None = None
     tool_step: RunStep | None = None
     calls: dict[int, tuple[int, ToolCall]] = field(default_factory=dict)  # index → (position, call)
@@ -520,8 +521,11 @@ class RunExecution:
         message = turn.message
         assert message is not None
         turn.parts.append(text)
+        offset, turn.text_length = turn.text_length, turn.text_length + len(text)
         self._emit(
-            MessageDelta(MessageDeltaData(message.id, self.run.id, self.run.thread_id, text))
+            MessageDelta(
+                MessageDeltaData(message.id, self.run.id, self.run.thread_id, text, offset=offset)
+            )
         )
         if turn.flush_timer is None:
             # A timer rather than a check per delta: text must reach the disk within the
@@ -592,7 +596,7 @@ class RunExecution:
             # Text before the calls ("Let me look that up") is a finished answer of its own.
             self._close_turn_message(turn)
             turn.message = turn.message_step = None
-            turn.parts = []
+            turn.parts, turn.text_length = [], 0
             turn.tool_step = self._new_step("tool_calls")
             self._emit(StepCreated(snapshot(turn.tool_step)))
             self._emit(StepInProgress(snapshot(turn.tool_step)))

@@ -196,7 +196,10 @@ async def test_live_card_status_from_step_events(tmp_path: Path) -> None:
         assert card.status == "running"
         done = make_call(display=PRICES, source="yahoo", duration_ms=842.0)
         done.id = call.id
-        chat.handle_event(events.step_completed(events.step([done], "completed")))
+        # The same step, completed (calls are keyed by step: servers may reuse a call id).
+        finished = events.step([done], "completed")
+        finished.id = step.id
+        chat.handle_event(events.step_completed(finished))
         await pilot.pause()
         screen = screen_text(app)
         assert "✓ done · 842 ms · yahoo" in screen

@@ -89,7 +89,7 @@ async def test_jumping_to_the_latest_remounts_the_end_and_follows_it(tmp_path: P
         chat = app.chat
         for _ in range(10):
             await scroll_to_top(pilot, chat)
-            if chat._hi < len(chat._items):
+            if chat.window_end < len(chat.transcript.items):
                 break
         else:
             raise AssertionError("the latest items were never unmounted")

@@ -25,6 +25,7 @@ from assistant_core import events as ev
 from assistant_core.config import Settings, check_provider
 from assistant_core.errors import AssistantError, ConfigError
 from assistant_core.objects import LastError, Run, RunStep
+from assistant_core.run_view import Change, RunView, required_calls
 from assistant_core.runtime.storage import DATABASE_DAMAGED
 from assistant_core.session import Session, build_session, check_reachable
 from assistant_core.surrogates import from_os, scrub
@@ -95,8 +96,7 @@ def _read_stdin() -> str:
 
 @dataclass
 class _State:
-    run: Run | None = None
-    error: LastError | None = None
+    view: RunView = field(default_factory=RunView)  # the run as it stands
     signal: int | None = None  # the signal that asked us to cancel
     cancel_task: asyncio.Task[Any] | None = None
     prompt: asyncio.Future[str] | None = None
@@ -180,8 +180,8 @@ class AskRun:
         state.signal = sig
         if state.prompt is not None and not state.prompt.done():
             state.prompt.cancel()
-        if state.run is not None:
-            self._request_cancel(state.run.id)
+        if state.view.run is not None:
+            self._request_cancel(state.view.run.id)
         # else: cancelled as soon as the run exists (see _handle)
         state.grace_timer = asyncio.get_running_loop().call_later(CANCEL_GRACE_S, task.cancel)
 
@@ -198,19 +198,18 @@ class AskRun:
     # -- events --------------------------------------------------------------------------
     async def _handle(self, event: ev.Event) -> None:
         state = self.state
-        if isinstance(event, ev.RunEvent):
-            state.run = event.data
-            if state.signal is not None and event.data.is_active:
-                self._request_cancel(event.data.id)
-            self._show_retry(event.data.retry)
-        elif isinstance(event, ev.ErrorEvent):
-            state.error = event.data
-        elif isinstance(event, (ev.MessageDelta, ev.StepEvent)):
-            state.produced = True
+        change = state.view.apply(event)
+        match event:
+            case ev.RunEvent(data=run):
+                if state.signal is not None and run.is_active:
+                    self._request_cancel(run.id)
+                self._show_retry(run.retry)
+            case ev.MessageDelta() | ev.StepEvent():
+                state.produced = True
         if self.json_mode:
             self._emit_json(event)
         else:
-            self._render(event)
+            self._render(event, change)
         if isinstance(event, ev.RunRequiresAction) and state.signal is None:
             await self._approve(event.data)
 
@@ -229,20 +228,21 @@ class AskRun:
     def _emit_json(self, event: ev.Event) -> None:
         self.output.write(dumps_safe(event.to_json()) + "\n")
 
-    def _render(self, event: ev.Event) -> None:
-        if isinstance(event, ev.MessageDelta):
-            if self.state.after_tool_line:
-                self.output.write("\n")  # a blank line between the tool calls and the answer
-                self.state.after_tool_line = False
-            self.output.write(self.state.answer.feed(event.data.value))
-        elif isinstance(event, (ev.MessageCompleted, ev.MessageIncomplete)):
+    def _render(self, event: ev.Event, change: Change) -> None:
+        match event:
+            case ev.MessageEvent() | ev.MessageDelta() if change.text:
+                if self.state.after_tool_line:
+                    self.output.write("\n")  # a blank line between the tool calls and the answer
+                    self.state.after_tool_line = False
+                self.output.write(self.state.answer.feed(change.text))
+            case ev.StepEvent(data=step) if (
+                step.type == "tool_calls" and step.status != "in_progress"
+            ):
+                folded = self.state.view.step(step.id)
+                if folded is not None:
+                    self._print_calls(folded)
+        if isinstance(event, ev.MessageCompleted | ev.MessageIncomplete):
             self.output.write(self.state.answer.flush())
-        elif (
-            isinstance(event, ev.StepEvent)
-            and event.data.type == "tool_calls"
-            and event.data.status != "in_progress"
-        ):
-            self._print_calls(event.data)
 
     def _print_calls(self, step: RunStep) -> None:
         for call in step.tool_calls:
@@ -260,7 +260,7 @@ class AskRun:
 
     # -- approval ------------------------------------------------------------------------
     async def _approve(self, run: Run) -> None:
-        pending = (run.required_action or {}).get("submit_tool_outputs", {}).get("tool_calls", [])
+        pending = required_calls(run)
         decisions: dict[str, bool] = {}
         self.output.end_line()
         for call in pending:
@@ -311,14 +311,14 @@ class AskRun:
         if not self.json_mode:
             out.write(state.answer.flush())  # an answer cut off mid-stream
             out.end_line()
-        run = state.run
+        run = state.view.run
         if run is not None:
             try:  # the stored run is the truth (a cancel may have landed after the stream)
                 run = self.runtime.get_run(run.id)
             except Exception:
                 pass
         status = run.status if run else "not started"
-        error = (run.last_error if run else None) or state.error
+        error = (run.last_error if run else None) or state.view.error
         if error is not None and error.code == DATABASE_DAMAGED:
             # Like a damaged file found at start: one line, exit 2, and the way out.
             out.error(f"{PROG}: error: {one_line(error.message, 800)}")

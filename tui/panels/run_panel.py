@@ -3,17 +3,19 @@
 It shows the run's status, elapsed time, model and provider, its steps in order with the
 tool calls under them, token usage, what thread memory dropped or summarised, a retry in
 progress and the last error. A selector picks an earlier run of the thread, shown as stored.
-The live run is updated only from events (``handle_event``); the store is read only when
-the thread or the selected run changes.
+
+The run shown is a view from the core's reducer (``assistant_core.run_view``): the panel
+folds the events of every thread's runs into its own ``LiveRuns`` (``handle_event``), so a
+thread shown again mid-run finds its run as it stands; a run that is not streaming here is
+read from the store, once, when the thread or the selected run changes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from textual import on
 from textual.app import ComposeResult
@@ -21,24 +23,23 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Select, Static
 
-from assistant_core.events import (
-    Done,
-    ErrorEvent,
-    Event,
-    RunCreated,
-    RunEvent,
-    StepDelta,
-    StepEvent,
-)
-from assistant_core.objects import FunctionCall, Run, RunStep, ToolCall
+from assistant_core.events import Event, MessageDelta, MessageEvent, RunCreated
+from assistant_core.objects import Run, RunStep, ToolCall
+from assistant_core.run_view import LiveRuns, RunView, required_calls
 from assistant_core.text import for_terminal, format_duration, one_line
 
-from ..widgets.tool_card import apply_call_delta
 from .fmt import args_summary, clock_time, elapsed, status_content
 
 MAX_RUN_CHOICES = 30  # earlier runs offered in the selector
 RENDER_DELAY_S = 0.05  # coalesce bursts of events (argument deltas) into one redraw
-RunSource = Any  # the Runtime: get_run, list_runs, list_steps
+
+
+class RunSource(Protocol):
+    """Where stored runs are read (the Runtime)."""
+
+    def get_run(self, run_id: str) -> Run: ...
+    def list_runs(self, thread_id: str) -> list[Run]: ...
+    def list_steps(self, run_id: str) -> list[RunStep]: ...
 
 
 def run_elapsed(run: Run, now: float) -> float | None:
@@ -57,7 +58,7 @@ def step_seconds(step: RunStep) -> int | None:
 
 
 class RunPanel(VerticalScroll):
-    """Right-hand pane. ``show_thread`` loads; ``handle_event`` follows the live run."""
+    """Right-hand pane. ``show_thread`` loads; ``handle_event`` follows the live runs."""
 
     def __init__(
         self,
@@ -69,15 +70,20 @@ class RunPanel(VerticalScroll):
         super().__init__(**kwargs)
         self.runtime = runtime
         self.clock = clock
+        #: Every run streaming in this app, folded from its events.
+        self.live = LiveRuns()
         self.thread_id: str | None = None
         self.runs: list[Run] = []
-        self.run: Run | None = None
-        self.steps: dict[str, RunStep] = {}
-        self.error: str | None = None
+        #: The run shown: a live view, or one read from the store.
+        self.view: RunView | None = None
         #: The thread whose runs are loaded (None while reading them).
         self.loaded_thread: str | None = None
         self._render_pending = False
         self._syncing_select = False
+
+    @property
+    def run(self) -> Run | None:
+        return self.view.run if self.view is not None else None
 
     def compose(self) -> ComposeResult:
         yield Select[str]([], prompt="No runs yet", id="run-select", compact=True)
@@ -94,7 +100,7 @@ class RunPanel(VerticalScroll):
         """Show ``thread_id``'s latest run. The runs are read in a thread after this
         returns, so a switch to a thread with a thousand runs paints at once."""
         self.thread_id = thread_id
-        self.runs, self.run, self.steps, self.error = [], None, {}, None
+        self.runs, self.view = [], None
         self.loaded_thread = None
         self._sync_select(None)
         self.render_now()
@@ -111,31 +117,30 @@ class RunPanel(VerticalScroll):
         runs = await asyncio.to_thread(self.runtime.list_runs, thread_id)
         if thread_id != self.thread_id:
             return
-        if self.run is not None:
+        if self.view is not None:
             # A run started while we read: events already drive it; keep it.
             known = {run.id for run in runs}
             runs += [run for run in self.runs if run.id not in known]
             self.runs = runs
-            self._sync_select(self.run.id)
+            self._sync_select(self.view.run_id)
         else:
             self.runs = runs
             latest = runs[-1] if runs else None
-            steps = await asyncio.to_thread(self.runtime.list_steps, latest.id) if latest else []
-            if thread_id != self.thread_id or self.run is not None:
+            view = await self._view_of(latest) if latest is not None else None
+            if thread_id != self.thread_id or self.view is not None:
                 return
             self._sync_select(latest.id if latest else None)
-            self.run = latest
-            self.steps = {step.id: step for step in steps}
+            self.view = view
         self.loaded_thread = thread_id
         self.render_now()
 
-    def _load_run(self, run: Run | None) -> None:
-        self.run = run
-        self.error = None
-        self.steps = {}
-        if run is not None:
-            self.steps = {step.id: step for step in self.runtime.list_steps(run.id)}
-        self.render_now()
+    async def _view_of(self, run: Run) -> RunView:
+        """The run's live view when it streams here, else the run as stored."""
+        live = self.live.get(run.id)
+        if live is not None:
+            return live
+        steps = await asyncio.to_thread(self.runtime.list_steps, run.id)
+        return self.live.get(run.id) or RunView.from_store(run, steps)
 
     def _sync_select(self, selected: str | None) -> None:
         select = self.query_one("#run-select", Select)
@@ -145,10 +150,11 @@ class RunPanel(VerticalScroll):
             latest = list(enumerate(self.runs))[-MAX_RUN_CHOICES:]
             options = [(self._run_label(i, run), run.id) for i, run in reversed(latest)]
             if selected is not None and selected not in {value for _, value in options}:
-                index, run = next((i, r) for i, r in enumerate(self.runs) if r.id == selected)
-                options.append((self._run_label(index, run), run.id))
+                older = next(((i, r) for i, r in enumerate(self.runs) if r.id == selected), None)
+                if older is not None:
+                    options.append((self._run_label(*older), selected))
             select.set_options(options)
-            if selected is not None:
+            if selected is not None and any(value == selected for _, value in options):
                 select.value = selected
         finally:
             self.call_after_refresh(self._end_sync)
@@ -161,67 +167,42 @@ class RunPanel(VerticalScroll):
         return f"Run #{index + 1} · {clock_time(run.created_at)}"
 
     @on(Select.Changed, "#run-select")
-    def _run_chosen(self, event: Select.Changed) -> None:
+    async def _run_chosen(self, event: Select.Changed) -> None:
         event.stop()
         if self._syncing_select or not isinstance(event.value, str):
             return
-        if self.run is not None and self.run.id == event.value:
-            return
-        self._load_run(self.runtime.get_run(event.value))
+        chosen = next((run for run in self.runs if run.id == event.value), None)
+        if chosen is None or chosen.id == (self.view.run_id if self.view else None):
+            return  # a late change from the selector of a thread no longer shown
+        thread_id = self.thread_id
+        view = await self._view_of(self.runtime.get_run(chosen.id))
+        if thread_id == self.thread_id:
+            self.view = view
+            self.render_now()
 
     # -- live events ---------------------------------------------------------------------
-    def handle_event(self, event: Event) -> None:
-        """An event of the shown thread's runs."""
-        if isinstance(event, RunCreated):
-            # A new run of the shown thread: follow it.
-            self.runs.append(event.data)
-            self.run = event.data
-            self.steps = {}
-            self.error = None
-            self._sync_select(event.data.id)
+    def handle_event(self, event: Event, thread_id: str | None = None) -> None:
+        """An event of any thread's run (``thread_id``: its thread, for ``error`` and
+        ``done``, which do not say it)."""
+        view, _ = self.live.apply(event, thread_id)
+        if view is None or (event.thread_id or thread_id) != self.thread_id:
+            return
+        match event:
+            case RunCreated(data=run):
+                # A new run of the shown thread: follow it.
+                self.runs.append(run)
+                self.view = view
+                self._sync_select(run.id)
+            case MessageEvent() | MessageDelta():
+                return  # the answer's text is the chat's
+        if view is self.view:
             self._schedule_render()
-            return
-        if self.run is None or (event.run_id is not None and event.run_id != self.run.id):
-            return
-        if isinstance(event, RunEvent):
-            self.run = event.data
-        elif isinstance(event, StepEvent):
-            # Our own copy: argument deltas are appended to it, and the event's object is
-            # shared with the chat view.
-            self.steps[event.data.id] = copy.deepcopy(event.data)
-        elif isinstance(event, StepDelta):
-            self._apply_step_delta(event)
-        elif isinstance(event, ErrorEvent):
-            self.error = f"{event.data.code}: {event.data.message}"
-        elif isinstance(event, Done):
-            pass
-        else:
-            return  # message events do not change this panel
-        self._schedule_render()
 
-    def _apply_step_delta(self, event: StepDelta) -> None:
-        step = self.steps.get(event.data.id)
-        if step is None:
-            return
-        for entry in event.data.tool_calls:
-            call = self._find_call(step, entry)
-            if call is None:
-                if not entry.get("id"):
-                    continue
-                # The first delta of a call (id and name) creates it, as in the API.
-                call = ToolCall(id=entry["id"], function=FunctionCall(name=""))
-                step.tool_calls.append(call)
-            apply_call_delta(call, entry)
-
-    @staticmethod
-    def _find_call(step: RunStep, entry: dict[str, Any]) -> ToolCall | None:
-        for call in step.tool_calls:
-            if call.id == entry.get("id"):
-                return call
-        index = entry.get("index")
-        if isinstance(index, int) and 0 <= index < len(step.tool_calls):
-            return step.tool_calls[index]
-        return None
+    def stream_ended(self, thread_id: str) -> None:
+        """A thread's run stream is over (with or without its ``done``)."""
+        self.live.end_thread(thread_id)
+        if thread_id == self.thread_id:
+            self._schedule_render()
 
     # -- drawing -------------------------------------------------------------------------
     def _schedule_render(self) -> None:
@@ -258,9 +239,7 @@ class RunPanel(VerticalScroll):
         if run.approval and run.approval != "auto":
             lines.append(Content.assemble(("approval ", "$text-muted"), run.approval))
         if run.status == "requires_action":
-            pending = (
-                (run.required_action or {}).get("submit_tool_outputs", {}).get("tool_calls", [])
-            )
+            pending = required_calls(run)
             lines.append(
                 Content.styled(
                     f"{len(pending)} tool call(s) await approval: ctrl+o approve all, ctrl+g deny all",
@@ -269,7 +248,7 @@ class RunPanel(VerticalScroll):
             )
         lines.extend(self._retry_lines(run))
         lines.extend(self._error_lines(run))
-        lines.extend(self._step_lines(run))
+        lines.extend(self._step_lines())
         lines.extend(self._usage_lines(run))
         lines.extend(self._memory_lines(run))
         return Content("\n").join(lines)
@@ -277,21 +256,12 @@ class RunPanel(VerticalScroll):
     def _section(self, title: str) -> Content:
         return Content.styled(f"\n{title}", "bold $text-secondary")
 
-    def _step_lines(self, run: Run) -> list[Content]:
-        if not self.steps:
+    def _step_lines(self) -> list[Content]:
+        steps = self.view.steps if self.view is not None else []
+        if not steps:
             return []
-        awaiting = (
-            {
-                call["id"]
-                for call in (run.required_action or {})
-                .get("submit_tool_outputs", {})
-                .get("tool_calls", [])
-            }
-            if run.status == "requires_action"
-            else set()
-        )
         lines = [self._section("Steps")]
-        for number, step in enumerate(self.steps.values(), start=1):
+        for number, step in enumerate(steps, start=1):
             seconds = step_seconds(step)
             label = "tool calls" if step.type == "tool_calls" else "message"
             lines.append(
@@ -302,13 +272,10 @@ class RunPanel(VerticalScroll):
                     (f" {elapsed(seconds)}" if seconds else "", "$text-muted"),
                 )
             )
-            for call in step.tool_calls:
-                lines.append(
-                    self._call_line(call, "awaiting_approval" if call.id in awaiting else None)
-                )
+            lines.extend(self._call_line(call) for call in step.tool_calls)
         return lines
 
-    def _call_line(self, call: ToolCall, status: str | None = None) -> Content:
+    def _call_line(self, call: ToolCall) -> Content:
         name = one_line(call.function.name)
         # name(args) on one line of the panel.
         room = max((self.scrollable_content_region.width or 36) - len(name) - 4, 1)
@@ -321,7 +288,7 @@ class RunPanel(VerticalScroll):
             (name, "bold"),
             (f"({args})", "$text-muted"),
             "\n    ",
-            status_content(status or call.status),
+            status_content(call.status),
         ]
         extra = " · ".join(d for d in details if d)
         if extra:
@@ -395,7 +362,9 @@ class RunPanel(VerticalScroll):
         return [Content.styled(text, "$warning")]
 
     def _error_lines(self, run: Run) -> list[Content]:
-        error = f"{run.last_error.code}: {run.last_error.message}" if run.last_error else self.error
+        event_error = self.view.error if self.view is not None else None
+        source = run.last_error or event_error
+        error = f"{source.code}: {source.message}" if source else None
         if not error:
             return []
         return [Content.styled(for_terminal(error), "$error")]

@@ -2,10 +2,10 @@
 the prompt at the bottom.
 
 The screen owns what is shown; the app owns the runs (one worker per run) and hands every
-event to ``route_event``, which passes it to the chat (which draws the shown thread's and
-keeps other threads' streaming text for a switch back), to the run panel when its thread is
-shown, and to the thread list's marker. So a run keeps streaming while the user reads or
-writes in another thread.
+event to ``route_event``, which passes it to the chat and the run panel (each folds every
+thread's events through the core's reducer and draws the shown thread's, so a thread shown
+again mid-answer continues exactly), and to the thread list's marker. So a run keeps
+streaming while the user reads or writes in another thread.
 """
 
 from __future__ import annotations
@@ -303,12 +303,10 @@ class MainScreen(Screen[None]):
             if isinstance(event, RunCreated):
                 self.thread_list.set_active(thread_id)
             self.refresh_bindings()
-        # The chat sees other threads' events too (it keeps their streaming text for a
-        # switch back), except those that do not say their thread (error, done).
-        if event.thread_id is not None or thread_id == self.thread_id:
-            self.chat.handle_event(event)
-        if thread_id == self.thread_id:
-            self.run_panel.handle_event(event)
+        # The chat and the run panel fold every thread's events (assistant_core.run_view),
+        # so a thread shown again mid-run continues from where its run stands.
+        self.chat.handle_event(event, thread_id)
+        self.run_panel.handle_event(event, thread_id)
         if isinstance(event, Done):
             self.run_ended(thread_id)
 
@@ -321,6 +319,8 @@ class MainScreen(Screen[None]):
         if thread_id not in self.running_threads:
             return
         self.running_threads.discard(thread_id)
+        self.chat.stream_ended(thread_id)
+        self.run_panel.stream_ended(thread_id)
         self.thread_list.reload()
         self.refresh_bindings()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -136,6 +136,7 @@ class ToolCallCard(Vertical, can_focus=True):
         self._decided: bool | None = None
         self._frame = 0
         self._running_since: float | None = time.monotonic() if call.status == "running" else None
+        self._shown_status = call.status  # the call changes in place: what was last shown
         self._header = CardHeader(self)
         self._body: Widget | None = None
         self._body_key: tuple[object, ...] | None = None
@@ -171,24 +172,13 @@ class ToolCallCard(Vertical, can_focus=True):
 
     # -- updates ---------------------------------------------------------------------------
     def update_call(self, call: ToolCall) -> None:
-        """Replace the call with a newer snapshot (from step events)."""
-        if call.status == "running" and self.call.status != "running":
+        """Show ``call`` as it now stands. The card only reads it: a live call is the run
+        view's object (assistant_core.run_view), which changes it in place between
+        updates."""
+        if call.status == "running" and self._shown_status != "running":
             self._running_since = time.monotonic()
         self.call = call
-        self._changed()
-
-    def apply_delta(self, entry: dict[str, Any]) -> None:
-        """Apply one ``tool_calls`` entry of a ``thread.run.step.delta`` (see
-        :func:`apply_call_delta`)."""
-        if entry.get("status") == "running" and self.call.status != "running":
-            self._running_since = time.monotonic()
-        apply_call_delta(self.call, entry)
-        self._changed()
-
-    def set_status(self, status: str) -> None:
-        if status == "running" and self.call.status != "running":
-            self._running_since = time.monotonic()
-        self.call.status = status  # type: ignore[assignment]
+        self._shown_status = call.status
         self._changed()
 
     def tick(self) -> None:
@@ -388,23 +378,3 @@ class ToolCallCard(Vertical, can_focus=True):
         if call.function.output is not None:
             parts.append(json_text(call.function.output, limit=1_000_000).plain)
         return "\n".join(parts)
-
-
-def apply_call_delta(call: ToolCall, entry: dict[str, Any]) -> None:
-    """One ``tool_calls`` entry of a ``thread.run.step.delta`` applied to ``call``:
-    argument fragments while the model streams them; and (ours) status, output, timing,
-    error and source as the call runs."""
-    function = entry.get("function") or {}
-    if function.get("name") and not call.function.name:
-        call.function.name = function["name"]
-    if function.get("arguments"):
-        call.function.arguments += function["arguments"]
-    if function.get("output") is not None:
-        call.function.output = function["output"]
-    if entry.get("status"):
-        call.status = entry["status"]
-    for key in ("duration_ms", "error", "source"):
-        if entry.get(key) is not None:
-            setattr(call, key, entry[key])
-    if entry.get("is_error") is not None:
-        call.is_error = bool(entry["is_error"])
