@@ -36,7 +36,7 @@ from ..objects import (
     new_id,
     now,
 )
-from ..store import Store
+from ..store_interface import ThreadStore
 from ..tokens import TokenEstimator
 from ..tools.registry import ToolRegistry
 from .approvals import ALL_CALLS
@@ -99,7 +99,7 @@ class Runtime:
 
     def __init__(
         self,
-        store: Store,
+        store: ThreadStore,
         backend: Backend,
         tools: ToolRegistry,
         *,

@@ -37,7 +37,7 @@ from ..events import (
     tool_call_delta,
 )
 from ..objects import TERMINAL_RUN_STATUSES, LastError, Message, Run, RunStep, ToolCall
-from ..store import Store
+from ..store_interface import ThreadStore
 
 DEFAULT_INTERVAL = 0.2
 
@@ -143,7 +143,7 @@ class RunFollower:
 
 
 async def follow_run(
-    store: Store, run_id: str, *, interval: float = DEFAULT_INTERVAL, replay: bool = True
+    store: ThreadStore, run_id: str, *, interval: float = DEFAULT_INTERVAL, replay: bool = True
 ) -> AsyncIterator[Event]:
     """The run's events, read from ``store`` every ``interval`` seconds, ending with
     ``done`` once it ends. ``replay``: start with events describing the run as it stands

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from ..errors import AssistantError
 from ..events import ThreadCreated
-from ..store import Store
+from ..store_interface import ThreadStore
 from ..store_schema import DEFAULT_PROJECT
 from .errors import ApiError, from_core, internal
 from .keys import bearer_token, key_hash
@@ -39,7 +39,7 @@ class Auth:
     """Which project a request acts for. Once any key exists every request needs a valid
     one; before that, any bearer (or none) is the default project — on loopback only."""
 
-    def __init__(self, store: Store, *, open_allowed: bool) -> None:
+    def __init__(self, store: ThreadStore, *, open_allowed: bool) -> None:
         self.store = store
         self.open_allowed = open_allowed
 

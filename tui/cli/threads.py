@@ -17,7 +17,7 @@ from assistant_core.export import (
     to_json_text,
     to_markdown,
 )
-from assistant_core.store import Store
+from assistant_core.store_interface import ThreadStore
 
 from .common import open_store, write_private
 from .output import Output, safe
@@ -38,7 +38,7 @@ def threads_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
         store.close()
 
 
-def list_threads(store: Store, args: argparse.Namespace, out: Output) -> int:
+def list_threads(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
     threads = store.list_threads(filter=args.filter or None, limit=args.limit)
     if args.json:
         for thread in threads:
@@ -57,7 +57,7 @@ def list_threads(store: Store, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def show_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+def show_thread(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
     export = collect_thread(store, args.id)
     thread = export.thread
     out.line(out.style(one_line(thread.title or "(untitled)"), "bold"))
@@ -83,7 +83,7 @@ def show_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def export_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+def export_thread(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
     fmt = args.format
     if fmt is None:
         fmt = "json" if args.output and args.output.lower().endswith(".json") else "md"
@@ -98,7 +98,7 @@ def export_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def rename_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+def rename_thread(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
     title = " ".join(args.title.split())
     if not title:
         raise AssistantError("the title is empty; pass the new title as text")
@@ -107,7 +107,7 @@ def rename_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def delete_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+def delete_thread(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
     """Refused while another process streams a run of the thread. A run left active by a
     process that died is closed first (as every start-up does, when no other is live)."""
     thread = store.get_thread(args.id)
@@ -121,12 +121,11 @@ def delete_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def close_stranded_runs(store: Store) -> list[str]:
-    """Close runs a dead process left active, when no live session uses the database."""
-    from assistant_core.session import DatabaseLease
+def close_stranded_runs(store: ThreadStore) -> list[str]:
+    """Close runs a dead process left active (see ``session.recover_stranded``)."""
+    from assistant_core.session import recover_stranded
 
-    lease = DatabaseLease(store.path)
-    try:
-        return lease.acquire(store)
-    finally:
-        lease.release()
+    recovered = recover_stranded(store)
+    if recovered.lease is not None:
+        recovered.lease.release()
+    return recovered.runs

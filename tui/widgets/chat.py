@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
     from assistant_core.events import Event
     from assistant_core.objects import Run, RunStep
-    from assistant_core.store import Store, ToolCallRecord
+    from assistant_core.store import ToolCallRecord
+    from assistant_core.store_interface import ThreadStore
 
 PAGE_MESSAGES = 30  # messages fetched from the store per page
 PAGE_ITEMS = 30  # items mounted at once (messages + cards + error lines)
@@ -129,7 +130,7 @@ class ChatView(VerticalScroll):
     # Declared once here for every message, card and chart inside (see theme.py).
     COMPONENT_CLASSES: ClassVar[set[str]] = set(COMPONENTS)
 
-    def __init__(self, store: Store, **kwargs: Any) -> None:
+    def __init__(self, store: ThreadStore, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.store = store
         self.thread_id: str | None = None
