@@ -183,11 +183,18 @@ class Api:
         runtime = self.service.runtime
         if not stream:
             return self._run_response(await self.service.submit_tool_outputs(run_id, outputs))
-        if runtime.executing(run_id):  # listen first: nothing after the submission is missed
-            events = runtime.subscribe(run_id, replay=False, coalesce=True)
+        # Listen first: nothing after the submission is missed. A run another process
+        # executes is followed from the store (the outputs were forwarded to it)…
+        events = runtime.subscribe(run_id, replay=False, coalesce=True)
+        executing = runtime.executing(run_id)
+        try:
             await self.service.submit_tool_outputs(run_id, outputs)
-        else:  # taken up here from the store: its new execution's events from the start
-            await self.service.submit_tool_outputs(run_id, outputs)
+        except BaseException:
+            await events.aclose()  # type: ignore[attr-defined]
+            raise
+        if not executing and runtime.executing(run_id):
+            # …unless it was taken up here from the store: its new execution's events.
+            await events.aclose()  # type: ignore[attr-defined]
             events = runtime.subscribe(run_id, replay=True, coalesce=True)
         return sse_response(events)
 
