@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 #: libpq's URI schemes.
 SCHEMES = ("postgresql", "postgres")
@@ -60,17 +60,23 @@ def parse_database(text: str) -> Database:
 
 
 def masked_url(url: str) -> str:
-    """The URL with any password (in the authority or the query) replaced by ``***``."""
+    """The URL with any password (in the authority or the query) replaced by ``***``; the
+    rest as written."""
     parts = urlsplit(url)
     netloc = parts.netloc
     if parts.password is not None:
         userinfo, _, hostinfo = netloc.rpartition("@")
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:***@{hostinfo}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k in _SECRET_PARAMS for k, _ in pairs):
-            masked = [(k, "***" if k in _SECRET_PARAMS else v) for k, v in pairs]
-            query = urlencode(masked, safe="/*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    pairs = parts.query.split("&") if parts.query else []
+    masked = [
+        f"{key}=***" if unquote(key) in _SECRET_PARAMS else pair
+        for pair in pairs
+        for key in [pair.split("=", 1)[0]]
+    ]
+    text = f"{parts.scheme}://{netloc}{parts.path}"
+    if masked:
+        text += "?" + "&".join(masked)
+    if parts.fragment:
+        text += "#" + parts.fragment
+    return text

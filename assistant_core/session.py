@@ -150,8 +150,10 @@ def save_provider_choice(settings: Settings, *, explicit_model: str | None) -> N
     save_settings(settings.config_path, values)
 
 
-def open_store(settings: Settings) -> ThreadStore:
-    """The thread database ``settings`` names: a PostgreSQL URL, or a file. A path the
+def open_store(settings: Settings, *, executes_runs: bool = True) -> ThreadStore:
+    """The thread database ``settings`` names: a PostgreSQL URL, or a file. On PostgreSQL
+    a process that ``executes_runs`` joins as a replica (a lease, run ownership, requests
+    from other replicas); one that only reads and edits threads does not. A path the
     user gave must be a regular file (or not exist yet) in an existing directory: no
     directory is created for it, and a FIFO, device or directory is refused before SQLite
     would block on it or fail obscurely. The default location is the app's own and is
@@ -160,7 +162,7 @@ def open_store(settings: Settings) -> ThreadStore:
     if isinstance(db, DatabaseUrl):
         from .store_pg import PostgresStore  # psycopg loads only for a PostgreSQL database
 
-        return PostgresStore(db, replica=settings.replica, lease=settings.lease)
+        return PostgresStore(db, replica=settings.replica, lease=settings.lease, join=executes_runs)
     source = settings.source("db")
     other = "--db FILE" if source != "file" else f"another db in {settings.config_path}"
     problem = paths.not_a_regular_file(db)

@@ -162,7 +162,7 @@ class Replica:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._listening.set()
                     while not self._stop.is_set():
-                        for note in conn.notifies(timeout=0.5):
+                        for note in conn.notifies(timeout=0.25):
                             self._on_notify(note.payload)
             except Exception as exc:
                 if not self._stop.is_set():
@@ -242,7 +242,6 @@ class Replica:
     ) -> RequestAnswer | None:
         """Send ``kind`` for ``run_id`` to its owner and wait for the answer; None when no
         other live replica owns the run (the caller acts on the store itself)."""
-        self._ensure_listening()
         waiter = threading.Event()
         with self.store._write() as db:
             row = db.execute(
@@ -255,6 +254,7 @@ class Replica:
             owner, status, live = row
             if status not in ACTIVE_RUN_STATUSES or owner in (None, self.id) or not live:
                 return None
+            self._ensure_listening()  # before the request is committed: no answer is missed
             (seq,) = db.execute(
                 "INSERT INTO run_requests (run_id, target, sender, kind, outputs) "
                 "VALUES (?, ?, ?, ?, ?) RETURNING seq",

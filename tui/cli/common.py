@@ -30,7 +30,7 @@ def open_store(flags: dict[str, Any]) -> ThreadStore:
 
     No crash recovery here: a run another process is executing right now looks the same as
     one a crash left behind, and these commands only read (or rename/delete)."""
-    return open_settings_store(load_cli_settings(flags))
+    return open_settings_store(load_cli_settings(flags), executes_runs=False)
 
 
 def write_private(path: Path, text: str) -> None:
