@@ -331,9 +331,10 @@ class Runtime:
         if run.status in TERMINAL_RUN_STATUSES:
             return run
         answer = await self._remote.forward(run_id, "cancel")
-        if answer is not None and answer.outcome != "gone":
-            return self.store.get_run(run_id)
-        return self._cancel_detached(self.store.get_run(run_id))
+        run = self.store.get_run(run_id)
+        if (answer is not None and answer.outcome != "gone") or not run.is_active:
+            return run  # cancelled by its owner (or it ended meanwhile)
+        return self._cancel_detached(run)
 
     def _cancel_detached(self, run: Run) -> Run:
         """A run active in the store that no task here executes (left by a crash, or waiting
