@@ -54,7 +54,7 @@ from .store_schema import (
     is_damage,
     open_database,
 )
-from .store_sql import Db, dumps, like_pattern
+from .store_sql import Db, dumps, like_pattern, thread_from_row
 
 DEFAULT_ASSISTANT_NAME = "Investor Assistant"
 DEFAULT_INSTRUCTIONS = (
@@ -151,11 +151,7 @@ def _fts_phrase(needle: str) -> str:
     return '"' + needle.replace('"', '""') + '"'
 
 
-def _thread_row_to_object(data: str, title: str, updated_at: int) -> Thread:
-    fields = json.loads(data)
-    fields["title"] = title
-    fields["updated_at"] = updated_at
-    return Thread.from_dict(fields)
+_thread_row_to_object = thread_from_row
 
 
 def _thread_data(thread: Thread) -> str:

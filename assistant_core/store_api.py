@@ -29,7 +29,7 @@ from .objects import (
     now,
 )
 from .store_schema import DEFAULT_PROJECT
-from .store_sql import Db, dumps
+from .store_sql import Db, dumps, thread_from_row
 
 T = TypeVar("T", bound=_Obj)
 Order = Literal["asc", "desc"]
@@ -159,6 +159,17 @@ class ApiStore:
             ).fetchone()
         return str(row[0]) if row else None
 
+    def key_project(self, key_hash: str) -> tuple[str | None, bool]:
+        """(the project of an active key with this hash or None, whether any key was ever
+        created) in one query: what authenticating a request needs."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT (SELECT project FROM api_keys WHERE hash = ? AND revoked_at IS NULL), "
+                "EXISTS (SELECT 1 FROM api_keys)",
+                (key_hash,),
+            ).fetchone()
+        return (str(row[0]) if row[0] is not None else None), bool(row[1])
+
     def has_keys(self) -> bool:
         """Whether any key was ever created (revoked ones count: revoking every key must
         not open the server to anyone)."""
@@ -177,10 +188,15 @@ class ApiStore:
 
     def owned_thread(self, project: str, thread_id: str) -> Thread:
         """The thread, if ``project`` owns it; NotFoundError otherwise (another project's
-        objects do not exist for it)."""
-        if self.project_of("thread", thread_id) != project:
+        objects do not exist for it). One query: every API request about a thread runs it."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT data, title, updated_at FROM threads WHERE id = ? AND project = ?",
+                (thread_id, project),
+            ).fetchone()
+        if row is None:
             raise NotFoundError("thread", thread_id)
-        return self.get_thread(thread_id)
+        return thread_from_row(*row)
 
     def owned_assistant(self, project: str, assistant_id: str) -> Assistant:
         """The assistant, if ``project`` owns it or it is the built-in one (shared)."""

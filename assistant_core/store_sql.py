@@ -15,6 +15,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
+from .objects import Thread
+
 
 class Cursor(Protocol):
     """The part of a DB-API cursor the store uses (``sqlite3.Cursor``, psycopg's)."""
@@ -48,6 +50,15 @@ class JsonText(str):
 
 def dumps(data: Any) -> JsonText:
     return JsonText(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+
+def thread_from_row(data: str, title: str, updated_at: int) -> Thread:
+    """A thread from its row: its JSON, with title and last activity from their columns
+    (they are queried and bumped on their own)."""
+    fields = json.loads(data)
+    fields["title"] = title
+    fields["updated_at"] = updated_at
+    return Thread.from_dict(fields)
 
 
 def like_pattern(needle: str) -> str:

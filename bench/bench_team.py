@@ -30,13 +30,10 @@ import asyncio
 import json
 import os
 import random
-import re
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,64 +42,14 @@ import httpx2 as httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-CLI = Path(sys.executable).parent / "investor-assistant"
+from bench_server import Server  # a live `serve` in a subprocess
+
 HEADERS = {"Authorization": "Bearer bench"}
 QUESTION = "Should I buy Apple?"
 RETRY_429_S = 0.1  # a client told the replica is full tries again this much later
 PROBE_EVERY_S = 0.03
-
-
-class Server:
-    def __init__(self, workdir: Path, db: str, *args: str, pace: float, **env: str) -> None:
-        environ = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("OPENAI_", "INVESTOR_ASSISTANT_"))
-        }
-        environ.update(
-            INVESTOR_ASSISTANT_DB=db,
-            INVESTOR_ASSISTANT_DEMO_PACE=repr(pace),
-            XDG_DATA_HOME=str(workdir / "data"),
-            XDG_CONFIG_HOME=str(workdir / "config"),
-            XDG_CACHE_HOME=str(workdir / "cache"),
-            XDG_STATE_HOME=str(workdir / "state"),
-            PYTHONWARNINGS="ignore",
-            **env,
-        )
-        self.proc = subprocess.Popen(
-            [str(CLI), "serve", "--port", "0", "--log-level", "warning", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=environ,
-        )
-        assert self.proc.stdout is not None
-        self.url = ""
-        for line in self.proc.stdout:
-            match = re.search(r"Assistants API at (http://\S+/v1)", line)
-            if match:
-                self.url = match.group(1)
-                break
-        if not self.url:
-            raise SystemExit("the server did not start")
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()  # drain
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{self.url}/models", headers=HEADERS, timeout=2)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -218,9 +165,8 @@ def throughput(workdir: Path, pg: Any, args: argparse.Namespace) -> dict[str, di
             servers = [
                 Server(
                     workdir,
-                    db_sqlite if engine == "sqlite" else db_pg,
-                    "--max-active-runs",
-                    str(args.per_replica),
+                    db=db_sqlite if engine == "sqlite" else db_pg,
+                    serve_args=("--max-active-runs", str(args.per_replica)),
                     pace=args.pace,
                     INVESTOR_ASSISTANT_REPLICA=f"{replica}-{repeat}",
                 )
@@ -260,7 +206,7 @@ def throughput(workdir: Path, pg: Any, args: argparse.Namespace) -> dict[str, di
 def quiet_reads(workdir: Path, db: str, requests: int) -> tuple[list[float], list[float]]:
     """Retrieve-run and list-messages (20 of a 20-message thread) with nothing else
     running: the store's and the server's own cost, without the stalls of runs in flight."""
-    server = Server(workdir, db, pace=0.0, INVESTOR_ASSISTANT_REPLICA="quiet")
+    server = Server(workdir, db=db, INVESTOR_ASSISTANT_REPLICA="quiet")
     try:
         assistant = builtin(server.url)
         with httpx.Client(headers=HEADERS, timeout=30) as http:
@@ -283,8 +229,8 @@ def quiet_reads(workdir: Path, db: str, requests: int) -> tuple[list[float], lis
 
 # -- 2. cancel across replicas --------------------------------------------------------------
 def cancel_latency(workdir: Path, db: str, tries: int) -> list[float]:
-    a = Server(workdir, db, pace=0.02, INVESTOR_ASSISTANT_REPLICA="cancel-A")
-    b = Server(workdir, db, pace=0.02, INVESTOR_ASSISTANT_REPLICA="cancel-B")
+    a = Server(workdir, db=db, pace=0.02, INVESTOR_ASSISTANT_REPLICA="cancel-A")
+    b = Server(workdir, db=db, pace=0.02, INVESTOR_ASSISTANT_REPLICA="cancel-B")
     took: list[float] = []
     try:
         assistant = builtin(a.url)
@@ -317,8 +263,8 @@ def cancel_latency(workdir: Path, db: str, tries: int) -> list[float]:
 # -- 3. take-over after SIGKILL -------------------------------------------------------------
 def take_over(workdir: Path, db: str, lease: float) -> float:
     env = {"INVESTOR_ASSISTANT_LEASE": repr(lease)}
-    a = Server(workdir, db, pace=0.05, INVESTOR_ASSISTANT_REPLICA=f"kill-A-{lease}", **env)
-    b = Server(workdir, db, pace=0.05, INVESTOR_ASSISTANT_REPLICA=f"kill-B-{lease}", **env)
+    a = Server(workdir, db=db, pace=0.05, INVESTOR_ASSISTANT_REPLICA=f"kill-A-{lease}", **env)
+    b = Server(workdir, db=db, pace=0.05, INVESTOR_ASSISTANT_REPLICA=f"kill-B-{lease}", **env)
     try:
         assistant = builtin(a.url)
         with httpx.Client(headers=HEADERS, timeout=30) as http:

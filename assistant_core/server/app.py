@@ -46,10 +46,12 @@ class Auth:
     def project(self, authorization: str | None) -> str:
         token = bearer_token(authorization)
         if token is not None:
-            project = self.store.project_of_key(key_hash(token))
+            project, any_keys = self.store.key_project(key_hash(token))
             if project is not None:
                 return project
-        if not self.store.has_keys():
+        else:
+            any_keys = self.store.has_keys()
+        if not any_keys:
             if self.open_allowed:
                 return DEFAULT_PROJECT
             raise ApiError(

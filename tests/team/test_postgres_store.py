@@ -19,23 +19,11 @@ import pytest
 
 from assistant_core.db_url import DatabaseUrl, masked_url, parse_database
 from assistant_core.errors import ActiveRunError, StoreError
-from assistant_core.objects import Run, new_id, now
 from assistant_core.store_pg import PostgresStore
 from assistant_core.store_pg_schema import CURRENT_VERSION
+from tests.test_store import new_run
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def new_run(store: PostgresStore, thread_id: str, status: str = "queued") -> Run:
-    run = Run(
-        id=new_id("run"),
-        created_at=now(),
-        thread_id=thread_id,
-        assistant_id="asst_x",
-        model="m",
-        status=status,  # type: ignore[arg-type]
-    )
-    return store.create_run(run)
 
 
 # -- schema ---------------------------------------------------------------------------------

@@ -19,19 +19,7 @@ from assistant_core.market import create_market
 from assistant_core.runtime import Runtime
 from assistant_core.store_pg import PostgresStore
 from assistant_core.tools.investor import build_investor_tools
-
-TUTORIAL_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_ticker",
-        "description": "Given the name of a company returns its ticker symbol",
-        "parameters": {
-            "type": "object",
-            "properties": {"company_name": {"type": "string"}},
-            "required": ["company_name"],
-        },
-    },
-}
+from tests.server.test_lifecycle import TUTORIAL_TOOL
 
 
 def replica(url: str, name: str, pace: float = 0.0) -> Runtime:
