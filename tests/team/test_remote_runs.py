@@ -93,6 +93,11 @@ async def test_a_request_whose_notification_was_lost_is_found_by_the_next_tick(
             (run.id,),
         )
     await until(lambda: a.store.get_run(run.id).status == "cancelled", timeout=5)
-    with psycopg.connect(pg_url) as conn:
-        row = conn.execute("SELECT answered_at IS NOT NULL, error FROM run_requests").fetchone()
-    assert row == (True, None)
+
+    def answer() -> tuple[bool, str | None] | None:
+        with psycopg.connect(pg_url) as conn:
+            return conn.execute(  # type: ignore[return-value]
+                "SELECT answered_at IS NOT NULL, error FROM run_requests"
+            ).fetchone()
+
+    assert await until(lambda: (row := answer()) and row[0] and row) == (True, None)
