@@ -158,3 +158,14 @@ def test_keys_and_projects_hold_on_every_replica(make_replica: Any) -> None:
     run_ok(a.env, "keys", "revoke", key_id)
     with pytest.raises(openai.AuthenticationError):  # revoked for every replica at once
         b.client(research).beta.threads.retrieve(thread.id)
+
+
+def test_config_set_db_saves_the_url_and_never_echoes_its_password(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    url = "postgresql://ia:hunter2-secret@db.example/team"
+    said = run_ok(env, "config", "set", "db", url)
+    assert "postgresql://ia:***@db.example/team" in said and "hunter2" not in said
+    saved = (tmp_path / "config" / "investor-assistant" / "config.toml").read_text()
+    assert f'db = "{url}"' in saved  # the file holds what the user set
+    shown = run_ok(env, "config", "show")
+    assert "postgresql://ia:***@db.example/team" in shown and "hunter2" not in shown
