@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .config_file import ConfigFile, read_config_file
+from .db_url import DatabaseUrl
 from .errors import ConfigError
 from .redact import api_key_problem, masked_form, register_secret
 from .settings_spec import (
@@ -33,6 +34,7 @@ from .settings_spec import (
     CONTEXT_WINDOWS_TABLE,
     DATA_PROVIDERS,
     DEFAULT_DEMO_PACE,
+    DEFAULT_LEASE_S,
     DEFAULT_OPENAI_MODEL,
     ENV_NAMES,
     FLAG_NAMES,
@@ -87,12 +89,14 @@ class Settings:
     base_url: str | None
     approval: str
     data: str
-    db: Path
+    db: Path | DatabaseUrl  # a file (SQLite) or a PostgreSQL URL
     config_path: Path
     context_windows: dict[str, int] = field(default_factory=dict)
     api_key: str | None = field(default=None, repr=False)
     debug: bool = False
     demo_pace: float = DEFAULT_DEMO_PACE
+    lease: float = DEFAULT_LEASE_S
+    replica: str | None = None
     #: setting name → flag | env | file | default | auto | app
     sources: dict[str, str] = field(default_factory=dict)
     #: setting name → a few words on why auto-detection chose it (or which file table)
@@ -189,6 +193,8 @@ def load_settings(
     for model in file.context_windows:
         sources[f"{CONTEXT_WINDOWS_TABLE}.{model}"] = "file"
     register_secret(values["api_key"])  # masked in every error from now on
+    if isinstance(values["db"], DatabaseUrl):
+        register_secret(values["db"].password)
     warning = file.permission_warning()
     if warning:
         notices.append(f"warning: {warning}")

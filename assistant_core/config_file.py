@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import paths
+from .db_url import DatabaseUrl
 from .errors import ConfigError
 from .settings_spec import (
     BY_NAME,
@@ -248,6 +249,8 @@ class FileKey:
             return check_context_window(model, tokens, "config set")
         spec = PROVIDER_KEYS.get(self.name) or FILE_KEYS[self.parts[0]]
         value = spec.check(raw, "config set")
+        if isinstance(value, DatabaseUrl):
+            return value.url  # as given (a password in it is the user's choice: masked when shown)
         return str(value) if isinstance(value, Path) else value
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import AssistantError
 from .inert_markdown import inert_markdown
@@ -34,6 +34,9 @@ from .text import (
     format_timestamp,
     one_line,
 )
+
+if TYPE_CHECKING:
+    from .store_interface import ThreadStore
 
 EXPORT_FORMAT = "investor-assistant.thread"
 EXPORT_VERSION = 1
@@ -108,22 +111,10 @@ class ThreadExport:
         return next((run for run in self.runs if run.id == run_id), None)
 
 
-class _Store(Protocol):
-    def get_thread(self, thread_id: str) -> Thread: ...
-    def get_run(self, run_id: str) -> Run: ...
-    def list_messages(self, thread_id: str) -> list[Message]: ...
-    def list_runs(self, thread_id: str) -> list[Run]: ...
-    def list_steps(self, run_id: str) -> list[RunStep]: ...
-    def iter_messages(self, thread_id: str) -> Iterator[Message]: ...
-    def iter_runs(self, thread_id: str, *, unanswered: bool = False) -> Iterator[Run]: ...
-    def thread_counts(self, thread_id: str) -> Any: ...
-    def list_tool_calls(self, *, run_id: str | None = None) -> list[Any]: ...
-
-
 class StoredThread:
     """A thread in the store, read as it is exported: a page of messages or runs at a time."""
 
-    def __init__(self, store: _Store, thread_id: str) -> None:
+    def __init__(self, store: ThreadStore, thread_id: str) -> None:
         self.store = store
         self.thread = store.get_thread(thread_id)  # NotFoundError for an unknown id
         self.exported_at = now()
@@ -155,7 +146,7 @@ class StoredThread:
         return [record.call for record in self.store.list_tool_calls(run_id=run_id)]
 
 
-def collect_thread(store: _Store, thread_id: str) -> ThreadExport:
+def collect_thread(store: ThreadStore, thread_id: str) -> ThreadExport:
     """Everything stored about one thread, in memory (NotFoundError for an unknown id).
     Exports stream from :class:`StoredThread` instead."""
     thread = store.get_thread(thread_id)

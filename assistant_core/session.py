@@ -18,10 +18,12 @@ from urllib.parse import urlsplit
 from . import paths
 from .backends.base import Backend
 from .config import Settings, check_provider, resolve_model, unreachable_message, with_provider
+from .db_url import DatabaseUrl
 from .errors import ConfigError, RunStateError
 from .runtime import Runtime
 from .settings_spec import MODEL_PROVIDERS
 from .store import Store
+from .store_interface import ThreadStore
 
 
 @dataclass
@@ -43,7 +45,7 @@ class Session:
     them. ``build_session(settings)`` makes one; ``aclose()`` releases it."""
 
     settings: Settings
-    store: Store
+    store: ThreadStore
     backend: Backend
     runtime: Runtime
     market: Any = None
@@ -148,12 +150,19 @@ def save_provider_choice(settings: Settings, *, explicit_model: str | None) -> N
     save_settings(settings.config_path, values)
 
 
-def open_store(settings: Settings) -> Store:
-    """The thread database ``settings`` names. A path the user gave must be a regular file
-    (or not exist yet) in an existing directory: no directory is created for it, and a
-    FIFO, device or directory is refused before SQLite would block on it or fail
-    obscurely. The default location is the app's own and is created (0700)."""
+def open_store(settings: Settings, *, executes_runs: bool = True) -> ThreadStore:
+    """The thread database ``settings`` names: a PostgreSQL URL, or a file. On PostgreSQL
+    a process that ``executes_runs`` joins as a replica (a lease, run ownership, requests
+    from other replicas); one that only reads and edits threads does not. A path the
+    user gave must be a regular file (or not exist yet) in an existing directory: no
+    directory is created for it, and a FIFO, device or directory is refused before SQLite
+    would block on it or fail obscurely. The default location is the app's own and is
+    created (0700)."""
     db = settings.db
+    if isinstance(db, DatabaseUrl):
+        from .store_pg import PostgresStore  # psycopg loads only for a PostgreSQL database
+
+        return PostgresStore(db, replica=settings.replica, lease=settings.lease, join=executes_runs)
     source = settings.source("db")
     other = "--db FILE" if source != "file" else f"another db in {settings.config_path}"
     problem = paths.not_a_regular_file(db)
@@ -189,10 +198,9 @@ def build_session(settings: Settings, *, recover: bool = True) -> Session:
     if settings.provider == "compatible":
         resolve_model(settings)  # lists /v1/models when no model is given
     store = open_store(settings)
-    lease: DatabaseLease | None = None
+    recovered: Recovered | None = None
     try:
-        lease = DatabaseLease(settings.db)
-        recovered = lease.acquire(store, recover=recover)
+        recovered = recover_stranded(store, recover=recover)
         backend = make_backend(settings)
         market = make_market(settings)
         from .tools.investor import build_investor_tools
@@ -209,8 +217,8 @@ def build_session(settings: Settings, *, recover: bool = True) -> Session:
         )
     except BaseException:
         store.close()
-        if lease is not None:
-            lease.release()
+        if recovered is not None and recovered.lease is not None:
+            recovered.lease.release()
         raise
     return Session(
         settings=settings,
@@ -218,9 +226,31 @@ def build_session(settings: Settings, *, recover: bool = True) -> Session:
         backend=backend,
         runtime=runtime,
         market=market,
-        recovered_runs=list(recovered),
-        lease=lease,
+        recovered_runs=list(recovered.runs),
+        lease=recovered.lease,
     )
+
+
+@dataclass
+class Recovered:
+    runs: list[str]
+    #: SQLite's, held while the session lives (None for engines that record run owners).
+    lease: DatabaseLease | None = None
+
+
+def recover_stranded(store: ThreadStore, *, recover: bool = True) -> Recovered:
+    """Join the processes using the database, closing (``recover``) the runs a process
+    that died left active. On SQLite that is done only when no other live process uses
+    the file (``DatabaseLease``); PostgreSQL knows which process executes each run and
+    closes those whose process's lease expired (``store_pg``)."""
+    if not isinstance(store, Store):
+        return Recovered(store.recover_interrupted() if recover else [])
+    lease = DatabaseLease(store.path)
+    try:
+        return Recovered(lease.acquire(store, recover=recover), lease)
+    except BaseException:
+        lease.release()
+        raise
 
 
 class DatabaseLease:

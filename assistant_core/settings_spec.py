@@ -30,6 +30,11 @@ DATA_PROVIDERS = ("yahoo", "demo")
 DEFAULT_OPENAI_MODEL = "gpt-5-mini"
 OFFLINE_MODEL = "offline-analyst"
 DEFAULT_DEMO_PACE = 0.01  # seconds between streamed pieces: lively, but readable live
+#: Seconds a process's hold on the runs it executes lasts unless renewed (PostgreSQL): how
+#: long runs of a replica that died wait before another one closes them.
+DEFAULT_LEASE_S = 15.0
+MIN_LEASE_S, MAX_LEASE_S = 1.0, 3600.0
+POSTGRES_EXAMPLE = "postgresql://USER@HOST:5432/DBNAME"
 
 #: The words a yes/no setting accepts (flags, environment, ``config set``).
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -137,6 +142,31 @@ def parse_url(spec: Setting, raw: Any, where: str) -> str:
 
 def parse_path(spec: Setting, raw: Any, where: str) -> Path:
     return Path(parse_text(spec, raw, where)).expanduser()
+
+
+def parse_database(spec: Setting, raw: Any, where: str) -> Any:
+    """A file path (SQLite), or a ``postgresql://`` URL (a ``DatabaseUrl``, shown masked)."""
+    from .db_url import DatabaseUrl
+    from .db_url import parse_database as parse
+
+    value = parse(parse_text(spec, raw, where))
+    if isinstance(value, DatabaseUrl):
+        from urllib.parse import urlsplit
+
+        try:
+            urlsplit(value.url).port  # noqa: B018  (raises on a bad port)
+        except ValueError as exc:
+            raise spec.bad_value(
+                value, where, f"a PostgreSQL URL such as {POSTGRES_EXAMPLE} ({exc})"
+            ) from None
+    return value
+
+
+def parse_lease(spec: Setting, raw: Any, where: str) -> float:
+    seconds = parse_seconds(spec, raw, where)
+    if not MIN_LEASE_S <= seconds <= MAX_LEASE_S:
+        raise spec.bad_value(raw, where, f"expected {MIN_LEASE_S:g} to {MAX_LEASE_S:g} seconds")
+    return seconds
 
 
 def parse_seconds(spec: Setting, raw: Any, where: str) -> float:
@@ -271,15 +301,37 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "db",
         Path,
-        "thread database file",
-        parse_path,
+        f"thread database: a file (SQLite), or a PostgreSQL URL ({POSTGRES_EXAMPLE})",
+        parse_database,
         lambda _values: Default(paths.default_db_path()),
         env="INVESTOR_ASSISTANT_DB",
         flag="--db",
-        metavar="PATH",
+        metavar="PATH|URL",
         file_key="db",
         saveable=True,
         example="~/research/threads.db",
+    ),
+    Setting(
+        "lease",
+        float,
+        "seconds a process's hold on the runs it executes lasts unless renewed (PostgreSQL "
+        "only): runs of a server replica that died are closed by another this long after",
+        parse_lease,
+        _constant(DEFAULT_LEASE_S),
+        env="INVESTOR_ASSISTANT_LEASE",
+        file_key="lease",
+        saveable=True,
+        example="15",
+    ),
+    Setting(
+        "replica",
+        str,
+        "this process's name among the processes sharing a PostgreSQL database (default: "
+        "host:pid:random); shown in the runs it closes for a replica that died",
+        parse_text,
+        _constant(None),
+        env="INVESTOR_ASSISTANT_REPLICA",
+        example="api-1",
     ),
     Setting(
         "debug",

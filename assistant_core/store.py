@@ -1,12 +1,14 @@
-"""Persistence of assistants, threads, messages, runs, steps and tool calls (SQLite).
+"""Persistence of assistants, threads, messages, runs, steps and tool calls.
 
-One ``Store`` is one connection to one database file, shared by the asyncio thread and the
-tool worker threads (a re-entrant lock serialises them) and safe to open from several
-processes at once (WAL, a busy timeout, and every write in a ``BEGIN IMMEDIATE``
-transaction so a writer waits its turn instead of failing half-way).
+``SqlStore`` is the store's logic, in SQL both engines run (see ``store_sql``); ``Store`` is
+its SQLite engine, the default: one connection to one database file, shared by the asyncio
+thread and the tool worker threads (a re-entrant lock serialises them) and safe to open from
+several processes at once (WAL, a busy timeout, and every write in a ``BEGIN IMMEDIATE``
+transaction so a writer waits its turn instead of failing half-way). The PostgreSQL engine
+is ``store_pg.PostgresStore``; ``open_store`` picks one from the database setting.
 
 Objects are stored as the JSON of their ``to_dict()``; opening the file, the schema and its
-migrations are in ``store_schema``.
+migrations are in ``store_schema`` (SQLite) and ``store_pg_schema`` (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, Self, TypeVar
 
 from .errors import ActiveRunError, DatabaseDamaged, NotFoundError, StoreError
 from .objects import (
@@ -41,7 +43,7 @@ from .objects import (
 )
 from .paths import default_db_path
 from .settings_spec import DEFAULT_OPENAI_MODEL
-from .store_api import ApiStore
+from .store_api import ApiStore, RequestAnswer, RunRequest
 from .store_schema import (
     ACTIVE_STATUSES_SQL,
     DEFAULT_PROJECT,
@@ -50,6 +52,7 @@ from .store_schema import (
     is_damage,
     open_database,
 )
+from .store_sql import Db, dumps, like_pattern, thread_from_row
 from .text import make_title, one_line
 
 DEFAULT_ASSISTANT_NAME = "Investor Assistant"
@@ -64,6 +67,8 @@ INTERRUPTED_MESSAGE = "the app stopped before this run finished"
 INTERRUPTED_CODE = "app_stopped"
 STRAY_MESSAGE = "left unfinished when its run ended (a write failed while the run closed)"
 
+#: How long a process waits for the owner of a run to answer a forwarded request.
+FORWARD_TIMEOUT_S = 5.0
 # Trigram search needs at least three characters; shorter filters scan with LIKE.
 _MIN_FTS_CHARS = 3
 _DEFAULT_ASSISTANT_KEY = "default_assistant_id"
@@ -108,13 +113,7 @@ class ToolCallRecord:
 
 
 # -- helpers -----------------------------------------------------------------------------
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def _like_pattern(needle: str) -> str:
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+_dumps = dumps
 
 
 def _fts_phrase(needle: str) -> str:
@@ -123,11 +122,7 @@ def _fts_phrase(needle: str) -> str:
     return '"' + needle.replace('"', '""') + '"'
 
 
-def _thread_row_to_object(data: str, title: str, updated_at: int) -> Thread:
-    fields = json.loads(data)
-    fields["title"] = title
-    fields["updated_at"] = updated_at
-    return Thread.from_dict(fields)
+_thread_row_to_object = thread_from_row
 
 
 def _thread_data(thread: Thread) -> str:
@@ -137,75 +132,90 @@ def _thread_data(thread: Thread) -> str:
     return _dumps(fields)
 
 
-class Store(ApiStore):
-    """One SQLite database. Safe to share between threads of one process (internal lock)
-    and between processes (WAL + busy timeout)."""
+class SqlStore(ApiStore):
+    """The store's operations, in SQL both engines run, on an engine's connection (``Db``).
 
-    path: Path
+    An engine (``Store`` below for SQLite, ``store_pg.PostgresStore``) opens the database
+    and provides the transactions (``_read``, ``_write``, ``_snapshot``), the thread filter
+    and the few SQL fragments that differ (the ``_sql_*`` hooks); everything else is here,
+    once. Public methods are the store interface (``store_interface.ThreadStore``)."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        """Open (creating with mode 0600 and migrating) the database at ``path``, or the
-        default under the user data dir. Raises StoreError for a non-SQLite file or one
-        from a newer schema version, without touching it."""
-        self.path = Path(path) if path is not None else default_db_path()
-        self._lock = threading.RLock()
-        self._damage: DatabaseDamaged | None = None
-        self._db = open_database(self.path)
-        self._fts = has_table(self._db, "message_fts")
+    #: The database as messages name it: a file path, or a URL without its password.
+    location: str
+    #: Which engine: "sqlite" or "postgresql".
+    engine: ClassVar[str]
+    #: The engine's error for a broken unique constraint (a second active run on a thread).
+    _unique_violation: ClassVar[type[Exception]]
+    # -- SQL that differs between engines (SQLite's spelling here) --
+    #: Locks the rows a write transaction reads before it changes them (SQLite's write
+    #: transaction already holds the whole file).
+    _sql_for_update: ClassVar[str] = ""
+    #: Null-safe equality (``NULL IS NULL`` is true).
+    _sql_same: ClassVar[str] = "IS"
+    #: The next value of the threads' activity counter.
+    _sql_next_activity: ClassVar[str] = "(SELECT coalesce(max(activity), 0) + 1 FROM threads)"
+
+    def _sql_json_text(self, column: str, *path: str) -> str:
+        """A JSON column's value at ``path``, as text."""
+        return f"json_extract({column}, '$.{'.'.join(path)}')"
+
+    def _read(self) -> AbstractContextManager[Db]:
+        raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[Db]:
+        raise NotImplementedError
+
+    def _snapshot(self) -> AbstractContextManager[Db]:
+        """A read of several statements that sees one consistent state."""
+        raise NotImplementedError
+
+    def _thread_filter(self, needle: str) -> tuple[str, list[Any]]:
+        """The WHERE condition (and its parameters) of threads whose title or message text
+        contains ``needle``, case-insensitively."""
+        raise NotImplementedError
+
+    def _savepoint(self, db: Db) -> AbstractContextManager[None]:
+        """Around a statement that may fail without failing the transaction (SQLite's
+        failed statements never do; PostgreSQL needs a savepoint)."""
+        return nullcontext()
+
+    def _serialize(self, db: Db, name: str) -> None:
+        """Make write transactions that call this with ``name`` take turns (SQLite's write
+        transactions always do)."""
+
+    def _owned(self, db: Db, run_id: str) -> None:
+        """Record that this process executes the run (engines with run ownership)."""
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        raise NotImplementedError
 
-    def __enter__(self) -> Store:
+    # -- run owners (engines that record which process executes each run) ----------------
+    def forward_run_request(
+        self,
+        run_id: str,
+        kind: str,
+        outputs: list[dict[str, str]] | None = None,
+        *,
+        timeout: float = FORWARD_TIMEOUT_S,
+    ) -> RequestAnswer | None:
+        """Hand a cancel (``kind`` "cancel") or a client's tool outputs ("outputs") to the
+        live process that executes ``run_id``, and wait up to ``timeout`` seconds for its
+        answer. None when no other live process is known to execute it: the caller acts on
+        the store itself (SQLite records no owners)."""
+        return None
+
+    def serve_run_requests(self, handler: Callable[[RunRequest], None] | None) -> None:
+        """Call ``handler`` (from another thread) with each request other processes send
+        for the runs this one executes; it answers with ``answer_run_request``."""
+
+    def answer_run_request(self, request: RunRequest, error: str | None = None) -> None:
+        """Tell the process that sent ``request`` it was done (or refused, with ``error``)."""
+
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- transactions --------------------------------------------------------------------
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._db
-            except sqlite3.DatabaseError as exc:
-                self._raise_store_error(exc)
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction. IMMEDIATE takes the write lock up front, so a busy
-        database makes us wait (busy timeout) rather than fail after reading. Once the
-        file is known to be damaged, nothing more is written to it."""
-        with self._lock:
-            if self._damage is not None:
-                raise DatabaseDamaged(str(self._damage))
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.DatabaseError as exc:
-                self._raise_store_error(exc)
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException as exc:
-                if self._db.in_transaction:
-                    try:
-                        self._db.execute("ROLLBACK")
-                    except sqlite3.Error:  # SQLite rolls back by itself when it cannot
-                        pass
-                if isinstance(exc, sqlite3.DatabaseError):
-                    self._raise_store_error(exc)
-                raise
-
-    def _raise_store_error(self, exc: sqlite3.DatabaseError) -> NoReturn:
-        """Raise what ``exc`` means: damage (remembered: nothing more is written), a
-        storage failure (disk full, I/O error, locked), or ``exc`` itself (a bug)."""
-        if is_damage(exc):
-            self._damage = damaged(self.path, exc)
-            raise self._damage from exc
-        if isinstance(exc, sqlite3.OperationalError):
-            raise StoreError(f"database {self.path}: {exc}") from exc
-        raise exc
 
     # -- assistants ----------------------------------------------------------------------
     def create_assistant(
@@ -234,9 +244,7 @@ class Store(ApiStore):
         return assistant
 
     @staticmethod
-    def _insert_assistant(
-        db: sqlite3.Connection, assistant: Assistant, project: str = DEFAULT_PROJECT
-    ) -> None:
+    def _insert_assistant(db: Db, assistant: Assistant, project: str = DEFAULT_PROJECT) -> None:
         db.execute(
             "INSERT INTO assistants (id, created_at, data, project) VALUES (?, ?, ?, ?)",
             (assistant.id, assistant.created_at, _dumps(assistant.to_dict()), project),
@@ -269,6 +277,7 @@ class Store(ApiStore):
     def default_assistant(self) -> Assistant:
         """The seeded "Investor Assistant" (created on first use, and again if deleted)."""
         with self._write() as db:
+            self._serialize(db, _DEFAULT_ASSISTANT_KEY)  # two processes seed it once
             row = db.execute(
                 "SELECT a.data FROM meta JOIN assistants a ON a.id = meta.value WHERE meta.key = ?",
                 (_DEFAULT_ASSISTANT_KEY,),
@@ -284,7 +293,8 @@ class Store(ApiStore):
             )
             self._insert_assistant(db, assistant)
             db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (_DEFAULT_ASSISTANT_KEY, assistant.id),
             )
         return assistant
@@ -311,7 +321,7 @@ class Store(ApiStore):
         with self._write() as db:
             db.execute(
                 "INSERT INTO threads (id, created_at, updated_at, activity, title, data, project) "
-                "VALUES (?, ?, ?, (SELECT coalesce(max(activity), 0) + 1 FROM threads), ?, ?, ?)",
+                f"VALUES (?, ?, ?, {self._sql_next_activity}, ?, ?, ?)",
                 (thread.id, created, created, thread.title, _thread_data(thread), project),
             )
         return thread
@@ -330,7 +340,7 @@ class Store(ApiStore):
         return int(row[0])
 
     @staticmethod
-    def _get_thread(db: sqlite3.Connection, thread_id: str) -> Thread:
+    def _get_thread(db: Db, thread_id: str) -> Thread:
         row = db.execute(
             "SELECT data, title, updated_at FROM threads WHERE id = ?", (thread_id,)
         ).fetchone()
@@ -361,6 +371,8 @@ class Store(ApiStore):
         check and the delete are one transaction, so no run can start or be deleted
         under the other's feet."""
         with self._write() as db:
+            # Locked first: a run another process creates meanwhile is seen by the check.
+            db.execute(f"SELECT 1 FROM threads WHERE id = ?{self._sql_for_update}", (thread_id,))
             active = self._active_run_id(db, thread_id)
             if active is not None:
                 raise ActiveRunError(
@@ -380,17 +392,8 @@ class Store(ApiStore):
         params: list[Any] = []
         needle = (filter or "").strip()
         if needle:
-            like = _like_pattern(needle)
-            if self._fts and len(needle) >= _MIN_FTS_CHARS:
-                in_messages = (
-                    "SELECT m.thread_id FROM message_fts f JOIN messages m ON m.seq = f.rowid "
-                    "WHERE message_fts MATCH ?"
-                )
-                params += [like, _fts_phrase(needle)]
-            else:
-                in_messages = "SELECT thread_id FROM messages WHERE text LIKE ? ESCAPE '\\'"
-                params += [like, like]
-            sql += f" WHERE title LIKE ? ESCAPE '\\' OR id IN ({in_messages})"
+            where, params = self._thread_filter(needle)
+            sql += f" WHERE {where}"
         sql += " ORDER BY activity DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -399,13 +402,13 @@ class Store(ApiStore):
             rows = db.execute(sql, params).fetchall()
         return [_thread_row_to_object(*row) for row in rows]
 
-    @staticmethod
-    def _touch_thread(db: sqlite3.Connection, thread_id: str) -> None:
+    def _touch_thread(self, db: Db, thread_id: str) -> None:
         """Record activity on a thread: it moves to the top of the list."""
+        stamp = now()
         db.execute(
-            "UPDATE threads SET updated_at = max(updated_at, ?), "
-            "activity = (SELECT max(activity) + 1 FROM threads) WHERE id = ?",
-            (now(), thread_id),
+            "UPDATE threads SET updated_at = CASE WHEN updated_at > ? THEN updated_at ELSE ? "
+            f"END, activity = {self._sql_next_activity} WHERE id = ?",
+            (stamp, stamp, thread_id),
         )
 
     # -- messages ------------------------------------------------------------------------
@@ -512,7 +515,7 @@ class Store(ApiStore):
                 # The newest ``limit`` rows via the (thread_id, seq) index, then re-sorted.
                 sql = (
                     f"SELECT data FROM (SELECT seq, data FROM messages WHERE {where} "
-                    "ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+                    "ORDER BY seq DESC LIMIT ?) AS latest ORDER BY seq"
                 )
                 params.append(limit)
             rows = db.execute(sql, params).fetchall()
@@ -533,7 +536,7 @@ class Store(ApiStore):
             self._require(db, "threads", "thread", thread_id)
             rows = db.execute(
                 "SELECT seq, id, role, run_id, created_at, text FROM messages "
-                "WHERE thread_id = ? AND seq < ? AND (run_id IS NULL OR run_id IS NOT ?) "
+                f"WHERE thread_id = ? AND seq < ? AND (run_id IS NULL OR NOT run_id {self._sql_same} ?) "
                 "ORDER BY seq DESC LIMIT ?",
                 (thread_id, before_seq or _MAX_SEQ, exclude_run_id, limit),
             ).fetchall()
@@ -541,7 +544,7 @@ class Store(ApiStore):
             if len(rows) == limit:
                 (older,) = db.execute(
                     "SELECT count(*) FROM messages WHERE thread_id = ? AND seq < ? "
-                    "AND (run_id IS NULL OR run_id IS NOT ?)",
+                    f"AND (run_id IS NULL OR NOT run_id {self._sql_same} ?)",
                     (thread_id, rows[-1][0], exclude_run_id),
                 ).fetchone()
         return [MessageRow(*row) for row in reversed(rows)], int(older)
@@ -607,7 +610,7 @@ class Store(ApiStore):
             after = rows[-1][0]
 
     @staticmethod
-    def _require(db: sqlite3.Connection, table: str, kind: str, object_id: str) -> None:
+    def _require(db: Db, table: str, kind: str, object_id: str) -> None:
         if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (object_id,)).fetchone() is None:
             raise NotFoundError(kind, object_id)
 
@@ -639,16 +642,18 @@ class Store(ApiStore):
         with self._write() as db:
             self._require(db, "threads", "thread", run.thread_id)
             try:
-                db.execute(
-                    "INSERT INTO runs (id, thread_id, status, created_at, data) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (run.id, run.thread_id, run.status, run.created_at, _dumps(run.to_dict())),
-                )
-            except sqlite3.IntegrityError:
+                with self._savepoint(db):
+                    db.execute(
+                        "INSERT INTO runs (id, thread_id, status, created_at, data) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (run.id, run.thread_id, run.status, run.created_at, _dumps(run.to_dict())),
+                    )
+            except self._unique_violation:
                 active = self._active_run_id(db, run.thread_id)
                 if active is not None and run.status in ACTIVE_RUN_STATUSES:
                     raise ActiveRunError(run.thread_id, active) from None
                 raise ValueError(f"a run with id {run.id!r} already exists") from None
+            self._owned(db, run.id)
             self._touch_thread(db, run.thread_id)
         return run
 
@@ -706,11 +711,11 @@ class Store(ApiStore):
     def latest_summary_through(self, thread_id: str) -> str | None:
         """The message id the thread's running summary covers up to, from the latest run
         that recorded one (read newest first: it is usually among the last runs)."""
+        summary = self._sql_json_text("data", "memory", "summary_through")
         with self._read() as db:
             row = db.execute(
-                "SELECT json_extract(data, '$.memory.summary_through') FROM runs "
-                "WHERE thread_id = ? AND json_extract(data, '$.memory.summary_through') "
-                "IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                f"SELECT {summary} FROM runs WHERE thread_id = ? AND {summary} IS NOT NULL "
+                "ORDER BY seq DESC LIMIT 1",
                 (thread_id,),
             ).fetchone()
         return str(row[0]) if row and row[0] else None
@@ -724,7 +729,7 @@ class Store(ApiStore):
         return Run.from_dict(json.loads(row[0])) if row else None
 
     @staticmethod
-    def _active_run_id(db: sqlite3.Connection, thread_id: str) -> str | None:
+    def _active_run_id(db: Db, thread_id: str) -> str | None:
         row = db.execute(
             f"SELECT id FROM runs WHERE thread_id = ? AND status IN {ACTIVE_STATUSES_SQL}",
             (thread_id,),
@@ -735,7 +740,7 @@ class Store(ApiStore):
     def create_step(self, step: RunStep) -> RunStep:
         with self._write() as db:
             self._require(db, "runs", "run", step.run_id)
-            cursor = db.execute(
+            db.execute(
                 "INSERT INTO steps (id, run_id, thread_id, status, created_at, data) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -747,7 +752,8 @@ class Store(ApiStore):
                     _dumps(step.to_dict()),
                 ),
             )
-            self._write_tool_calls(db, step, cursor.lastrowid or 0)
+            (seq,) = db.execute("SELECT seq FROM steps WHERE id = ?", (step.id,)).fetchone()
+            self._write_tool_calls(db, step, seq)
         return step
 
     def update_step(self, step: RunStep) -> None:
@@ -763,9 +769,9 @@ class Store(ApiStore):
             db.execute("DELETE FROM tool_calls WHERE step_id = ?", (step.id,))
             self._write_tool_calls(db, step, row[1])
 
-    @staticmethod
     def _checked_row(
-        db: sqlite3.Connection,
+        self,
+        db: Db,
         table: str,
         kind: str,
         transitions: dict[str, frozenset[str]],
@@ -776,14 +782,16 @@ class Store(ApiStore):
         """The stored (status[, also]) of an object about to be updated, once its *stored*
         status (not the caller's copy) is known to allow ``new_status``."""
         columns = f"status, {also}" if also else "status"
-        row = db.execute(f"SELECT {columns} FROM {table} WHERE id = ?", (object_id,)).fetchone()
+        row = db.execute(
+            f"SELECT {columns} FROM {table} WHERE id = ?{self._sql_for_update}", (object_id,)
+        ).fetchone()
         if row is None:
             raise NotFoundError(kind, object_id)
         check_transition(kind, transitions, row[0], new_status)
         return tuple(row)
 
     @staticmethod
-    def _write_tool_calls(db: sqlite3.Connection, step: RunStep, step_seq: int) -> None:
+    def _write_tool_calls(db: Db, step: RunStep, step_seq: int) -> None:
         db.executemany(
             "INSERT INTO tool_calls "
             "(step_id, id, step_seq, position, run_id, thread_id, created_at, data) "
@@ -838,7 +846,9 @@ class Store(ApiStore):
         ``failed`` (last_error code ``app_stopped``), their open steps ``failed`` and their
         in-progress messages ``incomplete``; also any message (and its run's open steps)
         left ``in_progress`` under a run that did end, whatever stopped it from being
-        closed. Returns the run ids closed."""
+        closed. Returns the run ids closed. The caller knows no other process is executing
+        runs of this database (``session.DatabaseLease``); engines that record run owners
+        close only the runs of owners that are gone."""
         stopped = now()
         error = LastError(INTERRUPTED_CODE, message)
         with self._write() as db:
@@ -846,28 +856,46 @@ class Store(ApiStore):
                 f"SELECT data FROM runs WHERE status IN {ACTIVE_STATUSES_SQL} ORDER BY seq"
             ).fetchall()
             runs = [Run.from_dict(json.loads(data)) for (data,) in rows]
-            # A run waiting for a client's tool outputs needs no live process: it stays
-            # for whoever receives them, until it expires.
-            runs = [r for r in runs if not self._awaits_client(db, r, stopped)]
-            for run in runs:
+            closed = self._close_stranded(db, runs, stopped, lambda run: error)
+        return closed
+
+    def _close_stranded(
+        self,
+        db: Db,
+        runs: list[Run],
+        stopped: int,
+        error_of: Callable[[Run], LastError | None],
+    ) -> list[str]:
+        """Close ``runs``, which no live process executes: ``failed`` with ``error_of(run)``,
+        or ``cancelled`` where that is None (a cancel was asked for). A run waiting for a
+        client's tool outputs needs no live process: it stays for whoever receives them,
+        until it expires. Then close messages left open under ended runs. Returns the ids."""
+        runs = [r for r in runs if not self._awaits_client(db, r, stopped)]
+        for run in runs:
+            error = error_of(run)
+            if error is None:
+                run.status, run.cancelled_at = "cancelled", stopped
+            else:
                 run.status, run.failed_at, run.last_error = "failed", stopped, error
-                run.required_action = None
-                db.execute(
-                    "UPDATE runs SET status = ?, data = ? WHERE id = ?",
-                    (run.status, _dumps(run.to_dict()), run.id),
-                )
-                self._fail_open_steps(db, run.id, stopped, error)
-                self._close_open_messages(db, run.id, stopped)
-            self._close_stray_messages(db, stopped, LastError(INTERRUPTED_CODE, STRAY_MESSAGE))
+            run.required_action = None
+            db.execute(
+                "UPDATE runs SET status = ?, data = ? WHERE id = ?",
+                (run.status, _dumps(run.to_dict()), run.id),
+            )
+            step_error = error or LastError("cancelled", "the run was cancelled")
+            self._fail_open_steps(db, run.id, stopped, step_error, cancelled=error is None)
+            reason = "run_failed" if error is not None else "run_cancelled"
+            self._close_open_messages(db, run.id, stopped, reason)
+        self._close_stray_messages(db, stopped, LastError(INTERRUPTED_CODE, STRAY_MESSAGE))
         return [run.id for run in runs]
 
-    def _close_stray_messages(self, db: sqlite3.Connection, stopped: int, error: LastError) -> None:
+    def _close_stray_messages(self, db: Db, stopped: int, error: LastError) -> None:
         """Messages still ``in_progress`` although their run ended (or is gone): a write
         that failed while the run closed left them so. Nothing will ever finish them."""
         rows = db.execute(
-            "SELECT m.run_id, r.status FROM messages m LEFT JOIN runs r ON r.id = m.run_id "
+            "SELECT DISTINCT m.run_id, r.status FROM messages m LEFT JOIN runs r ON r.id = m.run_id "
             f"WHERE m.status = 'in_progress' AND (r.status IS NULL OR r.status NOT IN "
-            f"{ACTIVE_STATUSES_SQL}) GROUP BY m.run_id"
+            f"{ACTIVE_STATUSES_SQL})"
         ).fetchall()
         for run_id, status in rows:
             reason = "run_cancelled" if status == "cancelled" else "run_failed"
@@ -876,16 +904,23 @@ class Store(ApiStore):
             self._close_open_messages(db, run_id, stopped, reason)
 
     def _fail_open_steps(
-        self, db: sqlite3.Connection, run_id: str, stopped: int, error: LastError
+        self, db: Db, run_id: str, stopped: int, error: LastError, *, cancelled: bool = False
     ) -> None:
         rows = db.execute(
             "SELECT data, seq FROM steps WHERE run_id = ? AND status = 'in_progress'", (run_id,)
         ).fetchall()
         for data, seq in rows:
             step = RunStep.from_dict(json.loads(data))
-            step.status, step.failed_at, step.last_error = "failed", stopped, error
+            if cancelled:
+                step.status, step.cancelled_at = "cancelled", stopped
+            else:
+                step.status, step.failed_at, step.last_error = "failed", stopped, error
             for call in step.tool_calls:
-                if call.status in _UNFINISHED_CALL_STATUSES:
+                if call.status not in _UNFINISHED_CALL_STATUSES:
+                    continue
+                if cancelled:
+                    call.status = "cancelled"
+                else:
                     call.status, call.is_error, call.error = "error", True, error.message
             db.execute(
                 "UPDATE steps SET status = ?, data = ? WHERE id = ?",
@@ -894,12 +929,12 @@ class Store(ApiStore):
             db.execute("DELETE FROM tool_calls WHERE step_id = ?", (step.id,))
             self._write_tool_calls(db, step, seq)
 
-    @staticmethod
     def _close_open_messages(
-        db: sqlite3.Connection, run_id: str | None, stopped: int, reason: str = "run_failed"
+        self, db: Db, run_id: str | None, stopped: int, reason: str = "run_failed"
     ) -> None:
         rows = db.execute(
-            "SELECT data FROM messages WHERE run_id IS ? AND status = 'in_progress'", (run_id,)
+            f"SELECT data FROM messages WHERE run_id {self._sql_same} ? AND status = 'in_progress'",
+            (run_id,),
         ).fetchall()
         for (data,) in rows:
             message = Message.from_dict(json.loads(data))
@@ -909,3 +944,94 @@ class Store(ApiStore):
                 "UPDATE messages SET status = ?, data = ? WHERE id = ?",
                 (message.status, _dumps(message.to_dict()), message.id),
             )
+
+
+# -- the SQLite engine ------------------------------------------------------------------
+class Store(SqlStore):
+    """The SQLite engine: one database file. Safe to share between threads of one process
+    (internal lock) and between processes (WAL + busy timeout)."""
+
+    path: Path
+    engine = "sqlite"
+    _unique_violation = sqlite3.IntegrityError
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        """Open (creating with mode 0600 and migrating) the database at ``path``, or the
+        default under the user data dir. Raises StoreError for a non-SQLite file or one
+        from a newer schema version, without touching it."""
+        self.path = Path(path) if path is not None else default_db_path()
+        self._lock = threading.RLock()
+        self._damage: DatabaseDamaged | None = None
+        self._db = open_database(self.path)
+        self._fts = has_table(self._db, "message_fts")
+        self.location = str(self.path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- transactions --------------------------------------------------------------------
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.DatabaseError as exc:
+                self._raise_store_error(exc)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction. IMMEDIATE takes the write lock up front, so a busy
+        database makes us wait (busy timeout) rather than fail after reading. Once the
+        file is known to be damaged, nothing more is written to it."""
+        with self._lock:
+            if self._damage is not None:
+                raise DatabaseDamaged(str(self._damage))
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                self._raise_store_error(exc)
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error:  # SQLite rolls back by itself when it cannot
+                        pass
+                if isinstance(exc, sqlite3.DatabaseError):
+                    self._raise_store_error(exc)
+                raise
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        with self._read() as db:
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                db.execute("COMMIT")
+
+    def _thread_filter(self, needle: str) -> tuple[str, list[Any]]:
+        like = like_pattern(needle)
+        if self._fts and len(needle) >= _MIN_FTS_CHARS:
+            in_messages = (
+                "SELECT m.thread_id FROM message_fts f JOIN messages m ON m.seq = f.rowid "
+                "WHERE message_fts MATCH ?"
+            )
+            params = [like, _fts_phrase(needle)]
+        else:
+            in_messages = "SELECT thread_id FROM messages WHERE text LIKE ? ESCAPE '\\'"
+            params = [like, like]
+        return f"title LIKE ? ESCAPE '\\' OR id IN ({in_messages})", params
+
+    def _raise_store_error(self, exc: sqlite3.DatabaseError) -> NoReturn:
+        """Raise what ``exc`` means: damage (remembered: nothing more is written), a
+        storage failure (disk full, I/O error, locked), or ``exc`` itself (a bug)."""
+        if is_damage(exc):
+            self._damage = damaged(self.path, exc)
+            raise self._damage from exc
+        if isinstance(exc, sqlite3.OperationalError):
+            raise StoreError(f"database {self.path}: {exc}") from exc
+        raise exc

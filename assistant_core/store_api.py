@@ -12,11 +12,10 @@ interface can be put on another database.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from .errors import NotFoundError
 from .objects import (
@@ -30,6 +29,7 @@ from .objects import (
     now,
 )
 from .store_schema import DEFAULT_PROJECT
+from .store_sql import Db, dumps, thread_from_row
 
 T = TypeVar("T", bound=_Obj)
 Order = Literal["asc", "desc"]
@@ -51,6 +51,32 @@ class ApiKey:
         return self.revoked_at is None
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """Asked of the process that executes a run by another one (another server replica):
+    ``cancel`` it, or take the client's tool ``outputs``."""
+
+    id: int
+    run_id: str
+    kind: str  # "cancel" | "outputs"
+    outputs: list[dict[str, str]] = field(default_factory=list)
+
+
+#: The answer of a process asked about a run it does not execute (any more).
+NOT_EXECUTING = "not executing this run"
+
+
+@dataclass(frozen=True)
+class RequestAnswer:
+    """What became of a forwarded request: ``done`` (the owner did it), ``refused`` (the
+    owner said why, in ``error``), ``gone`` (the owner no longer executes the run: the
+    sender acts on the store itself) or ``pending`` (no answer in time: it stays queued for
+    the owner, and for whoever closes the run should the owner be gone)."""
+
+    outcome: Literal["done", "refused", "gone", "pending"]
+    error: str | None = None
+
+
 @dataclass
 class Page:
     """One page of a list, in the API's terms."""
@@ -68,14 +94,21 @@ _LISTS: dict[str, tuple[str, str, type[_Obj], str]] = {
 }
 
 
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+_dumps = dumps
 
 
 class ApiStore:
+    #: Narrows a query of runs to those no live process executes (engines that record
+    #: run owners; on SQLite the caller says which runs it executes).
+    _sql_not_executed: ClassVar[str] = ""
+
     if TYPE_CHECKING:
-        _read: Callable[[], AbstractContextManager[sqlite3.Connection]]
-        _write: Callable[[], AbstractContextManager[sqlite3.Connection]]
+        _read: Callable[[], AbstractContextManager[Db]]
+        _write: Callable[[], AbstractContextManager[Db]]
+        _snapshot: Callable[[], AbstractContextManager[Db]]
+        _sql_for_update: ClassVar[str]
+
+        def _owned(self, db: Db, run_id: str) -> None: ...
 
         def get_thread(self, thread_id: str) -> Thread: ...
         def get_assistant(self, assistant_id: str) -> Assistant: ...
@@ -87,7 +120,7 @@ class ApiStore:
         key = ApiKey(new_id("key"), project, name, now())
         with self._write() as db:
             db.execute(
-                "INSERT OR IGNORE INTO projects (name, created_at) VALUES (?, ?)",
+                "INSERT INTO projects (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (project, key.created_at),
             )
             db.execute(
@@ -126,6 +159,17 @@ class ApiStore:
             ).fetchone()
         return str(row[0]) if row else None
 
+    def key_project(self, key_hash: str) -> tuple[str | None, bool]:
+        """(the project of an active key with this hash or None, whether any key was ever
+        created) in one query: what authenticating a request needs."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT (SELECT project FROM api_keys WHERE hash = ? AND revoked_at IS NULL), "
+                "EXISTS (SELECT 1 FROM api_keys)",
+                (key_hash,),
+            ).fetchone()
+        return (str(row[0]) if row[0] is not None else None), bool(row[1])
+
     def has_keys(self) -> bool:
         """Whether any key was ever created (revoked ones count: revoking every key must
         not open the server to anyone)."""
@@ -144,10 +188,15 @@ class ApiStore:
 
     def owned_thread(self, project: str, thread_id: str) -> Thread:
         """The thread, if ``project`` owns it; NotFoundError otherwise (another project's
-        objects do not exist for it)."""
-        if self.project_of("thread", thread_id) != project:
+        objects do not exist for it). One query: every API request about a thread runs it."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT data, title, updated_at FROM threads WHERE id = ? AND project = ?",
+                (thread_id, project),
+            ).fetchone()
+        if row is None:
             raise NotFoundError("thread", thread_id)
-        return self.get_thread(thread_id)
+        return thread_from_row(*row)
 
     def owned_assistant(self, project: str, assistant_id: str) -> Assistant:
         """The assistant, if ``project`` owns it or it is the built-in one (shared)."""
@@ -230,27 +279,23 @@ class ApiStore:
     def run_state(self, run_id: str) -> tuple[Run, list[RunStep], dict[str, Message]]:
         """A run, its steps (in order) and the messages they created, read in one
         transaction (a consistent picture while another process writes)."""
-        with self._read() as db:
-            db.execute("BEGIN")
-            try:
-                row = db.execute("SELECT data FROM runs WHERE id = ?", (run_id,)).fetchone()
-                if row is None:
-                    raise NotFoundError("run", run_id)
-                step_rows = db.execute(
-                    "SELECT data FROM steps WHERE run_id = ? ORDER BY seq", (run_id,)
+        with self._snapshot() as db:
+            row = db.execute("SELECT data FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise NotFoundError("run", run_id)
+            step_rows = db.execute(
+                "SELECT data FROM steps WHERE run_id = ? ORDER BY seq", (run_id,)
+            ).fetchall()
+            steps = [RunStep.from_dict(json.loads(d)) for (d,) in step_rows]
+            ids = [s.message_id for s in steps if s.message_id]
+            message_rows = (
+                db.execute(
+                    f"SELECT data FROM messages WHERE id IN ({', '.join('?' * len(ids))})",
+                    ids,
                 ).fetchall()
-                steps = [RunStep.from_dict(json.loads(d)) for (d,) in step_rows]
-                ids = [s.message_id for s in steps if s.message_id]
-                message_rows = (
-                    db.execute(
-                        f"SELECT data FROM messages WHERE id IN ({', '.join('?' * len(ids))})",
-                        ids,
-                    ).fetchall()
-                    if ids
-                    else []
-                )
-            finally:
-                db.execute("COMMIT")
+                if ids
+                else []
+            )
         messages = [Message.from_dict(json.loads(d)) for (d,) in message_rows]
         return Run.from_dict(json.loads(row[0])), steps, {m.id: m for m in messages}
 
@@ -262,7 +307,10 @@ class ApiStore:
                 "UPDATE runs SET status = ?, data = ? WHERE id = ? AND status = ?",
                 (run.status, _dumps(run.to_dict()), run.id, expected_status),
             )
-        return cursor.rowcount == 1
+            claimed = cursor.rowcount == 1
+            if claimed:
+                self._owned(db, run.id)
+        return claimed
 
     def expire_runs(self, skip: frozenset[str] | set[str] = frozenset()) -> list[str]:
         """Runs waiting for client tool outputs past their ``expires_at`` become
@@ -271,7 +319,8 @@ class ApiStore:
         stamp = now()
         with self._write() as db:
             rows = db.execute(
-                "SELECT data FROM runs WHERE status = 'requires_action' ORDER BY seq"
+                "SELECT data FROM runs WHERE status = 'requires_action' "
+                f"{self._sql_not_executed} ORDER BY seq{self._sql_for_update}"
             ).fetchall()
             runs = [Run.from_dict(json.loads(d)) for (d,) in rows]
             expired = [
@@ -283,7 +332,7 @@ class ApiStore:
                 self._expire(db, run, stamp)
         return [r.id for r in expired]
 
-    def _awaits_client(self, db: sqlite3.Connection, run: Run, stamp: int) -> bool:
+    def _awaits_client(self, db: Db, run: Run, stamp: int) -> bool:
         """For start-up recovery: a run waiting for client tool outputs survives a stop
         (expired if its time is up); True when it should be left as it is."""
         if run.status != "requires_action" or run.approval != "client":
@@ -294,7 +343,7 @@ class ApiStore:
         return True
 
     @staticmethod
-    def _expire(db: sqlite3.Connection, run: Run, stamp: int) -> None:
+    def _expire(db: Db, run: Run, stamp: int) -> None:
         run.status, run.required_action = "expired", None
         run.last_error = None
         db.execute(
@@ -321,4 +370,4 @@ class ApiStore:
                 )
 
 
-__all__ = ["DEFAULT_PROJECT", "ApiKey", "ApiStore", "Order", "Page"]
+__all__ = ["DEFAULT_PROJECT", "ApiKey", "ApiStore", "Order", "Page", "RequestAnswer", "RunRequest"]

@@ -273,7 +273,7 @@ def damaged(path: Path, exc: sqlite3.Error) -> DatabaseDamaged:
 
 # -- the connection ----------------------------------------------------------------------
 def _encodable(value: object) -> object:
-    return scrub(value) if type(value) is str else value
+    return scrub(value) if isinstance(value, str) else value
 
 
 class EncodableConnection(sqlite3.Connection):

@@ -39,22 +39,33 @@ HEADERS = {"Authorization": "Bearer bench"}
 
 
 class Server:
-    def __init__(self, workdir: Path, *args: str, pace: float = 0.0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *args: str,
+        pace: float = 0.0,
+        db: str | None = None,
+        serve_args: tuple[str, ...] = (),
+        **extra_env: str,
+    ) -> None:
+        """``args``: global flags; ``db``: the database (default: a new file in
+        ``workdir``); ``serve_args``: flags of ``serve``; ``extra_env``: more environment."""
         env = {
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("OPENAI_", "INVESTOR_ASSISTANT_"))
         }
         env.update(
-            INVESTOR_ASSISTANT_DB=str(workdir / f"bench-{time.monotonic_ns()}.db"),
+            INVESTOR_ASSISTANT_DB=db or str(workdir / f"bench-{time.monotonic_ns()}.db"),
             INVESTOR_ASSISTANT_DEMO_PACE=repr(pace),
             XDG_DATA_HOME=str(workdir / "data"),
             XDG_CONFIG_HOME=str(workdir / "config"),
             XDG_CACHE_HOME=str(workdir / "cache"),
             PYTHONWARNINGS="ignore",
+            **extra_env,
         )
         self.proc = subprocess.Popen(
-            [str(CLI), *args, "serve", "--port", "0", "--log-level", "warning"],
+            [str(CLI), *args, "serve", "--port", "0", "--log-level", "warning", *serve_args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("openai", "pandas", "yfinance", "plotext", "numpy")
+HEAVY = ("openai", "pandas", "yfinance", "plotext", "numpy", "psycopg")
 
 CHILD = r"""
 import json, sys, time

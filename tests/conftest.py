@@ -4,11 +4,13 @@ from the developer's environment, so nothing touches the real home directory or 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from assistant_core.config import ALL_ENV_NAMES
+from tests.support.postgres import REQUIRE_ENV, PostgresCluster, find_bindir
 
 # A copy of ../shared/fixtures/recorded (real recorded API responses, see its PROVENANCE.md),
 # kept in the repo so a clean checkout tests on its own.
@@ -37,6 +39,31 @@ def fixtures_dir() -> Path:
     if not FIXTURES.exists():
         pytest.fail(f"recorded fixtures not found at {FIXTURES}")
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL cluster for the session (started on first use, ~1 s). Tests
+    that need it are skipped where PostgreSQL is not installed, unless
+    INVESTOR_ASSISTANT_REQUIRE_POSTGRES=1 (CI) makes that a failure."""
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(
+                "PostgreSQL is not installed (apt-get install postgresql postgresql-contrib)"
+            )
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql postgresql-contrib)")
+    cluster = PostgresCluster(bindir).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PostgresCluster) -> Iterator[str]:
+    """A new, empty database of the session's cluster, dropped after the test."""
+    url = pg_cluster.create_database()
+    yield url
+    pg_cluster.drop_database(url)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

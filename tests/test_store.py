@@ -1,10 +1,13 @@
-"""Every store operation, and the bad inputs each refuses without changing anything."""
+"""Every store operation, and the bad inputs each refuses without changing anything — on
+both engines: each test taking ``store`` (or ``open_db``) runs on SQLite and on PostgreSQL
+(a throwaway cluster, see tests/support/postgres.py)."""
 
 from __future__ import annotations
 
 import os
 import stat
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,16 +32,54 @@ from assistant_core.store import (
     DEFAULT_INSTRUCTIONS,
     Store,
 )
+from assistant_core.store_interface import ThreadStore
 from assistant_core.text import make_title, one_line
+
+ENGINES = ["sqlite", "postgresql"]
+OpenDb = Callable[[], ThreadStore]
+
+
+@pytest.fixture(params=ENGINES)
+def open_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenDb]:
+    """Opens a store on the test's database (a new connection each call), on each engine."""
+    if request.param == "sqlite":
+        database: str = str(tmp_path / "threads.db")
+    else:
+        database = request.getfixturevalue("pg_url")
+    opened: list[ThreadStore] = []
+
+    def open_store() -> ThreadStore:
+        if request.param == "sqlite":
+            store: ThreadStore = Store(database)
+        else:
+            from assistant_core.store_pg import PostgresStore
+
+            store = PostgresStore(database)
+        opened.append(store)
+        return store
+
+    yield open_store
+    for store in opened:
+        store.close()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(open_db: OpenDb) -> ThreadStore:
+    return open_db()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     with Store(tmp_path / "threads.db") as s:
         yield s
 
 
-def new_run(store: Store, thread_id: str, **fields: object) -> Run:
+def count_rows(store: ThreadStore, table: str) -> int:
+    with store._read() as db:  # type: ignore[attr-defined]
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def new_run(store: ThreadStore, thread_id: str, **fields: object) -> Run:
     run = Run(
         id=new_id("run"),
         created_at=now(),
@@ -50,7 +91,7 @@ def new_run(store: Store, thread_id: str, **fields: object) -> Run:
     return store.create_run(run)
 
 
-def new_step(store: Store, run: Run, calls: int = 0, **fields: object) -> RunStep:
+def new_step(store: ThreadStore, run: Run, calls: int = 0, **fields: object) -> RunStep:
     step = RunStep(
         id=new_id("step"),
         created_at=now(),
@@ -75,7 +116,8 @@ def test_default_path_is_under_the_user_data_dir(_isolated_home: Path) -> None:
         assert s.path.exists()
 
 
-def test_file_is_private_wal_with_foreign_keys(store: Store) -> None:
+def test_file_is_private_wal_with_foreign_keys(sqlite_store: Store) -> None:
+    store = sqlite_store
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -84,12 +126,11 @@ def test_file_is_private_wal_with_foreign_keys(store: Store) -> None:
     assert version == [(store_schema.CURRENT_VERSION,)]
 
 
-def test_data_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "x.db"
-    with Store(path) as s:
+def test_data_survives_reopening(open_db: OpenDb) -> None:
+    with open_db() as s:
         thread = s.create_thread("kept")
         s.add_message(thread.id, "user", "hello")
-    with Store(path) as s:
+    with open_db() as s:
         assert s.get_thread(thread.id).title == "kept"
         assert [m.text for m in s.list_messages(thread.id)] == ["hello"]
 
@@ -107,7 +148,7 @@ def test_partial_index_matches_active_statuses() -> None:
 
 
 # -- assistants --------------------------------------------------------------------------
-def test_assistant_crud(store: Store) -> None:
+def test_assistant_crud(store: ThreadStore) -> None:
     a = store.create_assistant(
         "m1",
         name="A",
@@ -132,16 +173,15 @@ def test_assistant_crud(store: Store) -> None:
         store.delete_assistant(a.id)
 
 
-def test_default_assistant_is_seeded_once(tmp_path: Path) -> None:
-    path = tmp_path / "d.db"
-    with Store(path) as s:
+def test_default_assistant_is_seeded_once(open_db: OpenDb) -> None:
+    with open_db() as s:
         first = s.default_assistant()
         assert first.name == DEFAULT_ASSISTANT_NAME == "Investor Assistant"
         assert first.instructions == DEFAULT_INSTRUCTIONS
         assert "buy a stock" in DEFAULT_INSTRUCTIONS
         assert first.model
         assert s.default_assistant() == first
-    with Store(path) as s:
+    with open_db() as s:
         assert s.default_assistant() == first
         assert len(s.list_assistants()) == 1
         s.delete_assistant(first.id)
@@ -150,7 +190,7 @@ def test_default_assistant_is_seeded_once(tmp_path: Path) -> None:
 
 
 # -- threads -----------------------------------------------------------------------------
-def test_thread_create_get_rename_summary(store: Store) -> None:
+def test_thread_create_get_rename_summary(store: ThreadStore) -> None:
     thread = store.create_thread("  Apple \x1b[1mresearch  ", metadata={"k": "v"})
     assert thread.title == "Apple research"
     assert thread.updated_at == thread.created_at
@@ -166,7 +206,7 @@ def test_thread_create_get_rename_summary(store: Store) -> None:
     )
 
 
-def test_unknown_thread_ids_raise_not_found(store: Store) -> None:
+def test_unknown_thread_ids_raise_not_found(store: ThreadStore) -> None:
     for call in (
         lambda: store.get_thread("thread_nope"),
         lambda: store.rename_thread("thread_nope", "x"),
@@ -182,7 +222,7 @@ def test_unknown_thread_ids_raise_not_found(store: Store) -> None:
             call()
 
 
-def test_auto_title_from_first_user_message(store: Store) -> None:
+def test_auto_title_from_first_user_message(store: ThreadStore) -> None:
     thread = store.create_thread()
     store.add_message(thread.id, "assistant", "Hello! Ask me anything.")
     assert store.get_thread(thread.id).title == ""
@@ -204,7 +244,7 @@ def test_make_title_cuts_long_lines_at_a_word() -> None:
     assert one_line("a\u202eb\x1b]8;;http://x\x07link\x1b]8;;\x07\u200dc", None) == "ablink\u200dc"
 
 
-def test_list_threads_by_last_activity(store: Store) -> None:
+def test_list_threads_by_last_activity(store: ThreadStore) -> None:
     a, b, c = (store.create_thread(t) for t in "abc")
     assert [t.title for t in store.list_threads()] == ["c", "b", "a"]
     store.add_message(a.id, "user", "bump a")  # same second: order still exact
@@ -216,18 +256,27 @@ def test_list_threads_by_last_activity(store: Store) -> None:
     assert store.list_threads()[-1].title == "renamed"
 
 
-@pytest.fixture(params=["fts5", "like"])
+@pytest.fixture(params=["fts5", "like", "postgresql"])
 def search_store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Store:
-    if request.param == "like":  # as on an SQLite without FTS5/trigram
+) -> Iterator[ThreadStore]:
+    """The thread filter's three implementations, which must agree: SQLite's FTS5 trigram
+    index, SQLite's LIKE scan (an SQLite without FTS5/trigram), PostgreSQL's pg_trgm."""
+    if request.param == "postgresql":
+        from assistant_core.store_pg import PostgresStore
+
+        with PostgresStore(request.getfixturevalue("pg_url")) as pg:
+            assert pg.search_indexed
+            yield pg
+        return
+    if request.param == "like":
         monkeypatch.setattr(store_schema, "fts5_trigram_available", lambda db: False)
     with Store(tmp_path / f"{request.param}.db") as s:
         assert s._fts == (request.param == "fts5")
         yield s
 
 
-def test_list_threads_filter(search_store: Store) -> None:
+def test_list_threads_filter(search_store: ThreadStore) -> None:
     s = search_store
     apple = s.create_thread("Apple research")
     samsung = s.create_thread()
@@ -254,7 +303,7 @@ def test_list_threads_filter(search_store: Store) -> None:
     assert [t.id for t in s.list_threads("e", limit=1)] == [other.id]
 
 
-def test_filter_follows_message_edits_and_deletes(search_store: Store) -> None:
+def test_filter_follows_message_edits_and_deletes(search_store: ThreadStore) -> None:
     s = search_store
     thread = s.create_thread("t")
     message = s.add_message(thread.id, "assistant", "", status="in_progress")
@@ -266,7 +315,7 @@ def test_filter_follows_message_edits_and_deletes(search_store: Store) -> None:
     assert s.list_threads("dividend") == []
 
 
-def test_delete_thread_cascades(store: Store) -> None:
+def test_delete_thread_cascades(store: ThreadStore) -> None:
     thread = store.create_thread("doomed")
     keep = store.create_thread("kept")
     message = store.add_message(thread.id, "user", "hello")
@@ -289,11 +338,10 @@ def test_delete_thread_cascades(store: Store) -> None:
     assert store.list_tool_calls(run_id=run.id) == []
     assert len(store.list_tool_calls()) == 1
     for table in ("messages", "runs", "steps"):
-        (count,) = store._db.execute(f"SELECT count(*) FROM {table}").fetchone()
-        assert count == (0 if table == "messages" else 1)
+        assert count_rows(store, table) == (0 if table == "messages" else 1)
 
 
-def test_delete_thread_is_refused_while_a_run_is_active(store: Store) -> None:
+def test_delete_thread_is_refused_while_a_run_is_active(store: ThreadStore) -> None:
     # Issue 11 (8): deleting a thread another process was streaming broke that run. The
     # check and the delete are one transaction, so it holds between processes too.
     thread = store.create_thread("busy")
@@ -311,7 +359,7 @@ def test_delete_thread_is_refused_while_a_run_is_active(store: Store) -> None:
 
 
 # -- messages ----------------------------------------------------------------------------
-def test_add_and_get_message(store: Store) -> None:
+def test_add_and_get_message(store: ThreadStore) -> None:
     thread = store.create_thread()
     user = store.add_message(thread.id, "user", "What is AAPL's revenue?")
     reply = store.add_message(
@@ -326,14 +374,14 @@ def test_add_and_get_message(store: Store) -> None:
 
 
 @pytest.mark.parametrize(("role", "status"), [("system", "completed"), ("user", "done")])
-def test_add_message_refuses_bad_values(store: Store, role: str, status: str) -> None:
+def test_add_message_refuses_bad_values(store: ThreadStore, role: str, status: str) -> None:
     thread = store.create_thread()
     with pytest.raises(ValueError, match=repr(role if role == "system" else status)):
         store.add_message(thread.id, role, "x", status=status)
     assert store.count_messages(thread.id) == 0
 
 
-def test_update_message_checks_the_stored_status(store: Store) -> None:
+def test_update_message_checks_the_stored_status(store: ThreadStore) -> None:
     thread = store.create_thread()
     message = store.add_message(thread.id, "assistant", "", status="in_progress")
     message.set_text("partial answer")
@@ -354,7 +402,7 @@ def test_update_message_checks_the_stored_status(store: Store) -> None:
         store.update_message(stale)
 
 
-def test_list_messages_order_limit_and_paging(store: Store) -> None:
+def test_list_messages_order_limit_and_paging(store: ThreadStore) -> None:
     thread = store.create_thread()
     other = store.create_thread()
     ids = [
@@ -381,8 +429,29 @@ def test_list_messages_order_limit_and_paging(store: Store) -> None:
         store.list_messages(thread.id, before=foreign)
 
 
-def test_list_messages_uses_the_thread_seq_index(store: Store) -> None:
-    plan = store._db.execute(
+def test_paged_reads_visit_every_row_once_in_order(store: ThreadStore) -> None:
+    # Exports and `threads show` read a thread this way, in bounded memory, on both engines.
+    thread = store.create_thread()
+    other = store.create_thread()
+    store.add_message(other.id, "user", "elsewhere")
+    answered = new_run(store, thread.id)
+    ids = [store.add_message(thread.id, "user", f"m{i}").id for i in range(7)]
+    store.add_message(thread.id, "assistant", "answer", run_id=answered.id)
+    answered.status = "cancelled"
+    store.update_run(answered)
+    silent = new_run(store, thread.id, status="failed")
+    assert [m.id for m in store.iter_messages(thread.id, page=3)][:7] == ids
+    assert list(store.iter_messages(thread.id, page=3)) == store.list_messages(thread.id)
+    assert [r.id for r in store.iter_runs(thread.id, page=1)] == [answered.id, silent.id]
+    assert [r.id for r in store.iter_runs(thread.id, unanswered=True, page=1)] == [silent.id]
+    counts = store.thread_counts(thread.id)
+    assert (counts.messages, counts.runs, counts.tool_calls) == (8, 2, 0)
+    with pytest.raises(NotFoundError):
+        next(store.iter_messages("thread_nope"))
+
+
+def test_list_messages_uses_the_thread_seq_index(sqlite_store: Store) -> None:
+    plan = sqlite_store._db.execute(
         "EXPLAIN QUERY PLAN SELECT data FROM (SELECT seq, data FROM messages "
         "WHERE thread_id = ? ORDER BY seq DESC LIMIT 100) ORDER BY seq",
         ("t",),
@@ -391,7 +460,7 @@ def test_list_messages_uses_the_thread_seq_index(store: Store) -> None:
 
 
 # -- runs --------------------------------------------------------------------------------
-def test_run_create_get_update_list(store: Store) -> None:
+def test_run_create_get_update_list(store: ThreadStore) -> None:
     thread = store.create_thread()
     run = new_run(store, thread.id)
     assert store.get_run(run.id) == run
@@ -409,7 +478,7 @@ def test_run_create_get_update_list(store: Store) -> None:
             unknown("run_nope")
 
 
-def test_second_active_run_is_refused(store: Store) -> None:
+def test_second_active_run_is_refused(store: ThreadStore) -> None:
     thread = store.create_thread()
     first = new_run(store, thread.id)
     for status in ACTIVE_RUN_STATUSES:
@@ -423,7 +492,7 @@ def test_second_active_run_is_refused(store: Store) -> None:
     new_run(store, thread.id)
 
 
-def test_duplicate_run_id_is_refused(store: Store) -> None:
+def test_duplicate_run_id_is_refused(store: ThreadStore) -> None:
     thread = store.create_thread()
     run = new_run(store, thread.id, status="completed")
     with pytest.raises(ValueError, match=run.id):
@@ -439,7 +508,7 @@ def test_duplicate_run_id_is_refused(store: Store) -> None:
         ("cancelled", "cancelling"),
     ],
 )
-def test_invalid_run_transition_changes_nothing(store: Store, stored: str, new: str) -> None:
+def test_invalid_run_transition_changes_nothing(store: ThreadStore, stored: str, new: str) -> None:
     thread = store.create_thread()
     run = new_run(store, thread.id, status=stored)
     before = store.get_run(run.id)
@@ -449,7 +518,7 @@ def test_invalid_run_transition_changes_nothing(store: Store, stored: str, new: 
     assert store.get_run(run.id) == before
 
 
-def test_transition_is_checked_against_the_stored_status(store: Store) -> None:
+def test_transition_is_checked_against_the_stored_status(store: ThreadStore) -> None:
     thread = store.create_thread()
     run = new_run(store, thread.id)
     stale = store.get_run(run.id)
@@ -465,7 +534,7 @@ def test_transition_is_checked_against_the_stored_status(store: Store) -> None:
 
 
 # -- steps and tool calls ----------------------------------------------------------------
-def test_steps_and_tool_calls(store: Store) -> None:
+def test_steps_and_tool_calls(store: ThreadStore) -> None:
     thread = store.create_thread()
     run = new_run(store, thread.id)
     tools = new_step(store, run, calls=2)
@@ -494,7 +563,7 @@ def test_steps_and_tool_calls(store: Store) -> None:
     ]
 
 
-def test_tool_calls_of_a_thread_span_runs_in_order(store: Store) -> None:
+def test_tool_calls_of_a_thread_span_runs_in_order(store: ThreadStore) -> None:
     thread = store.create_thread()
     calls: list[str] = []
     for _ in range(3):
@@ -508,7 +577,7 @@ def test_tool_calls_of_a_thread_span_runs_in_order(store: Store) -> None:
     assert len(store.list_tool_calls()) == len(calls) + 3
 
 
-def test_same_call_id_in_two_steps_is_kept(store: Store) -> None:
+def test_same_call_id_in_two_steps_is_kept(store: ThreadStore) -> None:
     # Some OpenAI-compatible servers number calls per response: "call_0" again and again.
     thread = store.create_thread()
     run = new_run(store, thread.id)
@@ -519,7 +588,7 @@ def test_same_call_id_in_two_steps_is_kept(store: Store) -> None:
     assert [r.call.id for r in store.list_tool_calls(run_id=run.id)] == ["call_0", "call_0"]
 
 
-def test_step_bad_inputs(store: Store) -> None:
+def test_step_bad_inputs(store: ThreadStore) -> None:
     thread = store.create_thread()
     run = new_run(store, thread.id)
     step = new_step(store, run, calls=1, status="completed")
@@ -548,7 +617,7 @@ def test_step_bad_inputs(store: Store) -> None:
 
 
 # -- threads of one process --------------------------------------------------------------
-def test_one_store_shared_by_threads(store: Store) -> None:
+def test_one_store_shared_by_threads(store: ThreadStore) -> None:
     thread = store.create_thread()
     errors: list[BaseException] = []
 
@@ -574,7 +643,7 @@ def test_one_store_shared_by_threads(store: Store) -> None:
         assert mine == [f"{n}-{i}" for i in range(50)]
 
 
-def test_thread_activity_moves_with_every_change_even_within_a_second(store: Store) -> None:
+def test_thread_activity_moves_with_every_change_even_within_a_second(store: ThreadStore) -> None:
     thread = store.create_thread()
     other = store.create_thread()
     seen = [store.thread_activity(thread.id)]

@@ -38,7 +38,8 @@ from assistant_core.objects import LastError, Message, Run, ToolCall
 from assistant_core.run_view import LiveRuns, MessageText, RunView
 
 if TYPE_CHECKING:
-    from assistant_core.store import Store, ToolCallRecord
+    from assistant_core.store import ToolCallRecord
+    from assistant_core.store_interface import ThreadStore
 
 PAGE_MESSAGES = 30  # messages read from the store per page
 PAGE_ITEMS = 30  # items in a window of the latest ones (messages + cards + error lines)
@@ -141,7 +142,7 @@ Update = Added | TextAdded | Finished | CallChanged
 class Transcript:
     """The items of the shown thread; see the module docstring."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: ThreadStore) -> None:
         self.store = store
         #: The runs being streamed, across threads (their events are all folded here).
         self.live = LiveRuns()

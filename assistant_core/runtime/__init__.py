@@ -12,6 +12,7 @@ approvals or tool outputs, read runs and steps back. The work is split across th
 * ``approvals``       a run waiting for approvals or client tool outputs
 * ``fanout``          one run's events to any number of listeners
 * ``follow``          a run another process executes, followed from the store
+* ``remote``          cancels and tool outputs for runs another process executes
 """
 
 from __future__ import annotations
@@ -36,12 +37,13 @@ from ..objects import (
     new_id,
     now,
 )
-from ..store import Store
+from ..store_interface import ThreadStore
 from ..tokens import TokenEstimator
 from ..tools.registry import ToolRegistry
 from .approvals import ALL_CALLS
 from .context_windows import CONTEXT_WINDOWS, DEFAULT_WINDOW, context_window
 from .follow import follow_run
+from .remote import RemoteRuns
 from .retry import RetryPolicy
 from .runner import RunExecution, pending_call_ids
 
@@ -99,7 +101,7 @@ class Runtime:
 
     def __init__(
         self,
-        store: Store,
+        store: ThreadStore,
         backend: Backend,
         tools: ToolRegistry,
         *,
@@ -126,6 +128,7 @@ class Runtime:
         self.estimator = TokenEstimator()
         self._by_run: dict[str, RunExecution] = {}
         self._by_thread: dict[str, RunExecution] = {}
+        self._remote = RemoteRuns(self)
 
     # -- threads and messages ------------------------------------------------------------
     def create_thread(self, title: str = "", origin: str = "") -> Thread:
@@ -306,6 +309,7 @@ class Runtime:
         return execution
 
     def _track(self, execution: RunExecution) -> RunExecution:
+        self._remote.loop = asyncio.get_running_loop()
         self._by_run[execution.run.id] = execution
         self._by_thread[execution.run.thread_id] = execution
         return execution
@@ -318,13 +322,18 @@ class Runtime:
     async def cancel_run(self, run_id: str) -> Run:
         """Cancel: the run goes cancelling → cancelled; the partial message is kept
         ``incomplete``; late tool results are ignored. A run that already ended is returned
-        unchanged (a cancel racing the end of a run is not an error)."""
+        unchanged (a cancel racing the end of a run is not an error). A run another live
+        process executes is cancelled by that process (``remote``)."""
         execution = self._by_run.get(run_id)
         if execution is not None:
             return await execution.cancel()
         run = self.store.get_run(run_id)
         if run.status in TERMINAL_RUN_STATUSES:
             return run
+        answer = await self._remote.forward(run_id, "cancel")
+        run = self.store.get_run(run_id)
+        if (answer is not None and answer.outcome != "gone") or not run.is_active:
+            return run  # cancelled by its owner (or it ended meanwhile)
         return self._cancel_detached(run)
 
     def _cancel_detached(self, run: Run) -> Run:
@@ -362,11 +371,16 @@ class Runtime:
         """Outputs ``[{"tool_call_id": …, "output": …}]`` for policy ``client``. The run
         resumes once every pending call has an output (several submissions may add up).
 
-        A run that waits for client outputs in the store with no task here (the process
-        that started it stopped) is taken up by this process, if the outputs answer every
-        pending call at once."""
+        A run another live process executes gets them there (``remote``). A run that waits
+        for client outputs in the store with no task anywhere (the process that started it
+        stopped) is taken up by this process, if the outputs answer every pending call at
+        once."""
         if run_id not in self._by_run:
-            self._resume(run_id, outputs)
+            answer = await self._remote.forward(run_id, "outputs", outputs)
+            if answer is None or answer.outcome == "gone":
+                self._resume(run_id, outputs)
+            elif answer.outcome == "refused":
+                raise RunStateError(answer.error or f"run {run_id} refused the tool outputs")
             return
         self._live(run_id, "submit tool outputs to").submit_tool_outputs(outputs)
 

@@ -37,7 +37,7 @@ from ..events import (
     tool_call_delta,
 )
 from ..objects import TERMINAL_RUN_STATUSES, LastError, Message, Run, RunStep, ToolCall
-from ..store import Store
+from ..store_interface import ThreadStore
 
 DEFAULT_INTERVAL = 0.2
 
@@ -142,14 +142,23 @@ class RunFollower:
         return [StepDelta(RunStepDelta(step.id, step.run_id, step.thread_id, entries))]
 
 
-async def follow_run(
-    store: Store, run_id: str, *, interval: float = DEFAULT_INTERVAL, replay: bool = True
+def follow_run(
+    store: ThreadStore, run_id: str, *, interval: float = DEFAULT_INTERVAL, replay: bool = True
 ) -> AsyncIterator[Event]:
     """The run's events, read from ``store`` every ``interval`` seconds, ending with
-    ``done`` once it ends. ``replay``: start with events describing the run as it stands
-    (else only what changes from now on). Raises NotFoundError for an unknown run; a run
-    deleted while followed ends the stream with an ``error`` event."""
+    ``done`` once it ends. ``replay``: start with events describing the run as it stands;
+    else the run is read now, and the events are its changes from this call on (nothing
+    that happens before the first iteration is missed). Raises NotFoundError for an
+    unknown run; a run deleted while followed ends the stream with an ``error`` event."""
     follower = RunFollower()
+    if not replay:
+        follower.changes(*store.run_state(run_id))
+    return _follow(store, run_id, follower, interval)
+
+
+async def _follow(
+    store: ThreadStore, run_id: str, follower: RunFollower, interval: float
+) -> AsyncIterator[Event]:
     first = True
     while True:
         try:
@@ -160,11 +169,9 @@ async def follow_run(
             yield ErrorEvent(LastError("not_found", f"{exc}: it was deleted while followed"))
             yield Done()
             return
-        events = follower.changes(run, steps, messages)
-        if replay or not first:
-            for event in events:
-                yield event
         first = False
+        for event in follower.changes(run, steps, messages):
+            yield event
         if run.status in TERMINAL_RUN_STATUSES:
             yield Done()
             return

@@ -15,7 +15,8 @@ from typing import Protocol
 
 from ..backends.base import InputItem
 from ..objects import Run, ToolCall
-from ..store import MessageRow, Store
+from ..store import MessageRow
+from ..store_interface import ThreadStore
 from ..tokens import estimate_item
 
 
@@ -82,7 +83,7 @@ def tool_unit(calls: Iterable[ToolCall]) -> Unit | None:
     return Unit(items, "tools")
 
 
-def run_units(store: Store, run_id: str, messages: Mapping[str, MessageLike]) -> list[Unit]:
+def run_units(store: ThreadStore, run_id: str, messages: Mapping[str, MessageLike]) -> list[Unit]:
     """A run's answer and tool calls in the order its steps happened."""
     units: list[Unit] = []
     for step in store.list_steps(run_id):
@@ -108,7 +109,7 @@ FIRST_PAGE = 200  # messages read first; each further page is twice as long
 
 
 def recent_history(
-    store: Store, thread_id: str, *, token_target: int, exclude_run_id: str | None = None
+    store: ThreadStore, thread_id: str, *, token_target: int, exclude_run_id: str | None = None
 ) -> History:
     """The thread's latest messages, with earlier runs' tool calls in place, reaching back
     until their text holds more than ``token_target`` estimated tokens (or to the start).
@@ -138,7 +139,7 @@ def recent_history(
 
 
 def thread_units(
-    store: Store,
+    store: ThreadStore,
     thread_id: str,
     messages: Sequence[MessageRow],
     *,

@@ -11,7 +11,7 @@ import sqlite3
 
 from ..errors import DatabaseDamaged, NotFoundError, StoreError
 from ..objects import LastError
-from ..store import Store
+from ..store_interface import ThreadStore
 from ..text import one_line
 
 STORAGE_FAILURES = (StoreError, NotFoundError, sqlite3.Error)
@@ -25,7 +25,7 @@ def is_storage_failure(exc: BaseException) -> bool:
 
 
 def storage_error(
-    exc: BaseException, store: Store, thread_id: str, *, shown: int, saved: int
+    exc: BaseException, store: ThreadStore, thread_id: str, *, shown: int, saved: int
 ) -> LastError:
     """The run's ``last_error`` for a failed write. ``shown`` / ``saved``: characters of
     the current answer streamed to the user / written to the database."""
@@ -48,7 +48,7 @@ def storage_error(
     )
 
 
-def _deleted(store: Store, thread_id: str) -> bool:
+def _deleted(store: ThreadStore, thread_id: str) -> bool:
     try:
         store.get_thread(thread_id)
     except NotFoundError:

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from ..errors import AssistantError
 from ..events import ThreadCreated
-from ..store import Store
+from ..store_interface import ThreadStore
 from ..store_schema import DEFAULT_PROJECT
 from .errors import ApiError, from_core, internal
 from .keys import bearer_token, key_hash
@@ -39,17 +39,19 @@ class Auth:
     """Which project a request acts for. Once any key exists every request needs a valid
     one; before that, any bearer (or none) is the default project — on loopback only."""
 
-    def __init__(self, store: Store, *, open_allowed: bool) -> None:
+    def __init__(self, store: ThreadStore, *, open_allowed: bool) -> None:
         self.store = store
         self.open_allowed = open_allowed
 
     def project(self, authorization: str | None) -> str:
         token = bearer_token(authorization)
         if token is not None:
-            project = self.store.project_of_key(key_hash(token))
+            project, any_keys = self.store.key_project(key_hash(token))
             if project is not None:
                 return project
-        if not self.store.has_keys():
+        else:
+            any_keys = self.store.has_keys()
+        if not any_keys:
             if self.open_allowed:
                 return DEFAULT_PROJECT
             raise ApiError(
@@ -183,11 +185,18 @@ class Api:
         runtime = self.service.runtime
         if not stream:
             return self._run_response(await self.service.submit_tool_outputs(run_id, outputs))
-        if runtime.executing(run_id):  # listen first: nothing after the submission is missed
-            events = runtime.subscribe(run_id, replay=False, coalesce=True)
+        # Listen first: nothing after the submission is missed. A run another process
+        # executes is followed from the store (the outputs were forwarded to it)…
+        events = runtime.subscribe(run_id, replay=False, coalesce=True)
+        executing = runtime.executing(run_id)
+        try:
             await self.service.submit_tool_outputs(run_id, outputs)
-        else:  # taken up here from the store: its new execution's events from the start
-            await self.service.submit_tool_outputs(run_id, outputs)
+        except BaseException:
+            await events.aclose()  # type: ignore[attr-defined]
+            raise
+        if not executing and runtime.executing(run_id):
+            # …unless it was taken up here from the store: its new execution's events.
+            await events.aclose()  # type: ignore[attr-defined]
             events = runtime.subscribe(run_id, replay=True, coalesce=True)
         return sse_response(events)
 

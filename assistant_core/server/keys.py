@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from ..store import Store
 from ..store_api import ApiKey
+from ..store_interface import ThreadStore
 
 KEY_PREFIX = "sk-ia-"
 
@@ -24,7 +24,7 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def create_key(store: Store, project: str, name: str = "") -> tuple[ApiKey, str]:
+def create_key(store: ThreadStore, project: str, name: str = "") -> tuple[ApiKey, str]:
     """A new key for ``project``: (its record, the key itself — to show once)."""
     key = new_key()
     return store.add_api_key(project, key_hash(key), name), key

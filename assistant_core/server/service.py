@@ -13,8 +13,8 @@ from typing import Any, Literal
 from ..errors import NotFoundError
 from ..objects import ACTIVE_RUN_STATUSES, Assistant, Run, Thread, TruncationStrategy
 from ..runtime import RunOptions, Runtime
-from ..store import Store
 from ..store_api import Order
+from ..store_interface import ThreadStore
 from . import wire
 from .errors import ApiError, bad_request
 from .params import MAX_INSTRUCTIONS, Params
@@ -79,7 +79,7 @@ def list_params(query: Mapping[str, str]) -> dict[str, Any]:
 
 class Service:
     def __init__(
-        self, store: Store, runtime: Runtime, models: Models, limits: Limits | None = None
+        self, store: ThreadStore, runtime: Runtime, models: Models, limits: Limits | None = None
     ) -> None:
         self.store = store
         self.runtime = runtime

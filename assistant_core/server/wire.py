@@ -117,6 +117,10 @@ class EventEncoder:
 
     def __init__(self) -> None:
         self._calls_seen: set[tuple[str, int]] = set()
+        # Steps this stream announced: a stream that starts mid-run (tool outputs submitted
+        # to a run followed from the store) sends no deltas of steps opened before it, which
+        # the SDK could not place.
+        self._steps_created: set[str] = set()
 
     def encode(self, event: Event) -> tuple[str, str] | None:
         """(name, data), or None for an event the API would not have sent."""
@@ -131,6 +135,8 @@ class EventEncoder:
         if isinstance(event, RunEvent):
             return run(event.data)
         if isinstance(event, StepEvent):
+            if event.event == "thread.run.step.created":
+                self._steps_created.add(event.data.id)
             return step(event.data)
         if isinstance(event, MessageEvent):
             return message(event.data)
@@ -143,6 +149,8 @@ class EventEncoder:
             return {"id": d.id, "object": "thread.message.delta", "delta": {"content": content}}
         if isinstance(event, StepDelta):
             sd = event.data
+            if sd.id not in self._steps_created:
+                return None
             calls = [c for c in (self._call_delta(sd.id, e) for e in sd.tool_calls) if c]
             if not calls:
                 return None

@@ -24,6 +24,7 @@ HEAVY = (
     "pygments",
     "httpx",
     "ddgs",
+    "psycopg",
 )
 
 # Builds a demo session on a fresh database in the directory given as argv[1].

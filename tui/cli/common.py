@@ -12,7 +12,7 @@ from assistant_core import paths
 from assistant_core.config import Settings, load_settings
 from assistant_core.errors import AssistantError
 from assistant_core.session import open_store as open_settings_store
-from assistant_core.store import Store
+from assistant_core.store_interface import ThreadStore
 from assistant_core.text import one_line
 
 
@@ -26,12 +26,12 @@ def load_cli_settings(flags: dict[str, Any]) -> Settings:
     return settings
 
 
-def open_store(flags: dict[str, Any]) -> Store:
+def open_store(flags: dict[str, Any]) -> ThreadStore:
     """The thread database, without a model backend (listing threads needs no model).
 
     No crash recovery here: a run another process is executing right now looks the same as
     one a crash left behind, and these commands only read (or rename/delete)."""
-    return open_settings_store(load_cli_settings(flags))
+    return open_settings_store(load_cli_settings(flags), executes_runs=False)
 
 
 def write_private(path: Path, chunks: Iterable[str]) -> None:

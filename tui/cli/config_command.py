@@ -7,6 +7,7 @@ from typing import Any
 
 from assistant_core.config import Settings, check_provider
 from assistant_core.config_file import Edit, FileKey, set_value, unset_value
+from assistant_core.db_url import is_database_url, masked_url
 from assistant_core.errors import ConfigError
 from assistant_core.logs import log_path
 from assistant_core.session import provider_label
@@ -32,7 +33,8 @@ def config_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     if args.action == "set":
         place, value, edit = set_value(path, args.key, args.value, provider=settings.provider)
         report(out, edit)
-        out.line(f"set {place.name} = {toml_text(value)} in {path}")
+        shown = masked_url(value) if is_database_url(str(value)) else value
+        out.line(f"set {place.name} = {toml_text(shown)} in {path}")
         return 0
     place, edit = unset_value(path, args.key, provider=settings.provider)
     report(out, edit)

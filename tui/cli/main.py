@@ -26,6 +26,7 @@ from assistant_core.redact import redact, redact_log_handler
 from assistant_core.settings_spec import DEFAULT_OPENAI_MODEL, ENV_NAMES, SETTINGS, is_true
 from assistant_core.text import one_line
 
+from .db import add_db_parser
 from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, EXIT_USAGE
 from .keys import add_keys_parser
 from .output import WriteFailed
@@ -97,17 +98,6 @@ A model belongs to a provider: `config set model NAME` saves it for the provider
 (as [providers.NAME] model = …); --model applies to the provider in use.
 The API key is never written by `config set`: export OPENAI_API_KEY.
 Precedence: flags > environment > config file > defaults.
-"""
-
-
-DB_EPILOG = f"""\
-examples:
-  {PROG} db check                       is the thread database sound?
-  {PROG} db recover                     save what can be read to threads.recovered-….db
-  {PROG} --db old.db db recover -o new.db
-
-A damaged database is never changed: commands refuse it (exit 2) until you use a
-recovered copy (--db FILE, or put it in the damaged file's place).
 """
 
 
@@ -268,27 +258,7 @@ def build_parser() -> Parser:
     add_serve_parser(commands, flags)
     add_keys_parser(commands, flags)
 
-    db = commands.add_parser(
-        "db",
-        parents=[flags],
-        help="check a damaged thread database, recover what can be read",
-        description="The thread database: check it, or recover a damaged one into a new file. "
-        "Both read it read-only and never change it.",
-        epilog=DB_EPILOG,
-    )
-    dsub = db.add_subparsers(dest="action", metavar="ACTION")
-    dsub.add_parser(
-        "check", parents=[flags], help="SQLite's integrity check, readably", epilog=DB_EPILOG
-    )
-    d_recover = dsub.add_parser(
-        "recover",
-        parents=[flags],
-        help="copy every readable row into a new database file",
-        epilog=DB_EPILOG,
-    )
-    d_recover.add_argument(
-        "-o", "--output", metavar="FILE", help="the new file (default: next to the database)"
-    )
+    db = add_db_parser(commands, flags)
 
     # Which parser to show when a group is given without its action.
     parser.set_defaults(_groups={"threads": threads, "runs": runs, "config": config, "db": db})

@@ -8,7 +8,7 @@ from typing import Any
 
 from assistant_core.numfmt import grouped
 from assistant_core.objects import Run, RunStep, ToolCall
-from assistant_core.store import Store
+from assistant_core.store_interface import ThreadStore
 from assistant_core.text import (
     call_signature,
     dumps_safe,
@@ -40,7 +40,7 @@ def run_seconds(run: Run) -> float | None:
     return float(end - start) if end and start else None
 
 
-def list_runs(store: Store, args: argparse.Namespace, out: Output) -> int:
+def list_runs(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
     store.get_thread(args.thread)  # an unknown id is an error, not an empty list
     if args.json:
         for run in store.iter_runs(args.thread):
@@ -62,7 +62,7 @@ def list_runs(store: Store, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def show_run(store: Store, args: argparse.Namespace, out: Output) -> int:
+def show_run(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
     run = store.get_run(args.run_id)
     steps = store.list_steps(run.id)
     status_colour = {"completed": "green", "failed": "red", "cancelled": "yellow"}.get(

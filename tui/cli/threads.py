@@ -9,7 +9,7 @@ from typing import Any
 
 from assistant_core.errors import ActiveRunError, AssistantError
 from assistant_core.export import StoredThread, json_chunks, markdown_chunks
-from assistant_core.store import Store
+from assistant_core.store_interface import ThreadStore
 from assistant_core.text import (
     call_signature,
     call_summary,
@@ -41,7 +41,7 @@ def threads_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
         store.close()
 
 
-def list_threads(store: Store, args: argparse.Namespace, out: Output) -> int:
+def list_threads(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
     threads = store.list_threads(filter=args.filter or None, limit=args.limit)
     if args.json:
         for thread in threads:
@@ -60,7 +60,7 @@ def list_threads(store: Store, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def show_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+def show_thread(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
     """The thread's messages with their tool calls, read from the store a page at a time
     (a thread of any length is shown in bounded memory)."""
     source = StoredThread(store, args.id)
@@ -88,7 +88,7 @@ def show_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def export_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+def export_thread(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
     """Markdown or JSON, streamed from the store to stdout or a private file."""
     fmt = args.format
     if fmt is None:
@@ -120,7 +120,7 @@ def batched(chunks: Iterable[str], size: int) -> Iterator[str]:
         yield "".join(pending)
 
 
-def rename_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+def rename_thread(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
     title = " ".join(args.title.split())
     if not title:
         raise AssistantError("the title is empty; pass the new title as text")
@@ -129,7 +129,7 @@ def rename_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def delete_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
+def delete_thread(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
     """Refused while another process streams a run of the thread. A run left active by a
     process that died is closed first (as every start-up does, when no other is live)."""
     thread = store.get_thread(args.id)
@@ -143,12 +143,11 @@ def delete_thread(store: Store, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def close_stranded_runs(store: Store) -> list[str]:
-    """Close runs a dead process left active, when no live session uses the database."""
-    from assistant_core.session import DatabaseLease
+def close_stranded_runs(store: ThreadStore) -> list[str]:
+    """Close runs a dead process left active (see ``session.recover_stranded``)."""
+    from assistant_core.session import recover_stranded
 
-    lease = DatabaseLease(store.path)
-    try:
-        return lease.acquire(store)
-    finally:
-        lease.release()
+    recovered = recover_stranded(store)
+    if recovered.lease is not None:
+        recovered.lease.release()
+    return recovered.runs

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assistant_core.config import FLAG_NAMES, WEB_ENV, check_provider, load_settings
+from assistant_core.config import ENV_NAMES, FLAG_NAMES, WEB_ENV, check_provider, load_settings
+from assistant_core.db_url import DatabaseUrl
 from assistant_core.errors import AssistantError, ConfigError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -122,13 +123,17 @@ def web_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
 
     from tui.web.server import WebServer
 
+    db = settings.db if settings.source("db") != "default" else None
+    env = {WEB_ENV: "1"}
+    if isinstance(db, DatabaseUrl):  # its password must not show on a command line
+        env[ENV_NAMES["db"]], db, flags = db.url, None, {**flags, "db": None}
     server = WebServer(
-        app_argv(flags, settings.db if settings.source("db") != "default" else None),
+        app_argv(flags, db),
         sock=sock,
         access=Access(token, cookie_name=f"investor_assistant_token_{port}"),
         max_sessions=args.max_sessions,
         title=APP_TITLE,
-        env={WEB_ENV: "1"},
+        env=env,
     )
     query = f"?token={token}" if token else ""
     hosts = [url_host(args.host)]

@@ -22,7 +22,7 @@ from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from assistant_core.objects import Thread
-from assistant_core.store import Store
+from assistant_core.store_interface import ThreadStore
 from assistant_core.text import one_line
 
 from .fmt import relative_time
@@ -50,7 +50,7 @@ class ThreadList(Vertical):
 
     def __init__(
         self,
-        store: Store,
+        store: ThreadStore,
         *,
         is_streaming: Callable[[str], bool],
         clock: Callable[[], float] = time.time,

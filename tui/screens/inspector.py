@@ -21,7 +21,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Select, Static
 
 from assistant_core import paths
-from assistant_core.store import Store, ToolCallRecord
+from assistant_core.store import ToolCallRecord
+from assistant_core.store_interface import ThreadStore
 from assistant_core.text import dumps_safe, for_terminal, format_duration, one_line
 
 from ..browser import offer_export
@@ -79,7 +80,7 @@ class InspectorScreen(Screen[None]):
         Binding("s", "focus_filter('#status-filter')", "Status filter"),
     ]
 
-    def __init__(self, store: Store, thread_id: str, *, title: str = "") -> None:
+    def __init__(self, store: ThreadStore, thread_id: str, *, title: str = "") -> None:
         super().__init__(id="inspector")
         self.store = store
         self.thread_id = thread_id

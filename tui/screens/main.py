@@ -37,7 +37,7 @@ from .modals import ConfirmScreen, RenameScreen
 
 if TYPE_CHECKING:
     from assistant_core.runtime import Runtime
-    from assistant_core.store import Store
+    from assistant_core.store_interface import ThreadStore
 
     from ..app import InvestorApp
 
@@ -97,8 +97,8 @@ class MainScreen(Screen[None]):
         return runtime
 
     @property
-    def store(self) -> Store:
-        store: Store = self.investor_app.session.store
+    def store(self) -> ThreadStore:
+        store: ThreadStore = self.investor_app.session.store
         return store
 
     # -- layout --------------------------------------------------------------------------

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from textual.timer import Timer
 
     from assistant_core.events import Event
-    from assistant_core.store import Store
+    from assistant_core.store_interface import ThreadStore
 
 MAX_MOUNTED = 90  # mounted items before the far end is unmounted
 EDGE = 1  # rows from the top/bottom that count as "at the edge"
@@ -83,7 +83,7 @@ class ChatView(VerticalScroll):
     # Declared once here for every message, card and chart inside (see theme.py).
     COMPONENT_CLASSES: ClassVar[set[str]] = set(COMPONENTS)
 
-    def __init__(self, store: Store, **kwargs: Any) -> None:
+    def __init__(self, store: ThreadStore, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.transcript = Transcript(store)
         #: The mounted window: transcript.items[window_start:window_end], and their widgets.
@@ -97,7 +97,7 @@ class ChatView(VerticalScroll):
         self._switching = asyncio.Lock()
 
     @property
-    def store(self) -> Store:
+    def store(self) -> ThreadStore:
         return self.transcript.store
 
     @property
