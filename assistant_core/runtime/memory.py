@@ -141,11 +141,13 @@ class RunMemory:
         history: list[Unit],
         summary: str,
         covered_through: str | None,
+        window_source: str = "table",
     ) -> None:
         self.backend = backend
         self.estimator = estimator
         self.model = model
         self.window = window
+        self.window_source = window_source  # server | config | table
         self.strategy = strategy
         self.max_prompt_tokens = max_prompt_tokens
         self.summary = summary
@@ -215,6 +217,7 @@ class RunMemory:
         self.report = {
             "strategy": self.strategy.type,
             "context_window": self.window,
+            "context_window_source": self.window_source,
             "prompt_budget": budget,
             "estimated_prompt_tokens": self.estimator.correct(self.model, fit.raw_tokens),
             "dropped_messages": dropped_messages,

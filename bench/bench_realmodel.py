@@ -1,0 +1,358 @@
+#!/usr/bin/env python
+"""The app with a real model: llama.cpp's llama-server and a small Qwen2.5-Coder model, both
+prepared by ``scripts/local-model.sh prepare [0.5b|1.5b]``.
+
+``success``  — ten fixed research questions (five English, five Korean) asked through the app
+               (``--provider compatible --data demo --approval auto``), one fresh database per
+               question. A run succeeds when it ends with a final text answer that cites
+               fetched data: a completed assistant message that is not a tool call printed as
+               text and that contains a figure found in the output of one of the run's
+               successful tool calls (allowing for units: 391,035,000,000 = "391.04 billion",
+               0.0345 = "3.45%"). Each question gets ``--timeout`` seconds of wall-clock time;
+               a run still going then is cancelled and counted as a failure.
+``overhead`` — time to first token and tokens/s of one streamed answer, through the app's
+               runtime vs the bare ``openai`` client, against the same server with the same
+               prompt (the app's instructions, tools and question, tool calls disabled so
+               both stream the same text), alternated and repeated; medians. Target: the
+               app's time ≤ 1.1× the model's own.
+
+Run:  python bench/bench_realmodel.py success --model 0.5b [--timeout 180] [--out FILE]
+      python bench/bench_realmodel.py overhead --model 0.5b [--repeats 5]
+The ``success`` mode only uses APIs the app has had from the start (settings, session,
+runtime.ask), so it also measures an older checkout: BENCH_APP_PATH=/path/to/old/checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.realmodel.llama_server import LlamaServer, prepared
+
+if os.environ.get("BENCH_APP_PATH"):  # measuring another checkout: its app code comes first
+    sys.path.insert(0, os.environ["BENCH_APP_PATH"])
+
+QUESTIONS = [
+    "Should I buy Apple stock? Look at its income statement and its last 100 days.",
+    "How has Microsoft's revenue changed over the last few years?",
+    "What is NVIDIA's current stock price, and how did it do over the last 100 days?",
+    "Is Tesla's debt a concern? Check its balance sheet.",
+    "What do analysts recommend for Amazon stock right now?",
+    "삼성전자 주식을 사도 될까요? 손익계산서와 최근 100일 주가를 확인해 주세요.",
+    "애플의 최근 매출과 순이익은 얼마인가요?",
+    "엔비디아의 현재 주가는 얼마인가요?",
+    "테슬라의 현금흐름을 분석해 주세요.",
+    "마이크로소프트의 최근 100일 주가 흐름은 어땠나요?",
+]
+
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?")
+SCALES = (1.0, 1e-2, 1e2, 1e3, 1e6, 1e9, 1e12, 1e-3, 1e-6, 1e-9)
+
+
+def numbers(text: str) -> list[float]:
+    out = []
+    for match in NUMBER.findall(text):
+        try:
+            out.append(float(match.replace(",", "")))
+        except ValueError:
+            continue
+    return out
+
+
+def significant(value: float) -> bool:
+    """A figure worth matching: not 0/1-digit counts, not a bare year."""
+    if value == int(value) and 1900 <= value <= 2100:
+        return False
+    digits = re.sub(r"\D", "", f"{abs(value):.6g}").strip("0")
+    return len(digits) >= 2
+
+
+def cites(answer: str, outputs: list[str]) -> bool:
+    fetched = [n for out in outputs for n in numbers(out) if n and significant(n)]
+    for value in numbers(answer):
+        if not significant(value):
+            continue
+        for scale in SCALES:
+            scaled = value * scale
+            if any(abs(scaled - t) <= 0.006 * abs(t) for t in fetched):
+                return True
+    return False
+
+
+def looks_like_call(text: str) -> bool:
+    body = text.strip().strip("`").removeprefix("json").strip()
+    return body.startswith(("{", "[", "<tool_call>")) and '"name"' in body
+
+
+@dataclass
+class Outcome:
+    question: str
+    status: str
+    success: bool
+    reason: str
+    seconds: float
+    turns: int = 0
+    calls: int = 0
+    answer: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+async def ask_one(base_url: str, model: str, question: str, timeout: float) -> Outcome:
+    from assistant_core.config import load_settings
+    from assistant_core.session import build_session
+
+    with tempfile.TemporaryDirectory(prefix="bench-realmodel-") as tmp:
+        settings = load_settings(
+            {
+                "provider": "compatible",
+                "base_url": base_url,
+                "model": model,
+                "data": "demo",
+                "approval": "auto",
+                "db": str(Path(tmp) / "db.sqlite"),
+            }
+        )
+        session = build_session(settings)
+        runtime = session.runtime
+        thread = runtime.create_thread()
+        run_id = ""
+        started = time.monotonic()
+        timed_out = False
+        error = ""
+
+        async def consume() -> None:
+            nonlocal run_id
+            async for event in runtime.ask(thread.id, question):
+                if event.event == "thread.run.created":
+                    run_id = event.data.id
+
+        try:
+            await asyncio.wait_for(consume(), timeout)
+        except TimeoutError:
+            timed_out = True
+        except Exception as exc:  # the app must not raise; record it as a failure
+            error = f"{type(exc).__name__}: {exc}"
+        seconds = time.monotonic() - started
+        try:
+            return classify(session, question, run_id, seconds, timed_out, error)
+        finally:
+            await session.aclose()
+
+
+def classify(
+    session: Any, question: str, run_id: str, seconds: float, timed_out: bool, error: str
+) -> Outcome:
+    store = session.store
+    if not run_id:
+        return Outcome(question, "none", False, error or "no run", seconds)
+    run = store.get_run(run_id)
+    steps = store.list_steps(run_id)
+    calls = [c for s in steps if s.type == "tool_calls" for c in s.tool_calls]
+    outputs = [
+        c.function.output
+        for c in calls
+        if c.function.output and not c.is_error and c.status == "completed"
+    ]
+    messages = [
+        m
+        for m in store.list_messages(run.thread_id)
+        if m.run_id == run_id and m.role == "assistant"
+    ]
+    answer = messages[-1].text.strip() if messages else ""
+    notes = [str(n.get("message", n)) for n in (getattr(run, "notes", None) or [])]
+    turns = sum(1 for s in steps if s.type == "tool_calls") + sum(
+        1 for s in steps if s.type == "message_creation"
+    )
+    outcome = Outcome(
+        question, run.status, False, "", seconds, turns, len(calls), answer[:400], notes
+    )
+    if timed_out:
+        outcome.reason = "timeout"
+    elif error:
+        outcome.reason = error
+    elif not messages or messages[-1].status != "completed" or not answer:
+        outcome.reason = f"no final answer ({run.status})"
+    elif looks_like_call(answer):
+        outcome.reason = "answer is a tool call printed as text"
+    elif not outputs:
+        outcome.reason = "no tool data fetched"
+    elif not cites(answer, outputs):
+        outcome.reason = "answer cites no fetched figure"
+    else:
+        outcome.success = True
+        outcome.reason = "ok"
+    return outcome
+
+
+def success(args: argparse.Namespace) -> None:
+    if prepared(args.model) is None:
+        sys.exit(f"not prepared: run scripts/local-model.sh prepare {args.model}")
+    log = Path(tempfile.gettempdir()) / f"bench-realmodel-{args.model}.log"
+    questions = QUESTIONS[: args.questions]
+    results: list[Outcome] = []
+    with LlamaServer(args.model, context=args.context, log_path=log) as server:
+        for question in questions:
+            outcome = asyncio.run(ask_one(server.base_url, server.model, question, args.timeout))
+            results.append(outcome)
+            mark = "ok  " if outcome.success else "FAIL"
+            print(
+                f"{mark} {outcome.seconds:6.1f}s {outcome.status:<10} calls={outcome.calls:<3} "
+                f"{outcome.reason[:60]:<60} {question[:50]}",
+                flush=True,
+            )
+            if args.out:
+                with open(args.out, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"model": args.model, **asdict(outcome)}) + "\n")
+    ok = sum(r.success for r in results)
+    english = [r for r in results if r.question.isascii()]
+    korean = [r for r in results if not r.question.isascii()]
+    print(
+        f"\n{args.model}: {ok}/{len(results)} runs ended with a final answer citing fetched "
+        f"data (English {sum(r.success for r in english)}/{len(english)}, Korean "
+        f"{sum(r.success for r in korean)}/{len(korean)}); median "
+        f"{statistics.median(r.seconds for r in results):.0f} s per question; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+
+
+# -- overhead --------------------------------------------------------------------------------
+# Long enough that both answers run into the same token limit.
+OVERHEAD_QUESTION = (
+    "Write a detailed 500-word guide on what an investor should check before buying a stock."
+)
+
+
+async def bare_client(
+    base_url: str, model: str, messages: list[dict[str, Any]], max_tokens: int
+) -> tuple[float, int, float]:
+    """(time to first token, completion tokens, total seconds) with the bare openai client."""
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0)
+    started = time.perf_counter()
+    first: float | None = None
+    tokens = 0
+    stream = await client.chat.completions.create(
+        model=model,
+        messages=messages,  # type: ignore[arg-type]
+        stream=True,
+        stream_options={"include_usage": True},
+        max_tokens=max_tokens,
+    )
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content and first is None:
+            first = time.perf_counter() - started
+        if chunk.usage is not None:
+            tokens = chunk.usage.completion_tokens
+    total = time.perf_counter() - started
+    await client.close()
+    return first or total, tokens, total
+
+
+async def through_app(
+    base_url: str, model: str, max_tokens: int, tmp: Path
+) -> tuple[float, int, float]:
+    """The same answer through the app's runtime: store, run loop, memory, events, backend.
+    No tools are registered, so the request holds the same two messages as the bare one."""
+    from assistant_core.backends.chat_completions import ChatCompletionsBackend
+    from assistant_core.runtime import Runtime
+    from assistant_core.store import Store
+    from assistant_core.tools.registry import ToolRegistry
+
+    store = Store(tmp / f"db-{time.monotonic_ns()}.sqlite")
+    backend = ChatCompletionsBackend(base_url=base_url, api_key=None)
+    runtime = Runtime(store, backend, ToolRegistry(), model=model)
+    thread = runtime.create_thread()
+    started = time.perf_counter()
+    first: float | None = None
+    run = None
+    async for event in runtime.ask(thread.id, OVERHEAD_QUESTION, max_completion_tokens=max_tokens):
+        if event.event == "thread.message.delta" and first is None:
+            first = time.perf_counter() - started
+        if event.event in ("thread.run.completed", "thread.run.incomplete", "thread.run.failed"):
+            run = event.data
+    total = time.perf_counter() - started
+    await runtime.aclose()
+    store.close()
+    if run is None or run.status == "failed":
+        raise SystemExit(f"the app's run failed: {run.last_error if run else 'no run'}")
+    tokens = run.usage.completion_tokens if run.usage else 0
+    return first or total, tokens, total
+
+
+def overhead(args: argparse.Namespace) -> None:
+    from assistant_core.store import DEFAULT_INSTRUCTIONS
+
+    if prepared(args.model) is None:
+        sys.exit(f"not prepared: run scripts/local-model.sh prepare {args.model}")
+    log = Path(tempfile.gettempdir()) / f"bench-realmodel-overhead-{args.model}.log"
+    tmp = Path(tempfile.mkdtemp(prefix="bench-realmodel-"))
+    messages = [
+        {"role": "system", "content": DEFAULT_INSTRUCTIONS},
+        {"role": "user", "content": OVERHEAD_QUESTION},
+    ]
+    rows: dict[str, list[tuple[float, int, float]]] = {"bare": [], "app": []}
+    with LlamaServer(args.model, context=args.context, log_path=log) as server:
+        for i in range(args.repeats + 1):  # the first pair warms the server's caches
+            order = ("bare", "app") if i % 2 else ("app", "bare")
+            for who in order:
+                if who == "bare":
+                    result = asyncio.run(
+                        bare_client(server.base_url, server.model, messages, args.max_tokens)
+                    )
+                else:
+                    result = asyncio.run(
+                        through_app(server.base_url, server.model, args.max_tokens, tmp)
+                    )
+                if i:
+                    rows[who].append(result)
+    print(
+        f"{args.model}, {args.repeats} alternated pairs, medians; load average {os.getloadavg()[0]:.2f}"
+    )
+    print(f"{'':6} {'TTFT s':>8} {'tokens':>7} {'total s':>8} {'tok/s':>7}")
+    medians = {}
+    for who, results in rows.items():
+        ttft = statistics.median(r[0] for r in results)
+        tokens = statistics.median(r[1] for r in results)
+        total = statistics.median(r[2] for r in results)
+        rate = statistics.median(r[1] / (r[2] - r[0]) for r in results if r[2] > r[0] and r[1])
+        medians[who] = (ttft, total, rate)
+        print(f"{who:6} {ttft:8.2f} {tokens:7.0f} {total:8.2f} {rate:7.1f}")
+    ratio = medians["app"][1] / medians["bare"][1]
+    print(f"app / bare total time: {ratio:.3f}× (target ≤ 1.1×)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="mode", required=True)
+    s = sub.add_parser("success")
+    s.add_argument("--model", default="0.5b", choices=("0.5b", "1.5b"))
+    s.add_argument("--timeout", type=float, default=180.0)
+    s.add_argument("--context", type=int, default=8192)
+    s.add_argument("--questions", type=int, default=len(QUESTIONS))
+    s.add_argument("--out", default="")
+    s.set_defaults(func=success)
+    o = sub.add_parser("overhead")
+    o.add_argument("--model", default="0.5b", choices=("0.5b", "1.5b"))
+    o.add_argument("--repeats", type=int, default=5)
+    o.add_argument("--max-tokens", type=int, default=96)
+    o.add_argument("--context", type=int, default=8192)
+    o.set_defaults(func=overhead)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
