@@ -251,7 +251,8 @@ def call_signature(name: str, arguments: str, limit: int | None = 120) -> str:
 
 
 def call_summary(call: ToolCall) -> str:
-    """status · duration · source (· cached), for one-line displays."""
+    """status · duration · source (· cached · recovered from text · repeat), for one-line
+    displays."""
     parts: list[str] = [call.status]
     if call.duration_ms is not None:
         parts.append(format_duration(call.duration_ms))
@@ -259,6 +260,10 @@ def call_summary(call: ToolCall) -> str:
         parts.append(call.source)
     if call.cache_hit:
         parts.append("cached")
+    if call.recovered:
+        parts.append("recovered from text")
+    if call.repeat_of:
+        parts.append("repeat, not run again")
     return " · ".join(parts)
 
 

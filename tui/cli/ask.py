@@ -82,6 +82,7 @@ class _State:
     cancel_task: asyncio.Task[Any] | None = None
     prompt: asyncio.Future[str] | None = None
     printed_calls: set[str] = field(default_factory=set)
+    printed_notes: int = 0  # run.notes already shown
     after_tool_line: bool = False
     grace_timer: asyncio.TimerHandle | None = None
 
@@ -170,6 +171,8 @@ class AskRun:
         self.output.write(dumps_safe(event.to_json()) + "\n")
 
     def _render(self, event: ev.Event) -> None:
+        if isinstance(event, ev.RunEvent):
+            self._print_notes(event.data)
         if isinstance(event, ev.MessageDelta):
             if self.state.after_tool_line:
                 self.output.write("\n")  # a blank line between the tool calls and the answer
@@ -194,6 +197,16 @@ class AskRun:
                 line += f" · {one_line(call.error, 160)}"
             colour = ("red",) if call.is_error or call.status in ("error", "denied") else ("dim",)
             self.output.line(self.output.style(line, *colour))
+            self.state.after_tool_line = True
+
+    def _print_notes(self, run: Run) -> None:
+        """What the app did about the model's behaviour (a call cap, repeated calls, a final
+        answer asked for), in the flow of the tool-call lines."""
+        notes = run.notes[self.state.printed_notes :]
+        self.state.printed_notes = len(run.notes)
+        for note in notes:
+            line = f"! {one_line(str(note.get('message', '')), 300)}"
+            self.output.line(self.output.style(line, "yellow"))
             self.state.after_tool_line = True
 
     # -- approval ------------------------------------------------------------------------

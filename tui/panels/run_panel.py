@@ -274,6 +274,7 @@ class RunPanel(VerticalScroll):
             )
         lines.extend(self._retry_lines(run))
         lines.extend(self._error_lines(run))
+        lines.extend(self._note_lines(run))
         lines.extend(self._step_lines(run))
         lines.extend(self._usage_lines(run))
         lines.extend(self._memory_lines(run))
@@ -321,6 +322,10 @@ class RunPanel(VerticalScroll):
         details = [duration_ms(call.duration_ms)]
         if call.source:
             details.append(literal(call.source) + (" (cached)" if call.cache_hit else ""))
+        if call.recovered:
+            details.append("recovered from text")
+        if call.repeat_of:
+            details.append("repeat, not run again")
         parts: list[str | Content | tuple[str, str]] = [
             "  ",
             (name, "bold"),
@@ -398,6 +403,14 @@ class RunPanel(VerticalScroll):
         )
         text = f"retry {attempt}/{most}: {reason}{waiting}"
         return [Content.styled(text, "$warning")]
+
+    def _note_lines(self, run: Run) -> list[Content]:
+        """What the app did about the model's behaviour, and why an incomplete run stopped."""
+        texts = [str(note.get("message", "")) for note in run.notes]
+        details = run.incomplete_details or {}
+        if run.status == "incomplete" and details.get("message"):
+            texts.append(str(details["message"]))
+        return [Content.styled(literal(one_line(text, 300)), "$warning") for text in texts]
 
     def _error_lines(self, run: Run) -> list[Content]:
         error = f"{run.last_error.code}: {run.last_error.message}" if run.last_error else self.error

@@ -49,7 +49,7 @@ EDGE = 1  # rows from the top/bottom that count as "at the edge"
 SPINNER_INTERVAL = 0.1
 INDEX_CACHE_THREADS = 4  # threads whose tool-call index is kept for switching back
 
-ItemKind = Literal["user", "assistant", "call", "error"]
+ItemKind = Literal["user", "assistant", "call", "error", "note"]
 
 
 @dataclass
@@ -105,6 +105,35 @@ class ErrorLine(PlainText, can_focus=True):
     copy_label = "error"
 
 
+class NoteLine(PlainText, can_focus=True):
+    """What the app did about the model's behaviour (``run.notes``), where it happened."""
+
+    DEFAULT_CSS = """
+    NoteLine {
+        height: auto;
+        margin: 0 0 1 0;
+        padding: 0 1;
+        color: $text-warning;
+        border-left: outer $warning;
+    }
+    NoteLine:focus { background: $warning 10%; }
+    """
+
+    copy_label = "note"
+
+
+def note_items(run: Run) -> list[_Item]:
+    return [
+        _Item(
+            f"n:{run.id}:{i}",
+            "note",
+            error=f"! {sanitize_inline(str(note.get('message', '')))}",
+            run_id=run.id,
+        )
+        for i, note in enumerate(run.notes)
+    ]
+
+
 def error_text(error: LastError | None, prefix: str = "Run failed") -> str:
     if error is None:
         return f"✗ {prefix}"
@@ -147,6 +176,7 @@ class ChatView(VerticalScroll):
             str, tuple[int, dict[str, list[ToolCallRecord]], dict[str, bool]]
         ] = {}
         self._placed_runs: set[str] = set()
+        self._notes_after: dict[str, list[_Item]] = {}  # message id → its run's notes
         self._latest_run: str | None = None  # its cards are not collapsed (see _collapse_history)
         self._busy = False  # a switch or a page load is mounting
         self._shown = False  # a thread is on screen: reaching the top loads older items
@@ -180,6 +210,7 @@ class ChatView(VerticalScroll):
         self._has_older = False
         self._oldest_message = None
         self._placed_runs = set()
+        self._notes_after = {}
         self._spinning.clear()
         try:
             if thread_id is not None:
@@ -346,6 +377,7 @@ class ChatView(VerticalScroll):
             items.append(self._message_item(message))
             for call, run_id in after.get(message.id, []):
                 items.append(self._call_item(call, run_id))
+            items.extend(self._notes_after.pop(message.id, []))
             if message.id in errors:
                 items.append(_Item(f"e:{message.id}", "error", error=errors[message.id]))
         return items
@@ -381,6 +413,8 @@ class ChatView(VerticalScroll):
         if pending:
             after.setdefault(last_message, []).extend(pending)
         run = self._get_run(run_id)
+        if run is not None and run.notes:
+            self._notes_after.setdefault(last_message, []).extend(note_items(run))
         if run is not None and run.status in ("failed", "expired"):
             errors[last_message] = error_text(run.last_error, f"Run {run.status}")
 
@@ -573,6 +607,8 @@ class ChatView(VerticalScroll):
             widget = ToolCallCard(item.call, item.run_id or "", expanded=item.expanded)
             if item.call.status == "running":
                 self._spinning.add(item.key)
+        elif item.kind == "note":
+            widget = NoteLine(item.error)
         else:
             widget = ErrorLine(item.error)
         item.widget = widget
@@ -699,7 +735,12 @@ class ChatView(VerticalScroll):
                     item.call.status = status  # type: ignore[assignment]
                 self._track_running(item.key, status)
 
+    def _on_run(self, run: Run) -> None:
+        for item in note_items(run):
+            self._add_item(item)  # known keys are skipped
+
     def _on_run_failed(self, run: Run) -> None:
+        self._on_run(run)
         label = "Run expired" if run.status == "expired" else "Run failed"
         self._add_item(
             _Item(f"e:{run.id}", "error", error=error_text(run.last_error, label), run_id=run.id)
@@ -774,6 +815,10 @@ _HANDLERS: dict[str, Any] = {
     "thread.run.step.expired": ChatView._on_step,
     "thread.run.step.delta": ChatView._on_step_delta,
     "thread.run.requires_action": ChatView._on_requires_action,
+    "thread.run.in_progress": ChatView._on_run,
+    "thread.run.completed": ChatView._on_run,
+    "thread.run.incomplete": ChatView._on_run,
+    "thread.run.cancelled": ChatView._on_run,
     "thread.run.failed": ChatView._on_run_failed,
     "thread.run.expired": ChatView._on_run_failed,
     "error": ChatView._on_error,

@@ -1,7 +1,8 @@
 """ToolCallCard: one tool call in the chat, live.
 
 Header: ``get_daily_stock_performance(ticker="AAPL")`` with status (spinner while running),
-duration, data source, and DEMO / cache badges. Body (collapsible): the result the way a
+duration, data source, and DEMO / cache badges; a call the model printed as text is marked
+"recovered from text", one answered from an identical earlier call "repeat · not run again". Body (collapsible): the result the way a
 person reads it — a price chart, a statement table, a short list, a key/value table, or the
 raw output as JSON — or the error. While the call awaits approval the card shows Approve /
 Deny buttons (keys ``a`` / ``d`` when focused) and posts :class:`ToolCallCard.Decision`.
@@ -369,6 +370,10 @@ class ToolCallCard(Vertical, can_focus=True):
             text.append(" DEMO ", style("card--demo"))
         if call.cache_hit:
             text.append(" cached", style("card--cache"))
+        if call.recovered:
+            text.append(" recovered from text", style("card--cache"))
+        if call.repeat_of:
+            text.append(" repeat · not run again", style("card--cache"))
         return text
 
     copy_label = "tool call"
@@ -397,8 +402,10 @@ def apply_call_delta(call: ToolCall, entry: dict[str, Any]) -> None:
         call.function.output = function["output"]
     if entry.get("status"):
         call.status = entry["status"]
-    for key in ("duration_ms", "error", "source"):
+    for key in ("duration_ms", "error", "source", "repeat_of"):
         if entry.get(key) is not None:
             setattr(call, key, entry[key])
+    if entry.get("recovered"):
+        call.recovered = True
     if entry.get("is_error") is not None:
         call.is_error = bool(entry["is_error"])
