@@ -514,3 +514,48 @@ def test_recovered_and_repeated_calls_validate_against_openai() -> None:
     model = OpenAIRunStep.model_validate(step.to_dict())
     assert model.step_details.type == "tool_calls"
     assert RunStep.from_dict(step.to_dict()) == step
+
+
+async def test_calls_cut_by_the_turn_limit_keep_the_complete_ones(tmp_path: Path) -> None:
+    from assistant_core.backends.base import ToolCallDelta
+
+    cut = [
+        ToolCallDelta(0, "call_1", "get_price", '{"symbol": "A"}'),
+        ToolCallDelta(1, "call_2", "get_price", '{"symbol": "B"}'),
+        ToolCallDelta(2, "call_3", "get_price", '{"sym'),
+        UsageChunk(50, 40),
+        Finish("length"),
+    ]
+    rt, backend, _ = make_runtime(
+        tmp_path / "db.sqlite",
+        backend=llm([cut, text_turn("A and B cost 123.5.")]),
+        max_turn_tokens=40,
+    )
+    thread = rt.create_thread()
+    events = await collect(rt.ask(thread.id, "A, B, C?"))
+    run = run_of(events)
+    assert run.status == "completed"
+    assert rt.tools.calls == [("get_price", "A"), ("get_price", "B")]
+    calls = steps_of(rt, events)[0].tool_calls
+    assert [c.status for c in calls] == ["completed", "completed", "cancelled"]
+    assert "token limit" in (calls[2].error or "")
+    assert [n["code"] for n in run.notes] == ["turn_token_limit", "final_answer_requested"]
+    assert "call_3" not in tool_outputs(backend.requests[1])  # a cut call never reaches the model
+
+
+async def test_the_runs_own_token_budget_still_ends_it(tmp_path: Path) -> None:
+    from assistant_core.backends.base import ToolCallDelta
+
+    cut = [
+        ToolCallDelta(0, "call_1", "get_price", '{"symbol": "A"}'),
+        UsageChunk(5, 10),
+        Finish("length"),
+    ]
+    rt, _, _ = make_runtime(tmp_path / "db.sqlite", backend=llm([cut]))
+    thread = rt.create_thread()
+    events = await collect(rt.ask(thread.id, "A?", max_completion_tokens=10))
+    run = run_of(events)
+    assert run.status == "incomplete" and run.incomplete_details == {
+        "reason": "max_completion_tokens"
+    }
+    assert rt.tools.calls == []

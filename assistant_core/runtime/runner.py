@@ -95,6 +95,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DENIED_OUTPUT = ToolResult.failure("the user denied this tool call").to_model()
+TURN_LIMIT_MESSAGE = (
+    "the model's reply reached the token limit of one turn while it listed tool calls; "
+    "the {n} complete calls were kept"
+)
 MAX_TURNS_MESSAGE = (
     "the run stopped after {n} model turns without a final answer "
     "(max_turns is a limit of this app, not of the Assistants API)"
@@ -300,7 +304,12 @@ class RunExecution:
             self._stop_if_cancelled()
             self._account(turn, raw_estimate)
             self._settle_text(turn)
-            if turn.finish == "length":
+            run_budget_spent = remaining is not None and remaining <= (
+                request.max_output_tokens or 0
+            )
+            if turn.finish == "length" and not (
+                not run_budget_spent and self._keep_cut_calls(turn)
+            ):
                 return self._close_incomplete({"reason": "max_completion_tokens"}, "max_tokens")
             if turn.finish == "content_filter":
                 return self._close_incomplete({"reason": "content_filter"}, "content_filter")
@@ -391,10 +400,34 @@ class RunExecution:
         if step is None:
             return None
         if turn.capped:
-            return f"the model asked for more than {self.rt.max_tool_calls_per_step} tool calls in one step"
-        if step.tool_calls and all(call.repeat_of for call in step.tool_calls):
+            return "the model's reply was stopped while it listed tool calls"
+        ran = [call for call in step.tool_calls if call.status != "cancelled"]
+        if ran and all(call.repeat_of for call in ran):
             return "the model repeated tool calls it had already made"
         return None
+
+    def _keep_cut_calls(self, turn: Turn) -> bool:
+        """A reply cut by the per-turn token limit while it listed tool calls (a weak model's
+        endless list): run the calls that were complete, drop the one cut in the middle, and
+        go on as at the call cap. False when no whole call is left."""
+        step = turn.tool_step
+        if step is None or turn.final:
+            return False
+        complete = []
+        for call in step.tool_calls:
+            try:
+                json.loads(call.function.arguments or "{}")
+            except ValueError:
+                call.status = "cancelled"
+                call.error = "cut off by the token limit before its arguments were complete"
+                continue
+            complete.append(call)
+        if not complete:
+            return False
+        turn.capped = True
+        turn.finish = "tool_calls"
+        self._note(Note("turn_token_limit", TURN_LIMIT_MESSAGE.format(n=len(complete))))
+        return True
 
     def _settle_text(self, turn: Turn) -> None:
         """End of a turn's stream: text held back as a possible printed call becomes the
@@ -638,7 +671,8 @@ class RunExecution:
     async def _run_tools(self, step: RunStep) -> None:
         self.store.update_step(step)  # the calls' full arguments
         # A call identical to one the run already made is answered from that result.
-        calls, repeats = split_repeats(step.tool_calls, self.ledger)
+        queued = [call for call in step.tool_calls if call.status == "queued"]
+        calls, repeats = split_repeats(queued, self.ledger)
         self._answer_repeats(step, repeats, finished_only=True)
         approval = self.run.approval
         if approval == "client" and calls:

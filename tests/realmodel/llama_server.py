@@ -59,6 +59,7 @@ class LlamaServer:
     size: str = "0.5b"
     context: int = 4096
     log_path: Path | None = None
+    extra: tuple[str, ...] = ()  # more llama-server options
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
