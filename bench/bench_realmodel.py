@@ -16,10 +16,11 @@ prepared by ``scripts/local-model.sh prepare [0.5b|1.5b]``.
                both stream the same text), alternated and repeated; medians. Target: the
                app's time ≤ 1.1× the model's own.
 
-Run:  python bench/bench_realmodel.py success --model 0.5b [--timeout 180] [--out FILE]
+Run:  python bench/bench_realmodel.py success --model 0.5b [--before OLD_CHECKOUT] [--out FILE]
       python bench/bench_realmodel.py overhead --model 0.5b [--repeats 5]
 The ``success`` mode only uses APIs the app has had from the start (settings, session,
-runtime.ask), so it also measures an older checkout: BENCH_APP_PATH=/path/to/old/checkout.
+runtime.ask), so it also measures an older checkout (``--before``, e.g. from
+``git archive c0cfa01 | tar -x -C /tmp/before``), question by question beside this one.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -197,34 +199,76 @@ def classify(
 
 
 def success(args: argparse.Namespace) -> None:
+    """Each question through the app, as one subprocess per run (``one``), so an older
+    checkout (``--before``) runs the same question against the same server right beside the
+    current code: before and after alternate, under the same load."""
     if prepared(args.model) is None:
         sys.exit(f"not prepared: run scripts/local-model.sh prepare {args.model}")
     log = Path(tempfile.gettempdir()) / f"bench-realmodel-{args.model}.log"
     questions = QUESTIONS[: args.questions]
-    results: list[Outcome] = []
+    versions = {"after": ""} if not args.before else {"before": args.before, "after": ""}
+    results: dict[str, list[Outcome]] = {name: [] for name in versions}
     with LlamaServer(args.model, context=args.context, log_path=log) as server:
-        for question in questions:
-            outcome = asyncio.run(ask_one(server.base_url, server.model, question, args.timeout))
-            results.append(outcome)
-            mark = "ok  " if outcome.success else "FAIL"
-            print(
-                f"{mark} {outcome.seconds:6.1f}s {outcome.status:<10} calls={outcome.calls:<3} "
-                f"{outcome.reason[:60]:<60} {question[:50]}",
-                flush=True,
-            )
-            if args.out:
-                with open(args.out, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps({"model": args.model, **asdict(outcome)}) + "\n")
-    ok = sum(r.success for r in results)
-    english = [r for r in results if r.question.isascii()]
-    korean = [r for r in results if not r.question.isascii()]
-    print(
-        f"\n{args.model}: {ok}/{len(results)} runs ended with a final answer citing fetched "
-        f"data (English {sum(r.success for r in english)}/{len(english)}, Korean "
-        f"{sum(r.success for r in korean)}/{len(korean)}); median "
-        f"{statistics.median(r.seconds for r in results):.0f} s per question; "
-        f"load average {os.getloadavg()[0]:.2f}"
+        for index, question in enumerate(questions):
+            order = list(versions) if index % 2 == 0 else list(reversed(versions))
+            for name in order:
+                outcome = run_one(server, index, args.timeout, versions[name])
+                results[name].append(outcome)
+                mark = "ok  " if outcome.success else "FAIL"
+                print(
+                    f"{name:<6} {mark} {outcome.seconds:6.1f}s {outcome.status:<10} "
+                    f"calls={outcome.calls:<3} {outcome.reason[:55]:<55} {question[:40]}",
+                    flush=True,
+                )
+                if args.out:
+                    with open(args.out, "a", encoding="utf-8") as fh:
+                        record = {"model": args.model, "version": name, **asdict(outcome)}
+                        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    print(f"\n{args.model}, load average {os.getloadavg()[0]:.2f}, timeout {args.timeout:g} s")
+    for name, outcomes in results.items():
+        ok = sum(r.success for r in outcomes)
+        english = [r for r in outcomes if r.question.isascii()]
+        korean = [r for r in outcomes if not r.question.isascii()]
+        print(
+            f"{name:<6} {ok}/{len(outcomes)} runs ended with a final answer citing fetched data "
+            f"(English {sum(r.success for r in english)}/{len(english)}, Korean "
+            f"{sum(r.success for r in korean)}/{len(korean)}); median "
+            f"{statistics.median(r.seconds for r in outcomes):.0f} s per question"
+        )
+
+
+def run_one(server: LlamaServer, index: int, timeout: float, app_path: str) -> Outcome:
+    env = dict(os.environ)
+    env.pop("BENCH_APP_PATH", None)
+    if app_path:
+        env["BENCH_APP_PATH"] = app_path
+    command = [
+        sys.executable,
+        __file__,
+        "one",
+        "--base-url",
+        server.base_url,
+        "--model-name",
+        server.model,
+        "--question",
+        str(index),
+        "--timeout",
+        str(timeout),
+    ]
+    proc = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=timeout + 120, check=False
     )
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        error = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return Outcome(QUESTIONS[index], "none", False, f"crashed: {error}", timeout)
+    return Outcome(**json.loads(lines[-1]))
+
+
+def one(args: argparse.Namespace) -> None:
+    question = QUESTIONS[args.question]
+    outcome = asyncio.run(ask_one(args.base_url, args.model_name, question, args.timeout))
+    print(json.dumps(asdict(outcome), ensure_ascii=False))
 
 
 # -- overhead --------------------------------------------------------------------------------
@@ -342,8 +386,15 @@ def main() -> None:
     s.add_argument("--timeout", type=float, default=180.0)
     s.add_argument("--context", type=int, default=8192)
     s.add_argument("--questions", type=int, default=len(QUESTIONS))
+    s.add_argument("--before", default="", help="an older checkout to measure beside this one")
     s.add_argument("--out", default="")
     s.set_defaults(func=success)
+    one_run = sub.add_parser("one")  # internal: one question, one run, an Outcome as JSON
+    one_run.add_argument("--base-url", required=True)
+    one_run.add_argument("--model-name", required=True)
+    one_run.add_argument("--question", type=int, required=True)
+    one_run.add_argument("--timeout", type=float, default=180.0)
+    one_run.set_defaults(func=one)
     o = sub.add_parser("overhead")
     o.add_argument("--model", default="0.5b", choices=("0.5b", "1.5b"))
     o.add_argument("--repeats", type=int, default=5)

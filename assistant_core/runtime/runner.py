@@ -304,13 +304,14 @@ class RunExecution:
             self._stop_if_cancelled()
             self._account(turn, raw_estimate)
             self._settle_text(turn)
-            run_budget_spent = remaining is not None and remaining <= (
-                request.max_output_tokens or 0
-            )
-            if turn.finish == "length" and not (
-                not run_budget_spent and self._keep_cut_calls(turn)
-            ):
-                return self._close_incomplete({"reason": "max_completion_tokens"}, "max_tokens")
+            if turn.finish == "length":
+                # The run's own max_completion_tokens ends it; the per-turn limit cutting a
+                # list of calls does not (its complete calls are kept).
+                run_budget_spent = remaining is not None and remaining <= (
+                    request.max_output_tokens or 0
+                )
+                if run_budget_spent or not self._keep_cut_calls(turn):
+                    return self._close_incomplete({"reason": "max_completion_tokens"}, "max_tokens")
             if turn.finish == "content_filter":
                 return self._close_incomplete({"reason": "content_filter"}, "content_filter")
             self._close_turn_message(turn)

@@ -7,7 +7,7 @@ skipped, with the command that prepares them as the reason — unless
 
 The server is started once per session on a free port (and once more with a 2,048-token
 context for the context test), greedy (``--temp 0``) so a run takes the same path each time,
-and with at most 256 tokens per reply (``--n-predict``): a reply cut there is handled like
+and with at most 160 tokens per reply (``--n-predict``): a reply cut there is handled like
 the app's own per-turn limit.
 Assertions are about the protocol and the app's handling, never about what the model says.
 """
@@ -24,9 +24,9 @@ from .llama_server import REQUIRE_ENV, LlamaServer, prepared, required
 
 SIZE = "0.5b"
 CONTEXT = 4096
-# Deterministic sampling (the same run path on every machine and every run), and at most 256
+# Deterministic sampling (the same run path on every machine and every run), and at most 160
 # tokens per reply, so a test's time stays bounded on a busy machine.
-SERVER_OPTIONS = ("--temp", "0", "--seed", "1", "--n-predict", "256")
+SERVER_OPTIONS = ("--temp", "0", "--seed", "1", "--n-predict", "160")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

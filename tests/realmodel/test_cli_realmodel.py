@@ -42,7 +42,7 @@ def ask(
         capture_output=True,
         text=True,
         env=env,
-        timeout=300,
+        timeout=900,
         check=False,
     )
 

@@ -16,7 +16,7 @@ from tui.widgets.message import AssistantMessage
 from .llama_server import LlamaServer
 from .test_cli_realmodel import ENGLISH
 
-RUN_TIMEOUT_S = 240.0
+RUN_TIMEOUT_S = 900.0
 
 
 async def test_the_app_streams_a_real_models_answer_with_cards(
