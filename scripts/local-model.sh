@@ -184,9 +184,11 @@ cmd_serve() {
     server_ready && model_ready || die "not prepared; run: $0 prepare $size"
     log "serving $size on http://127.0.0.1:$port/v1 (base URL for --provider compatible)"
     # The libraries are beside the binary; the build directory they were linked in is gone.
+    # --no-context-shift: a prompt too long for the context is refused with an error instead
+    # of silently losing its middle (the app keeps its requests inside the served context).
     LD_LIBRARY_PATH="$SERVER_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$SERVER_DIR/llama-server" \
         --model "$MODEL_FILE" --alias "$MODEL_NAME" --host 127.0.0.1 --port "$port" --jinja \
-        --ctx-size "$DEFAULT_CONTEXT" --no-webui "$@"
+        --ctx-size "$DEFAULT_CONTEXT" --no-context-shift --no-webui "$@"
 }
 
 case "${1:-}" in

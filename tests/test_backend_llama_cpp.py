@@ -117,7 +117,7 @@ async def test_a_run_keeps_its_prompt_inside_the_served_window(
     server.enqueue(
         json_response(recorded(fixtures_dir, "props_ctx2048.json")), method="GET", path="/props"
     )
-    # Memory summarises the dropped turns (twice: the first summary makes room for one more).
+    # Memory summarises the dropped turns (once or twice: a summary may make room for more).
     server.enqueue(chat_stream("The user asked why, six times."), times=2)
     server.enqueue(chat_stream("Fine."))
     store = Store(tmp_path / "db.sqlite")
@@ -132,8 +132,10 @@ async def test_a_run_keeps_its_prompt_inside_the_served_window(
     assert run.status == "completed", run.last_error
     assert run.memory["context_window"] == 2048 and run.memory["context_window_source"] == "server"
     assert run.memory["dropped_messages"] >= 10
-    props, summary, _, answer = server.requests
-    assert props.path == "/props" and "why?" in json.dumps(summary.json()["messages"])
+    props, *summaries, answer = server.requests
+    assert props.path == "/props" and summaries
+    assert all("why?" in json.dumps(summary.json()["messages"]) for summary in summaries)
+    assert "And now?" in json.dumps(answer.json()["messages"])
     body = answer.json()
     assert body["max_tokens"] + run.memory["estimated_prompt_tokens"] <= 2048
     await runtime.aclose()

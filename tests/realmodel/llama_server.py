@@ -87,6 +87,7 @@ class LlamaServer:
                 str(self.port),
                 "--ctx-size",
                 str(self.context),
+                *self.extra,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
