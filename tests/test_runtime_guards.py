@@ -559,3 +559,33 @@ async def test_the_runs_own_token_budget_still_ends_it(tmp_path: Path) -> None:
         "reason": "max_completion_tokens"
     }
     assert rt.tools.calls == []
+
+
+async def test_the_runs_own_outputs_give_way_in_a_small_window(tmp_path: Path) -> None:
+    from assistant_core.runtime.memory import OMITTED_OUTPUT
+    from tests.support.scripted_backend import function_spec, make_test_tools
+
+    tools = make_test_tools()
+    tools.register(
+        function_spec("big", {"n": {"type": "integer"}}, ["n"]),
+        lambda n: {"n": n, "rows": list(range(1000, 1300))},  # ~1,500 tokens of figures
+    )
+    rt, backend, _ = make_runtime(
+        tmp_path / "db.sqlite",
+        backend=llm(
+            [
+                tool_turn(("big", '{"n": 1}', "call_1")),
+                tool_turn(("big", '{"n": 2}', "call_2")),
+                text_turn("ok"),
+            ]
+        ),
+        tools=tools,
+        context_windows={"gpt-4o": 4000},
+    )
+    thread = rt.create_thread()
+    events = await collect(rt.ask(thread.id, "big?"))
+    run = run_of(events)
+    assert run.status == "completed", run.incomplete_details
+    assert run.memory["compacted_tool_outputs"] == 1
+    last = tool_outputs(backend.requests[-1])
+    assert last["call_1"] == OMITTED_OUTPUT and last["call_2"] != OMITTED_OUTPUT

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from assistant_core.config import load_settings
 from assistant_core.session import build_session
-from tests.tui.app_helpers import ask, latest_run, wait_for, wait_run_over
+from tests.tui.app_helpers import ask, latest_run, wait_for, wait_ready, wait_run_over
 from tui.app import InvestorApp
 from tui.widgets import ToolCallCard
 from tui.widgets.message import AssistantMessage
@@ -36,6 +36,7 @@ async def test_the_app_streams_a_real_models_answer_with_cards(
     app = InvestorApp(session, first_run_hint=False)
     deltas: list[str] = []
     async with app.run_test(size=(140, 45)) as pilot:
+        await wait_ready(pilot)
         chat = app.main.chat
         handle = chat.handle_event
 
