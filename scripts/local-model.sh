@@ -109,6 +109,7 @@ prepare_model() {
     mv -f "$partial" "$MODEL_FILE"
     trap - EXIT
     rm -rf "$downloads"
+    rmdir "$CACHE/downloads" 2>/dev/null || true
     log "model verified: $MODEL_FILE"
 }
 
@@ -156,6 +157,7 @@ prepare_server() {
     rm -rf "$SERVER_DIR"
     mv "$staging" "$SERVER_DIR"
     rm -rf "$work" "$downloads"
+    rmdir "$CACHE/build" "$CACHE/downloads" 2>/dev/null || true
     log "llama-server built: $SERVER_DIR/llama-server"
 }
 
