@@ -96,6 +96,15 @@ class LlamaServer:
         )
         if log is not subprocess.DEVNULL:
             log.close()
+        try:
+            self._wait_ready()
+        except BaseException:  # not ready, or interrupted while waiting: leave nothing behind
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -103,9 +112,8 @@ class LlamaServer:
                     f"llama-server exited with {self.process.returncode}; {self._log_tail()}"
                 )
             if self._healthy():
-                return self
+                return
             time.sleep(0.25)
-        self.stop()
         raise RuntimeError(f"llama-server did not become ready in {START_TIMEOUT_S:g} s")
 
     def _healthy(self) -> bool:
