@@ -12,9 +12,11 @@ prepared by ``scripts/local-model.sh prepare [0.5b|1.5b]``.
                a run still going then is cancelled and counted as a failure.
 ``overhead`` — time to first token and tokens/s of one streamed answer, through the app's
                runtime vs the bare ``openai`` client, against the same server with the same
-               prompt (the app's instructions, tools and question, tool calls disabled so
-               both stream the same text), alternated and repeated; medians. Target: the
-               app's time ≤ 1.1× the model's own.
+               prompt (the app's instructions and a question; no tools, so both stream the
+               same kind of text to the same token limit), alternated and repeated; medians.
+               Each run is also divided by the server's own time for it (llama.cpp's
+               ``timings``), which the machine's load does not skew. Target: the app's time
+               ≤ 1.1× the model's own.
 
 Run:  python bench/bench_realmodel.py success --model 0.5b [--before OLD_CHECKOUT] [--out FILE]
       python bench/bench_realmodel.py overhead --model 0.5b [--repeats 5]
@@ -278,16 +280,37 @@ OVERHEAD_QUESTION = (
 )
 
 
+@dataclass
+class Timing:
+    ttft: float  # seconds to the first token, as the consumer saw it
+    total: float  # seconds to the end of the stream (the app: to its done event)
+    tokens: int
+    model: float  # the server's own time for the request (llama.cpp's timings)
+
+    @property
+    def ratio(self) -> float:
+        return self.total / self.model
+
+
+def server_seconds(timings: Any) -> float:
+    """llama.cpp's ``timings`` of a finished request: prompt and generation, in seconds."""
+    return (float(timings["prompt_ms"]) + float(timings["predicted_ms"])) / 1000
+
+
+def chunk_timings(chunk: Any) -> Any:
+    extra = getattr(chunk, "model_extra", None) or {}
+    return extra.get("timings")
+
+
 async def bare_client(
     base_url: str, model: str, messages: list[dict[str, Any]], max_tokens: int
-) -> tuple[float, int, float]:
-    """(time to first token, completion tokens, total seconds) with the bare openai client."""
+) -> Timing:
     from openai import AsyncOpenAI
 
     client = AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0)
     started = time.perf_counter()
     first: float | None = None
-    tokens = 0
+    tokens, timings = 0, None
     stream = await client.chat.completions.create(
         model=model,
         messages=messages,  # type: ignore[arg-type]
@@ -300,16 +323,16 @@ async def bare_client(
             first = time.perf_counter() - started
         if chunk.usage is not None:
             tokens = chunk.usage.completion_tokens
+        timings = chunk_timings(chunk) or timings
     total = time.perf_counter() - started
     await client.close()
-    return first or total, tokens, total
+    return Timing(first or total, total, tokens, server_seconds(timings))
 
 
-async def through_app(
-    base_url: str, model: str, max_tokens: int, tmp: Path
-) -> tuple[float, int, float]:
+async def through_app(base_url: str, model: str, max_tokens: int, tmp: Path) -> Timing:
     """The same answer through the app's runtime: store, run loop, memory, events, backend.
-    No tools are registered, so the request holds the same two messages as the bare one."""
+    No tools are registered, so the request holds the same two messages as the bare one.
+    The server's timings are read off the raw chunks on their way into the backend."""
     from assistant_core.backends.chat_completions import ChatCompletionsBackend
     from assistant_core.runtime import Runtime
     from assistant_core.store import Store
@@ -317,6 +340,19 @@ async def through_app(
 
     store = Store(tmp / f"db-{time.monotonic_ns()}.sqlite")
     backend = ChatCompletionsBackend(base_url=base_url, api_key=None)
+    seen: list[Any] = []
+    translate = backend._translate
+
+    async def recording(events: Any) -> Any:
+        async def raw() -> Any:
+            async for chunk in events:
+                seen.append(chunk_timings(chunk))
+                yield chunk
+
+        async for item in translate(raw()):
+            yield item
+
+    backend._translate = recording  # type: ignore[method-assign]
     runtime = Runtime(store, backend, ToolRegistry(), model=model)
     thread = runtime.create_thread()
     started = time.perf_counter()
@@ -333,7 +369,8 @@ async def through_app(
     if run is None or run.status == "failed":
         raise SystemExit(f"the app's run failed: {run.last_error if run else 'no run'}")
     tokens = run.usage.completion_tokens if run.usage else 0
-    return first or total, tokens, total
+    timings = next(t for t in reversed(seen) if t)
+    return Timing(first or total, total, tokens, server_seconds(timings))
 
 
 def overhead(args: argparse.Namespace) -> None:
@@ -347,7 +384,7 @@ def overhead(args: argparse.Namespace) -> None:
         {"role": "system", "content": DEFAULT_INSTRUCTIONS},
         {"role": "user", "content": OVERHEAD_QUESTION},
     ]
-    rows: dict[str, list[tuple[float, int, float]]] = {"bare": [], "app": []}
+    rows: dict[str, list[Timing]] = {"bare": [], "app": []}
     with LlamaServer(args.model, context=args.context, log_path=log) as server:
         for i in range(args.repeats + 1):  # the first pair warms the server's caches
             order = ("bare", "app") if i % 2 else ("app", "bare")
@@ -363,19 +400,22 @@ def overhead(args: argparse.Namespace) -> None:
                 if i:
                     rows[who].append(result)
     print(
-        f"{args.model}, {args.repeats} alternated pairs, medians; load average {os.getloadavg()[0]:.2f}"
+        f"{args.model}, {args.repeats} alternated pairs, {args.max_tokens} tokens each, medians; "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"{'':6} {'TTFT s':>8} {'tokens':>7} {'total s':>8} {'tok/s':>7}")
-    medians = {}
+    print(f"{'':6} {'TTFT s':>7} {'tok/s':>6} {'total s':>8} {'model s':>8} {'total/model':>12}")
     for who, results in rows.items():
-        ttft = statistics.median(r[0] for r in results)
-        tokens = statistics.median(r[1] for r in results)
-        total = statistics.median(r[2] for r in results)
-        rate = statistics.median(r[1] / (r[2] - r[0]) for r in results if r[2] > r[0] and r[1])
-        medians[who] = (ttft, total, rate)
-        print(f"{who:6} {ttft:8.2f} {tokens:7.0f} {total:8.2f} {rate:7.1f}")
-    ratio = medians["app"][1] / medians["bare"][1]
-    print(f"app / bare total time: {ratio:.3f}× (target ≤ 1.1×)")
+        ttft = statistics.median(r.ttft for r in results)
+        rate = statistics.median(r.tokens / (r.total - r.ttft) for r in results if r.total > r.ttft)
+        total = statistics.median(r.total for r in results)
+        model_s = statistics.median(r.model for r in results)
+        ratio = statistics.median(r.ratio for r in results)
+        print(f"{who:6} {ttft:7.3f} {rate:6.1f} {total:8.2f} {model_s:8.2f} {ratio:11.3f}×")
+    app = statistics.median(r.ratio for r in rows["app"])
+    print(
+        f"the app's time / the model's own time: {app:.3f}× (target ≤ 1.1×); server speed "
+        f"varies with the machine's load, so each run is divided by the server's own timings"
+    )
 
 
 def main() -> None:
@@ -397,7 +437,7 @@ def main() -> None:
     one_run.set_defaults(func=one)
     o = sub.add_parser("overhead")
     o.add_argument("--model", default="0.5b", choices=("0.5b", "1.5b"))
-    o.add_argument("--repeats", type=int, default=5)
+    o.add_argument("--repeats", type=int, default=10)
     o.add_argument("--max-tokens", type=int, default=96)
     o.add_argument("--context", type=int, default=8192)
     o.set_defaults(func=overhead)
