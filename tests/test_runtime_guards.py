@@ -589,3 +589,29 @@ async def test_the_runs_own_outputs_give_way_in_a_small_window(tmp_path: Path) -
     assert run.memory["compacted_tool_outputs"] == 1
     last = tool_outputs(backend.requests[-1])
     assert last["call_1"] == OMITTED_OUTPUT and last["call_2"] != OMITTED_OUTPUT
+
+
+async def test_an_empty_reply_after_tool_results_gets_a_final_answer_turn(tmp_path: Path) -> None:
+    rt, backend, store = make_runtime(
+        tmp_path / "db.sqlite",
+        backend=llm(
+            [tool_turn(PRICE_A), [UsageChunk(5, 0), Finish("stop")], text_turn("A: 123.5.")]
+        ),
+    )
+    thread = rt.create_thread()
+    events = await collect(rt.ask(thread.id, "A?"))
+    run = run_of(events)
+    assert run.status == "completed"
+    assert [r.tool_choice for r in backend.requests] == [None, None, "none"]
+    assert "replied with nothing" in run.notes[0]["message"]
+    assert store.list_messages(thread.id)[-1].text == "A: 123.5."
+
+
+async def test_an_empty_final_answer_ends_the_run(tmp_path: Path) -> None:
+    empty = [UsageChunk(5, 0), Finish("stop")]
+    rt, backend, _ = make_runtime(
+        tmp_path / "db.sqlite", backend=llm([tool_turn(PRICE_A), empty, empty])
+    )
+    thread = rt.create_thread()
+    events = await collect(rt.ask(thread.id, "A?"))
+    assert run_of(events).status == "completed" and len(backend.requests) == 3

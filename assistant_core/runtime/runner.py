@@ -317,6 +317,10 @@ class RunExecution:
             self._close_turn_message(turn)
             run_units.extend(turn.text_units)
             if turn.tool_step is None:
+                if not turn.text_units and run_units and not turn.final:
+                    # After tool results, an empty reply is no answer: ask for one, once.
+                    final_because = "the model replied with nothing after the tool results"
+                    continue
                 self._set_status("completed", completed_at=now())
                 return
             try:
