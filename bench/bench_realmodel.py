@@ -32,6 +32,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -442,6 +443,8 @@ def main() -> None:
     o.add_argument("--context", type=int, default=8192)
     o.set_defaults(func=overhead)
     args = parser.parse_args()
+    # Stopped with SIGTERM (e.g. by `timeout`): unwind, so the server it started stops too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.func(args)
 
 
