@@ -163,6 +163,7 @@ class LastError(_Obj):
 
 
 API_ERROR_CODES = frozenset({"server_error", "rate_limit_exceeded", "invalid_prompt"})
+API_INCOMPLETE_REASONS = frozenset({"max_completion_tokens", "max_prompt_tokens"})
 
 
 @dataclass
@@ -273,6 +274,12 @@ class ToolCall(_Obj):
     source: str | None = None  # yahoo | cache | demo | web | …
     cache_hit: bool = False
     display: dict[str, Any] | None = None
+    #: The model printed this call as text (JSON, <tool_call> tags, a code fence) and the
+    #: app recognised it (runtime.guards).
+    recovered: bool = False
+    #: The id of the earlier identical call of the run whose result answered this one; the
+    #: tool did not run again.
+    repeat_of: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToolCall:
@@ -393,16 +400,29 @@ class Run(_Obj):
     #: With approval "client": the tools that still run here (built-in ones); calls of
     #: every other tool go to the client through requires_action.
     server_tools: list[str] | None = None
+    #: What the app did about the model's behaviour, for the user: [{"code", "message"}]
+    #: (a step's call cap, repeated calls, a final answer asked for; see runtime.guards).
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
         if self.last_error is not None:
             data["last_error"] = self.last_error.to_dict()
+        details = self.incomplete_details
+        if details and details.get("reason") not in API_INCOMPLETE_REASONS:
+            # The API's reason is a closed set; ours (max_turns, max_run_seconds) travels
+            # beside it as ``cause``, as LastError does with its code.
+            data["incomplete_details"] = {**details, "reason": None, "cause": details.get("reason")}
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:
         data = dict(data)
+        details = data.get("incomplete_details")
+        if isinstance(details, dict) and "cause" in details:
+            details = dict(details)
+            details["reason"] = details.pop("cause")
+            data["incomplete_details"] = details
         if data.get("last_error"):
             data["last_error"] = LastError.from_dict(data["last_error"])
         if data.get("usage"):

@@ -401,9 +401,11 @@ def _apply_call_entry(call: ToolCall, entry: dict[str, Any]) -> None:
         call.function.output = function["output"]
     if entry.get("status"):
         call.status = entry["status"]
-    for key in ("duration_ms", "error", "source"):
+    for key in ("duration_ms", "error", "source", "repeat_of"):
         if entry.get(key) is not None:
             setattr(call, key, entry[key])
+    if entry.get("recovered"):
+        call.recovered = True
     if entry.get("is_error") is not None:
         call.is_error = bool(entry["is_error"])
 

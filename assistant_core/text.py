@@ -397,7 +397,8 @@ def format_timestamp(ts: float | None, *, seconds: bool = False) -> str:
 
 
 def call_summary(call: ToolCall) -> str:
-    """``status · duration · source (· cached)`` of a tool call, as a label."""
+    """``status · duration · source (· cached · recovered from text · repeat)`` of a tool
+    call, as a label."""
     parts: list[str] = [call.status]
     if call.duration_ms is not None:
         parts.append(format_duration(call.duration_ms))
@@ -405,6 +406,10 @@ def call_summary(call: ToolCall) -> str:
         parts.append(call.source)
     if call.cache_hit:
         parts.append("cached")
+    if call.recovered:
+        parts.append("recovered from text")
+    if call.repeat_of:
+        parts.append("repeat, not run again")
     return one_line(" · ".join(parts), None)
 
 

@@ -9,10 +9,12 @@ from tests.support.scripted_backend import collect, event_names, make_runtime, t
 
 
 async def test_max_turns_ends_incomplete(tmp_path: Path) -> None:
+    # With one turn allowed there is no turn left to ask for a final answer (with more, the
+    # last turn asks for one: tests/test_runtime_guards.py).
     rt, backend, store = make_runtime(
         tmp_path / "db.sqlite",
         [tool_turn(("get_price", '{"symbol": "A"}')) for _ in range(5)],
-        max_turns=3,
+        max_turns=1,
     )
     thread = rt.create_thread()
     events = await collect(rt.ask(thread.id, "loop forever"))
@@ -20,10 +22,10 @@ async def test_max_turns_ends_incomplete(tmp_path: Path) -> None:
     run = events[-2].data
     assert run.status == "incomplete"
     assert run.incomplete_details["reason"] == "max_turns"
-    assert "3 model turns" in run.incomplete_details["message"]
+    assert "1 model turns" in run.incomplete_details["message"]
     assert "not of the Assistants API" in run.incomplete_details["message"]
-    assert len(backend.requests) == 3
-    assert [s.status for s in store.list_steps(run.id)] == ["completed"] * 3
+    assert len(backend.requests) == 1
+    assert [s.status for s in store.list_steps(run.id)] == ["completed"]
     assert store.get_run(run.id).status == "incomplete"
 
 

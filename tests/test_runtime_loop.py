@@ -346,11 +346,12 @@ async def test_four_tools_run_concurrently(tmp_path: Path) -> None:
     rt, _, _store = make_runtime(
         tmp_path / "db.sqlite",
         [
+            # Distinct arguments: identical calls in one run execute once (runtime.guards).
             tool_turn(
                 ("nap", '{"seconds": 1}'),
-                ("nap", '{"seconds": 1}'),
+                ("nap", '{"seconds": 0.95}'),
                 ("snooze", '{"seconds": 1}'),  # blocking: runs in a worker thread
-                ("snooze", '{"seconds": 1}'),
+                ("snooze", '{"seconds": 0.95}'),
             ),
             text_turn("all rested"),
         ],
@@ -368,12 +369,12 @@ async def test_four_tools_run_concurrently(tmp_path: Path) -> None:
 async def test_parallel_tool_calls_false_runs_sequentially(tmp_path: Path) -> None:
     rt, backend, _ = make_runtime(
         tmp_path / "db.sqlite",
-        [tool_turn(("nap", '{"seconds": 0.15}'), ("nap", '{"seconds": 0.15}')), text_turn("ok")],
+        [tool_turn(("nap", '{"seconds": 0.15}'), ("nap", '{"seconds": 0.16}')), text_turn("ok")],
     )
     thread = rt.create_thread()
     started = time.perf_counter()
     await collect(rt.ask(thread.id, "sleep", parallel_tool_calls=False))
-    assert time.perf_counter() - started >= 0.3
+    assert time.perf_counter() - started >= 0.31
     assert backend.requests[0].parallel_tool_calls is False
     assert rt.list_runs(thread.id)[-1].parallel_tool_calls is False
 

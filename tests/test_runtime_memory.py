@@ -162,7 +162,8 @@ async def test_current_runs_tool_outputs_are_never_dropped(tmp_path: Path) -> No
 def test_token_estimates() -> None:
     assert estimate_text("") == 0
     assert estimate_text("abcd" * 100) == 100
-    assert estimate_text("애플 주식 사도 될까?") == 8 + 1  # 8 Hangul + 4 ASCII chars / 4
+    assert estimate_text("애플 주식 사도 될까?") == 8 + 1 + 1  # 8 Hangul, 3 spaces / 4, "?" / 2
+    assert estimate_text("391035000000") == 12  # Qwen's tokenizer: one token per digit
     assert estimate_text("日本語") == 3
     assert estimate_text("Müller") == 3  # 5 ASCII / 4 → 2, 1 other / 2 → 1
     item = {

@@ -48,7 +48,7 @@ TEXT_BUDGET = 12_000  # characters of text in it (rendering cost ~ text length)
 SCREENS = 2  # … and about this many screens of rows (more are mounted on scroll-up)
 INDEX_CACHE_THREADS = 4  # threads whose tool-call index is kept for switching back
 
-ItemKind = Literal["user", "assistant", "call", "error"]
+ItemKind = Literal["user", "assistant", "call", "error", "note"]
 
 
 @dataclass(eq=False)
@@ -68,6 +68,8 @@ class Item:
     stored_text: str = ""
     #: An answer of a live run: its text as folded (grows; see ``text``).
     live_text: MessageText | None = None
+    #: A note: what the app did about the model's behaviour (``run.notes``).
+    note: str = ""
 
     @property
     def text(self) -> str:
@@ -269,7 +271,12 @@ class Transcript:
                 step = change.step
                 return [self._upsert_call(call, step.id, step.run_id) for call in change.calls]
             case RunFailed(data=run) | RunExpired(data=run):
-                return self._add(self._run_error(f"e:{run.id}", run))
+                return [
+                    *self._add_notes(run),
+                    *self._add(self._run_error(f"e:{run.id}", run)),
+                ]
+            case RunEvent(data=run) if run.notes:
+                return self._add_notes(run)
             case ErrorEvent(data=error):
                 key = f"e:error:{next(self._error_keys)}"  # error events have no id
                 return self._add(Item(key, "error", error=error, error_label="Error"))
@@ -291,6 +298,11 @@ class Transcript:
         self.items.append(item)
         self._by_key[item.key] = item
         return [Added(item)]
+
+    def _add_notes(self, run: Run) -> list[Update]:
+        """The run's notes not shown yet (a note reaches the stream with the run's next
+        event, so each event may bring a new one)."""
+        return [update for item in note_items(run) for update in self._add(item)]
 
     def _answer(self, view: RunView, message_id: str) -> tuple[Item, list[Update]]:
         """The item of a live answer (added when new), following the run's view."""
@@ -390,8 +402,9 @@ class Transcript:
         before: dict[str, list[Item]] = {}
         after: dict[str, list[Item]] = {}
         errors: dict[str, Run] = {}
+        notes: dict[str, list[Item]] = {}
         for run_id in run_ids:
-            self._place_run(run_id, before, after, errors)
+            self._place_run(run_id, before, after, errors, notes)
         # Runs with tool calls but no message at all, placed by time.
         first_ts = messages[0].created_at
         for run_id, records in self._calls_by_run.items():
@@ -424,6 +437,7 @@ class Transcript:
                 )
             )
             items.extend(after.get(message.id, []))
+            items.extend(notes.get(message.id, []))
             if message.id in errors:
                 items.append(self._run_error(f"e:{message.id}", errors[message.id]))
         return items
@@ -434,9 +448,11 @@ class Transcript:
         before: dict[str, list[Item]],
         after: dict[str, list[Item]],
         errors: dict[str, Run],
+        notes: dict[str, list[Item]],
     ) -> None:
         """Anchor each tool-calls step of a run to the answer that follows it (or, for the
-        last ones, to the answer before them)."""
+        last ones, to the answer before them); the run's notes and error go after its last
+        answer."""
         if run_id in self._placed_runs:
             return
         self._placed_runs.add(run_id)
@@ -459,6 +475,8 @@ class Transcript:
         if pending:
             after.setdefault(last_message, []).extend(pending)
         run = self._get_run(run_id)
+        if run is not None and run.notes:
+            notes.setdefault(last_message, []).extend(note_items(run))
         if run is not None and run.status in ("failed", "expired"):
             errors[last_message] = run
 
@@ -497,3 +515,11 @@ def _call_key(step_id: str, call_id: str) -> str:
 
 def _call_item(call: ToolCall, step_id: str, run_id: str) -> Item:
     return Item(_call_key(step_id, call.id), "call", call=call, run_id=run_id, step_id=step_id)
+
+
+def note_items(run: Run) -> list[Item]:
+    """A run's notes as items (``n:<run id>:<index>``: notes are only ever appended)."""
+    return [
+        Item(f"n:{run.id}:{index}", "note", run_id=run.id, note=str(note.get("message", "")))
+        for index, note in enumerate(run.notes)
+    ]

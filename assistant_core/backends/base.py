@@ -33,6 +33,8 @@ class ModelRequest:
     parallel_tool_calls: bool = True
     max_output_tokens: int | None = None
     temperature: float | None = None
+    #: None: the API's default ("auto"); "none" asks for an answer without tool calls.
+    tool_choice: str | None = None
 
 
 # -- what comes back ---------------------------------------------------------------------

@@ -6,11 +6,15 @@ tool-call deltas of parallel calls interleaved by ``index`` (the first one may c
 ``role`` and ``content: null``), the usage-only final chunk with empty ``choices``, extra fields
 (``obfuscation``, ``reasoning_content``…), no usage at all, and ``finish_reason: "stop"`` on a
 tool-calling turn (some servers).
+
+Small servers run models with small contexts (llama.cpp's ``-c 4096``): ``server_context_window``
+reads the context a server says it serves, so the runtime's memory keeps requests inside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from assistant_core.backends.base import (
@@ -29,6 +33,12 @@ from assistant_core.backends.openai_common import (
     generation_params,
     is_openai,
 )
+
+PROBE_TIMEOUT_S = 3.0
+# Fields of a /v1/models entry that give the context the model is served with: vLLM's
+# max_model_len; OpenRouter's and others' context_length. (llama.cpp's meta.n_ctx_train is the
+# context the model was trained for, not the one it is served with.)
+MODEL_CONTEXT_FIELDS = ("max_model_len", "context_length", "context_window", "max_context_length")
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -87,6 +97,45 @@ class ChatCompletionsBackend(OpenAIBackend):
     async def _open(self, request: ModelRequest) -> Any:
         return await self.client.chat.completions.create(**self._params(request))
 
+    async def server_context_window(self, model: str) -> int | None:
+        """The context window the server serves ``model`` with, when it says so: llama.cpp's
+        ``/props`` (``default_generation_settings.n_ctx``, the context of one slot), else the
+        model's entry in ``/v1/models``. None for OpenAI, or a server that does not say."""
+        if is_openai(self.base_url):
+            return None
+        return await self._props_window() or await self._models_window(model)
+
+    async def _get_json(self, url: str) -> Any:
+        text = await self.client.get(url, cast_to=str, options={"timeout": PROBE_TIMEOUT_S})
+        return json.loads(text)
+
+    async def _props_window(self) -> int | None:
+        base = self.base_url or ""
+        root = base[: -len("/v1")] if base.endswith("/v1") else base
+        try:
+            props = await self._get_json(f"{root}/props")
+        except Exception:  # not llama.cpp, or an older one: ask /v1/models instead
+            return None
+        if not isinstance(props, Mapping):
+            return None
+        settings = props.get("default_generation_settings")
+        n_ctx = settings.get("n_ctx") if isinstance(settings, Mapping) else None
+        return _positive(n_ctx if n_ctx is not None else props.get("n_ctx"))
+
+    async def _models_window(self, model: str) -> int | None:
+        try:
+            listing = await self._get_json(f"{self.base_url}/models")
+        except Exception:
+            return None
+        entries = listing.get("data") if isinstance(listing, Mapping) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, Mapping) and entry.get("id") == model:
+                for name in MODEL_CONTEXT_FIELDS:
+                    window = _positive(entry.get(name))
+                    if window is not None:
+                        return window
+        return None
+
     async def _translate(self, events: Any) -> AsyncIterator[Chunk]:
         finish: str | None = None
         usage: UsageChunk | None = None
@@ -131,3 +180,9 @@ class ChatCompletionsBackend(OpenAIBackend):
         if reason == "stop" and saw_tool_calls:
             reason = "tool_calls"
         yield Finish(reason)
+
+
+def _positive(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return None
+    return int(value) if value >= 1 else None

@@ -625,6 +625,8 @@ def generation_params(
     if tools:
         params["tools"] = tools
         params["parallel_tool_calls"] = request.parallel_tool_calls
+        if request.tool_choice is not None:
+            params["tool_choice"] = request.tool_choice
     if request.max_output_tokens is not None:
         params[max_tokens_key] = request.max_output_tokens
     if request.temperature is not None:

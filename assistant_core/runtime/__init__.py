@@ -13,12 +13,14 @@ approvals or tool outputs, read runs and steps back. The work is split across th
 * ``fanout``          one run's events to any number of listeners
 * ``follow``          a run another process executes, followed from the store
 * ``remote``          cancels and tool outputs for runs another process executes
+* ``guards``          weak-model guards: call cap, repeated and printed calls, run budget
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal, TypedDict, Unpack
 
@@ -41,8 +43,13 @@ from ..store_interface import ThreadStore
 from ..tokens import TokenEstimator
 from ..tools.registry import ToolRegistry
 from .approvals import ALL_CALLS
-from .context_windows import CONTEXT_WINDOWS, DEFAULT_WINDOW, context_window
+from .context_windows import CONTEXT_WINDOWS, DEFAULT_WINDOW, configured_window, context_window
 from .follow import follow_run
+from .guards import (
+    DEFAULT_MAX_RUN_SECONDS,
+    DEFAULT_MAX_TOOL_CALLS_PER_STEP,
+    DEFAULT_MAX_TURN_TOKENS,
+)
 from .remote import RemoteRuns
 from .retry import RetryPolicy
 from .runner import RunExecution, pending_call_ids
@@ -59,6 +66,7 @@ __all__ = [
 ]
 
 ApprovalPolicy = Literal["auto", "ask", "client"]
+SERVED_WINDOW_TTL_S = 60.0  # a server may be restarted with another context size
 APPROVAL_POLICIES = ("auto", "ask", "client")
 
 
@@ -112,10 +120,18 @@ class Runtime:
         flush_interval: float = 1.0,
         max_retries: int = 3,
         retry_policy: RetryPolicy | None = None,
+        max_turn_tokens: int | None = DEFAULT_MAX_TURN_TOKENS,
+        max_tool_calls_per_step: int = DEFAULT_MAX_TOOL_CALLS_PER_STEP,
+        max_run_seconds: float | None = DEFAULT_MAX_RUN_SECONDS,
     ) -> None:
         """``retry_policy`` overrides ``max_retries`` and the backoff delays (tests use tiny
         ones). Crash recovery is not done here: call ``recover_interrupted()`` at start-up,
-        when no other process is using the database."""
+        when no other process is using the database.
+
+        Limits that keep a weak model's run finite (see ``runtime.guards``): every model
+        request asks for at most ``max_turn_tokens`` tokens (None: no limit of ours); a
+        model turn keeps at most ``max_tool_calls_per_step`` calls; a run works at most
+        ``max_run_seconds`` (waiting for the user not counted; None: no budget)."""
         self.store = store
         self.backend = backend
         self.tools = tools
@@ -126,6 +142,11 @@ class Runtime:
         self.flush_interval = flush_interval
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
         self.estimator = TokenEstimator()
+        self.max_turn_tokens = max_turn_tokens
+        self.max_tool_calls_per_step = max(1, max_tool_calls_per_step)
+        self.max_run_seconds = max_run_seconds
+        # What the model server says its context is, by model: (window or None, when asked).
+        self._served_windows: dict[str, tuple[int | None, float]] = {}
         self._by_run: dict[str, RunExecution] = {}
         self._by_thread: dict[str, RunExecution] = {}
         self._remote = RemoteRuns(self)
@@ -447,8 +468,41 @@ class Runtime:
 
     # -- the rest ------------------------------------------------------------------------
     def context_window(self, model: str | None = None) -> int:
-        """The context window assumed for ``model`` (default: this runtime's model)."""
-        return context_window(model or self.model, self.context_windows)
+        """The context window assumed for ``model`` (default: this runtime's model): what the
+        server said it serves (``discover_context_window``; a smaller configured window
+        wins), else the configured window, else the built-in table."""
+        return self.context_window_and_source(model)[0]
+
+    def context_window_and_source(self, model: str | None = None) -> tuple[int, str]:
+        """The window and where it came from: ``server``, ``config`` or ``table``."""
+        name = model or self.model
+        served = self._served_windows.get(name, (None, 0.0))[0]
+        configured = configured_window(name, self.context_windows)
+        if served is not None:
+            if configured is not None and configured < served:
+                return configured, "config"
+            return served, "server"
+        if configured is not None:
+            return configured, "config"
+        return context_window(name), "table"
+
+    async def discover_context_window(self, model: str | None = None) -> int | None:
+        """Ask the model server what context it serves ``model`` with (llama.cpp's
+        ``/props``, ``max_model_len`` in vLLM's ``/v1/models``…), at most once a minute.
+        None when the backend cannot tell; never raises."""
+        name = model or self.model
+        known = self._served_windows.get(name)
+        if known is not None and time.monotonic() - known[1] < SERVED_WINDOW_TTL_S:
+            return known[0]
+        probe = getattr(self.backend, "server_context_window", None)
+        window: int | None = None
+        if probe is not None:
+            try:
+                window = await probe(name)
+            except Exception:  # a nicety: the configured or built-in window still applies
+                window = None
+        self._served_windows[name] = (window, time.monotonic())
+        return window
 
     def recover_interrupted(self) -> list[str]:
         """Close runs a crashed process left active (see ``Store.recover_interrupted``).

@@ -2,7 +2,9 @@
 
 Names are matched by the longest prefix, case-insensitively, so ``gpt-4o-mini-2024-07-18``
 finds ``gpt-4o``. A local model served by Ollama or vLLM often carries a tag
-(``llama3.1:8b``); the prefix still matches. Unknown models get a small, safe window.
+(``llama3.1:8b``); the prefix still matches. Unknown models get a small, safe window. A server that says what context it serves (llama.cpp's
+``/props``, vLLM's ``max_model_len``) is believed over this table (``Runtime.context_window``):
+a local server often runs a model with a much smaller context than the model supports.
 """
 
 from __future__ import annotations
@@ -38,15 +40,25 @@ CONTEXT_WINDOWS: dict[str, int] = {
 def context_window(model: str, overrides: dict[str, int] | None = None) -> int:
     """The window of ``model``: the longest matching prefix of ``overrides``, else of the
     built-in table, else ``DEFAULT_WINDOW``."""
+    for table in (overrides or {}, CONTEXT_WINDOWS):
+        window = _longest_prefix(model, table)
+        if window is not None:
+            return window
+    return DEFAULT_WINDOW
+
+
+def configured_window(model: str, overrides: dict[str, int] | None) -> int | None:
+    """The window the user configured for ``model`` (longest matching prefix), or None."""
+    return _longest_prefix(model, overrides or {})
+
+
+def _longest_prefix(model: str, table: dict[str, int]) -> int | None:
     name = model.lower()
     # A provider prefix ("openai/gpt-4o", "meta-llama/llama3") says nothing about the window.
     bare = name.rsplit("/", 1)[-1]
-    for table in (overrides or {}, CONTEXT_WINDOWS):
-        best: tuple[int, int] | None = None
-        for prefix, window in table.items():
-            p = prefix.lower()
-            if (name.startswith(p) or bare.startswith(p)) and (best is None or len(p) > best[0]):
-                best = (len(p), window)
-        if best is not None:
-            return best[1]
-    return DEFAULT_WINDOW
+    best: tuple[int, int] | None = None
+    for prefix, window in table.items():
+        p = prefix.lower()
+        if (name.startswith(p) or bare.startswith(p)) and (best is None or len(p) > best[0]):
+            best = (len(p), window)
+    return None if best is None else best[1]

@@ -41,6 +41,10 @@ SUMMARY_INSTRUCTIONS = (
 )
 TOOL_OUTPUT_CHARS_IN_SUMMARY = 1500
 DEFAULT_OUTPUT_RESERVE = 4096
+OMITTED_OUTPUT = (
+    '{"note": "this output was left out to fit the model\'s context window; answer with the '
+    'results that are still here"}'
+)
 
 
 class PromptTooLarge(Exception):
@@ -141,6 +145,7 @@ class RunMemory:
         summary: str,
         covered_through: str | None,
         omitted_messages: int = 0,
+        window_source: str = "table",
     ) -> None:
         """``history``: the latest part of the thread (``history.recent_history``);
         ``omitted_messages``: how many older messages were not even read (they count as
@@ -149,6 +154,7 @@ class RunMemory:
         self.estimator = estimator
         self.model = model
         self.window = window
+        self.window_source = window_source  # server | config | table
         self.strategy = strategy
         self.max_prompt_tokens = max_prompt_tokens
         self.summary = summary
@@ -159,6 +165,7 @@ class RunMemory:
         self.covered, self.history = _split_covered(history, covered_through)
         self.omitted_messages = omitted_messages
         self.report: dict[str, Any] = {}
+        self.compacted_outputs = 0  # this run's tool outputs replaced to fit the window
 
     @property
     def can_summarise(self) -> bool:
@@ -206,6 +213,20 @@ class RunMemory:
             self.covered = self.covered + fit.dropped
             self.history = self.history[len(fit.dropped) :]
             self.summary_through = _last_message_id(self.covered) or self.summary_through
+        if not fit.fits and run_units:
+            # Even alone, this run's own tool calls overflow a small window: their outputs,
+            # oldest first, give way to a placeholder (the calls stay, with an output each).
+            compacted, self.compacted_outputs = compact_outputs(
+                run_units, overshoot=math.ceil(fit.raw_tokens - budget / ratio)
+            )
+            fit = fit_units(
+                self.history,
+                compacted,
+                fixed_tokens=base + summary_tokens,
+                budget=budget,
+                ratio=ratio,
+                strategy=self.strategy,
+            )
         self._report(fit, budget)
         if not fit.fits:
             raise PromptTooLarge(self.estimator.correct(self.model, fit.raw_tokens), budget)
@@ -221,6 +242,7 @@ class RunMemory:
         self.report = {
             "strategy": self.strategy.type,
             "context_window": self.window,
+            "context_window_source": self.window_source,
             "prompt_budget": budget,
             "estimated_prompt_tokens": self.estimator.correct(self.model, fit.raw_tokens),
             "dropped_messages": dropped_messages,
@@ -236,6 +258,8 @@ class RunMemory:
             self.report["summary_through"] = self.summary_through
         if self.summary_error:
             self.report["summary_error"] = self.summary_error
+        if self.compacted_outputs:
+            self.report["compacted_tool_outputs"] = self.compacted_outputs
 
     async def _summarise(self, units: list[Unit]) -> bool:
         transcript = _transcript(units, max_chars=max(4000, self.window * 2))
@@ -264,6 +288,28 @@ class RunMemory:
         self.summary = text
         self.summary_changed = True
         return True
+
+
+def compact_outputs(units: list[Unit], *, overshoot: int) -> tuple[list[Unit], int]:
+    """``units`` with tool outputs, oldest first, replaced by ``OMITTED_OUTPUT`` until about
+    ``overshoot`` tokens are saved (or none is left to replace); and how many were."""
+    out: list[Unit] = []
+    replaced = 0
+    for unit in units:
+        if unit.kind != "tools" or overshoot <= 0:
+            out.append(unit)
+            continue
+        items = []
+        for item in unit.items:
+            content = str(item.get("content") or "")
+            if item["role"] == "tool" and overshoot > 0 and len(content) > len(OMITTED_OUTPUT):
+                saved = estimate_text(content) - estimate_text(OMITTED_OUTPUT)
+                item = {**item, "content": OMITTED_OUTPUT}
+                overshoot -= saved
+                replaced += 1
+            items.append(item)
+        out.append(Unit(items, unit.kind, unit.message_id))
+    return out, replaced
 
 
 async def complete_text(backend: Backend, request: ModelRequest) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -73,6 +74,21 @@ from ..tokens import estimate_text
 from ..tools.result import ToolResult
 from .approvals import PendingAction
 from .fanout import RunEvents
+from .guards import (
+    FINAL_ANSWER_NUDGE,
+    MIN_TURN_TOKENS,
+    NO_FINAL_ANSWER,
+    BudgetExpired,
+    CallLedger,
+    Note,
+    RunClock,
+    TextCallGate,
+    answer_repeat,
+    cap_note,
+    final_answer_note,
+    parse_text_calls,
+    split_repeats,
+)
 from .history import Unit, message_unit, recent_history, tool_unit
 from .history import run_units as units_of_run
 from .memory import PromptTooLarge, RunMemory, history_target
@@ -84,6 +100,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DENIED_OUTPUT = ToolResult.failure("the user denied this tool call").to_model()
+TURN_LIMIT_MESSAGE = (
+    "the model's reply reached the token limit of one turn while it listed tool calls; "
+    "the {n} complete calls were kept"
+)
 MAX_TURNS_MESSAGE = (
     "the run stopped after {n} model turns without a final answer "
     "(max_turns is a limit of this app, not of the Assistants API)"
@@ -115,6 +135,14 @@ class Turn:
     text_units: list[Unit] = field(default_factory=list)  # answers this turn closed early
     saved_chars: int = 0  # of the open answer's text, how much the store holds
     on_first_chunk: Callable[[], object] | None = None  # ends the wait for an answer
+    # Weak-model guards (runtime.guards): text held back while it may be a printed call;
+    # a reply stopped at the step's call cap; a turn asked for a final answer, whose calls
+    # are not run but shown as text ({index: [name, arguments]}).
+    gate: TextCallGate = field(default_factory=TextCallGate)
+    capped: bool = False
+    recovering: bool = False
+    final: bool = False
+    unrun_calls: dict[int, list[str]] = field(default_factory=dict)
 
     def stop_flushing(self) -> None:
         if self.flush_timer is not None:
@@ -129,7 +157,12 @@ class Turn:
     @property
     def completion_estimate(self) -> int:
         args = sum(estimate_text(c.function.arguments) for _, c in self.calls.values())
-        return estimate_text("".join(self.parts)) + args
+        unrun = sum(estimate_text("".join(c)) for c in self.unrun_calls.values())
+        return estimate_text("".join(self.parts) + self.gate.held) + args + unrun
+
+
+class StepCallCap(Exception):
+    """The model's reply reached the step's tool-call cap: stop reading it."""
 
 
 class RunClosed(Exception):
@@ -172,6 +205,8 @@ class RunExecution:
         self.open_steps: list[RunStep] = []  # steps created and not yet closed
         self.completion_tokens = 0  # reported, or estimated when a server reports none
         self.storage_failure: Exception | None = None  # the first write that failed
+        self.ledger = CallLedger()  # the run's calls with results, for repeated calls
+        self.clock = RunClock(runtime.max_run_seconds)
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -303,9 +338,16 @@ class RunExecution:
         else:
             self._set_status("in_progress", started_at=now())
             turns, run_units = 0, []
+        await self.rt.discover_context_window(self.model)
         memory = self._memory()
+        final_because: str | None = None  # why the next turn must answer without tools
         while True:
             self._stop_if_cancelled()
+            last_turn = turns == self.rt.max_turns - 1
+            if turns and last_turn and final_because is None:
+                final_because = f"this is the run's last model turn (max_turns {self.rt.max_turns})"
+            if final_because is not None and turns < self.rt.max_turns:
+                self._note(final_answer_note(final_because))  # goes out with the next event
             if turns:
                 self._next_turn()
             if turns >= self.rt.max_turns:
@@ -315,41 +357,69 @@ class RunExecution:
             if remaining is not None and remaining <= 0:
                 return self._close_incomplete({"reason": "max_completion_tokens"})
             turns += 1
+            turn_limit = self._turn_limit(remaining)
             try:
                 items, raw_estimate = await memory.build(
-                    run.instructions, run.tools, run_units, output_reserve=remaining
+                    run.instructions, run.tools, run_units, output_reserve=turn_limit
                 )
             except PromptTooLarge as exc:
                 self._record_memory(memory)
                 return self._close_incomplete({"reason": "max_prompt_tokens", "message": str(exc)})
             self._record_memory(memory)
+            final = final_because is not None
+            if final:
+                items = [*items, {"role": "system", "content": FINAL_ANSWER_NUDGE}]
             request = ModelRequest(
                 model=self.model,
                 instructions=run.instructions,
                 input=items,
                 tools=tools_for_choice(run.tools, run.tool_choice),
                 parallel_tool_calls=run.parallel_tool_calls,
-                max_output_tokens=remaining,
+                max_output_tokens=self._request_tokens(turn_limit, remaining, memory),
                 temperature=run.temperature,
+                tool_choice="none" if final and run.tools else None,
             )
-            turn = await self._model_turn(request)
+            try:
+                async with self.clock.running():
+                    turn = await self._model_turn(request, final=final)
+            except BudgetExpired as exc:
+                return self._close_incomplete(
+                    {"reason": "max_run_seconds", "message": str(exc)}, "run_expired"
+                )
             if turn is None:
                 return  # failed; already closed
             self._stop_if_cancelled()
             self._account(turn, raw_estimate)
+            self._settle_text(turn)
             if turn.finish == "length":
-                return self._close_incomplete({"reason": "max_completion_tokens"}, "max_tokens")
+                # The run's own max_completion_tokens ends it; the per-turn limit cutting a
+                # list of calls does not (its complete calls are kept).
+                run_budget_spent = remaining is not None and remaining <= (
+                    request.max_output_tokens or 0
+                )
+                if run_budget_spent or not self._keep_cut_calls(turn):
+                    return self._close_incomplete({"reason": "max_completion_tokens"}, "max_tokens")
             if turn.finish == "content_filter":
                 return self._close_incomplete({"reason": "content_filter"}, "content_filter")
             self._close_turn_message(turn)
             run_units.extend(turn.text_units)
             if turn.tool_step is None:
+                if not turn.text_units and run_units and not turn.final:
+                    # After tool results, an empty reply is no answer: ask for one, once.
+                    final_because = "the model replied with nothing after the tool results"
+                    continue
                 self._set_status("completed", completed_at=now())
                 return
-            await self._run_tools(turn.tool_step)
+            try:
+                await self._run_tools(turn.tool_step)
+            except BudgetExpired as exc:
+                return self._close_incomplete(
+                    {"reason": "max_run_seconds", "message": str(exc)}, "run_expired"
+                )
             unit = tool_unit(turn.tool_step.tool_calls)
             if unit is not None:
                 run_units.append(unit)
+            final_because = self._why_final_next(turn)
 
     def _stop_if_cancelled(self) -> None:
         """Stop a run that was cancelled although no CancelledError reached us: code we
@@ -362,7 +432,7 @@ class RunExecution:
     def _memory(self) -> RunMemory:
         rt, run = self.rt, self.run
         thread = self.store.get_thread(run.thread_id)
-        window = rt.context_window(self.model)
+        window, window_source = rt.context_window_and_source(self.model)
         target = history_target(
             window,
             rt.estimator.ratio(self.model),
@@ -377,6 +447,7 @@ class RunExecution:
             estimator=rt.estimator,
             model=self.model,
             window=window,
+            window_source=window_source,
             strategy=run.truncation_strategy,
             max_prompt_tokens=run.max_prompt_tokens,
             history=history.units,
@@ -395,6 +466,103 @@ class RunExecution:
     def _remaining_completion_tokens(self) -> int | None:
         limit = self.run.max_completion_tokens
         return None if limit is None else limit - self.completion_tokens
+
+    # -- weak-model guards (see runtime.guards) ---------------------------------------------
+    def _turn_limit(self, remaining: int | None) -> int | None:
+        """The completion-token limit of the next request: the run's remaining tokens and
+        the runtime's per-turn limit (which only a language model needs)."""
+        per_turn = self.rt.max_turn_tokens if getattr(self.rt.backend, "is_llm", False) else None
+        limits = [n for n in (remaining, per_turn) if n is not None]
+        return min(limits) if limits else None
+
+    def _request_tokens(
+        self, limit: int | None, remaining: int | None, memory: RunMemory
+    ) -> int | None:
+        """``limit``, lowered to what the context window has room for after the prompt (a
+        small server's window is shared by prompt and answer), but never below a useful
+        answer, nor above the run's remaining tokens."""
+        if limit is None:
+            return None
+        report = memory.report
+        room = int(report.get("context_window", 0)) - int(report.get("estimated_prompt_tokens", 0))
+        tokens = min(limit, max(room, MIN_TURN_TOKENS))
+        return tokens if remaining is None else min(tokens, remaining)
+
+    def _note(self, note: Note) -> None:
+        """Tell the user: the note is stored on the run now and reaches the stream with the
+        run's next event (the next turn's thread.run.in_progress, or how the run ended)."""
+        self.run.notes.append(note.to_dict())
+        self.store.update_run(self.run)
+
+    def _why_final_next(self, turn: Turn) -> str | None:
+        """Whether the model must answer without tools next, and why: its reply ran into
+        the step's call cap, or every call it made repeated one the run had already made."""
+        step = turn.tool_step
+        if step is None:
+            return None
+        if turn.capped:
+            return "the model's reply was stopped while it listed tool calls"
+        ran = [call for call in step.tool_calls if call.status != "cancelled"]
+        if ran and all(call.repeat_of for call in ran):
+            return "the model repeated tool calls it had already made"
+        return None
+
+    def _keep_cut_calls(self, turn: Turn) -> bool:
+        """A reply cut by the per-turn token limit while it listed tool calls (a weak model's
+        endless list): run the calls that were complete, drop the one cut in the middle, and
+        go on as at the call cap. False when no whole call is left."""
+        step = turn.tool_step
+        if step is None or turn.final:
+            return False
+        complete = []
+        for call in step.tool_calls:
+            try:
+                json.loads(call.function.arguments or "{}")
+            except ValueError:
+                call.status = "cancelled"
+                call.error = "cut off by the token limit before its arguments were complete"
+                continue
+            complete.append(call)
+        if not complete:
+            return False
+        turn.capped = True
+        turn.finish = "tool_calls"
+        self._note(Note("turn_token_limit", TURN_LIMIT_MESSAGE.format(n=len(complete))))
+        return True
+
+    def _settle_text(self, turn: Turn) -> None:
+        """End of a turn's stream: text held back as a possible printed call becomes the
+        calls it is (recovered, in a tool step) or, after all, the turn's text."""
+        held = turn.gate.release() if not turn.gate.released else ""
+        if turn.final:
+            if turn.unrun_calls:
+                printed = [
+                    f'{{"name": {json.dumps(name)}, "arguments": {arguments or "{}"}}}'
+                    for name, arguments in turn.unrun_calls.values()
+                ]
+                held = (held + "\n" if held.strip() else "") + "\n".join(printed)
+            known = [t.get("function", t).get("name", "") for t in self.run.tools]
+            if turn.unrun_calls or (held and parse_text_calls(held, known)):
+                self._note(NO_FINAL_ANSWER)
+        elif held and turn.tool_step is None and turn.finish != "length":
+            known = [t.get("function", t).get("name", "") for t in self.run.tools]
+            calls = parse_text_calls(held, known)
+            if calls:
+                self._recover_calls(turn, calls)
+                return
+        if held:
+            self._show_text(turn, held)
+
+    def _recover_calls(self, turn: Turn, calls: list[tuple[str, str]]) -> None:
+        """Calls the model printed as text: offered as real calls, marked ``recovered``."""
+        limit = self.rt.max_tool_calls_per_step
+        if len(calls) > limit:
+            turn.capped = True
+            self._note(cap_note(limit))
+        turn.recovering = True
+        for index, (name, arguments) in enumerate(calls[:limit]):
+            self._on_tool_delta(turn, ToolCallDelta(index=index, name=name, arguments=arguments))
+        turn.finish = "tool_calls"
 
     def _next_turn(self) -> None:
         """Each model turn after the first opens with thread.run.in_progress (after
@@ -422,14 +590,14 @@ class RunExecution:
         self.store.update_run(self.run)
 
     # -- one model turn, with retries ----------------------------------------------------
-    async def _model_turn(self, request: ModelRequest) -> Turn | None:
+    async def _model_turn(self, request: ModelRequest, *, final: bool = False) -> Turn | None:
         policy = self.rt.retry_policy
         retries = 0
         loop = asyncio.get_running_loop()
         budget = policy.give_up_after
         deadline = None if budget is None else loop.time() + budget
         while True:
-            turn = self.turn = Turn()
+            turn = self.turn = Turn(final=final)
             try:
                 await self._attempt(request, turn, deadline)
                 return turn
@@ -498,6 +666,11 @@ class RunExecution:
                     turn.usage = chunk
                 elif isinstance(chunk, Finish):
                     turn.finish = chunk.reason
+        except StepCallCap:
+            # Stop reading: a weak model can stream parallel calls without end.
+            turn.capped = True
+            turn.finish = "tool_calls"
+            self._note(cap_note(self.rt.max_tool_calls_per_step))
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
@@ -514,6 +687,9 @@ class RunExecution:
 
     # -- text ----------------------------------------------------------------------------
     def _on_text(self, turn: Turn, text: str) -> None:
+        self._show_text(turn, turn.gate.feed(text))
+
+    def _show_text(self, turn: Turn, text: str) -> None:
         if not text:
             return
         if turn.message is None:
@@ -592,6 +768,15 @@ class RunExecution:
 
     # -- tool calls ----------------------------------------------------------------------
     def _on_tool_delta(self, turn: Turn, delta: ToolCallDelta) -> None:
+        if turn.final:
+            # Asked for an answer without tools, the model called one anyway: not run; shown
+            # as text when the turn ends.
+            unrun = turn.unrun_calls.setdefault(delta.index, ["", ""])
+            unrun[0] = unrun[0] or delta.name or ""
+            unrun[1] += delta.arguments
+            return
+        if delta.index not in turn.calls and len(turn.calls) >= self.rt.max_tool_calls_per_step:
+            raise StepCallCap
         if turn.tool_step is None:
             # Text before the calls ("Let me look that up") is a finished answer of its own.
             self._close_turn_message(turn)
@@ -604,7 +789,9 @@ class RunExecution:
         entry = turn.calls.get(delta.index)
         if entry is None:
             call = ToolCall(
-                id=delta.id or new_id("call"), function=FunctionCall(name=delta.name or "")
+                id=delta.id or new_id("call"),
+                function=FunctionCall(name=delta.name or ""),
+                recovered=turn.recovering,
             )
             entry = turn.calls[delta.index] = (len(step.tool_calls), call)
             step.tool_calls.append(call)
@@ -612,34 +799,32 @@ class RunExecution:
         if delta.name and not call.function.name:
             call.function.name = delta.name
         call.function.arguments += delta.arguments
-        self._emit(
-            StepDelta(
-                RunStepDelta(
-                    step.id,
-                    self.run.id,
-                    self.run.thread_id,
-                    [tool_call_delta(position, call, delta.arguments)],
-                )
-            )
-        )
+        fragment = tool_call_delta(position, call, delta.arguments)
+        if call.recovered:
+            fragment["recovered"] = True
+        self._emit(StepDelta(RunStepDelta(step.id, self.run.id, self.run.thread_id, [fragment])))
 
     async def _run_tools(self, step: RunStep) -> None:
         self.store.update_step(step)  # the calls' full arguments
-        calls = step.tool_calls
+        # A call identical to one the run already made is answered from that result.
+        queued = [call for call in step.tool_calls if call.status == "queued"]
+        calls, repeats = split_repeats(queued, self.ledger)
+        self._answer_repeats(step, repeats, finished_only=True)
         approval = self.run.approval
-        if approval == "client":
+        if approval == "client" and calls:
             # Built-in tools run here first; the client gets the rest.
             here = set(self.run.server_tools or ())
             ours = [c for c in calls if c.function.name in here]
             theirs = [c for c in calls if c.function.name not in here]
-            await self._execute(step, ours)
+            async with self.clock.running():
+                await self._execute(step, ours)
             self._stop_if_cancelled()
             if theirs:
                 pending = await self._require_action("outputs", step, theirs)
                 self._apply_outputs(theirs, pending.outputs)
-        else:
+        elif calls:
             if approval == "ask":
-                pending = await self._require_action("approval", step)
+                pending = await self._require_action("approval", step, calls)
                 self._set_status("in_progress", required_action=None)
                 for call in calls:
                     if not pending.decisions[call.id]:
@@ -649,7 +834,10 @@ class RunExecution:
                         call.error = "the user denied this tool call"
                 calls = [c for c in calls if pending.decisions[c.id]]
                 self.store.update_step(step)
-            await self._execute(step, calls)
+            async with self.clock.running():
+                await self._execute(step, calls)
+        self._answer_repeats(step, repeats, finished_only=False)
+        self.ledger.record(step.tool_calls)
         self._stop_if_cancelled()  # the calls' step closes as cancelled, not completed
         self._close_step(step, "completed")
 
@@ -658,6 +846,24 @@ class RunExecution:
             call.function.output = outputs[call.id]
             call.status = "completed"
             self._finish_timing(call)
+
+    def _answer_repeats(
+        self, step: RunStep, repeats: dict[str, ToolCall], *, finished_only: bool
+    ) -> None:
+        """Answer repeated calls from their originals: before the step's calls run, those
+        repeating an earlier step; after, those repeating a call of this step."""
+        answered = []
+        for call in step.tool_calls:
+            original = repeats.get(call.id)
+            if original is None or call.repeat_of is not None:
+                continue
+            if finished_only and original.status not in ("completed", "error", "denied"):
+                continue
+            answer_repeat(call, original)
+            answered.append(call)
+        if answered:
+            self.store.update_step(step)
+            self._emit_calls(step, answered)
 
     async def _require_action(
         self, kind: str, step: RunStep, calls: list[ToolCall] | None = None
@@ -759,6 +965,10 @@ class RunExecution:
                 error=call.error,
                 source=call.source,
             )
+            if call.recovered:
+                entry["recovered"] = True
+            if call.repeat_of:
+                entry["repeat_of"] = call.repeat_of
             entries.append(entry)
         self._emit(StepDelta(RunStepDelta(step.id, self.run.id, self.run.thread_id, entries)))
 

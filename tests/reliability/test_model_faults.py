@@ -355,19 +355,25 @@ async def test_unknown_function_and_non_json_arguments_reach_the_model_as_errors
     }
 
 
-async def test_model_that_calls_tools_forever_stops_at_max_turns(
+async def test_model_that_calls_tools_forever_is_asked_for_an_answer(
     server: ReplayServer, harness: Any
 ) -> None:
-    h = harness(server.base_url, max_turns=4)
+    """The same call every turn: the repeat is answered from the first result, the next
+    turn asks for an answer without tools, and when the model still calls, the run ends with
+    what it wrote and a note — not a loop to max_turns."""
+    h = harness(server.base_url, max_turns=10)
     server.enqueue(chat_stream("", [TICKER_CALL]), times=None)
     events, elapsed = await h.ask()
-    assert names(events)[-2:] == ["thread.run.incomplete", "done"]
+    assert names(events)[-2:] == ["thread.run.completed", "done"]
     run = h.run(events)
-    assert run.status == "incomplete"
-    assert run.incomplete_details is not None and run.incomplete_details["reason"] == "max_turns"
-    assert len(server.requests) == 4
+    assert [n["code"] for n in run.notes] == ["final_answer_requested", "no_final_answer"]
+    assert len(server.requests) == 3
+    assert server.requests[2].json()["tool_choice"] == "none"
     steps = h.store.list_steps(run.id)
-    assert len(steps) == 4 and all(s.status == "completed" for s in steps)
+    assert [s.type for s in steps] == ["tool_calls", "tool_calls", "message_creation"]
+    repeat = steps[1].tool_calls[0]
+    assert repeat.repeat_of == steps[0].tool_calls[0].id
+    assert '"get_ticker"' in h.messages()[-1].text  # the call it printed, shown as written
     h.assert_earlier_kept()
     assert elapsed < 5
 

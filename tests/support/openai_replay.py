@@ -23,7 +23,9 @@ Serving rules
   ``enqueue_interactions(load_cassette(...)[i:j], checks={k: check})`` queues recorded ones.
 * ``check`` is called with the ``RecordedRequest``; if it raises, the request gets a 418 whose
   error message says why (the client fails loudly) and ``verify()`` reports it.
-* A request nothing matches gets a 418 "no response queued for POST /v1/…" and is reported too.
+* A request nothing matches gets a 418 "no response queued for POST /v1/…" and is reported too,
+  except the app's context-window probes (``GET /props``, ``GET /v1/models``): unless queued,
+  they get a 404, as from a server without them, and are kept apart in ``server.probes``.
 * ``server.requests`` lists every request received (method, path, headers, body, ``.json()``).
 
 ``Response`` fields (all optional; combine freely)
@@ -187,11 +189,18 @@ class _LocalServer:
         return f"{self.url}/v1"
 
 
+# GET requests the app sends to learn a server's context window (Runtime.discover_context_window).
+# Unless a test queues a response for them, they get a 404 and are kept in ``probes``, not in
+# ``requests``: tests count and index the model requests.
+CONTEXT_PROBES = frozenset({("GET", "/props"), ("GET", "/v1/models")})
+
+
 class ReplayServer(_LocalServer):
     """A threaded HTTP/1.1 server on 127.0.0.1:<random port> that serves queued responses."""
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.probes: list[RecordedRequest] = []  # context-window probes answered 404
         self.failures: list[str] = []
         self._queue: list[_Entry] = []
         self._lock = threading.Lock()
@@ -260,6 +269,12 @@ class ReplayServer(_LocalServer):
     # called from handler threads
     def _take(self, request: RecordedRequest) -> Response:
         with self._lock:
+            queued = any(e.method == request.method and e.path == request.path for e in self._queue)
+            if not queued and (request.method, request.path) in CONTEXT_PROBES:
+                # The app asks a compatible server what context it serves; with nothing
+                # queued for that, answer as a server without the endpoint does.
+                self.probes.append(request)
+                return error_response(404, "File Not Found", type="not_found_error")
             self.requests.append(request)
             for entry in self._queue:
                 if entry.method == request.method and entry.path == request.path:

@@ -101,6 +101,7 @@ class _State:
     cancel_task: asyncio.Task[Any] | None = None
     prompt: asyncio.Future[str] | None = None
     printed_calls: set[str] = field(default_factory=set)
+    printed_notes: int = 0  # run.notes already shown
     after_tool_line: bool = False
     grace_timer: asyncio.TimerHandle | None = None
     retry_shown: dict[str, Any] | None = None
@@ -229,6 +230,8 @@ class AskRun:
         self.output.write(dumps_safe(event.to_json()) + "\n")
 
     def _render(self, event: ev.Event, change: Change) -> None:
+        if isinstance(event, ev.RunEvent):
+            self._print_notes(event.data)
         match event:
             case ev.MessageEvent() | ev.MessageDelta() if change.text:
                 if self.state.after_tool_line:
@@ -256,6 +259,16 @@ class AskRun:
                 line += f" · {one_line(call.error, 160)}"
             colour = ("red",) if call.is_error or call.status in ("error", "denied") else ("dim",)
             self.output.line(self.output.style(line, *colour))
+            self.state.after_tool_line = True
+
+    def _print_notes(self, run: Run) -> None:
+        """What the app did about the model's behaviour (a call cap, repeated calls, a final
+        answer asked for), in the flow of the tool-call lines."""
+        notes = run.notes[self.state.printed_notes :]
+        self.state.printed_notes = len(run.notes)
+        for note in notes:
+            line = f"! {one_line(str(note.get('message', '')), 300)}"
+            self.output.line(self.output.style(line, "yellow"))
             self.state.after_tool_line = True
 
     # -- approval ------------------------------------------------------------------------

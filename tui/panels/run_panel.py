@@ -248,6 +248,7 @@ class RunPanel(VerticalScroll):
             )
         lines.extend(self._retry_lines(run))
         lines.extend(self._error_lines(run))
+        lines.extend(self._note_lines(run))
         lines.extend(self._step_lines())
         lines.extend(self._usage_lines(run))
         lines.extend(self._memory_lines(run))
@@ -283,6 +284,10 @@ class RunPanel(VerticalScroll):
         details = [format_duration(call.duration_ms, missing="")]
         if call.source:
             details.append(one_line(call.source) + (" (cached)" if call.cache_hit else ""))
+        if call.recovered:
+            details.append("recovered from text")
+        if call.repeat_of:
+            details.append("repeat, not run again")
         parts: list[str | Content | tuple[str, str]] = [
             "  ",
             (name, "bold"),
@@ -360,6 +365,14 @@ class RunPanel(VerticalScroll):
         )
         text = f"retry {attempt}/{most}: {reason}{waiting}"
         return [Content.styled(text, "$warning")]
+
+    def _note_lines(self, run: Run) -> list[Content]:
+        """What the app did about the model's behaviour, and why an incomplete run stopped."""
+        texts = [str(note.get("message", "")) for note in run.notes]
+        details = run.incomplete_details or {}
+        if run.status == "incomplete" and details.get("message"):
+            texts.append(str(details["message"]))
+        return [Content.styled(one_line(text, 300), "$warning") for text in texts]
 
     def _error_lines(self, run: Run) -> list[Content]:
         event_error = self.view.error if self.view is not None else None

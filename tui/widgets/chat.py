@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 MAX_MOUNTED = 90  # mounted items before the far end is unmounted
 EDGE = 1  # rows from the top/bottom that count as "at the edge"
 SPINNER_INTERVAL = 0.1
-__all__ = ["MAX_MOUNTED", "PAGE_ITEMS", "ChatView", "ErrorLine", "error_text"]
+__all__ = ["MAX_MOUNTED", "PAGE_ITEMS", "ChatView", "ErrorLine", "NoteLine", "error_text"]
 
 
 class ErrorLine(PlainText, can_focus=True):
@@ -57,6 +57,24 @@ class ErrorLine(PlainText, can_focus=True):
     """
 
     copy_label = "error"
+
+
+class NoteLine(PlainText, can_focus=True):
+    """What the app did about the model's behaviour (``run.notes``: a step's call cap,
+    repeated calls, a final answer asked for), where it happened."""
+
+    DEFAULT_CSS = """
+    NoteLine {
+        height: auto;
+        margin: 0 0 1 0;
+        padding: 0 1;
+        color: $text-warning;
+        border-left: outer $warning;
+    }
+    NoteLine:focus { background: $warning 10%; }
+    """
+
+    copy_label = "note"
 
 
 def error_text(error: LastError | None, prefix: str = "Run failed") -> str:
@@ -355,6 +373,8 @@ class ChatView(VerticalScroll):
             )
             if item.call.status == "running":
                 self._spinning.add(item.key)
+        elif item.kind == "note":
+            widget = NoteLine(f"! {one_line(item.note, None)}")
         else:
             widget = ErrorLine(error_text(item.error, item.error_label))
         self._widgets[item.key] = widget

@@ -1,8 +1,9 @@
 """ToolCallCard: one tool call in the chat, live.
 
 Header: ``get_daily_stock_performance(ticker="AAPL")`` with status (spinner while running),
-duration, data source, and DEMO / cache badges. Body (collapsible): the result the way a
-person reads it — a price chart, a statement table, a short list, a key/value table, or the
+duration, data source, and DEMO / cache badges; a call the model printed as text is marked
+"recovered from text", one answered from an identical earlier call "repeat · not run again".
+Body (collapsible): the result the way a person reads it — a price chart, a statement table, a short list, a key/value table, or the
 raw output as JSON — or the error. While the call awaits approval the card shows Approve /
 Deny buttons (keys ``a`` / ``d`` when focused) and posts :class:`ToolCallCard.Decision`.
 
@@ -365,6 +366,10 @@ class ToolCallCard(Vertical, can_focus=True):
             text.append(" DEMO ", style("card--demo"))
         if call.cache_hit:
             text.append(" cached", style("card--cache"))
+        if call.recovered:
+            text.append(" recovered from text", style("card--cache"))
+        if call.repeat_of:
+            text.append(" repeat · not run again", style("card--cache"))
         return text
 
     copy_label = "tool call"
