@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from . import limits
 from .config_file import ConfigFile, read_config_file
 from .db_url import DatabaseUrl
 from .errors import ConfigError
@@ -96,6 +97,17 @@ class Settings:
     debug: bool = False
     demo_pace: float = DEFAULT_DEMO_PACE
     lease: float = DEFAULT_LEASE_S
+    # Limits that keep a run finite (defaults and meaning: assistant_core/limits.py; None:
+    # no limit of ours).
+    max_turns: int = limits.MAX_TURNS
+    max_tool_calls: int = limits.MAX_TOOL_CALLS_PER_STEP
+    max_turn_tokens: int | None = limits.MAX_TURN_TOKENS
+    max_run_seconds: float | None = limits.MAX_RUN_SECONDS
+    max_retries: int = limits.MAX_RETRIES
+    give_up_after: float | None = limits.GIVE_UP_AFTER_S
+    connect_timeout: float = limits.CONNECT_TIMEOUT_S
+    first_byte_timeout: float = limits.FIRST_BYTE_TIMEOUT_S
+    read_timeout: float = limits.READ_TIMEOUT_S
     replica: str | None = None
     #: setting name → flag | env | file | default | auto | app
     sources: dict[str, str] = field(default_factory=dict)

@@ -20,7 +20,7 @@ from .backends.base import Backend
 from .config import Settings, check_provider, resolve_model, unreachable_message, with_provider
 from .db_url import DatabaseUrl
 from .errors import ConfigError, RunStateError
-from .runtime import Runtime
+from .runtime import RetryPolicy, Runtime
 from .settings_spec import MODEL_PROVIDERS
 from .store import Store
 from .store_interface import ThreadStore
@@ -214,6 +214,13 @@ def build_session(settings: Settings, *, recover: bool = True) -> Session:
             model=settings.model,
             approval=settings.approval,  # type: ignore[arg-type]
             context_windows=settings.context_windows or None,
+            max_turns=settings.max_turns,
+            retry_policy=RetryPolicy(
+                max_retries=settings.max_retries, give_up_after=settings.give_up_after
+            ),
+            max_turn_tokens=settings.max_turn_tokens,
+            max_tool_calls_per_step=settings.max_tool_calls,
+            max_run_seconds=settings.max_run_seconds,
         )
     except BaseException:
         store.close()
@@ -300,16 +307,23 @@ class DatabaseLease:
 
 def make_backend(settings: Settings) -> Backend:
     check_provider(settings)  # e.g. a key that cannot be sent in a header: never send it
+    timeouts = {
+        "timeout": settings.read_timeout,
+        "first_byte_timeout": settings.first_byte_timeout,
+        "connect_timeout": settings.connect_timeout,
+    }
     if settings.provider == "openai":
         from .backends.responses import ResponsesBackend
 
-        return ResponsesBackend(base_url=settings.base_url, api_key=settings.api_key)
+        return ResponsesBackend(base_url=settings.base_url, api_key=settings.api_key, **timeouts)
     if settings.provider == "compatible":
         from .backends.chat_completions import ChatCompletionsBackend
 
         # The key (if any) goes to the configured server, as the openai SDK does with
         # OPENAI_API_KEY and OPENAI_BASE_URL; servers that need none get a placeholder.
-        return ChatCompletionsBackend(base_url=settings.base_url, api_key=settings.api_key)
+        return ChatCompletionsBackend(
+            base_url=settings.base_url, api_key=settings.api_key, **timeouts
+        )
     from .backends.offline import OfflineAnalyst
 
     return OfflineAnalyst(pace=settings.demo_pace)

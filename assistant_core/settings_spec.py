@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import paths
+from . import limits, paths
 from .errors import ConfigError
 
 PROVIDERS = ("openai", "compatible", "offline")
@@ -89,6 +89,8 @@ class Setting:
     shown: bool = True
     #: The attribute on ``Settings`` when it differs from ``name``.
     attr: str | None = None
+    #: A limit where 0 means "no limit" (``Settings`` then holds None).
+    zero_means_none: bool = False
     example: str = ""
 
     @property
@@ -167,6 +169,37 @@ def parse_lease(spec: Setting, raw: Any, where: str) -> float:
     if not MIN_LEASE_S <= seconds <= MAX_LEASE_S:
         raise spec.bad_value(raw, where, f"expected {MIN_LEASE_S:g} to {MAX_LEASE_S:g} seconds")
     return seconds
+
+
+def _whole_number(spec: Setting, raw: Any, where: str, lowest: int, hint: str = "") -> int:
+    try:
+        number = None if isinstance(raw, bool) else int(str(raw).strip())
+    except ValueError:
+        number = None
+    if number is None or number < lowest:
+        raise spec.bad_value(raw, where, f"expected a whole number of at least {lowest}{hint}")
+    return number
+
+
+def parse_count(spec: Setting, raw: Any, where: str) -> int | None:
+    """A whole number, at least 1; for a limit where 0 means "no limit", 0 gives None."""
+    if spec.zero_means_none:
+        return _whole_number(spec, raw, where, 0, " (0: no limit)") or None
+    return _whole_number(spec, raw, where, 1)
+
+
+def parse_retries(spec: Setting, raw: Any, where: str) -> int:
+    return _whole_number(spec, raw, where, 0)
+
+
+def parse_timeout(spec: Setting, raw: Any, where: str) -> float | None:
+    """Seconds, more than 0; for a limit where 0 means "no limit", 0 gives None."""
+    seconds = parse_seconds(spec, raw, where)
+    if seconds > 0:
+        return seconds
+    if spec.zero_means_none:
+        return None
+    raise spec.bad_value(raw, where, f"expected more than 0 seconds, e.g. {spec.example}")
 
 
 def parse_seconds(spec: Setting, raw: Any, where: str) -> float:
@@ -310,6 +343,109 @@ SETTINGS: tuple[Setting, ...] = (
         file_key="db",
         saveable=True,
         example="~/research/threads.db",
+    ),
+    Setting(
+        "max_turns",
+        int,
+        "model turns a run may take; then it ends incomplete",
+        parse_count,
+        _constant(limits.MAX_TURNS),
+        env="INVESTOR_ASSISTANT_MAX_TURNS",
+        file_key="max_turns",
+        saveable=True,
+        example="10",
+    ),
+    Setting(
+        "max_tool_calls",
+        int,
+        "tool calls one model turn may make; past them the stream is stopped with a note "
+        "(weak local models can list calls without end)",
+        parse_count,
+        _constant(limits.MAX_TOOL_CALLS_PER_STEP),
+        env="INVESTOR_ASSISTANT_MAX_TOOL_CALLS",
+        file_key="max_tool_calls",
+        saveable=True,
+        example="8",
+    ),
+    Setting(
+        "max_turn_tokens",
+        int,
+        "completion tokens asked for per model request (0: no limit of ours)",
+        parse_count,
+        _constant(limits.MAX_TURN_TOKENS),
+        env="INVESTOR_ASSISTANT_MAX_TURN_TOKENS",
+        file_key="max_turn_tokens",
+        saveable=True,
+        zero_means_none=True,
+        example="4096",
+    ),
+    Setting(
+        "max_run_seconds",
+        float,
+        "working seconds a run may take, waiting for you not counted (0: no limit)",
+        parse_timeout,
+        _constant(limits.MAX_RUN_SECONDS),
+        env="INVESTOR_ASSISTANT_MAX_RUN_SECONDS",
+        file_key="max_run_seconds",
+        saveable=True,
+        zero_means_none=True,
+        example="600",
+    ),
+    Setting(
+        "max_retries",
+        int,
+        "retries of a failed model request (rate limits, server errors, timeouts)",
+        parse_retries,
+        _constant(limits.MAX_RETRIES),
+        env="INVESTOR_ASSISTANT_MAX_RETRIES",
+        file_key="max_retries",
+        saveable=True,
+        example="3",
+    ),
+    Setting(
+        "give_up_after",
+        float,
+        "seconds a model turn may wait for its first event, retries included (0: no limit)",
+        parse_timeout,
+        _constant(limits.GIVE_UP_AFTER_S),
+        env="INVESTOR_ASSISTANT_GIVE_UP_AFTER",
+        file_key="give_up_after",
+        saveable=True,
+        zero_means_none=True,
+        example="120",
+    ),
+    Setting(
+        "connect_timeout",
+        float,
+        "seconds to open a connection to the model server",
+        parse_timeout,
+        _constant(limits.CONNECT_TIMEOUT_S),
+        env="INVESTOR_ASSISTANT_CONNECT_TIMEOUT",
+        file_key="connect_timeout",
+        saveable=True,
+        example="5",
+    ),
+    Setting(
+        "first_byte_timeout",
+        float,
+        "seconds from a request to the model's first event",
+        parse_timeout,
+        _constant(limits.FIRST_BYTE_TIMEOUT_S),
+        env="INVESTOR_ASSISTANT_FIRST_BYTE_TIMEOUT",
+        file_key="first_byte_timeout",
+        saveable=True,
+        example="60",
+    ),
+    Setting(
+        "read_timeout",
+        float,
+        "seconds of silence allowed between two events of a model's stream",
+        parse_timeout,
+        _constant(limits.READ_TIMEOUT_S),
+        env="INVESTOR_ASSISTANT_READ_TIMEOUT",
+        file_key="read_timeout",
+        saveable=True,
+        example="60",
     ),
     Setting(
         "lease",

@@ -26,6 +26,7 @@ from assistant_core.backends.base import (
     TextDelta,
     ToolCallDelta,
 )
+from assistant_core.limits import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from assistant_core.redact import redact
 from assistant_core.surrogates import SurrogateJoiner, scrub
 from assistant_core.text import one_line
@@ -53,11 +54,6 @@ def resolve_api_key(base_url: str | None, api_key: str | None) -> str:
             "no OpenAI API key — set OPENAI_API_KEY, or pass --base-url for a local OpenAI-compatible server",
         )
     return PLACEHOLDER_API_KEY
-
-
-CONNECT_TIMEOUT_S = 5.0  # a server that does not accept the connection within this
-FIRST_BYTE_TIMEOUT_S = 60.0  # from sending the request to the stream's first event
-READ_TIMEOUT_S = 60.0  # between two events of a stream (a reasoning model may think long)
 
 
 def http_timeout(read: float, connect: float = CONNECT_TIMEOUT_S) -> Any:

@@ -27,6 +27,13 @@ from typing import Any, Literal, TypedDict, Unpack
 from ..backends.base import Backend
 from ..errors import ActiveRunError, ConfigError, RunStateError
 from ..events import Done, Event, MessageDelta, RunCreated, RunQueued, snapshot
+from ..limits import (
+    MAX_RETRIES,
+    MAX_RUN_SECONDS,
+    MAX_TOOL_CALLS_PER_STEP,
+    MAX_TURN_TOKENS,
+    MAX_TURNS,
+)
 from ..objects import (
     TERMINAL_RUN_STATUSES,
     FunctionCall,
@@ -45,11 +52,6 @@ from ..tools.registry import ToolRegistry
 from .approvals import ALL_CALLS
 from .context_windows import CONTEXT_WINDOWS, DEFAULT_WINDOW, configured_window, context_window
 from .follow import follow_run
-from .guards import (
-    DEFAULT_MAX_RUN_SECONDS,
-    DEFAULT_MAX_TOOL_CALLS_PER_STEP,
-    DEFAULT_MAX_TURN_TOKENS,
-)
 from .remote import RemoteRuns
 from .retry import RetryPolicy
 from .runner import RunExecution, pending_call_ids
@@ -115,14 +117,14 @@ class Runtime:
         *,
         model: str,
         approval: ApprovalPolicy = "auto",
-        max_turns: int = 10,
+        max_turns: int = MAX_TURNS,
         context_windows: dict[str, int] | None = None,
         flush_interval: float = 1.0,
-        max_retries: int = 3,
+        max_retries: int = MAX_RETRIES,
         retry_policy: RetryPolicy | None = None,
-        max_turn_tokens: int | None = DEFAULT_MAX_TURN_TOKENS,
-        max_tool_calls_per_step: int = DEFAULT_MAX_TOOL_CALLS_PER_STEP,
-        max_run_seconds: float | None = DEFAULT_MAX_RUN_SECONDS,
+        max_turn_tokens: int | None = MAX_TURN_TOKENS,
+        max_tool_calls_per_step: int = MAX_TOOL_CALLS_PER_STEP,
+        max_run_seconds: float | None = MAX_RUN_SECONDS,
     ) -> None:
         """``retry_policy`` overrides ``max_retries`` and the backoff delays (tests use tiny
         ones). Crash recovery is not done here: call ``recover_interrupted()`` at start-up,

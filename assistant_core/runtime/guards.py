@@ -13,9 +13,9 @@ pieces here:
 * ``RunClock``      the run's wall-clock budget (time spent waiting for the user excluded);
 * ``Note``          what the run tells the user about any of this (``run.notes``).
 
-Limits (the Runtime's parameters): ``DEFAULT_MAX_TOOL_CALLS_PER_STEP`` calls per step, a
-completion-token limit on every request (``DEFAULT_MAX_TURN_TOKENS``), and the run budget
-``DEFAULT_MAX_RUN_SECONDS``.
+Limits (the Runtime's parameters, defaults in ``assistant_core.limits``, settings in
+``settings_spec``): ``MAX_TOOL_CALLS_PER_STEP`` calls per step, a completion-token limit on
+every request (``MAX_TURN_TOKENS``), and the run budget ``MAX_RUN_SECONDS``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ from typing import Any
 
 from ..objects import ToolCall
 
-DEFAULT_MAX_TOOL_CALLS_PER_STEP = 16
-DEFAULT_MAX_TURN_TOKENS = 4096
-DEFAULT_MAX_RUN_SECONDS = 600.0
 # Never ask a model for fewer tokens than this, even when the context looks full: the
 # estimate is rough, and a too-small limit only turns an answer into a cut-off one.
 MIN_TURN_TOKENS = 256

@@ -10,18 +10,19 @@ import random
 from dataclasses import dataclass
 
 from ..backends.base import BackendError
+from ..limits import GIVE_UP_AFTER_S, MAX_RETRIES
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_retries: int = 3
+    max_retries: int = MAX_RETRIES
     base_delay: float = 0.5  # seconds before the first retry
     max_delay: float = 20.0
     jitter: float = 0.25  # ± fraction of the delay, so many clients don't retry in step
     max_retry_after: float = 60.0  # a server asking for more than this gets this
     # Seconds a model turn may wait for its first chunk, every attempt and every wait
     # between them together (None: no limit). Once an answer streams, it may take its time.
-    give_up_after: float | None = 120.0
+    give_up_after: float | None = GIVE_UP_AFTER_S
 
     def should_retry(self, error: BackendError, attempt: int) -> bool:
         """``attempt`` is the number of retries already made."""

@@ -237,3 +237,50 @@ async def test_a_switch_that_cannot_be_saved_still_switches_and_says_why(tmp_pat
     assert switch.saved_to is None and "malformed TOML" in (switch.save_error or "")
     assert (tmp_path / "config.toml").read_text() == "provider = \n"  # never overwritten
     await session.aclose()
+
+
+async def test_the_limits_a_user_sets_reach_the_runtime_and_the_backend(tmp_path: Path) -> None:
+    # One declaration (settings_spec) → Settings → the runtime, its retry policy and the
+    # backend's timeouts; 0 means "no limit" where a limit allows it.
+    env = {
+        "INVESTOR_ASSISTANT_MAX_TURNS": "4",
+        "INVESTOR_ASSISTANT_MAX_TOOL_CALLS": "8",
+        "INVESTOR_ASSISTANT_MAX_TURN_TOKENS": "0",
+        "INVESTOR_ASSISTANT_MAX_RUN_SECONDS": "90",
+        "INVESTOR_ASSISTANT_MAX_RETRIES": "0",
+        "INVESTOR_ASSISTANT_GIVE_UP_AFTER": "0",
+        "INVESTOR_ASSISTANT_CONNECT_TIMEOUT": "2.5",
+        "INVESTOR_ASSISTANT_FIRST_BYTE_TIMEOUT": "30",
+        "INVESTOR_ASSISTANT_READ_TIMEOUT": "45",
+    }
+    flags = {"db": str(tmp_path / "t.db"), "base_url": "http://127.0.0.1:9/v1", "model": "m"}
+    session = build_session(load_settings(flags, env))
+    try:
+        runtime = session.runtime
+        assert (runtime.max_turns, runtime.max_tool_calls_per_step) == (4, 8)
+        assert runtime.max_turn_tokens is None and runtime.max_run_seconds == 90
+        assert runtime.retry_policy.max_retries == 0
+        assert runtime.retry_policy.give_up_after is None
+        backend = session.backend
+        assert (backend.connect_timeout, backend.first_byte_timeout, backend.timeout) == (
+            2.5,
+            30,
+            45,
+        )
+    finally:
+        await session.aclose()
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("INVESTOR_ASSISTANT_MAX_TURNS", "0"),
+        ("INVESTOR_ASSISTANT_MAX_TOOL_CALLS", "-1"),
+        ("INVESTOR_ASSISTANT_MAX_RETRIES", "three"),
+        ("INVESTOR_ASSISTANT_CONNECT_TIMEOUT", "0"),
+        ("INVESTOR_ASSISTANT_READ_TIMEOUT", "soon"),
+    ],
+)
+def test_a_bad_limit_is_one_clear_error(tmp_path: Path, name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match="bad value"):
+        load_settings({"db": str(tmp_path / "t.db")}, {name: raw})
