@@ -103,10 +103,21 @@ class ChatCompletionsBackend(OpenAIBackend):
         model's entry in ``/v1/models``. None for OpenAI, or a server that does not say."""
         if is_openai(self.base_url):
             return None
-        return await self._props_window() or await self._models_window(model)
+        try:
+            return await self._props_window() or await self._models_window(model)
+        except _Silent:  # a server that does not answer a probe will not answer the run
+            return None  # in time either: the run's own limits report that, not this nicety
 
     async def _get_json(self, url: str) -> Any:
-        text = await self.client.get(url, cast_to=str, options={"timeout": PROBE_TIMEOUT_S})
+        # Never waits longer than the run would for the model's first byte: a probe must not
+        # add more to a silent server's failure than the request itself.
+        import openai
+
+        timeout = min(PROBE_TIMEOUT_S, self.first_byte_timeout)
+        try:
+            text = await self.client.get(url, cast_to=str, options={"timeout": timeout})
+        except openai.APITimeoutError as exc:
+            raise _Silent from exc
         return json.loads(text)
 
     async def _props_window(self) -> int | None:
@@ -114,6 +125,8 @@ class ChatCompletionsBackend(OpenAIBackend):
         root = base[: -len("/v1")] if base.endswith("/v1") else base
         try:
             props = await self._get_json(f"{root}/props")
+        except _Silent:
+            raise
         except Exception:  # not llama.cpp, or an older one: ask /v1/models instead
             return None
         if not isinstance(props, Mapping):
@@ -125,6 +138,8 @@ class ChatCompletionsBackend(OpenAIBackend):
     async def _models_window(self, model: str) -> int | None:
         try:
             listing = await self._get_json(f"{self.base_url}/models")
+        except _Silent:
+            raise
         except Exception:
             return None
         entries = listing.get("data") if isinstance(listing, Mapping) else None
@@ -186,3 +201,7 @@ def _positive(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         return None
     return int(value) if value >= 1 else None
+
+
+class _Silent(Exception):
+    """A context probe got no answer in time: the server is silent, don't probe again."""
