@@ -28,6 +28,7 @@ from assistant_core.objects import Run, RunStep, ToolCall
 from assistant_core.run_view import LiveRuns, RunView, required_calls
 from assistant_core.text import for_terminal, format_duration, one_line
 
+from ..widgets.rendered import relayout
 from .fmt import args_summary, clock_time, elapsed, status_content
 
 MAX_RUN_CHOICES = 30  # earlier runs offered in the selector
@@ -218,7 +219,9 @@ class RunPanel(VerticalScroll):
         self._render_pending = False
         if not self.is_mounted:
             return
-        self.query_one("#run-body", Static).update(self.render_run())
+        body = self.query_one("#run-body", Static)
+        body.update(self.render_run())
+        relayout(body)  # several updates may come between two layouts (see relayout)
 
     def render_run(self) -> Content:
         run = self.run

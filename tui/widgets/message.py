@@ -36,7 +36,7 @@ from assistant_core.text import for_terminal, one_line
 
 from ..render import markdown as md_render
 from ..render.markdown import Block, MarkdownStyles
-from .rendered import PlainText, RenderedText
+from .rendered import PlainText, RenderedText, relayout
 from .theme import theme_style
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class MarkdownChunk(RenderedText):
     def set_step(self, step: int) -> None:
         if step != self.step:
             self.step = step
-            self.refresh(layout=True)
+            relayout(self)
 
     def markdown_styles(self) -> MarkdownStyles:
         theme = self._theme_key()

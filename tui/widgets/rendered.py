@@ -46,7 +46,10 @@ class RenderedText(Widget):
             height_before = self.height_for_lines(self._cache_lines)
             self.text_for(width)
             layout = self.height_for_lines(self._cache_lines) != height_before
-        self.refresh(layout=layout)
+        if layout:
+            relayout(self)
+        else:
+            self.refresh()
 
     def height_for_lines(self, lines: int) -> int:
         """The widget's height for ``lines`` lines of text (subclasses may reserve more)."""
@@ -94,6 +97,21 @@ class PlainText(RenderedText):
 
     def build(self, width: int) -> Text:
         return wrap_text(Text(self.text, end=""), width)
+
+
+def relayout(widget: Widget) -> None:
+    """``widget.refresh(layout=True)``, measuring ``widget`` again whatever is pending.
+
+    Textual starts a new layout generation for a widget (the key of its cached height)
+    only when no layout is pending for it. When the screen lays out in between — a sibling
+    asked for a layout and its container was arranged again — the widget is measured and
+    cached under the pending generation, and a second change before the widget's own turn
+    reuses that measurement: the widget keeps its old height until something else changes
+    (an answer cut by Escape hid its last line and ``⚠ incomplete`` until a panel was
+    toggled). Starting a generation for every change keeps the measurement current.
+    """
+    widget._layout_required = False  # Textual 8.2.8 (pinned): a pending layout, counted once
+    widget.refresh(layout=True)
 
 
 def component_style(widget: Widget, name: str) -> Style:
