@@ -99,7 +99,9 @@ class Item:
     def rows(self, width: int) -> int:
         """Rough height on screen at ``width`` columns (margins included)."""
         if self.kind in ("user", "assistant"):
-            return 2 + sum(len(line) // width + 1 for line in self.text.split("\n"))
+            # A question's box: margins and a frame; an answer: its label and a margin.
+            chrome = 4 if self.kind == "user" else 3
+            return chrome + sum(len(line) // width + 1 for line in self.text.split("\n"))
         if self.kind == "call" and self.expanded is not False:
             return 16 if self.call is not None and self.call.display is not None else 6
         return 2

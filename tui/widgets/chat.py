@@ -53,7 +53,10 @@ class ErrorLine(PlainText, can_focus=True):
         color: $text-error;
         border-left: outer $error;
     }
-    ErrorLine:focus { background: $error 10%; }
+    ErrorLine:focus {
+        border-left: thick $accent;
+        background: $error 15%;
+    }
     """
 
     copy_label = "error"
@@ -142,6 +145,8 @@ class ChatView(VerticalScroll):
     async def _mount_latest(self) -> None:
         """Mount the latest items (a window of them) in place of whatever is mounted."""
         region = self.scrollable_content_region
+        if not region:  # not laid out yet (the first thread of the app): the screen's size
+            region = self.app.screen.size.region
         items = self.transcript.items
         start = self.transcript.latest_window(region.width - 4, region.height)
         self._widgets.clear()
@@ -211,6 +216,37 @@ class ChatView(VerticalScroll):
                 return text, getattr(widget, "copy_label", "message")
             widget = widget.parent  # type: ignore[assignment]
         return None
+
+    # -- focus -----------------------------------------------------------------------------
+    # While the focus is outside the chat, the chat is one stop in the focus chain (its
+    # items are not in it), and taking the focus passes it to the latest item on screen:
+    # Tab or Shift+Tab into the chat lands on the latest message, not on the first of the
+    # thread. Inside, Tab and Shift+Tab move between the items and out at either end.
+    def allow_focus(self) -> bool:
+        return super().allow_focus() and not self._focus_within()
+
+    def allow_focus_children(self) -> bool:
+        return super().allow_focus_children() and self._focus_within()
+
+    def _focus_within(self) -> bool:
+        focused = self.screen.focused if self.is_attached else None
+        return focused is not None and focused is not self and self in focused.ancestors
+
+    def on_focus(self) -> None:
+        target = self.landing_item()
+        if target is not None:
+            target.focus()
+
+    def landing_item(self) -> Widget | None:
+        """The latest mounted item that is at least partly on screen (the latest item
+        when none is)."""
+        items = self.transcript.items[self.window_start : self.window_end]
+        widgets = [w for item in reversed(items) if (w := self._widgets.get(item.key))]
+        view = self.content_region
+        for widget in widgets:
+            if widget.can_focus and widget.region.overlaps(view):
+                return widget
+        return next((w for w in widgets if w.can_focus), None)
 
     # -- loading pages ---------------------------------------------------------------------
     def _fill_view(self, thread_id: str | None, tries: int = 5) -> None:
