@@ -50,6 +50,7 @@ from ..events import (
     StepCreated,
     StepDelta,
     StepInProgress,
+    call_progress,
     snapshot,
     tool_call_delta,
 )
@@ -747,19 +748,10 @@ class RunExecution:
             call.duration_ms = round((call.finished_at - call.started_at) * 1000, 1)
 
     def _emit_calls(self, step: RunStep, calls: list[ToolCall]) -> None:
-        """A step delta with the calls' progress (status, and output once done). The API's
-        delta has no status; ours carries it, with timing, so a UI can show each call live."""
-        entries = []
-        for call in calls:
-            entry = tool_call_delta(step.tool_calls.index(call), call)
-            entry.update(
-                status=call.status,
-                duration_ms=call.duration_ms,
-                is_error=call.is_error,
-                error=call.error,
-                source=call.source,
-            )
-            entries.append(entry)
+        """A step delta with the calls' progress (status; output and display once done). The
+        API's delta has no status; ours carries it, with timing, so a UI can show each call
+        live — a chart as soon as its call is done, not when the slowest call of the step is."""
+        entries = [call_progress(step.tool_calls.index(call), call) for call in calls]
         self._emit(StepDelta(RunStepDelta(step.id, self.run.id, self.run.thread_id, entries)))
 
     # -- external actions ----------------------------------------------------------------

@@ -9,6 +9,7 @@ the mouse works on it (Textual selects within a widget's ``Text``/``Content``).
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
@@ -97,6 +98,35 @@ class PlainText(RenderedText):
 
     def build(self, width: int) -> Text:
         return wrap_text(Text(self.text, end=""), width)
+
+
+#: Part of a one-line label: its pieces (text, style) and how readily it goes when the line is
+#: too narrow (0: never; higher numbers go first).
+LinePart = tuple[list[tuple[str, Style]], int]
+
+
+def fit_parts(parts: list[LinePart], width: int, reserve: int = 0) -> list[LinePart]:
+    """``parts`` without the least needed ones, until they fit in ``width`` cells beside
+    ``reserve`` cells of something else — or only the ones never dropped are left."""
+    kept = list(parts)
+
+    def length() -> int:
+        return sum(cell_len(text) for pieces, _ in kept for text, _ in pieces)
+
+    while reserve + length() > width and any(rank > 0 for _, rank in kept):
+        kept.remove(max(kept, key=lambda part: part[1]))
+    return kept
+
+
+def line_of(parts: list[LinePart], width: int | None = None) -> Text:
+    """The parts as one line of text, cut with an ellipsis at ``width`` cells."""
+    text = Text(end="", no_wrap=True)
+    for pieces, _ in parts:
+        for piece, style in pieces:
+            text.append(piece, style)
+    if width is not None:
+        text.truncate(max(width, 1), overflow="ellipsis")
+    return text
 
 
 def relayout(widget: Widget) -> None:

@@ -37,7 +37,7 @@ from assistant_core.text import (
     one_line,
 )
 
-from .rendered import PlainText, RenderedText, wrap_text
+from .rendered import LinePart, PlainText, RenderedText, fit_parts, line_of, wrap_text
 from .tables import TableStyles, item_list, json_text, kv_table, statement_table
 from .theme import theme_style
 
@@ -369,10 +369,7 @@ class ToolCallCard(Vertical, can_focus=True):
         if duration is None and status == "running" and self._running_since is not None:
             duration = (time.monotonic() - self._running_since) * 1000
         muted = style("card--muted")
-        # (pieces, priority): 0 is always shown; higher numbers are dropped first.
-        parts: list[tuple[list[tuple[str, Style]], int]] = [
-            ([(f"  {glyph} {label}", style(css))], 0)
-        ]
+        parts: list[LinePart] = [([(f"  {glyph} {label}", style(css))], 0)]
         if duration is not None:
             parts.append(([(f" · {format_duration(duration)}", muted)], 3))
         if call.source:
@@ -388,27 +385,17 @@ class ToolCallCard(Vertical, can_focus=True):
         name = one_line(call.function.name, 60) or "?"
         arguments = call_arguments(call.function.arguments)
         if width is not None:
-
-            def extras() -> int:
-                return sum(cell_len(t) for pieces, _ in parts for t, _ in pieces)
-
             # Drop details until the name and the start of the arguments (most often all
             # of them: ``ticker="MSFT"``) fit beside what is left; then cut the arguments.
             floor = len(arrow) + cell_len(name) + 2 + min(cell_len(arguments), ARGUMENTS_KEPT)
-            while floor + extras() > width and any(p > 0 for _, p in parts):
-                parts.remove(max(parts, key=lambda part: part[1]))
-            room = width - len(arrow) - cell_len(name) - 2 - extras()
+            parts = fit_parts(parts, width, floor)
+            extras = sum(cell_len(text) for pieces, _ in parts for text, _ in pieces)
+            room = width - len(arrow) - cell_len(name) - 2 - extras
             if cell_len(arguments) > room:
                 arguments = one_line(arguments, max(room, 1))
-        text = Text(end="", no_wrap=True)
-        text.append(arrow, muted)
-        text.append(f"{name}({arguments})", style("card--name"))
-        for pieces, _ in parts:
-            for piece, piece_style in pieces:
-                text.append(piece, piece_style)
-        if width is not None:
-            text.truncate(max(width, 1), overflow="ellipsis")
-        return text
+        signature = f"{name}({arguments})"
+        head: list[LinePart] = [([(arrow, muted), (signature, style("card--name"))], 0)]
+        return line_of(head + parts, width)
 
     copy_label = "tool call"
 
