@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.containers import VerticalScroll
 from textual.widget import Widget
+from textual.widgets import Static
 
 from assistant_core.objects import LastError, Message
 from assistant_core.text import one_line
@@ -62,6 +63,33 @@ class ErrorLine(PlainText, can_focus=True):
     copy_label = "error"
 
 
+class NewBelow(Static):
+    """ "↓ new" at the bottom of the chat: text or calls arrived below while the user reads
+    further up. A click jumps to the end (so do End and Ctrl+End)."""
+
+    DEFAULT_CSS = """
+    NewBelow {
+        dock: bottom;
+        height: 1;
+        width: 1fr;
+        display: none;
+        content-align: right middle;
+        padding: 0 1;
+        background: $accent 25%;
+        color: $text;
+        text-style: bold;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__("↓ new below · End", id="new-below")
+
+    async def on_click(self) -> None:
+        chat = self.parent
+        if isinstance(chat, ChatView):
+            await chat.scroll_to_latest()
+
+
 def error_text(error: LastError | None, prefix: str = "Run failed") -> str:
     """One line for an error: ``✗ Run failed: message (code)``."""
     if error is None:
@@ -98,6 +126,7 @@ class ChatView(VerticalScroll):
         self._spinner: Timer | None = None
         self._spinning: set[str] = set()  # keys of running calls
         self._switching = asyncio.Lock()
+        self.new_below = NewBelow()
 
     @property
     def store(self) -> Store:
@@ -116,6 +145,7 @@ class ChatView(VerticalScroll):
         super().notify_style_update()
 
     def on_mount(self) -> None:
+        self.mount(self.new_below)
         # The first answer would otherwise pay for importing and compiling the Markdown
         # parser and the code highlighter (~80 ms here) in the middle of its stream.
         self.run_worker(_warm_up, thread=True, exit_on_error=False, group="chat-warm-up")
@@ -153,7 +183,8 @@ class ChatView(VerticalScroll):
         self._spinning.clear()
         self.window_start = self.window_end = start
         with self.app.batch_update():
-            await self.remove_children()
+            await self.remove_children([w for w in self.children if w is not self.new_below])
+            self._show_new_below(False)
             widgets = [self._widget_for(item) for item in items[start:]]
             self.window_end = len(items)
             if widgets:
@@ -171,11 +202,16 @@ class ChatView(VerticalScroll):
             finally:
                 self._busy = False
         self.anchor()
+        self._show_new_below(False)
 
     def handle_event(self, event: Event, thread_id: str | None = None) -> None:
         """A runtime event of any thread (``thread_id``: its thread, for ``error`` and
         ``done``, which do not say it)."""
-        for update in self.transcript.apply(event, thread_id):
+        following = self._following()  # before the event adds items at the end
+        updates = self.transcript.apply(event, thread_id)
+        if updates and not following:
+            self._show_new_below(True)
+        for update in updates:
             match update:
                 case Added(item=item):
                     self._added(item)
@@ -261,8 +297,22 @@ class ChatView(VerticalScroll):
             # The page does not fill the view: load more now, the user cannot scroll up.
             self._maybe_load_older()
 
+    def _following(self) -> bool:
+        """The view is at the live end and stays there as it grows."""
+        at_end = self.window_end == len(self.transcript.items)
+        return at_end and (
+            (self._anchored and not self._anchor_released)
+            or self.scroll_y >= self.max_scroll_y - EDGE
+        )
+
+    def _show_new_below(self, show: bool) -> None:
+        if self.new_below.display != show:
+            self.new_below.display = show
+
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        if self.new_below.display and self._following():
+            self._show_new_below(False)
         if not self._shown or self._busy:
             return
         if new_value <= EDGE and new_value < old_value:

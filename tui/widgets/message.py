@@ -438,6 +438,8 @@ class AssistantMessage(Vertical, can_focus=True):
         only it (not the finished blocks above it)."""
         live = self._live
         assert live is not None
+        if self.status == "in_progress":  # an unfinished table waits for its delimiter row
+            tail = md_render.streaming_view(tail)
         live.set_tail(tail)
         live.display = bool(tail.strip())
         live.set_class(bool(self._sealed.strip()), "-continued")
