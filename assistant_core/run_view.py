@@ -257,7 +257,10 @@ class RunView:
 
     def _set_run(self, run: Run) -> None:
         self.run = run
-        if run.retry and (not self.retries or self.retries[-1] != run.retry):
+        if run.retries:  # the run's own timeline (also for a run read from the store)
+            if len(run.retries) != len(self.retries):
+                self.retries = [dict(retry) for retry in run.retries]
+        elif run.retry and (not self.retries or self.retries[-1] != run.retry):
             self.retries.append(dict(run.retry))
 
     def _mark_required(self, run: Run) -> Change:

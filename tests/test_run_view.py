@@ -270,6 +270,13 @@ async def test_retries_are_kept_as_a_timeline(tmp_path: Path) -> None:
     ]
     assert view.run is not None and view.run.retry is None  # over: the retry worked
     assert_view_is_store(view, store, view.run.id)
+    # The run keeps them: a view of it read from the store (a reload, another process)
+    # has the same timeline.
+    stored = RunView.from_store(store.get_run(view.run.id), store.list_steps(view.run.id))
+    assert [(r["attempt"], r["reason"]) for r in stored.retries] == [
+        (1, "rate_limit_exceeded"),
+        (2, "server_error"),
+    ]
 
 
 @pytest.mark.parametrize(

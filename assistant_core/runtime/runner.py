@@ -370,7 +370,11 @@ class RunExecution:
             can_summarise=bool(getattr(rt.backend, "is_llm", False)),
         )
         history = recent_history(
-            self.store, run.thread_id, token_target=target, exclude_run_id=run.id
+            self.store,
+            run.thread_id,
+            token_target=target,
+            exclude_run_id=run.id,
+            leave_out=run.replaces or None,
         )
         covered = self.store.latest_summary_through(run.thread_id) if thread.summary else None
         return RunMemory(
@@ -446,6 +450,8 @@ class RunExecution:
                         "message": one_line(error.message),
                         "wait_s": round(wait, 3),
                     }
+                    scheduled = {**self.run.retry, "at": round(time.time(), 3)}
+                    self.run.retries = [*self.run.retries, scheduled]
                     self.store.update_run(self.run)
                     self._emit(RunInProgress(snapshot(self.run)))
                     await asyncio.sleep(wait)
