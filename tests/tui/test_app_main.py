@@ -254,7 +254,7 @@ async def test_page_keys_in_the_prompt_scroll_the_chat(
     session = make_demo_session()
     thread = ThreadBuilder(session.store)
     for turn in range(12):
-        answer = f"Answer {turn}:\n\n" + "A line of analysis. " * 80 + f"\n\nEnd of answer {turn}."
+        answer = f"Answer {turn}:\n\n" + "A line of analysis. " * 120 + f"\n\nEnd of answer {turn}."
         thread.turn(f"question {turn}", answer)
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -50,7 +50,9 @@ async def test_tab_and_shift_tab_into_the_chat_land_on_the_latest_item(
 
         await pilot.press("shift+tab")  # inside: to the item before it
         assert app.focused is items[-2]
-        await pilot.press("tab", "tab")  # and out at the end, to the prompt
+        await pilot.press("tab", "tab")  # the latest again, then its ↻ Regenerate button
+        assert getattr(app.focused, "id", None) == "redo"
+        await pilot.press("tab")  # and out at the end, to the prompt
         assert app.focused is app.main.prompt
 
         await pilot.press("shift+tab")  # from below: the latest item too

@@ -53,6 +53,11 @@ def run_elapsed(run: Run, now: float) -> float | None:
     return (end or now) - start
 
 
+def retry_label(retry: dict[str, Any]) -> str:
+    """``2/3``: which attempt of how many."""
+    return f"{retry.get('attempt', '?')}/{retry.get('max', '?')}"
+
+
 def step_seconds(step: RunStep) -> int | None:
     end = step.completed_at or step.failed_at or step.cancelled_at or step.expired_at
     return None if end is None else max(end - step.created_at, 0)
@@ -347,22 +352,30 @@ class RunPanel(VerticalScroll):
         return lines
 
     def _retry_lines(self, run: Run) -> list[Content]:
+        """The retry being waited for, then the run's timeline of retries (kept after the
+        run ends: a 429 that was retried is part of what happened)."""
+        lines: list[Content] = []
         retry = run.retry
-        if not retry or not run.is_active:
-            return []
-        attempt = retry.get("attempt", "?")
-        most = retry.get("max", "?")
-        reason = one_line(retry.get("reason", ""), 40)
-        wait = retry.get("wait_s")
-        waiting = (
-            f", waiting {wait:.1f}s"
-            if wait and wait < 10
-            else f", waiting {wait:.0f}s"
-            if wait
-            else ""
-        )
-        text = f"retry {attempt}/{most}: {reason}{waiting}"
-        return [Content.styled(text, "$warning")]
+        if retry and run.is_active:
+            text = f"retry {retry_label(retry)}: {one_line(retry.get('reason', ''), 40)}"
+            wait = retry.get("wait_s")
+            if wait:
+                text += f", waiting {wait:.1f}s" if wait < 10 else f", waiting {wait:.0f}s"
+            lines.append(Content.styled(text, "$warning"))
+        retries = self.view.retries if self.view is not None else run.retries
+        if retries:
+            lines.append(self._section(f"Retries ({len(retries)})"))
+            for past in retries:
+                details = [f"↻ {retry_label(past)}", one_line(past.get("reason", ""), 30)]
+                if past.get("wait_s"):
+                    details.append(f"after {past['wait_s']:g}s")
+                if past.get("at"):
+                    details.append(clock_time(past["at"]))
+                lines.append(Content.styled(" · ".join(d for d in details if d), "$text-warning"))
+                message = one_line(past.get("message", ""), 70)
+                if message:
+                    lines.append(Content.styled(f"  {message}", "$text-muted"))
+        return lines
 
     def _error_lines(self, run: Run) -> list[Content]:
         event_error = self.view.error if self.view is not None else None

@@ -37,6 +37,13 @@ STATUS_COLOURS = {
     "running": "cyan",
 }
 COLUMNS = ("Time", "Run", "Tool", "Arguments", "Status", "Duration", "Source", "Cache")
+# A retry of a model call is a row too: the run's timeline has its failures and waits.
+RETRY_TOOL = "(model retry)"
+RETRY_STATUS = "retried"
+
+
+def _retry_key(run_id: str, retry: dict[str, Any]) -> str:
+    return f"retry:{run_id}:{retry.get('attempt')}:{retry.get('at')}"
 
 
 def exports_dir() -> Path:
@@ -88,6 +95,8 @@ class InspectorScreen(Screen[None]):
         self.shown: list[ToolCallRecord] = []
         self.run_numbers: dict[str, int] = {}
         self.selected: ToolCallRecord | None = None
+        #: Each run's retries: (run id, the retry as the run recorded it).
+        self.retries: list[tuple[str, dict[str, Any]]] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="inspector-title")
@@ -110,12 +119,14 @@ class InspectorScreen(Screen[None]):
     # -- data ----------------------------------------------------------------------------
     def load(self) -> None:
         self.records = self.store.list_tool_calls(thread_id=self.thread_id)
-        self.run_numbers = {
-            run.id: number
-            for number, run in enumerate(self.store.list_runs(self.thread_id), start=1)
-        }
+        runs = self.store.list_runs(self.thread_id)
+        self.run_numbers = {run.id: number for number, run in enumerate(runs, start=1)}
+        self.retries = [(run.id, retry) for run in runs for retry in run.retries]
         tools = sorted({r.call.function.name for r in self.records})
-        statuses = sorted({r.call.status for r in self.records})
+        statuses: list[str] = sorted({r.call.status for r in self.records})
+        if self.retries:
+            tools.append(RETRY_TOOL)
+            statuses.append(RETRY_STATUS)
         self._set_filter_options("#tool-filter", tools)
         self._set_filter_options("#status-filter", statuses)
         self.apply_filters()
@@ -140,13 +151,17 @@ class InspectorScreen(Screen[None]):
             if (tool is None or r.call.function.name == tool)
             and (status is None or r.call.status == status)
         ]
-        table = self.query_one("#calls", DataTable)
-        table.clear()
+        retries = [
+            (run_id, retry)
+            for run_id, retry in self.retries
+            if tool in (None, RETRY_TOOL) and status in (None, RETRY_STATUS)
+        ]
+        rows: list[tuple[float, tuple[Any, ...], str]] = []
         for record in self.shown:
             call = record.call
             # Rich Text cells: the table measures them for column widths, and takes their
             # text literally.
-            table.add_row(
+            cells: tuple[Any, ...] = (
                 clock_time(call.started_at or record.created_at),
                 f"#{self.run_numbers.get(record.run_id, '?')}",
                 Text(one_line(call.function.name, 32)),
@@ -155,12 +170,28 @@ class InspectorScreen(Screen[None]):
                 format_duration(call.duration_ms, missing=""),
                 Text(one_line(call.source or "")),
                 "hit" if call.cache_hit else "",
-                key=call.id,
             )
+            rows.append((call.started_at or record.created_at, cells, call.id))
+        for run_id, retry in retries:
+            cells = (
+                clock_time(retry.get("at")),
+                f"#{self.run_numbers.get(run_id, '?')}",
+                Text(RETRY_TOOL),
+                Text(one_line(f"{retry.get('attempt')}/{retry.get('max')} {retry.get('reason')}")),
+                Text(RETRY_STATUS, style="yellow"),
+                format_duration((retry.get("wait_s") or 0) * 1000, missing=""),
+                "",
+                "",
+            )
+            rows.append((retry.get("at") or 0, cells, _retry_key(run_id, retry)))
+        table = self.query_one("#calls", DataTable)
+        table.clear()
+        for _, cells, key in sorted(rows, key=lambda row: row[0]):
+            table.add_row(*cells, key=key)
         self._update_title()
-        if self.shown:
+        if rows:
             table.move_cursor(row=0)
-            self.show_detail(self.shown[0])
+            self._show_row(min(rows, key=lambda row: row[0])[2])
         else:
             self.show_detail(None)
 
@@ -237,10 +268,35 @@ class InspectorScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#calls")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value
+        self._show_row(str(event.row_key.value))
+
+    def _show_row(self, key: str) -> None:
+        retry = next(((r, x) for r, x in self.retries if _retry_key(r, x) == key), None)
+        if retry is not None:
+            self.selected = None
+            self.query_one("#call-detail-body", Static).update(self._retry_detail(*retry))
+            return
         record = next((r for r in self.shown if r.call.id == key), None)
         if record is not None and record is not self.selected:
             self.show_detail(record)
+
+    def _retry_detail(self, run_id: str, retry: dict[str, Any]) -> Text:
+        """A model call that failed and was tried again: why, and how long the run waited."""
+        wait = retry.get("wait_s")
+        return Text.assemble(
+            ("Model call retried", "bold"),
+            "  ",
+            (f"attempt {retry.get('attempt')} of {retry.get('max')}", "bold yellow"),
+            "\n",
+            (f"run #{self.run_numbers.get(run_id, '?')} ({run_id})", "dim"),
+            "\n",
+            (f"at {clock_time(retry.get('at'))}" if retry.get("at") else "", "dim"),
+            (f" · waited {wait:g} s" if wait else "", "dim"),
+            "\n\nReason\n",
+            (one_line(retry.get("reason", "")), "yellow"),
+            "\n",
+            one_line(retry.get("message", ""), None),
+        )
 
     @on(DataTable.RowSelected, "#calls")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

@@ -366,6 +366,20 @@ class MainScreen(Screen[None]):
     async def action_deny_all(self) -> None:
         await self._decide_all(False)
 
+    # -- answering the last run again (Retry / Regenerate) ------------------------------------
+    @on(ChatView.Redo)
+    async def _redo(self, event: ChatView.Redo) -> None:
+        event.stop()
+        if self.thread_running(event.thread_id) or self.active_run(event.thread_id):
+            self.notify("This thread is still answering.", severity="warning", markup=False)
+            return
+        await self.investor_app.redo_run(event.thread_id, event.run_id)
+
+    def action_redo_last(self) -> None:
+        """Retry (or regenerate) the shown thread's last answer: a new run, the old kept."""
+        if not self.chat.request_redo():
+            self.notify("Nothing to retry or regenerate in this thread now.", markup=False)
+
     @on(ToolCallCard.Decision)
     async def _card_decision(self, event: ToolCallCard.Decision) -> None:
         event.stop()

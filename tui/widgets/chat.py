@@ -18,14 +18,27 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual.containers import VerticalScroll
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message as TextualMessage
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Button, Static
 
 from assistant_core.objects import LastError, Message
 from assistant_core.text import one_line
 
-from ..transcript import PAGE_ITEMS, Added, CallChanged, Finished, Item, TextAdded, Transcript
+from ..transcript import (
+    PAGE_ITEMS,
+    RETRY_STATUSES,
+    Added,
+    CallChanged,
+    Finished,
+    Item,
+    Removed,
+    TextAdded,
+    Transcript,
+    Update,
+)
 from .message import AssistantMessage, UserMessage
 from .rendered import PlainText
 from .theme import COMPONENTS, clear_cache, provider_css
@@ -40,7 +53,7 @@ if TYPE_CHECKING:
 MAX_MOUNTED = 90  # mounted items before the far end is unmounted
 EDGE = 1  # rows from the top/bottom that count as "at the edge"
 SPINNER_INTERVAL = 0.1
-__all__ = ["MAX_MOUNTED", "PAGE_ITEMS", "ChatView", "ErrorLine", "error_text"]
+__all__ = ["MAX_MOUNTED", "PAGE_ITEMS", "ChatView", "ErrorLine", "RedoOffer", "error_text"]
 
 
 class ErrorLine(PlainText, can_focus=True):
@@ -90,6 +103,42 @@ class NewBelow(Static):
             await chat.scroll_to_latest()
 
 
+class RedoOffer(Horizontal):
+    """After the thread's last run: answer it again — Retry after a failure, a cut or a
+    cancel, Regenerate after a complete answer. A new run on the same thread; the old run
+    and its answer stay. Its button, the ``r`` key on the run's items, and the palette."""
+
+    DEFAULT_CSS = """
+    RedoOffer {
+        height: auto;
+        margin: 0 0 1 0;
+        padding: 0 1;
+    }
+    RedoOffer > .redo--note { width: auto; color: $text-muted; margin-right: 2; }
+    RedoOffer > Button { min-width: 14; }
+    """
+
+    def __init__(self, run_id: str, status: str, note: str = "") -> None:
+        """``note``: how the run ended, when nothing above says it (a cancel that left
+        no answer: a failure has its error line, a cut answer its note)."""
+        super().__init__()
+        self.run_id = run_id
+        self.status = status
+        self.note = note
+        self.label = "Retry" if status in RETRY_STATUSES else "Regenerate"
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        if self.note:
+            yield Static(self.note, classes="redo--note")
+        yield Button(f"↻ {self.label} (r)", id="redo", compact=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        chat = self.parent
+        if isinstance(chat, ChatView):
+            chat.request_redo()
+
+
 def error_text(error: LastError | None, prefix: str = "Run failed") -> str:
     """One line for an error: ``✗ Run failed: message (code)``."""
     if error is None:
@@ -113,6 +162,17 @@ class ChatView(VerticalScroll):
 
     # Declared once here for every message, card and chart inside (see theme.py).
     COMPONENT_CLASSES: ClassVar[set[str]] = set(COMPONENTS)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "redo", "Retry / Regenerate", show=False),
+    ]
+
+    class Redo(TextualMessage):
+        """The user asked to answer the thread's last run again."""
+
+        def __init__(self, thread_id: str, run_id: str) -> None:
+            super().__init__()
+            self.thread_id = thread_id
+            self.run_id = run_id
 
     def __init__(self, store: Store, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -211,6 +271,10 @@ class ChatView(VerticalScroll):
         updates = self.transcript.apply(event, thread_id)
         if updates and not following:
             self._show_new_below(True)
+        self._apply(updates)
+
+    def _apply(self, updates: list[Update]) -> None:
+        """What changed in the transcript, on the mounted widgets."""
         for update in updates:
             match update:
                 case Added(item=item):
@@ -228,10 +292,46 @@ class ChatView(VerticalScroll):
                     if isinstance(card, ToolCallCard) and item.call is not None:
                         card.update_call(item.call)
                     self._track_running(item)
+                case Removed(item=item):  # the last item
+                    widget = self._widgets.pop(item.key, None)
+                    if widget is not None:
+                        widget.remove()
+                        self.window_end -= 1
 
     def stream_ended(self, thread_id: str) -> None:
         """A thread's run stream is over (with or without its ``done``)."""
-        self.transcript.stream_ended(thread_id)
+        self._apply(self.transcript.stream_ended(thread_id))
+
+    # -- answering the last run again --------------------------------------------------------
+    def request_redo(self) -> bool:
+        """Ask (``Redo``) to answer the thread's last run again; False when nothing is
+        offered (no run yet, or one is going on)."""
+        redo = self.transcript.redo
+        if redo is None or redo.run_id is None or self.thread_id is None:
+            return False
+        self.post_message(self.Redo(self.thread_id, redo.run_id))
+        return True
+
+    def action_redo(self) -> None:
+        """``r`` on an item of the last run (its answer, error line, a card, the offer)."""
+        redo = self.transcript.redo
+        item = self._focused_item()
+        if redo is None or item is None or (item is not redo and item.run != redo.run_id):
+            self.notify(
+                "r answers the thread's last run again: focus its answer, error or ↻ button.",
+                markup=False,
+            )
+            return
+        self.request_redo()
+
+    def _focused_item(self) -> Item | None:
+        widget = self.app.focused
+        while widget is not None and widget.parent is not self:
+            widget = widget.parent  # type: ignore[assignment]
+        if widget is None:
+            return None
+        key = next((k for k, w in self._widgets.items() if w is widget), None)
+        return self.transcript.item(key) if key is not None else None
 
     def add_user_message(self, message: Message) -> None:
         """Show a message the user just sent (and jump to the end)."""
@@ -271,7 +371,8 @@ class ChatView(VerticalScroll):
     def on_focus(self) -> None:
         target = self.landing_item()
         if target is not None:
-            target.focus()
+            # One already on screen keeps the view where the user has it.
+            target.focus(scroll_visible=not target.region.overlaps(self.content_region))
 
     def landing_item(self) -> Widget | None:
         """The latest mounted item that is at least partly on screen (the latest item
@@ -441,6 +542,8 @@ class ChatView(VerticalScroll):
             )
             if item.call.status == "running":
                 self._spinning.add(item.key)
+        elif item.kind == "redo":
+            widget = RedoOffer(item.run_id or "", item.run_status, item.error_label)
         else:
             widget = ErrorLine(error_text(item.error, item.error_label))
         self._widgets[item.key] = widget
