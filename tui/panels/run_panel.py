@@ -195,8 +195,10 @@ class RunPanel(VerticalScroll):
             return
         match event:
             case RunCreated(data=run):
-                # A new run of the shown thread: follow it.
-                self.runs.append(run)
+                # A new run of the shown thread: follow it (one followed from the store
+                # may be among the runs just read).
+                if all(known.id != run.id for known in self.runs):
+                    self.runs.append(run)
                 self.view = view
                 self._sync_select(run.id)
             case MessageEvent() | MessageDelta():
