@@ -39,6 +39,7 @@ STATUS_COLOURS = {
 COLUMNS = ("Time", "Run", "Tool", "Arguments", "Status", "Duration", "Source", "Cache")
 # A retry of a model call is a row too: the run's timeline has its failures and waits.
 RETRY_TOOL = "(model retry)"
+NARROW = 110  # terminal columns below which the table is narrowed (see _set_columns)
 RETRY_STATUS = "retried"
 
 
@@ -97,6 +98,7 @@ class InspectorScreen(Screen[None]):
         self.selected: ToolCallRecord | None = None
         #: Each run's retries: (run id, the retry as the run recorded it).
         self.retries: list[tuple[str, dict[str, Any]]] = []
+        self.narrow = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="inspector-title")
@@ -110,11 +112,24 @@ class InspectorScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#calls", DataTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column.lower())
+        self._set_columns()
         self.load()
-        table.focus()
+        self.query_one("#calls", DataTable).focus()
+
+    def _set_columns(self) -> None:
+        """The table's columns for the terminal's width: below ``NARROW`` columns the
+        source and cache ones are left out and names and arguments cut shorter, so that
+        the status and duration stay on screen."""
+        self.narrow = self.app.size.width < NARROW
+        table = self.query_one("#calls", DataTable)
+        table.clear(columns=True)
+        for column in COLUMNS[:6] if self.narrow else COLUMNS:
+            table.add_column(column, key=column.lower())
+
+    def on_resize(self) -> None:
+        if self.is_mounted and self.narrow != (self.app.size.width < NARROW):
+            self._set_columns()
+            self.apply_filters()
 
     # -- data ----------------------------------------------------------------------------
     def load(self) -> None:
@@ -157,6 +172,10 @@ class InspectorScreen(Screen[None]):
             if tool in (None, RETRY_TOOL) and status in (None, RETRY_STATUS)
         ]
         rows: list[tuple[float, tuple[Any, ...], str]] = []
+        name_limit, arguments_limit = 32, 36
+        if self.narrow:  # what the other columns leave (time, run, status, duration, gaps)
+            name_limit = 22
+            arguments_limit = max(12, self.app.size.width - name_limit - 42)
         for record in self.shown:
             call = record.call
             # Rich Text cells: the table measures them for column widths, and takes their
@@ -164,8 +183,8 @@ class InspectorScreen(Screen[None]):
             cells: tuple[Any, ...] = (
                 clock_time(call.started_at or record.created_at),
                 f"#{self.run_numbers.get(record.run_id, '?')}",
-                Text(one_line(call.function.name, 32)),
-                Text(args_summary(call.function.arguments, 36)),
+                Text(one_line(call.function.name, name_limit)),
+                Text(args_summary(call.function.arguments, arguments_limit)),
                 Text(call.status, style=STATUS_COLOURS.get(call.status, "")),
                 format_duration(call.duration_ms, missing=""),
                 Text(one_line(call.source or "")),
@@ -186,8 +205,9 @@ class InspectorScreen(Screen[None]):
             rows.append((retry.get("at") or 0, cells, _retry_key(run_id, retry)))
         table = self.query_one("#calls", DataTable)
         table.clear()
+        shown_columns = len(table.columns)
         for _, cells, key in sorted(rows, key=lambda row: row[0]):
-            table.add_row(*cells, key=key)
+            table.add_row(*cells[:shown_columns], key=key)
         self._update_title()
         if rows:
             table.move_cursor(row=0)

@@ -106,15 +106,17 @@ LinePart = tuple[list[tuple[str, Style]], int]
 
 
 def fit_parts(parts: list[LinePart], width: int, reserve: int = 0) -> list[LinePart]:
-    """``parts`` without the least needed ones, until they fit in ``width`` cells beside
-    ``reserve`` cells of something else — or only the ones never dropped are left."""
+    """``parts`` without the least needed ones (those of one rank go together), until they
+    fit in ``width`` cells beside ``reserve`` cells of something else — or only the ones
+    never dropped are left."""
     kept = list(parts)
 
     def length() -> int:
         return sum(cell_len(text) for pieces, _ in kept for text, _ in pieces)
 
     while reserve + length() > width and any(rank > 0 for _, rank in kept):
-        kept.remove(max(kept, key=lambda part: part[1]))
+        worst = max(rank for _, rank in kept)
+        kept = [part for part in kept if part[1] != worst]
     return kept
 
 
