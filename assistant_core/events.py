@@ -211,6 +211,29 @@ def tool_call_delta(index: int, call: ToolCall, arguments: str | None = None) ->
     return entry
 
 
+def call_progress(index: int, call: ToolCall, arguments: str | None = None) -> dict[str, Any]:
+    """One entry of a step delta that reports a call's progress (ours: the API streamed only
+    names and arguments): its status, timing, error and source, its output once done, and
+    what a UI shows of it (``display``, ``cache_hit``) — so a view can draw a finished call
+    at once, not when its whole step ends."""
+    entry = tool_call_delta(index, call, arguments)
+    entry.update(
+        status=call.status,
+        duration_ms=call.duration_ms,
+        is_error=call.is_error,
+        error=call.error,
+        source=call.source,
+        cache_hit=call.cache_hit,
+    )
+    if call.display is not None:
+        entry["display"] = call.display
+    if call.recovered:
+        entry["recovered"] = True
+    if call.repeat_of:
+        entry["repeat_of"] = call.repeat_of
+    return entry
+
+
 # -- message -----------------------------------------------------------------------------
 class MessageEvent(Event):
     data: Message

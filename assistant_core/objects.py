@@ -394,6 +394,12 @@ class Run(_Obj):
     approval: str = "auto"  # auto | ask | client
     memory: dict[str, Any] | None = None  # what truncation dropped or summarised
     retry: dict[str, Any] | None = None  # retry in progress: attempt, max, reason, wait_s
+    #: Every retry of the run, in order (each as ``retry`` was, with ``at``: when it was
+    #: scheduled): its timeline, kept when the run ends.
+    retries: list[dict[str, Any]] = field(default_factory=list)
+    #: The run whose answer this one gives again (Retry / Regenerate): that run's messages
+    #: and tool calls are left out of this one's input; both stay in the thread.
+    replaces: str = ""
     #: The model the backend is asked for, when it differs from ``model`` (the one the
     #: client requested and the run records, e.g. on a server whose provider lacks it).
     served_model: str = ""

@@ -257,7 +257,10 @@ class RunView:
 
     def _set_run(self, run: Run) -> None:
         self.run = run
-        if run.retry and (not self.retries or self.retries[-1] != run.retry):
+        if run.retries:  # the run's own timeline (also for a run read from the store)
+            if len(run.retries) != len(self.retries):
+                self.retries = [dict(retry) for retry in run.retries]
+        elif run.retry and (not self.retries or self.retries[-1] != run.retry):
             self.retries.append(dict(run.retry))
 
     def _mark_required(self, run: Run) -> Change:
@@ -390,8 +393,9 @@ def required_calls(run: Run) -> list[dict[str, Any]]:
 
 def _apply_call_entry(call: ToolCall, entry: dict[str, Any]) -> None:
     """One ``tool_calls`` entry of a ``thread.run.step.delta`` applied to ``call`` (the
-    inverse of ``events.tool_call_delta``): argument fragments while the model streams
-    them; and (ours) status, output, timing, error and source as the call runs."""
+    inverse of ``events.tool_call_delta`` / ``call_progress``): argument fragments while the
+    model streams them; and (ours) status, output, timing, error, source, cache hit and
+    display form as the call runs."""
     function = entry.get("function") or {}
     if function.get("name") and not call.function.name:
         call.function.name = function["name"]
@@ -401,13 +405,14 @@ def _apply_call_entry(call: ToolCall, entry: dict[str, Any]) -> None:
         call.function.output = function["output"]
     if entry.get("status"):
         call.status = entry["status"]
-    for key in ("duration_ms", "error", "source", "repeat_of"):
+    for key in ("duration_ms", "error", "source", "repeat_of", "display"):
         if entry.get(key) is not None:
             setattr(call, key, entry[key])
     if entry.get("recovered"):
         call.recovered = True
-    if entry.get("is_error") is not None:
-        call.is_error = bool(entry["is_error"])
+    for key in ("is_error", "cache_hit"):
+        if entry.get(key) is not None:
+            setattr(call, key, bool(entry[key]))
 
 
 class LiveRuns:

@@ -676,6 +676,15 @@ class SqlStore(ApiStore):
         """Oldest first."""
         return self._load_children(Run, "runs", ("threads", "thread", "thread_id"), thread_id)
 
+    def latest_run(self, thread_id: str) -> Run | None:
+        """The thread's newest run (None: it has none)."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT data FROM runs WHERE thread_id = ? ORDER BY seq DESC LIMIT 1",
+                (thread_id,),
+            ).fetchone()
+        return Run.from_dict(json.loads(row[0])) if row else None
+
     def tool_runs_since(
         self, thread_id: str, *, created_since: int, including: Collection[str] = ()
     ) -> list[Run]:

@@ -84,6 +84,10 @@ def _sample_events() -> list[ev.Event]:
                 "step_1", "run_1", "thread_1", [ev.tool_call_delta(0, make_call(), '{"tick')]
             )
         ),
+        # Ours: a call's progress, with its display form (extra keys the API ignores).
+        ev.StepDelta(
+            ev.RunStepDelta("step_1", "run_1", "thread_1", [ev.call_progress(0, make_call())])
+        ),
         ev.MessageCreated(make_message(status="in_progress", content=[])),
         ev.MessageInProgress(make_message(status="in_progress")),
         ev.MessageDelta(ev.MessageDeltaData("msg_1", "run_1", "thread_1", "Hel")),

@@ -200,6 +200,12 @@ def _interesting_runs() -> list[Run]:
             failed_at=T0 + 9,
             last_error=LastError("rate_limit_exceeded", "slow down"),
             retry={"attempt": 3, "max": 3, "reason": "429", "wait_s": 4.0},
+            # Ours: the retries' timeline, and the run a Retry answers again.
+            retries=[
+                {"attempt": n, "max": 3, "reason": "rate_limit_exceeded", "wait_s": 1.0, "at": T0}
+                for n in (1, 2, 3)
+            ],
+            replaces="run_0",
         ),
         make_run(
             status="completed",

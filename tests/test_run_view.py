@@ -156,6 +156,42 @@ async def test_a_tool_calling_run_folds_into_what_the_runtime_stored(tmp_path: P
     assert view.retries == [] and view.error is None
 
 
+async def test_a_call_is_shown_whole_as_soon_as_it_is_done(tmp_path: Path) -> None:
+    """A finished call's progress delta carries what a view draws (its display form, the
+    cache hit), so a chart need not wait for the slowest call of its step (issue 12.7)."""
+    runtime, _, _ = make_runtime(
+        tmp_path / "db.sqlite",
+        [
+            tool_turn(("get_price", '{"symbol": "AAPL"}'), ("nap", '{"seconds": 0.3}')),
+            text_turn("Done."),
+        ],
+    )
+    thread = runtime.create_thread()
+    seen: list[tuple[str, Any]] = []
+
+    def on_event(event: ev.Event) -> None:
+        if isinstance(event, ev.StepDelta | ev.StepCompleted):
+            view_call = next(
+                (
+                    c
+                    for s in folder.view.steps
+                    for c in s.tool_calls
+                    if c.function.name == "get_price"
+                ),
+                None,
+            )
+            if view_call is not None and view_call.status == "completed":
+                seen.append((event.event, view_call.display))
+
+    folder = Folder()
+    async for event in ask(runtime, thread.id):
+        folder.apply(event)
+        on_event(event)
+    first_event, display = seen[0]
+    assert first_event == "thread.run.step.delta"  # before the step (and the nap) completed
+    assert display == {"kind": "kv", "title": "AAPL", "items": [["price", 123.5]]}
+
+
 async def test_folded_objects_stay_the_same_objects_for_the_whole_run(tmp_path: Path) -> None:
     runtime, _, _ = make_runtime(
         tmp_path / "db.sqlite",
@@ -234,6 +270,13 @@ async def test_retries_are_kept_as_a_timeline(tmp_path: Path) -> None:
     ]
     assert view.run is not None and view.run.retry is None  # over: the retry worked
     assert_view_is_store(view, store, view.run.id)
+    # The run keeps them: a view of it read from the store (a reload, another process)
+    # has the same timeline.
+    stored = RunView.from_store(store.get_run(view.run.id), store.list_steps(view.run.id))
+    assert [(r["attempt"], r["reason"]) for r in stored.retries] == [
+        (1, "rate_limit_exceeded"),
+        (2, "server_error"),
+    ]
 
 
 @pytest.mark.parametrize(

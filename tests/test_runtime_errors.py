@@ -46,6 +46,13 @@ async def test_rate_limited_twice_then_success(tmp_path: Path) -> None:
     assert states[3] is None  # cleared once the model answered
     assert store.get_run(events[0].data.id).retry is None
     assert store.list_messages(thread.id)[-1].text == "Third time lucky."
+    # The run keeps its timeline of retries (issue 12.8): each, with when it was scheduled.
+    kept = store.get_run(events[0].data.id).retries
+    assert [(r["attempt"], r["reason"]) for r in kept] == [
+        (1, "rate_limit_exceeded"),
+        (2, "rate_limit_exceeded"),
+    ]
+    assert all(r["at"] > 0 for r in kept)
 
 
 async def test_server_errors_until_retries_exhausted(tmp_path: Path) -> None:

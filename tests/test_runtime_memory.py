@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from assistant_core.backends.base import ModelRequest
 from assistant_core.objects import TruncationStrategy
 from assistant_core.runtime import context_window
@@ -220,6 +222,34 @@ async def test_unanswered_calls_of_a_cancelled_run_are_left_out(tmp_path: Path) 
     assert_pairs_intact(last)
     assert [i["role"] for i in last.input] == ["user", "assistant", "tool", "user"]
     assert [c["id"] for c in last.input[1]["tool_calls"]] == ["c_done"]
+
+
+async def test_a_run_that_answers_again_leaves_out_the_run_it_replaces(tmp_path: Path) -> None:
+    """Retry / Regenerate (issue 12.8): a new run on the same thread answers the question
+    again without the replaced run's answer and tool calls in its input; both runs and
+    answers stay in the thread; only a run of that thread can be replaced."""
+    from assistant_core.errors import ConfigError
+
+    rt, backend, store = make_runtime(tmp_path / "db.sqlite", tools=price_tools())
+    thread = rt.create_thread()
+    backend.add(text_turn("first answer"))
+    await collect(rt.ask(thread.id, "earlier question"))
+    backend.add(tool_turn(("get_price", '{"symbol": "A"}', "c_old")), text_turn("old answer"))
+    events = await collect(rt.ask(thread.id, "the question"))
+    old_run = events[0].data.id
+    backend.add(text_turn("new answer"))
+    events = await collect(rt.stream_run(thread.id, replaces=old_run))
+    assert events[-2].event == "thread.run.completed"
+    request = backend.requests[-1]
+    assert texts(request) == ["ear", "fir", "the"]  # no "old answer", no c_old call
+    assert not any(item.get("tool_calls") for item in request.input)
+    assert store.get_run(events[0].data.id).replaces == old_run
+    answers = [m.text for m in store.list_messages(thread.id) if m.role == "assistant"]
+    assert answers == ["first answer", "old answer", "new answer"]
+
+    other = rt.create_thread()
+    with pytest.raises(ConfigError, match="not a run of thread"):
+        await collect(rt.stream_run(other.id, replaces=old_run))
 
 
 def _bulk_thread(store: Any, thread_id: str, messages: int, text: str) -> None:

@@ -194,10 +194,22 @@ class InvestorApp(App[None]):
         )
         return True
 
-    async def _consume_run(self, thread_id: str) -> None:
+    async def redo_run(self, thread_id: str, run_id: str) -> None:
+        """Answer run ``run_id`` of the thread again (Retry / Regenerate): a new run that
+        leaves the old one's answer and calls out of its input; the old one stays."""
+        self.main.run_started(thread_id)
+        self.run_worker(
+            self._consume_run(thread_id, replaces=run_id),
+            name=f"run {thread_id}",
+            group="runs",
+            exit_on_error=False,
+        )
+
+    async def _consume_run(self, thread_id: str, replaces: str | None = None) -> None:
         try:
             last_yield = time.monotonic()
-            async for event in self.session.runtime.stream_run(thread_id):
+            options = {"replaces": replaces} if replaces else {}
+            async for event in self.session.runtime.stream_run(thread_id, **options):
                 self._route(thread_id, event)
                 # Chunks that arrive together are processed back to back; give the
                 # compositor a turn every few ms so frames don't wait for the burst.

@@ -40,6 +40,11 @@ class InvestorCommands(Provider):
         other = "ask" if approval == "auto" else "auto"
         yield ("New thread", "Start a new conversation (Ctrl+N)", app.action_new_thread)
         yield (
+            "Retry / regenerate the last answer",
+            "Answer the thread's last question again; the old answer stays (r in the chat)",
+            app.main.action_redo_last,
+        )
+        yield (
             "Open tool-call inspector",
             "Every tool call of this thread (Ctrl+T)",
             app.action_inspector,

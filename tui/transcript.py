@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Literal
 
 from assistant_core.errors import AssistantError, NotFoundError
 from assistant_core.events import (
+    Done,
     ErrorEvent,
     Event,
     MessageCompleted,
     MessageDelta,
     MessageEvent,
     MessageIncomplete,
+    RunCreated,
     RunEvent,
     RunExpired,
     RunFailed,
@@ -48,14 +50,17 @@ TEXT_BUDGET = 12_000  # characters of text in it (rendering cost ~ text length)
 SCREENS = 2  # … and about this many screens of rows (more are mounted on scroll-up)
 INDEX_CACHE_THREADS = 4  # threads whose tool-call index is kept for switching back
 
-ItemKind = Literal["user", "assistant", "call", "error", "note"]
+ItemKind = Literal["user", "assistant", "call", "error", "note", "redo"]
+#: A run that ended this way is offered a Retry (any other end: Regenerate).
+RETRY_STATUSES = frozenset({"failed", "cancelled", "expired", "incomplete"})
 
 
 @dataclass(eq=False)
 class Item:
     """One entry of the conversation. Plain data: the widget showing it is the chat's."""
 
-    key: str  # m:<message id>, c:<step id>:<call id> (a model may reuse a call id), e:…
+    #: m:<message id>, c:<step id>:<call id> (a model may reuse a call id), e:…, r:<run id>
+    key: str
     kind: ItemKind
     message: Message | None = None
     call: ToolCall | None = None  # a live call is the run view's object, updated in place
@@ -63,6 +68,7 @@ class Item:
     step_id: str | None = None  # a call's step
     error: LastError | None = None
     error_label: str = ""  # what failed: "Run failed", "Run expired", "Error"
+    run_status: str = ""  # a redo item's run: how it ended
     #: A card's body shown (None: as its state suggests — a result is shown).
     expanded: bool | None = None
     stored_text: str = ""
@@ -102,7 +108,9 @@ class Item:
     def rows(self, width: int) -> int:
         """Rough height on screen at ``width`` columns (margins included)."""
         if self.kind in ("user", "assistant"):
-            return 2 + sum(len(line) // width + 1 for line in self.text.split("\n"))
+            # A question's box: margins and a frame; an answer: its label and a margin.
+            chrome = 4 if self.kind == "user" else 3
+            return chrome + sum(len(line) // width + 1 for line in self.text.split("\n"))
         if self.kind == "call" and self.expanded is not False:
             return 16 if self.call is not None and self.call.display is not None else 6
         return 2
@@ -138,7 +146,14 @@ class CallChanged:
     item: Item
 
 
-Update = Added | TextAdded | Finished | CallChanged
+@dataclass(frozen=True)
+class Removed:
+    """The last item went (the offer to answer a run again, once another run started)."""
+
+    item: Item
+
+
+Update = Added | TextAdded | Finished | CallChanged | Removed
 
 
 class Transcript:
@@ -156,12 +171,17 @@ class Transcript:
         self._calls_by_run: dict[str, list[ToolCallRecord]] = {}
         self._has_message: dict[str, bool] = {}  # run id → the run wrote a message
         #: Recently shown threads: thread id → (its activity counter, tool calls by run,
-        #: runs known to have an answer); dropped when a run of the thread reports anything.
+        #: runs known to have an answer, runs that failed quietly); dropped when a run of the
+        #: thread reports anything.
         self._index_cache: dict[
-            str, tuple[int, dict[str, list[ToolCallRecord]], dict[str, bool]]
+            str, tuple[int, dict[str, list[ToolCallRecord]], dict[str, bool], list[Run]]
         ] = {}
         self._placed_runs: set[str] = set()
         self._latest_run: str | None = None  # its cards are not collapsed
+        #: Runs of the thread that failed before writing a message or calling a tool.
+        self._quiet_failures: list[Run] = []
+        #: The offer to answer the thread's last run again (always the last item).
+        self.redo: Item | None = None
         self._error_keys = itertools.count()
 
     def item(self, key: str) -> Item | None:
@@ -186,6 +206,7 @@ class Transcript:
         self.has_older = False
         self._oldest_message = None
         self._placed_runs = set()
+        self.redo = None
         if thread_id is None:
             return
         self._load_thread_index(thread_id)
@@ -197,6 +218,8 @@ class Transcript:
         self._index(items)
         self.items = items
         self._follow_live(thread_id)
+        if self.live.of_thread(thread_id) is None:
+            self._offer_redo(self._stored_latest_run(thread_id))
 
     def load_older(self) -> list[Item]:
         """Read the page before the first item; returns its items, now at the front."""
@@ -270,6 +293,8 @@ class Transcript:
             case StepEvent() | StepDelta() | RunRequiresAction() if change.step is not None:
                 step = change.step
                 return [self._upsert_call(call, step.id, step.run_id) for call in change.calls]
+            case RunCreated():
+                return self._withdraw_redo()  # another run: the offer is for the last one
             case RunFailed(data=run) | RunExpired(data=run):
                 return [
                     *self._add_notes(run),
@@ -277,6 +302,8 @@ class Transcript:
                 ]
             case RunEvent(data=run) if run.notes:
                 return self._add_notes(run)
+            case Done() if view is not None and view.run is not None:
+                return self._offer_redo(view.run)
             case ErrorEvent(data=error):
                 key = f"e:error:{next(self._error_keys)}"  # error events have no id
                 return self._add(Item(key, "error", error=error, error_label="Error"))
@@ -288,16 +315,50 @@ class Transcript:
             return []
         return self._add(Item(f"m:{message.id}", "user", message=message, stored_text=message.text))
 
-    def stream_ended(self, thread_id: str) -> None:
+    def stream_ended(self, thread_id: str) -> list[Update]:
         """A thread's stream is over, with or without its ``done``."""
         self.live.end_thread(thread_id)
+        if thread_id != self.thread_id or self.redo is not None:
+            return []
+        return self._offer_redo(self._stored_latest_run(thread_id))
 
     def _add(self, item: Item) -> list[Update]:
         if item.key in self._by_key:
             return []
+        updates = self._withdraw_redo() if item.kind != "redo" else []
         self.items.append(item)
         self._by_key[item.key] = item
-        return [Added(item)]
+        return [*updates, Added(item)]
+
+    # -- answering a run again -------------------------------------------------------------
+    def _offer_redo(self, run: Run | None) -> list[Update]:
+        """Offer to answer ``run`` (the thread's last, ended) again: Retry after a failure,
+        a cut or a cancel; Regenerate after a complete answer."""
+        if run is None or run.is_active or run.thread_id != self.thread_id:
+            return []
+        if self.redo is not None and self.redo.run_id == run.id:
+            self.redo.run_status = run.status
+            return []
+        updates = self._withdraw_redo()
+        self.redo = Item(f"r:{run.id}", "redo", run_id=run.id, run_status=run.status)
+        answered = any(i.run == run.id and i.kind in ("assistant", "error") for i in self.items)
+        if run.status == "cancelled" and not answered:  # nothing else says how it ended
+            self.redo.error_label = "■ The run was cancelled."
+        return [*updates, *self._add(self.redo)]
+
+    def _withdraw_redo(self) -> list[Update]:
+        item, self.redo = self.redo, None
+        if item is None or not self.items or self.items[-1] is not item:
+            return []
+        self.items.pop()
+        self._by_key.pop(item.key, None)
+        return [Removed(item)]
+
+    def _stored_latest_run(self, thread_id: str) -> Run | None:
+        try:
+            return self.store.latest_run(thread_id)
+        except AssistantError:
+            return None
 
     def _add_notes(self, run: Run) -> list[Update]:
         """The run's notes not shown yet (a note reaches the stream with the run's next
@@ -384,11 +445,17 @@ class Transcript:
             index: dict[str, list[ToolCallRecord]] = {}
             for record in self.store.list_tool_calls(thread_id=thread_id):
                 index.setdefault(record.run_id, []).append(record)
-            cached = (stamp, index, {})
+            # Runs that failed before they wrote anything leave only their error: keep it.
+            quiet = [
+                run
+                for run in self.store.iter_runs(thread_id, unanswered=True)
+                if run.status in ("failed", "expired") and run.id not in index
+            ]
+            cached = (stamp, index, {}, quiet)
         self._index_cache[thread_id] = cached
         while len(self._index_cache) > INDEX_CACHE_THREADS:
             del self._index_cache[next(iter(self._index_cache))]
-        _, self._calls_by_run, self._has_message = cached
+        _, self._calls_by_run, self._has_message, self._quiet_failures = cached
 
     def _page_items(self, messages: list[Message], *, upper_ts: int | None) -> list[Item]:
         """Items for a page of messages, oldest first: each message with its run's tool
@@ -425,6 +492,17 @@ class Transcript:
             run = self._get_run(run_id)
             if run is not None and run.status in ("failed", "expired"):
                 errors.setdefault(anchor.id, run)
+        for run in self._quiet_failures:
+            if run.id in self._placed_runs or run.created_at < first_ts:
+                continue
+            if upper_ts is not None and run.created_at >= upper_ts:
+                continue
+            anchor = messages[0]
+            for message in messages:
+                if message.created_at <= run.created_at:
+                    anchor = message
+            after.setdefault(anchor.id, []).append(self._run_error(f"e:{run.id}", run))
+            self._placed_runs.add(run.id)
         items: list[Item] = []
         for message in messages:
             items.extend(before.get(message.id, []))

@@ -95,6 +95,7 @@ class RunOptions(TypedDict, total=False):
     metadata: dict[str, str] | None
     expires_in: int | None  # seconds a run may wait in requires_action for client outputs
     server_tools: list[str] | None  # with approval "client": the tools that run here
+    replaces: str | None  # a run of the thread to answer again (Retry / Regenerate)
 
 
 class Runtime:
@@ -296,6 +297,9 @@ class Runtime:
         tools = options.get("tools")
         model = options.get("model") or self.model
         served = options.get("served_model")
+        replaces = options.get("replaces") or ""
+        if replaces and self.store.get_run(replaces).thread_id != thread_id:  # NotFoundError
+            raise ConfigError(f"run {replaces} is not a run of thread {thread_id}")
         created = now()
         expires_in = options.get("expires_in")
         return Run(
@@ -321,6 +325,7 @@ class Runtime:
             provider=getattr(self.backend, "name", ""),
             approval=policy,
             server_tools=options.get("server_tools"),
+            replaces=replaces,
         )
 
     def _start(self, run: Run) -> RunExecution:

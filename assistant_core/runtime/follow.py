@@ -33,8 +33,8 @@ from ..events import (
     StepCreated,
     StepDelta,
     StepInProgress,
+    call_progress,
     snapshot,
-    tool_call_delta,
 )
 from ..objects import TERMINAL_RUN_STATUSES, LastError, Message, Run, RunStep, ToolCall
 from ..store_interface import ThreadStore
@@ -126,16 +126,10 @@ class RunFollower:
             )
             if not added and not progressed:
                 continue
-            entry = tool_call_delta(index, call, added or None)
+            entry = call_progress(index, call, added or None)
             if old is not None and old.function.output == call.function.output:
                 entry["function"].pop("output", None)
-            entry.update(
-                status=call.status,
-                duration_ms=call.duration_ms,
-                is_error=call.is_error,
-                error=call.error,
-                source=call.source,
-            )
+                entry.pop("display", None)
             entries.append(entry)
         if not entries:
             return []

@@ -9,7 +9,7 @@ rejects a call without its output).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -109,14 +109,20 @@ FIRST_PAGE = 200  # messages read first; each further page is twice as long
 
 
 def recent_history(
-    store: ThreadStore, thread_id: str, *, token_target: int, exclude_run_id: str | None = None
+    store: ThreadStore,
+    thread_id: str,
+    *,
+    token_target: int,
+    exclude_run_id: str | None = None,
+    leave_out: str | None = None,
 ) -> History:
     """The thread's latest messages, with earlier runs' tool calls in place, reaching back
     until their text holds more than ``token_target`` estimated tokens (or to the start).
 
     A model reads no more than its window, so a 50,000-message thread is read from its
     end, a page at a time: a few hundred messages for a small window, never all of them
-    on every turn. What is older is counted, not read."""
+    on every turn. What is older is counted, not read. ``leave_out``: a run whose answer
+    and tool calls are left out too (the run a Retry or Regenerate answers again)."""
     rows: list[MessageRow] = []
     tokens: dict[str, int] = {}
     total = 0
@@ -126,15 +132,17 @@ def recent_history(
         page, older = store.recent_message_rows(
             thread_id, limit=limit, before_seq=before, exclude_run_id=exclude_run_id
         )
-        for row in reversed(page):
+        kept = [row for row in page if row.run_id != leave_out] if leave_out else page
+        for row in reversed(kept):
             tokens[row.id] = estimate_item({"role": row.role, "content": row.text})
             total += tokens[row.id]
-        rows[:0] = page
+        rows[:0] = kept
         if not older or total > token_target:
             break
         before = page[0].seq
         limit *= 2
-    units = thread_units(store, thread_id, rows, exclude_run_id=exclude_run_id, tokens=tokens)
+    left_out = tuple(r for r in (exclude_run_id, leave_out) if r)
+    units = thread_units(store, thread_id, rows, exclude_run_ids=left_out, tokens=tokens)
     return History(units, older)
 
 
@@ -143,7 +151,7 @@ def thread_units(
     thread_id: str,
     messages: Sequence[MessageRow],
     *,
-    exclude_run_id: str | None = None,
+    exclude_run_ids: Collection[str] = (),
     tokens: Mapping[str, int] | None = None,
 ) -> list[Unit]:
     """``messages`` (the thread's latest, oldest first) with earlier runs' tool calls in place.
@@ -172,7 +180,7 @@ def thread_units(
         return run.created_at >= first.created_at  # older data: no record of what it read
 
     runs = store.tool_runs_since(thread_id, created_since=first.created_at, including=answered)
-    tool_runs = [r for r in runs if r.id != exclude_run_id and belongs(r)]
+    tool_runs = [r for r in runs if r.id not in exclude_run_ids and belongs(r)]
     tool_run_ids = {r.id for r in tool_runs}
     pending: deque[Run] = deque(tool_runs)
     units: list[Unit] = []

@@ -51,6 +51,7 @@ from ..events import (
     StepCreated,
     StepDelta,
     StepInProgress,
+    call_progress,
     snapshot,
     tool_call_delta,
 )
@@ -439,7 +440,11 @@ class RunExecution:
             can_summarise=bool(getattr(rt.backend, "is_llm", False)),
         )
         history = recent_history(
-            self.store, run.thread_id, token_target=target, exclude_run_id=run.id
+            self.store,
+            run.thread_id,
+            token_target=target,
+            exclude_run_id=run.id,
+            leave_out=run.replaces or None,
         )
         covered = self.store.latest_summary_through(run.thread_id) if thread.summary else None
         return RunMemory(
@@ -613,6 +618,8 @@ class RunExecution:
                         "message": one_line(error.message),
                         "wait_s": round(wait, 3),
                     }
+                    scheduled = {**self.run.retry, "at": round(time.time(), 3)}
+                    self.run.retries = [*self.run.retries, scheduled]
                     self.store.update_run(self.run)
                     self._emit(RunInProgress(snapshot(self.run)))
                     await asyncio.sleep(wait)
@@ -953,23 +960,10 @@ class RunExecution:
             call.duration_ms = round((call.finished_at - call.started_at) * 1000, 1)
 
     def _emit_calls(self, step: RunStep, calls: list[ToolCall]) -> None:
-        """A step delta with the calls' progress (status, and output once done). The API's
-        delta has no status; ours carries it, with timing, so a UI can show each call live."""
-        entries = []
-        for call in calls:
-            entry = tool_call_delta(step.tool_calls.index(call), call)
-            entry.update(
-                status=call.status,
-                duration_ms=call.duration_ms,
-                is_error=call.is_error,
-                error=call.error,
-                source=call.source,
-            )
-            if call.recovered:
-                entry["recovered"] = True
-            if call.repeat_of:
-                entry["repeat_of"] = call.repeat_of
-            entries.append(entry)
+        """A step delta with the calls' progress (status; output and display once done). The
+        API's delta has no status; ours carries it, with timing, so a UI can show each call
+        live — a chart as soon as its call is done, not when the slowest call of the step is."""
+        entries = [call_progress(step.tool_calls.index(call), call) for call in calls]
         self._emit(StepDelta(RunStepDelta(step.id, self.run.id, self.run.thread_id, entries)))
 
     # -- external actions ----------------------------------------------------------------

@@ -22,6 +22,20 @@ from ..market.base import (
 )
 
 MAX_STATEMENT_PERIODS = 4
+# A quote's fields: (label, how to write the value: a numfmt kind) for the display.
+QUOTE_LABELS: dict[str, tuple[str, str]] = {
+    "price": ("Price", "price"),
+    "previous_close": ("Previous close", "price"),
+    "change": ("Change", "price_change"),
+    "change_pct": ("Change %", "change"),
+    "market_cap": ("Market cap", "amount"),
+    "pe_ratio": ("P/E (trailing)", "ratio"),
+    "forward_pe": ("P/E (forward)", "ratio"),
+    "fifty_two_week_low": ("52-week low", "price"),
+    "fifty_two_week_high": ("52-week high", "price"),
+    "volume": ("Volume", "count"),
+}
+_QUOTE_KINDS = dict(QUOTE_LABELS.values())
 MAX_NEWS_ITEMS = 8
 TRADING_DAYS_PER_YEAR = 252
 
@@ -342,19 +356,7 @@ def quote_views(quote: Quote) -> tuple[dict[str, Any], dict[str, Any]]:
         "fifty_two_week_high": round_price(quote.get("fifty_two_week_high")),
         "volume": quote.get("volume"),
     }
-    # (label, how to write the value: a numfmt kind) for the display
-    labels = {
-        "price": ("Price", "price"),
-        "previous_close": ("Previous close", "price"),
-        "change": ("Change", "price_change"),
-        "change_pct": ("Change %", "change"),
-        "market_cap": ("Market cap", "amount"),
-        "pe_ratio": ("P/E (trailing)", "ratio"),
-        "forward_pe": ("P/E (forward)", "ratio"),
-        "fifty_two_week_low": ("52-week low", "price"),
-        "fifty_two_week_high": ("52-week high", "price"),
-        "volume": ("Volume", "count"),
-    }
+    labels = QUOTE_LABELS
     display = {
         "kind": "kv",
         "title": f"{quote.get('symbol', '')} quote"
@@ -363,6 +365,12 @@ def quote_views(quote: Quote) -> tuple[dict[str, Any], dict[str, Any]]:
         "currency": quote.get("currency"),
     }
     return data, display
+
+
+def quote_value_kind(label: str) -> str:
+    """How a quote display's value under ``label`` is written (a numfmt kind; "" when the
+    label is not a quote field): for displays stored before they said it."""
+    return _QUOTE_KINDS.get(label, "")
 
 
 def news_views(symbol: str, items: list[NewsItem]) -> tuple[dict[str, Any], dict[str, Any]]:

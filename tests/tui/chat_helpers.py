@@ -25,7 +25,7 @@ from assistant_core.events import (
     StepCompleted,
     StepCreated,
     StepDelta,
-    tool_call_delta,
+    call_progress,
 )
 from assistant_core.objects import (
     FunctionCall,
@@ -328,15 +328,7 @@ class EventFactory:
         return StepDelta(RunStepDelta(step.id, self.run.id, self.thread_id, entries))
 
     def call_progress(self, step: RunStep, call: ToolCall) -> StepDelta:
-        entry = tool_call_delta(step.tool_calls.index(call), call)
-        entry.update(
-            status=call.status,
-            duration_ms=call.duration_ms,
-            is_error=call.is_error,
-            error=call.error,
-            source=call.source,
-        )
-        return self.step_delta(step, [entry])
+        return self.step_delta(step, [call_progress(step.tool_calls.index(call), call)])
 
     def requires_action(self, calls: list[ToolCall], approval: str = "ask") -> RunRequiresAction:
         run = Run.from_dict(

@@ -217,7 +217,9 @@ async def test_run_panel_shows_a_retry_in_progress(
         assert "waiting 0.6s" in str(app.main.run_panel.render_run())
         await wait_run_over(pilot, thread_id)
         body = str(app.main.run_panel.render_run())
-        assert body.startswith("completed") and "retry" not in body
+        # Over: no retry is awaited any more, and the one that was stays in the timeline.
+        assert body.startswith("completed") and "waiting" not in body
+        assert "Retries (1)" in body and "↻ 1/3 · rate_limit_exceeded · after 0.6s" in body
 
 
 def cached_demo_market(path: Path) -> MarketData:
@@ -263,3 +265,71 @@ async def test_market_cache_warnings_are_shown_once(
         locked = warnings()[1]
         assert "write skipped" in locked and "locked" in locked
         assert len(warnings()) == 2
+
+
+async def test_retry_and_regenerate_answer_the_last_run_again(
+    make_scripted_session: Callable[..., Session],
+) -> None:
+    """Issue 12.8: a failed run offers Retry (the r key on its error line, or its button);
+    the retry is a new run on the same thread, the failed one kept; a complete answer
+    offers Regenerate (here from the palette's command), whose run does not see the answer
+    it replaces."""
+    backend = ScriptedBackend([server_error(503)])
+    session = make_scripted_session(backend)
+    session.runtime.retry_policy = RetryPolicy(max_retries=0)
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        thread_id = await ask_and_wait(pilot, "How is Apple doing?")
+        chat = app.main.chat
+        await wait_for(pilot, lambda: chat.query("RedoOffer"))
+        assert "↻ Retry (r)" in screen_text(app)
+
+        backend.add(text_turn("Apple is doing fine."))
+        chat.query_one("ErrorLine").focus()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(session.store.list_runs(thread_id)) == 2)
+        await wait_run_over(pilot, thread_id)
+        failed, retried = session.store.list_runs(thread_id)
+        assert (failed.status, retried.status) == ("failed", "completed")
+        assert retried.replaces == failed.id
+        await wait_for(pilot, lambda: "↻ Regenerate (r)" in screen_text(app))
+        screen = screen_text(app)
+        assert "server error 503" in screen and "Apple is doing fine." in screen
+
+        backend.add(text_turn("Apple, regenerated."))
+        app.main.action_redo_last()  # the palette's command
+        await wait_for(pilot, lambda: len(session.store.list_runs(thread_id)) == 3)
+        await wait_run_over(pilot, thread_id)
+        assert session.store.list_runs(thread_id)[-1].replaces == retried.id
+        seen = [str(item.get("content")) for item in backend.requests[-1].input]
+        assert not any("doing fine" in text for text in seen)  # the replaced answer
+        answers = [m.text for m in session.store.list_messages(thread_id) if m.role == "assistant"]
+        assert answers == ["Apple is doing fine.", "Apple, regenerated."]
+
+
+async def test_every_retry_stays_in_the_timeline_and_after_a_restart(
+    make_scripted_session: Callable[..., Session],
+) -> None:
+    """Issue 12.8: of two 429s both stay in the run panel's timeline (not only while one is
+    awaited), and a restart (the run read back from the store) shows them too."""
+    backend = ScriptedBackend(
+        [rate_limited(retry_after=0.2), rate_limited(retry_after=0.2), text_turn("Done.")]
+    )
+    session = make_scripted_session(backend)
+    app = InvestorApp(session, first_run_hint=False, close_session=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await ask_and_wait(pilot, "anything")
+        body = str(app.main.run_panel.render_run())
+        assert "Retries (2)" in body and "↻ 1/3" in body and "↻ 2/3" in body
+    again = InvestorApp(session, first_run_hint=False)
+    async with again.run_test(size=(140, 45)) as pilot:
+        await wait_ready(pilot)
+        await wait_for(pilot, lambda: "Retries (2)" in str(again.main.run_panel.render_run()))
+        # The inspector has them in the run's timeline too.
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: again.screen.__class__.__name__ == "InspectorScreen")
+        await pilot.pause()
+        table = again.screen.query_one("#calls")
+        assert table.row_count == 2
+        assert "Model call retried" in screen_text(again) and "(model retry)" in screen_text(again)
+        assert "rate_limit_exceeded" in screen_text(again)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tui.widgets import PriceChart, ToolCallCard
 
@@ -291,3 +294,45 @@ async def test_chart_follows_the_theme(tmp_path: Path) -> None:
         await pilot.pause()
         await wait_for(pilot, lambda: chart.drawn)
         assert line_colors() != dark
+
+
+async def test_a_chart_shows_when_its_call_is_done_with_a_placeholder_until_drawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12.7: the chart's slot says what it waits for (never blank lines), and the
+    chart comes with its call's progress, not when the whole step ends."""
+    import threading
+
+    from tui.widgets import chart as chart_module
+
+    release = threading.Event()
+    real_draw = chart_module.draw_figure
+
+    def slow_draw(*args: Any, **kwargs: Any) -> Any:
+        release.wait(10)
+        return real_draw(*args, **kwargs)
+
+    monkeypatch.setattr(chart_module, "draw_figure", slow_draw)
+    thread = new_thread(tmp_path)
+    async with chat_showing(thread, size=(80, 40)) as (app, pilot, events):
+        chat = app.chat
+        call = make_call(status="running", duration_ms=None, display=None)
+        slow = make_call("get_income_statement", status="running", duration_ms=None)
+        step = events.step([call, slow])
+        chat.handle_event(events.step_created(step))
+        await pilot.pause()
+        call.status, call.display, call.duration_ms = "completed", PRICES, 300.0
+        call.function.output = '{"ok": 1}'
+        chat.handle_event(events.call_progress(step, call))  # the step is still running
+        await wait_for(pilot, lambda: app.query(PriceChart))
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "drawing the chart: AAPL, 30 days" in screen
+        chart = app.query_one(PriceChart)
+        caption = screen.split("\n")[chart.region.y]
+        assert "AAPL" in caption and "%" in caption  # the caption: one line, price and change
+        assert not chart.drawn
+        release.set()
+        await wait_for(pilot, lambda: chart.drawn)
+        await pilot.pause()
+        assert "drawing the chart" not in screen_text(app)

@@ -46,7 +46,7 @@ async def test_switch_mounts_only_the_latest_page(tmp_path: Path) -> None:
     async with chat_showing(long_thread(tmp_path), size=(100, 30)) as (app, _pilot, _):
         chat = app.chat
         assert chat.mounted_items <= PAGE_ITEMS
-        assert len(chat.children) == chat.mounted_items
+        assert len(chat.children) == chat.mounted_items + 1  # and the "↓ new" marker
         screen = screen_text(app)
         assert f"Answer number {TURNS - 1}: fine." in screen  # scrolled to the end
         assert chat.scroll_y == chat.max_scroll_y
@@ -109,7 +109,7 @@ async def test_empty_and_none_threads(tmp_path: Path) -> None:
     async with chat_showing(new_thread(tmp_path), size=(80, 24)) as (app, _, _):
         assert app.chat.mounted_items == 0
         await app.chat.show_thread(None)
-        assert not app.chat.children
+        assert list(app.chat.children) == [app.chat.new_below]
 
 
 async def test_cards_of_earlier_runs_start_collapsed_and_expand_on_demand(tmp_path: Path) -> None:

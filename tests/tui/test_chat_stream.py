@@ -196,3 +196,61 @@ async def test_mouse_selection_picks_up_text_not_borders(tmp_path: Path) -> None
         await pilot.mouse_up(chunk, offset=(22, 2))
         await pilot.pause()
         assert app.screen.get_selected_text() == "First answer line.\n\nSecond paragraph here."
+
+
+async def test_a_streaming_table_never_shows_as_raw_pipes(tmp_path: Path) -> None:
+    """Issue 12.7: until its delimiter row is whole, a table's header would render as a
+    paragraph of pipes (``| USD | FY2025 |``); it is held back instead, and every row that
+    follows renders as a row."""
+    answer = (
+        "Here are the figures.\n\n"
+        "| USD | FY2025 | FY2024 |\n|---|--:|--:|\n"
+        "| Revenue | 391.0B | 383.3B |\n| Net income | 93.7B | 97.0B |\n\n"
+        "That is all."
+    )
+    async with chat_showing(apple_thread(tmp_path)) as (app, pilot, events):
+        chat = app.chat
+        message = events.message()
+        chat.handle_event(events.created(message))
+        widget = None
+        for token in tokens(answer, 2):
+            chat.handle_event(events.delta(message, token))
+            widget = widget or app.query_one(AssistantMessage)
+            widget.flush()
+            await pilot.pause()
+            shown = screen_text(app)
+            assert "|" not in shown, shown
+        chat.handle_event(events.completed(message, answer))
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "Revenue" in shown and "That is all." in shown and "|" not in shown
+
+
+async def test_new_text_below_is_announced_when_scrolled_up(tmp_path: Path) -> None:
+    """Issue 12.7: reading further up while an answer streams, a "↓ new" marker says text
+    is arriving below; a click on it jumps to the end (and it goes away there)."""
+    thread = new_thread(tmp_path)
+    for turn in range(4):
+        thread.turn(f"question {turn}", "A long answer line. " * 60)
+    thread.user("and now?")
+    async with chat_showing(thread, size=(80, 24)) as (app, pilot, events):
+        chat = app.chat
+        marker = chat.new_below
+        message = events.message()
+        chat.handle_event(events.created(message))
+        chat.handle_event(events.delta(message, "First words of the answer. "))
+        await pilot.pause()
+        assert not marker.display  # following the end: nothing to announce
+
+        chat.scroll_to(y=0, animate=False, immediate=True)
+        await pilot.pause()
+        for token in tokens("More text arrives while the user reads above. " * 5, 9):
+            chat.handle_event(events.delta(message, token))
+        await pilot.pause()
+        assert marker.display and "↓ new" in screen_text(app)
+
+        await pilot.click(marker)
+        await pilot.pause()
+        assert not marker.display
+        assert chat.scroll_y == chat.max_scroll_y
+        assert "while the user reads above." in screen_text(app)

@@ -55,8 +55,11 @@ def test_items_read_in_order_calls_before_their_answer_and_errors_after(tmp_path
     thread.tool_step(failed, [make_call("get_quote", {"ticker": "TSLA"}, display=KV)])
     transcript = Transcript(thread.store)
     transcript.load(thread.id)
-    assert kinds(transcript) == ["user", "call", "call", "assistant", "user", "call", "error"]
-    error = transcript.items[-1]
+    assert kinds(transcript) == [
+        *["user", "call", "call", "assistant", "user", "call", "error"],
+        "redo",  # the last run ended: it can be answered again
+    ]
+    error = transcript.items[-2]
     assert error.error is not None and error.error.message == "the model fell"
     assert error.error_label == "Run failed"
     # Cards of earlier runs start collapsed; the latest run's keep their state.
@@ -71,7 +74,7 @@ def test_older_pages_load_in_front(tmp_path: Path) -> None:
         thread.turn(f"question {n}", f"answer {n}")
     transcript = Transcript(thread.store)
     transcript.load(thread.id)
-    assert len(transcript.items) == PAGE_MESSAGES and transcript.has_older
+    assert len(transcript.items) == PAGE_MESSAGES + 1 and transcript.has_older  # and "redo"
     assert texts(transcript)[0] == f"question {PAGE_MESSAGES // 2}"
     older = transcript.load_older()
     assert len(older) == PAGE_MESSAGES and transcript.items[: len(older)] == older
@@ -274,3 +277,40 @@ def run_stream(store: Any, answer: str, cuts: list[int], schedule: list[str], la
     store.update_message(stored)
     follow(transcript.apply(MessageCompleted(Message.from_dict(stored.to_dict()))))
     assert shown == answer
+
+
+def test_the_last_run_is_offered_again_and_quiet_failures_keep_their_error(tmp_path: Path) -> None:
+    """Issue 12.8: the thread's last run, once over, is offered again (Retry after a
+    failure or a cancel, Regenerate after an answer) as the last item; the offer goes when
+    another run starts or a question is sent, and comes back when that run is done. A run
+    that failed before it wrote anything keeps its error line after a reload."""
+    thread = new_thread(tmp_path)
+    thread.turn("first", "answer")
+    thread.user("second")
+    thread.run(status="failed", last_error=LastError("rate_limit_exceeded", "slow down"))
+    transcript = Transcript(thread.store)
+    transcript.load(thread.id)
+    assert kinds(transcript) == ["user", "assistant", "user", "error", "redo"]
+    assert transcript.items[-2].error is not None
+    redo = transcript.items[-1]
+    assert redo.run_status == "failed" and transcript.redo is redo
+
+    events = EventFactory(thread.id)
+    updates = transcript.apply(RunCreated(events.run))
+    assert [type(u).__name__ for u in updates] == ["Removed"] and transcript.redo is None
+    message = events.message()
+    transcript.apply(MessageCreated(message))
+    transcript.apply(MessageDelta(MessageDeltaData(message.id, events.run.id, thread.id, "ok")))
+    from assistant_core.events import Done, RunCompleted
+
+    done_run = events.run.__class__.from_dict({**events.run.to_dict(), "status": "completed"})
+    transcript.apply(RunCompleted(done_run))
+    updates = transcript.apply(Done(), thread.id)
+    assert [type(u).__name__ for u in updates] == ["Added"]
+    assert transcript.redo is not None and transcript.redo.run_status == "completed"
+    assert kinds(transcript)[-2:] == ["assistant", "redo"]
+
+    question = thread.user("third")
+    updates = transcript.add_user_message(question)
+    assert [type(u).__name__ for u in updates] == ["Removed", "Added"]
+    assert kinds(transcript)[-1] == "user" and transcript.redo is None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from rich.cells import cell_len
@@ -19,6 +22,7 @@ from tui.widgets.tables import (
     item_list,
     json_text,
     kv_table,
+    short_label,
     statement_table,
 )
 
@@ -149,12 +153,46 @@ def test_narrow_statement_table_drops_old_periods_never_splits_numbers() -> None
     for width in (30, 40, 52):
         out = statement_table(KOREAN_TABLE, width, TableStyles(), "ko").plain.split("\n")
         assert all(cell_len(line) <= width for line in out), width
-        header = next(line for line in out if "2025-12-31" in line)
+        header = next(line for line in out if "2025" in line)
         shown = sum(1 for word in header.split() if word.startswith("20"))
         note = f"{4 - shown} older period{'s' if shown < 3 else ''} not shown (narrow window)"
         assert 1 <= shown < 4 and " ".join(" ".join(out).split()).endswith(note), out
         for cell in ("136.5", "13,315원", "27.4억"):
             assert any(cell in line.split() for line in out), (width, cell)
+
+
+BALANCE_TABLE = {
+    "kind": "table",
+    "title": "AAPL balance sheet (annual)",
+    "columns": ["2025-09-27", "2024-09-28", "2023-09-30", "2022-09-24"],
+    "rows": [
+        ["Total Assets", 364.98e9, 352.58e9, 352.76e9, 352.75e9],
+        ["Total Liabilities Net Minority Interest", 308.03e9, 290.44e9, 302.08e9, 302.08e9],
+        ["Stockholders Equity", 56.95e9, 62.15e9, 50.67e9, 50.67e9],
+        ["Cash Cash Equivalents And Short Term Investments", 65.17e9, 61.56e9, 48.3e9, 48.3e9],
+        ["Current Liabilities", 176.39e9, 145.31e9, 153.98e9, 153.98e9],
+        ["Ordinary Shares Number", 15.12e9, 15.55e9, 15.94e9, 15.94e9],
+    ],
+    "unit": "USD",
+}
+
+
+@pytest.mark.parametrize("table", [TABLE, KOREAN_TABLE, BALANCE_TABLE], ids=["aapl", "ko", "bs"])
+@pytest.mark.parametrize("width", [26, 34, 40, 46, 52, 60, 72, 90, 120])
+def test_statement_tables_never_break_a_word_or_a_number(table: dict[str, Any], width: int) -> None:
+    """Issue 12.5: at any width a row label is shown whole, shortened (``R&D``) or wrapped
+    at spaces — never cut inside a word (``Liabilit / ies``); numbers are never split; and
+    from 40 columns every row is one line."""
+    out = statement_table(table, width, TableStyles()).plain.split("\n")
+    assert all(cell_len(line) <= width for line in out), out
+    words = {w for line in out for w in line.split()}
+    for label, *_ in table["rows"]:
+        shown = [label, short_label(label)]
+        assert any(all(word in words for word in name.split()) for name in shown), (label, out)
+    body = out[out.index(next(line for line in out if set(line) <= {"─", " "})) + 1 :]
+    rows = [line for line in body if "not shown" not in line and "window" not in line]
+    if width >= 40:
+        assert len(rows) == len(table["rows"]), out  # one line a row
 
 
 def test_kv_list_and_json() -> None:
@@ -182,6 +220,12 @@ def test_kv_list_and_json() -> None:
         "Volume      2,071만",
     ]
     assert kv_table(quote, 40, styles, "en").plain.split("\n")[3] == "Market cap  ₩669.7T"
+    # A quote stored before displays said each value's kind: known by its label (12.11).
+    legacy = {"kind": "kv", "currency": "USD", "items": [["Change", 3.66], ["Change %", 1.43]]}
+    assert kv_table(legacy, 40, styles).plain.split("\n") == [
+        "Change    +$3.66",
+        "Change %  +1.43%",
+    ]
     listed = item_list({**LIST, "items": LIST["items"] * 30}, 60, styles).plain
     assert "• Apple ships — Reuters" in listed and "https://example.com/a" in listed
     assert "… 10 more" in listed
@@ -228,7 +272,7 @@ def test_price_figure_has_line_marks_and_volume() -> None:
     figure = draw_figure(series, 110, 17, colors).plain
     assert "▲" in figure and "▼" in figure  # high and low marked
     assert "█" in figure  # volume bars
-    assert "2024-01-01" in figure
+    assert "2024-01-" in figure
     lines = figure.split("\n")
     assert max(len(line) for line in lines) == 110 and len(lines) == 17  # sized to the widget
     hostile = Series.from_display(
@@ -243,6 +287,53 @@ def test_price_figure_has_line_marks_and_volume() -> None:
     assert "7,900만┤" in won  # a wide character in an axis label keeps the rows in line
     assert {cell_len(line) for line in won.split("\n")} == {110}
     assert "e+" not in won and "e5" not in won
+
+
+def _figure_colors() -> dict[str, tuple[int, int, int]]:
+    names = ("chart--axes", "chart--line", "chart--volume", "chart--high", "chart--low")
+    return dict.fromkeys((*names, *(f"chart--series-{i}" for i in range(1, 7))), (200, 200, 200))
+
+
+@pytest.mark.parametrize("width", [40, 52, 70, 110, 150])
+@pytest.mark.parametrize("days", [5, 30, 100])
+def test_price_and_volume_share_their_x_axis_and_dates_sit_under_ticks(
+    width: int, days: int
+) -> None:
+    """Issue 12.11/12.5: the volume plot starts in the price plot's column, its bars are
+    scaled to their range (not one solid block from 0), and each date label is centred on
+    its tick, none cut or shifted, at any width."""
+    from tui.widgets.chart import Figures, draw_figure, series_from_display
+
+    display = {
+        "kind": "prices",
+        "series": [
+            {
+                "symbol": "AAPL",
+                "dates": [f"2026-{1 + d // 28:02d}-{1 + d % 28:02d}" for d in range(days)],
+                "close": [180 + (d % 7) - d * 0.3 for d in range(days)],
+                "volume": [5e7 + (d % 5) * 6e6 for d in range(days)],
+            }
+        ],
+    }
+    lines = draw_figure(series_from_display(display), width, 17, _figure_colors(), Figures()).plain
+    rows = lines.split("\n")
+    frames = [row for row in rows if "┌" in row]
+    assert len(frames) == 2 and frames[0].index("┌") == frames[1].index("┌")
+    ticks_row = next(i for i, row in enumerate(rows) if "└" in row and "┬" in row)
+    ticks = [i for i, char in enumerate(rows[ticks_row]) if char == "┬"]
+    labels = [
+        (m.start(), m.end()) for m in re.finditer(r"(\d{4}-)?\d{2}-\d{2}", rows[ticks_row + 1])
+    ]
+    assert len(labels) >= min(2, days) and len(labels) == len(ticks)
+    for (start, end), tick in zip(labels, ticks):
+        assert abs((start + end - 1) / 2 - tick) <= 1, (rows[ticks_row], rows[ticks_row + 1])
+    volume = rows[rows.index(frames[1]) + 1 : -1]
+    heights = {
+        sum(row[col] == "█" for row in volume)
+        for col in range(len(frames[1]))
+        if any(row[col] == "█" for row in volume)
+    }
+    assert len(heights) > 1  # the bars differ: scaled to the volume's own range
 
 
 @given(

@@ -28,6 +28,7 @@ from assistant_core.objects import Run, RunStep, ToolCall
 from assistant_core.run_view import LiveRuns, RunView, required_calls
 from assistant_core.text import for_terminal, format_duration, one_line
 
+from ..widgets.rendered import relayout
 from .fmt import args_summary, clock_time, elapsed, status_content
 
 MAX_RUN_CHOICES = 30  # earlier runs offered in the selector
@@ -50,6 +51,11 @@ def run_elapsed(run: Run, now: float) -> float | None:
     if end is None and not run.is_active:
         return None
     return (end or now) - start
+
+
+def retry_label(retry: dict[str, Any]) -> str:
+    """``2/3``: which attempt of how many."""
+    return f"{retry.get('attempt', '?')}/{retry.get('max', '?')}"
 
 
 def step_seconds(step: RunStep) -> int | None:
@@ -189,8 +195,10 @@ class RunPanel(VerticalScroll):
             return
         match event:
             case RunCreated(data=run):
-                # A new run of the shown thread: follow it.
-                self.runs.append(run)
+                # A new run of the shown thread: follow it (one followed from the store
+                # may be among the runs just read).
+                if all(known.id != run.id for known in self.runs):
+                    self.runs.append(run)
                 self.view = view
                 self._sync_select(run.id)
             case MessageEvent() | MessageDelta():
@@ -218,7 +226,9 @@ class RunPanel(VerticalScroll):
         self._render_pending = False
         if not self.is_mounted:
             return
-        self.query_one("#run-body", Static).update(self.render_run())
+        body = self.query_one("#run-body", Static)
+        body.update(self.render_run())
+        relayout(body)  # several updates may come between two layouts (see relayout)
 
     def render_run(self) -> Content:
         run = self.run
@@ -349,22 +359,30 @@ class RunPanel(VerticalScroll):
         return lines
 
     def _retry_lines(self, run: Run) -> list[Content]:
+        """The retry being waited for, then the run's timeline of retries (kept after the
+        run ends: a 429 that was retried is part of what happened)."""
+        lines: list[Content] = []
         retry = run.retry
-        if not retry or not run.is_active:
-            return []
-        attempt = retry.get("attempt", "?")
-        most = retry.get("max", "?")
-        reason = one_line(retry.get("reason", ""), 40)
-        wait = retry.get("wait_s")
-        waiting = (
-            f", waiting {wait:.1f}s"
-            if wait and wait < 10
-            else f", waiting {wait:.0f}s"
-            if wait
-            else ""
-        )
-        text = f"retry {attempt}/{most}: {reason}{waiting}"
-        return [Content.styled(text, "$warning")]
+        if retry and run.is_active:
+            text = f"retry {retry_label(retry)}: {one_line(retry.get('reason', ''), 40)}"
+            wait = retry.get("wait_s")
+            if wait:
+                text += f", waiting {wait:.1f}s" if wait < 10 else f", waiting {wait:.0f}s"
+            lines.append(Content.styled(text, "$warning"))
+        retries = self.view.retries if self.view is not None else run.retries
+        if retries:
+            lines.append(self._section(f"Retries ({len(retries)})"))
+            for past in retries:
+                details = [f"↻ {retry_label(past)}", one_line(past.get("reason", ""), 30)]
+                if past.get("wait_s"):
+                    details.append(f"after {past['wait_s']:g}s")
+                if past.get("at"):
+                    details.append(clock_time(past["at"]))
+                lines.append(Content.styled(" · ".join(d for d in details if d), "$text-warning"))
+                message = one_line(past.get("message", ""), 70)
+                if message:
+                    lines.append(Content.styled(f"  {message}", "$text-muted"))
+        return lines
 
     def _note_lines(self, run: Run) -> list[Content]:
         """What the app did about the model's behaviour, and why an incomplete run stopped."""

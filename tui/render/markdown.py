@@ -14,6 +14,7 @@ so does this module with the text markdown-it decodes from entities (``&#x202e;`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from io import StringIO
@@ -148,6 +149,38 @@ def finished_prefix_length(source: str) -> int:
     for _ in range(line):
         offset = source.index("\n", offset) + 1
     return offset
+
+
+_DELIMITER_ROW = re.compile(r" {0,3}\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*")
+
+
+def _cells(row: str) -> int:
+    """How many cells a pipe-table row has (escaped pipes are text)."""
+    inner = row.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
+    return len(re.split(r"(?<!\\)\|", inner))
+
+
+def streaming_view(source: str) -> str:
+    """What of a still-streaming ``source`` to show: all of it, except a table whose
+    delimiter row (``|---|--:|``) has not arrived whole — until then Markdown reads its
+    header as a paragraph of pipes, and showing that would flash ``| USD | FY2025 |`` as
+    raw text for the moment before it turns into a table. Rows that arrive after the
+    delimiter are shown as they come (a partial row is a row with fewer cells)."""
+    start = source.rfind("\n\n") + 2 if "\n\n" in source else 0
+    lines = source[start:].split("\n")
+    first = next((i for i, line in enumerate(lines) if line.lstrip().startswith("|")), None)
+    if first is None or not all(line.lstrip().startswith("|") for line in lines[first:-1]):
+        return source
+    rest = lines[first:]
+    header_done = len(rest) >= 3  # the delimiter row is followed by a newline
+    if header_done and _DELIMITER_ROW.fullmatch(rest[1]) and _cells(rest[1]) == _cells(rest[0]):
+        return source  # a table now: its rows render as rows
+    if len(rest) >= 2 and rest[1] and not rest[1].lstrip().startswith(("|", ":", "-")):
+        return source  # not a table after all
+    held = start + sum(len(line) + 1 for line in lines[:first])
+    return source[:held].rstrip("\n") if held > start else source[:held]
 
 
 def render(source: str, width: int, styles: MarkdownStyles) -> Text:

@@ -38,6 +38,14 @@ STATUS_COLOURS = {
     "running": "cyan",
 }
 COLUMNS = ("Time", "Run", "Tool", "Arguments", "Status", "Duration", "Source", "Cache")
+# A retry of a model call is a row too: the run's timeline has its failures and waits.
+RETRY_TOOL = "(model retry)"
+NARROW = 110  # terminal columns below which the table is narrowed (see _set_columns)
+RETRY_STATUS = "retried"
+
+
+def _retry_key(run_id: str, retry: dict[str, Any]) -> str:
+    return f"retry:{run_id}:{retry.get('attempt')}:{retry.get('at')}"
 
 
 def exports_dir() -> Path:
@@ -89,6 +97,9 @@ class InspectorScreen(Screen[None]):
         self.shown: list[ToolCallRecord] = []
         self.run_numbers: dict[str, int] = {}
         self.selected: ToolCallRecord | None = None
+        #: Each run's retries: (run id, the retry as the run recorded it).
+        self.retries: list[tuple[str, dict[str, Any]]] = []
+        self.narrow = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="inspector-title")
@@ -102,21 +113,36 @@ class InspectorScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#calls", DataTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column.lower())
+        self._set_columns()
         self.load()
-        table.focus()
+        self.query_one("#calls", DataTable).focus()
+
+    def _set_columns(self) -> None:
+        """The table's columns for the terminal's width: below ``NARROW`` columns the
+        source and cache ones are left out and names and arguments cut shorter, so that
+        the status and duration stay on screen."""
+        self.narrow = self.app.size.width < NARROW
+        table = self.query_one("#calls", DataTable)
+        table.clear(columns=True)
+        for column in COLUMNS[:6] if self.narrow else COLUMNS:
+            table.add_column(column, key=column.lower())
+
+    def on_resize(self) -> None:
+        if self.is_mounted and self.narrow != (self.app.size.width < NARROW):
+            self._set_columns()
+            self.apply_filters()
 
     # -- data ----------------------------------------------------------------------------
     def load(self) -> None:
         self.records = self.store.list_tool_calls(thread_id=self.thread_id)
-        self.run_numbers = {
-            run.id: number
-            for number, run in enumerate(self.store.list_runs(self.thread_id), start=1)
-        }
+        runs = self.store.list_runs(self.thread_id)
+        self.run_numbers = {run.id: number for number, run in enumerate(runs, start=1)}
+        self.retries = [(run.id, retry) for run in runs for retry in run.retries]
         tools = sorted({r.call.function.name for r in self.records})
-        statuses = sorted({r.call.status for r in self.records})
+        statuses: list[str] = sorted({r.call.status for r in self.records})
+        if self.retries:
+            tools.append(RETRY_TOOL)
+            statuses.append(RETRY_STATUS)
         self._set_filter_options("#tool-filter", tools)
         self._set_filter_options("#status-filter", statuses)
         self.apply_filters()
@@ -141,27 +167,52 @@ class InspectorScreen(Screen[None]):
             if (tool is None or r.call.function.name == tool)
             and (status is None or r.call.status == status)
         ]
-        table = self.query_one("#calls", DataTable)
-        table.clear()
+        retries = [
+            (run_id, retry)
+            for run_id, retry in self.retries
+            if tool in (None, RETRY_TOOL) and status in (None, RETRY_STATUS)
+        ]
+        rows: list[tuple[float, tuple[Any, ...], str]] = []
+        name_limit, arguments_limit = 32, 36
+        if self.narrow:  # what the other columns leave (time, run, status, duration, gaps)
+            name_limit = 22
+            arguments_limit = max(12, self.app.size.width - name_limit - 42)
         for record in self.shown:
             call = record.call
             # Rich Text cells: the table measures them for column widths, and takes their
             # text literally.
-            table.add_row(
+            cells: tuple[Any, ...] = (
                 clock_time(call.started_at or record.created_at),
                 f"#{self.run_numbers.get(record.run_id, '?')}",
-                Text(one_line(call.function.name, 32)),
-                Text(args_summary(call.function.arguments, 36)),
+                Text(one_line(call.function.name, name_limit)),
+                Text(args_summary(call.function.arguments, arguments_limit)),
                 Text(call.status, style=STATUS_COLOURS.get(call.status, "")),
                 format_duration(call.duration_ms, missing=""),
                 Text(one_line(call.source or "")),
                 "hit" if call.cache_hit else "",
-                key=call.id,
             )
+            rows.append((call.started_at or record.created_at, cells, call.id))
+        for run_id, retry in retries:
+            cells = (
+                clock_time(retry.get("at")),
+                f"#{self.run_numbers.get(run_id, '?')}",
+                Text(RETRY_TOOL),
+                Text(one_line(f"{retry.get('attempt')}/{retry.get('max')} {retry.get('reason')}")),
+                Text(RETRY_STATUS, style="yellow"),
+                format_duration((retry.get("wait_s") or 0) * 1000, missing=""),
+                "",
+                "",
+            )
+            rows.append((retry.get("at") or 0, cells, _retry_key(run_id, retry)))
+        table = self.query_one("#calls", DataTable)
+        table.clear()
+        shown_columns = len(table.columns)
+        for _, cells, key in sorted(rows, key=lambda row: row[0]):
+            table.add_row(*cells[:shown_columns], key=key)
         self._update_title()
-        if self.shown:
+        if rows:
             table.move_cursor(row=0)
-            self.show_detail(self.shown[0])
+            self._show_row(min(rows, key=lambda row: row[0])[2])
         else:
             self.show_detail(None)
 
@@ -238,10 +289,35 @@ class InspectorScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#calls")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value
+        self._show_row(str(event.row_key.value))
+
+    def _show_row(self, key: str) -> None:
+        retry = next(((r, x) for r, x in self.retries if _retry_key(r, x) == key), None)
+        if retry is not None:
+            self.selected = None
+            self.query_one("#call-detail-body", Static).update(self._retry_detail(*retry))
+            return
         record = next((r for r in self.shown if r.call.id == key), None)
         if record is not None and record is not self.selected:
             self.show_detail(record)
+
+    def _retry_detail(self, run_id: str, retry: dict[str, Any]) -> Text:
+        """A model call that failed and was tried again: why, and how long the run waited."""
+        wait = retry.get("wait_s")
+        return Text.assemble(
+            ("Model call retried", "bold"),
+            "  ",
+            (f"attempt {retry.get('attempt')} of {retry.get('max')}", "bold yellow"),
+            "\n",
+            (f"run #{self.run_numbers.get(run_id, '?')} ({run_id})", "dim"),
+            "\n",
+            (f"at {clock_time(retry.get('at'))}" if retry.get("at") else "", "dim"),
+            (f" · waited {wait:g} s" if wait else "", "dim"),
+            "\n\nReason\n",
+            (one_line(retry.get("reason", "")), "yellow"),
+            "\n",
+            one_line(retry.get("message", ""), None),
+        )
 
     @on(DataTable.RowSelected, "#calls")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

@@ -32,6 +32,7 @@ from ..panels.run_panel import RunPanel
 from ..panels.thread_list import UNTITLED, ThreadList, ThreadOptions
 from ..panels.title_bar import TitleBar
 from ..widgets import ChatView, ToolCallCard
+from .followed_runs import RunWatcher
 from .help import DemoHint, HelpScreen
 from .modals import ConfirmScreen, RenameScreen
 
@@ -136,6 +137,7 @@ class MainScreen(Screen[None]):
         return self.query_one("#run-pane", RunPanel)
 
     async def on_mount(self) -> None:
+        self.watcher = RunWatcher(self)  # runs of the shown thread executed elsewhere
         try:
             threads = self.store.list_threads(limit=1)
             self.thread_list.reload(threads[0].id if threads else None)
@@ -172,14 +174,17 @@ class MainScreen(Screen[None]):
         )
 
     # -- threads -------------------------------------------------------------------------
-    async def show_thread(self, thread_id: str | None) -> None:
-        """Switch the chat and the run panel to ``thread_id`` at once."""
+    async def show_thread(self, thread_id: str | None, *, watch: bool = True) -> None:
+        """Switch the chat and the run panel to ``thread_id`` at once (``watch``: and
+        follow its runs that another process executes)."""
         self.thread_id = thread_id
         self.thread_list.current_id = thread_id
         self.run_panel.show_thread(thread_id)
         await self.chat.show_thread(thread_id)
         self.update_title()
         self.refresh_bindings()
+        if watch:
+            self.watcher.watch(thread_id)
 
     @on(ThreadList.Selected)
     async def _thread_selected(self, event: ThreadList.Selected) -> None:
@@ -323,6 +328,8 @@ class MainScreen(Screen[None]):
         self.run_panel.stream_ended(thread_id)
         self.thread_list.reload()
         self.refresh_bindings()
+        if thread_id == self.thread_id:
+            self.watcher.rebase()  # what the store has now is shown
 
     def thread_running(self, thread_id: str) -> bool:
         """A run of this thread is streaming in this app. (Not ``runtime.is_streaming``: the
@@ -340,6 +347,14 @@ class MainScreen(Screen[None]):
     async def action_cancel_run(self) -> None:
         run = self.active_run(self.thread_id)
         if run is None:
+            return
+        if run.id == self.watcher.following:
+            self.notify(
+                "This run executes in another process (the API server or another terminal): "
+                "cancel it there.",
+                severity="warning",
+                markup=False,
+            )
             return
         try:
             await self.runtime.cancel_run(run.id)
@@ -365,6 +380,20 @@ class MainScreen(Screen[None]):
 
     async def action_deny_all(self) -> None:
         await self._decide_all(False)
+
+    # -- answering the last run again (Retry / Regenerate) ------------------------------------
+    @on(ChatView.Redo)
+    async def _redo(self, event: ChatView.Redo) -> None:
+        event.stop()
+        if self.thread_running(event.thread_id) or self.active_run(event.thread_id):
+            self.notify("This thread is still answering.", severity="warning", markup=False)
+            return
+        await self.investor_app.redo_run(event.thread_id, event.run_id)
+
+    def action_redo_last(self) -> None:
+        """Retry (or regenerate) the shown thread's last answer: a new run, the old kept."""
+        if not self.chat.request_redo():
+            self.notify("Nothing to retry or regenerate in this thread now.", markup=False)
 
     @on(ToolCallCard.Decision)
     async def _card_decision(self, event: ToolCallCard.Decision) -> None:

@@ -27,6 +27,7 @@ from assistant_core import numfmt
 from assistant_core.numfmt import Locale
 from assistant_core.text import one_line
 
+from .rendered import LinePart, fit_parts, line_of
 from .theme import theme_style
 
 CAPTION_LINES = 1
@@ -138,18 +139,20 @@ class PriceChart(Widget):
 
     def render(self) -> Text:
         # The caption is cheap and drawn here; the figure (plotext, ~25 ms) is drawn in a
-        # thread so that a chart never stalls the event loop, and shown when ready.
+        # thread so that a chart never stalls the event loop, and shown when ready — until
+        # then the slot says what it is waiting for.
+        width, height = self._key()[:2]
         if not self.series:
             return Text("no price data", self._style("chart--muted"), end="")
-        text = self._caption()
-        width, height = self._key()[:2]
+        text = self._caption(width)  # type: ignore[arg-type]
         if width < 20 or height < 5:  # type: ignore[operator]
             return text
         key = self._key()
+        text.append("\n")
         if self._figure is not None and self._figure_key == key:
-            text.append("\n")
             text.append_text(self._figure)
-        elif self._drawing != key:
+            return text
+        if self._drawing != key:
             self._drawing = key
             colors = {name: self._rgb(name) for name in _COLOR_NAMES}
             self.run_worker(
@@ -158,7 +161,24 @@ class PriceChart(Widget):
                 exit_on_error=False,
                 group="chart",
             )
+        text.append_text(self._placeholder(width, height))  # type: ignore[arg-type]
         return text
+
+    def _placeholder(self, width: int, height: int) -> Text:
+        """The figure's slot while it is drawn: a dim frame saying what will be in it."""
+        style = self._style("chart--muted")
+        days = max(len(s.close) for s in self.series)
+        symbols = ", ".join(s.symbol for s in self.series)
+        note = f" drawing the chart: {symbols}, {days} days… "
+        inner = max(width - 2, 1)
+        note = note if len(note) <= inner else note[: max(inner - 1, 0)] + "…"
+        lines = ["┌" + "┄" * inner + "┐"]
+        middle = (height - 2) // 2
+        for row in range(height - 2):
+            body = note.center(inner) if row == middle else " " * inner
+            lines.append("┆" + body + "┆")
+        lines.append("└" + "┄" * inner + "┘")
+        return Text("\n".join(lines), style, end="", no_wrap=True)
 
     def _draw_in_thread(
         self,
@@ -185,45 +205,47 @@ class PriceChart(Widget):
         triplet = color.get_truecolor()
         return (triplet.red, triplet.green, triplet.blue)
 
-    def _caption(self) -> Text:
-        text = Text(end="", no_wrap=True, overflow="ellipsis")
+    def _caption(self, width: int) -> Text:
+        """One line above the figure, fitted to ``width``: the price, the change and the
+        range; the dates of the high and low and the period go first when it is narrow."""
+        figures = self.figures
+        muted = self._style("chart--muted")
+        parts: list[LinePart] = []
         if len(self.series) == 1:
             series = self.series[0]
             first, last = series.close[0], series.close[-1]
             change = (last / first - 1) * 100 if first else 0.0
             highs, lows = series.high or series.close, series.low or series.close
-            figures = self.figures
-            text.append(series.symbol, self._style("chart--caption") + Style(bold=True))
-            text.append(f"  {figures.price(last)}  ")
-            text.append(
-                numfmt.change(change, figures.locale),
-                self._style("chart--high" if change >= 0 else "chart--low"),
-            )
-            text.append(f" over {len(series.close)} days", self._style("chart--muted"))
             top, bottom = _argmax(highs), _argmin(lows)
-            text.append("  ▲ ", self._style("chart--high"))
-            text.append(
-                f"{figures.price(highs[top])} {series.dates[top]}", self._style("chart--muted")
-            )
-            text.append("  ▼ ", self._style("chart--low"))
-            text.append(
-                f"{figures.price(lows[bottom])} {series.dates[bottom]}",
-                self._style("chart--muted"),
-            )
-            return text
-        for index, series in enumerate(self.series):
-            first, last = series.close[0], series.close[-1]
-            change = (last / first - 1) * 100 if first else 0.0
-            if index:
-                text.append("   ")
-            text.append("━ ", self._style(_series_class(index)))
-            text.append(f"{series.symbol} ", Style(bold=True))
-            text.append(
-                numfmt.change(change, self.figures.locale),
-                self._style("chart--high" if change >= 0 else "chart--low"),
-            )
-        text.append("  (% since first day)", self._style("chart--muted"))
-        return text
+            symbol_style = self._style("chart--caption") + Style(bold=True)
+            parts += [
+                ([(series.symbol, symbol_style), (f"  {figures.price(last)}  ", Style())], 0),
+                ([(numfmt.change(change, figures.locale), self._change_style(change))], 0),
+                ([(f" over {len(series.close)} days", muted)], 3),
+                (
+                    [("  ▲ ", self._style("chart--high")), (figures.price(highs[top]), muted)],
+                    1,
+                ),
+                ([(f" {series.dates[top]}", muted)], 2),
+                ([("  ▼ ", self._style("chart--low")), (figures.price(lows[bottom]), muted)], 1),
+                ([(f" {series.dates[bottom]}", muted)], 2),
+            ]
+        else:
+            for index, series in enumerate(self.series):
+                first, last = series.close[0], series.close[-1]
+                change = (last / first - 1) * 100 if first else 0.0
+                pieces = [
+                    ("   " if index else "", Style()),
+                    ("━ ", self._style(_series_class(index))),
+                    (f"{series.symbol} ", Style(bold=True)),
+                    (numfmt.change(change, self.figures.locale), self._change_style(change)),
+                ]
+                parts.append((pieces, 0))
+            parts.append(([("  (% since first day)", muted)], 3))
+        return line_of(fit_parts(parts, width), width)
+
+    def _change_style(self, change: float) -> Style:
+        return self._style("chart--high" if change >= 0 else "chart--low")
 
 
 _COLOR_NAMES = (
@@ -245,8 +267,28 @@ def draw_figure(
     colors: dict[str, tuple[int, int, int]],
     figures: Figures | None = None,
 ) -> Text:
-    """The plotext figure for ``series`` at ``width`` x ``height`` cells, as ``Text``."""
+    """The plotext figure for ``series`` at ``width`` x ``height`` cells, as ``Text``.
+
+    The price plot and the volume plot under it share their x axis: their y labels are
+    padded to one width so both plot areas start in the same column, and the dates are
+    labelled under their ticks, as many as fit without overlapping."""
     figures = figures or Figures()
+    first = series[0]
+    single = len(series) == 1
+    with_volume = single and first.volume is not None and height >= VOLUME_ROWS + 6
+    # The axes first: their labels decide where the plot areas start.
+    price_axis = _price_axis(first) if single else _compare_axis(series)
+    axes = [price_axis]
+    volume_axis = _volume_axis(first.volume, figures) if with_volume and first.volume else None
+    if volume_axis is not None:
+        axes.append(volume_axis)
+    labels_width = max((len(label) for axis in axes for label in axis.labels), default=0)
+    wide: dict[str, str] = {}
+    for axis in axes:
+        axis.labels, stand_ins = _narrow(axis.labels, start=len(wide))
+        wide.update(stand_ins)
+        axis.labels = [label.rjust(labels_width) for label in axis.labels]
+    plot_width = max(width - labels_width - 3, 10)  # the frame and the tick mark
     with _PLOTEXT_LOCK:
         import plotext as plt
 
@@ -259,10 +301,7 @@ def draw_figure(
         )
         figure = plt.figure
         figure.clear()
-        first = series[0]
-        single = len(series) == 1
-        with_volume = single and first.volume is not None and height >= VOLUME_ROWS + 6
-        if with_volume:
+        if volume_axis is not None:
             figure.subplots(2, 1)
             figure.plot_size(width, height)
             top, bottom = figure.subplot(1, 1), figure.subplot(2, 1)
@@ -277,15 +316,83 @@ def draw_figure(
         if single:
             _draw_price(plt, top, first, colors, figures)
         else:
-            _draw_compare(plt, top, series, colors, figures)
-        wide: dict[str, str] = {}
-        if bottom is not None and first.volume is not None:
-            wide = _draw_volume(plt, bottom, first.volume, colors, figures)
+            _draw_compare(plt, top, series, colors)
+        price_axis.apply(top)
+        _date_ticks(top, max((s.dates for s in series), key=len), plot_width)
+        if bottom is not None and volume_axis is not None and first.volume is not None:
+            _draw_volume(plt, bottom, first.volume, colors)
+            volume_axis.apply(bottom)
         # The figure's labels carry tool data (symbols, dates): sanitised in Series.
         drawn = figure.build().string().rstrip("\n")
         for stand_in, label in wide.items():
             drawn = drawn.replace(stand_in, label)
         return Text.from_ansi(drawn, end="", no_wrap=True)
+
+
+@dataclass
+class Axis:
+    """A y axis: its range and its labelled ticks."""
+
+    low: float
+    high: float
+    ticks: list[float]
+    labels: list[str]
+
+    def apply(self, plot: Any) -> None:
+        ruler = plot.ruler("y")
+        ruler.lim(self.low, self.high)
+        ruler.ticks(self.ticks, self.labels)
+
+
+def _price_axis(series: Series) -> Axis:
+    highs, lows = series.high or series.close, series.low or series.close
+    top, bottom = max(highs), min(lows)
+    # Room above the high and below the low, so their labels are not on the frame.
+    pad = (top - bottom) * 0.08 or abs(top) * 0.01 or 1.0
+    return _value_axis(bottom - pad, top + pad, "")
+
+
+def _compare_axis(series: list[Series]) -> Axis:
+    rebased = [_rebased(one) for one in series]
+    low, high = min(min(r) for r in rebased), max(max(r) for r in rebased)
+    pad = (high - low) * 0.05 or 1.0
+    return _value_axis(low - pad, high + pad, "%")
+
+
+def _value_axis(low: float, high: float, suffix: str) -> Axis:
+    """Round ticks labelled with grouped digits, ASCII minus and ``suffix`` (``%``, with
+    a sign: a change since the first day)."""
+    ticks, decimals = nice_ticks(low, high)
+    plus = suffix == "%"
+    labels = [
+        ("+" if plus and round(t, decimals) > 0 else "") + numfmt.grouped(t, decimals) + suffix
+        for t in ticks
+    ]
+    return Axis(low, high, ticks, labels)
+
+
+def _volume_axis(volume: list[float], figures: Figures) -> Axis | None:
+    """Volume scaled to its own range: bars rise from just under the quietest day (from 0
+    they would be one solid block), the two ends labelled. The bars are drawn above that
+    base (``_draw_volume``), so the axis runs from 0 to the peak above it."""
+    peak = max(volume)
+    if peak <= 0:
+        return None
+    base = _volume_base(volume)
+    label = numfmt.count(base, figures.locale) if base else "0"
+    return Axis(0.0, peak - base, [0.0, peak - base], [label, numfmt.count(peak, figures.locale)])
+
+
+def _volume_base(volume: list[float]) -> float:
+    peak, least = max(volume), min(volume)
+    # A tenth of the range under the quietest day: its bar is short, not missing.
+    return max(0.0, least - (peak - least) * 0.1) if peak > least else 0.0
+
+
+def _rebased(series: Series) -> list[float]:
+    """% change since the first day."""
+    base = series.close[0] or 1.0
+    return [(value / base - 1) * 100 for value in series.close]
 
 
 def _draw_price(
@@ -309,12 +416,6 @@ def _draw_price(
         # Labels read away from the nearer edge, so they are not cut off.
         align = "right" if index > len(xs) / 2 else "left"
         plot.draw(plot.text(index, value, label, alignment=align))
-    # Room above the high and below the low, so their labels are not on the frame.
-    pad = (highs[top] - lows[bottom]) * 0.08 or abs(highs[top]) * 0.01 or 1.0
-    low, high = lows[bottom] - pad, highs[top] + pad
-    plot.ruler("y").lim(low, high)
-    _value_ticks(plot, low, high, "")
-    _date_ticks(plot, series.dates)
 
 
 def _draw_compare(
@@ -322,14 +423,9 @@ def _draw_compare(
     plot: Any,
     series: list[Series],
     colors: dict[str, tuple[int, int, int]],
-    figures: Figures,
 ) -> None:
-    lows, highs = [], []
     for index, one in enumerate(series):
-        base = one.close[0] or 1.0
-        rebased = [(value / base - 1) * 100 for value in one.close]
-        lows.append(min(rebased))
-        highs.append(max(rebased))
+        rebased = _rebased(one)
         line = plot.signal(
             list(range(len(rebased))),
             rebased,
@@ -337,11 +433,6 @@ def _draw_compare(
         )
         line.lines()
         plot.draw(line)
-    pad = (max(highs) - min(lows)) * 0.05 or 1.0
-    low, high = min(lows) - pad, max(highs) + pad
-    plot.ruler("y").lim(low, high)
-    _value_ticks(plot, low, high, "%")
-    _date_ticks(plot, max((s.dates for s in series), key=len))
 
 
 def _draw_volume(
@@ -349,35 +440,27 @@ def _draw_volume(
     plot: Any,
     volume: list[float],
     colors: dict[str, tuple[int, int, int]],
-    figures: Figures,
-) -> dict[str, str]:
-    """Volume bars; returns the stand-ins used for labels with wide characters (see
-    ``_narrow``)."""
+) -> None:
+    base = _volume_base(volume)
     bars = plot.bar(
         list(range(len(volume))),
-        volume,
+        [value - base for value in volume],
         marker=plt.marker("full", plt.pixel(colors["chart--volume"])),
         width=0.6,
         lines=False,
     )
     plot.draw(bars)
-    peak = max(volume) if volume else 0
     plot.ruler("x").ticks([], [])
-    if peak <= 0:
-        return {}
-    labels, wide = _narrow(["0", numfmt.count(peak, figures.locale)])
-    plot.ruler("y").ticks([0, peak], labels)
-    return wide
 
 
-def _narrow(labels: list[str]) -> tuple[list[str], dict[str, str]]:
+def _narrow(labels: list[str], start: int = 0) -> tuple[list[str], dict[str, str]]:
     """plotext counts a character as one cell, so a label with a wide one (``2,259만``)
     would push its row out of line: such a label is drawn as a stand-in of its cell width
     (private-use characters) and swapped back in the finished figure."""
     out, wide = [], {}
     for index, label in enumerate(labels):
         if cell_len(label) != len(label):
-            stand_in = chr(0xE000 + index) * cell_len(label)
+            stand_in = chr(0xE000 + start + index) * cell_len(label)
             wide[stand_in] = label
             label = stand_in
         out.append(label)
@@ -417,21 +500,31 @@ def nice_ticks(low: float, high: float, count: int = Y_TICKS) -> tuple[list[floa
     return ticks_of(step), decimals
 
 
-def _value_ticks(plot: Any, low: float, high: float, suffix: str) -> None:
-    """Label the y axis ourselves: grouped digits, ASCII minus, ``suffix`` (``%``)."""
-    ticks, decimals = nice_ticks(low, high)
-    plus = suffix == "%"  # a change since the first day has a sign
-    labels = [
-        ("+" if plus and round(t, decimals) > 0 else "") + numfmt.grouped(t, decimals) + suffix
-        for t in ticks
-    ]
-    plot.ruler("y").ticks(ticks, labels)
-
-
-def _date_ticks(plot: Any, dates: list[str], count: int = 5) -> None:
+def _date_ticks(plot: Any, dates: list[str], plot_width: int, most: int = 5) -> None:
+    """Dates under their ticks: as many as fit side by side (centred on their ticks, the
+    first and last inside the plot), written short (``07-13``) when full dates would leave
+    fewer than three."""
     size = len(dates)
     if size == 0:
         return
-    step = max(1, (size - 1) // (count - 1)) if size > 1 else 1
-    positions = list(range(0, size, step))[:count]
-    plot.ruler("x").ticks(positions, [dates[i] for i in positions])
+    labels = dates
+    fitting = min(most, plot_width // (max(len(d) for d in dates) + 2))
+    if fitting < 3 and all(_is_iso_date(d) for d in dates):
+        labels = [d[5:] for d in dates]
+        fitting = min(most, plot_width // (max(len(d) for d in labels) + 2))
+    count = max(min(fitting, size), 1)
+    # Inset the end ticks by half a label, in data units, so centred labels stay inside.
+    half = max(len(d) for d in labels) / 2 + 1
+    inset = min(half / max(plot_width, 1) * (size - 1), (size - 1) / 2)
+    if count == 1:
+        positions = [round((size - 1) / 2)]
+    else:
+        step = (size - 1 - 2 * inset) / (count - 1)
+        positions = sorted({round(inset + i * step) for i in range(count)})
+    ruler = plot.ruler("x")
+    ruler.ticks(positions, [labels[p] for p in positions])
+    ruler.alignment(tick="center")
+
+
+def _is_iso_date(text: str) -> bool:
+    return len(text) == 10 and text[4] == "-" and text[7] == "-"

@@ -18,13 +18,27 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual.containers import VerticalScroll
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message as TextualMessage
 from textual.widget import Widget
+from textual.widgets import Button, Static
 
 from assistant_core.objects import LastError, Message
 from assistant_core.text import one_line
 
-from ..transcript import PAGE_ITEMS, Added, CallChanged, Finished, Item, TextAdded, Transcript
+from ..transcript import (
+    PAGE_ITEMS,
+    RETRY_STATUSES,
+    Added,
+    CallChanged,
+    Finished,
+    Item,
+    Removed,
+    TextAdded,
+    Transcript,
+    Update,
+)
 from .message import AssistantMessage, UserMessage
 from .rendered import PlainText
 from .theme import COMPONENTS, clear_cache, provider_css
@@ -39,7 +53,15 @@ if TYPE_CHECKING:
 MAX_MOUNTED = 90  # mounted items before the far end is unmounted
 EDGE = 1  # rows from the top/bottom that count as "at the edge"
 SPINNER_INTERVAL = 0.1
-__all__ = ["MAX_MOUNTED", "PAGE_ITEMS", "ChatView", "ErrorLine", "NoteLine", "error_text"]
+__all__ = [
+    "MAX_MOUNTED",
+    "PAGE_ITEMS",
+    "ChatView",
+    "ErrorLine",
+    "NoteLine",
+    "RedoOffer",
+    "error_text",
+]
 
 
 class ErrorLine(PlainText, can_focus=True):
@@ -53,7 +75,10 @@ class ErrorLine(PlainText, can_focus=True):
         color: $text-error;
         border-left: outer $error;
     }
-    ErrorLine:focus { background: $error 10%; }
+    ErrorLine:focus {
+        border-left: thick $accent;
+        background: $error 15%;
+    }
     """
 
     copy_label = "error"
@@ -75,6 +100,69 @@ class NoteLine(PlainText, can_focus=True):
     """
 
     copy_label = "note"
+
+
+class NewBelow(Static):
+    """ "↓ new" at the bottom of the chat: text or calls arrived below while the user reads
+    further up. A click jumps to the end (so do End and Ctrl+End)."""
+
+    DEFAULT_CSS = """
+    NewBelow {
+        dock: bottom;
+        height: 1;
+        width: 1fr;
+        display: none;
+        content-align: right middle;
+        padding: 0 1;
+        background: $accent 25%;
+        color: $text;
+        text-style: bold;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__("↓ new below · End", id="new-below")
+
+    async def on_click(self) -> None:
+        chat = self.parent
+        if isinstance(chat, ChatView):
+            await chat.scroll_to_latest()
+
+
+class RedoOffer(Horizontal):
+    """After the thread's last run: answer it again — Retry after a failure, a cut or a
+    cancel, Regenerate after a complete answer. A new run on the same thread; the old run
+    and its answer stay. Its button, the ``r`` key on the run's items, and the palette."""
+
+    DEFAULT_CSS = """
+    RedoOffer {
+        height: auto;
+        margin: 0 0 1 0;
+        padding: 0 1;
+    }
+    RedoOffer > .redo--note { width: auto; color: $text-muted; margin-right: 2; }
+    RedoOffer > Button { min-width: 14; }
+    """
+
+    def __init__(self, run_id: str, status: str, note: str = "") -> None:
+        """``note``: how the run ended, when nothing above says it (a cancel that left
+        no answer: a failure has its error line, a cut answer its note)."""
+        super().__init__()
+        self.run_id = run_id
+        self.status = status
+        self.note = note
+        self.label = "Retry" if status in RETRY_STATUSES else "Regenerate"
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        if self.note:
+            yield Static(self.note, classes="redo--note")
+        yield Button(f"↻ {self.label} (r)", id="redo", compact=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        chat = self.parent
+        if isinstance(chat, ChatView):
+            chat.request_redo()
 
 
 def error_text(error: LastError | None, prefix: str = "Run failed") -> str:
@@ -100,6 +188,17 @@ class ChatView(VerticalScroll):
 
     # Declared once here for every message, card and chart inside (see theme.py).
     COMPONENT_CLASSES: ClassVar[set[str]] = set(COMPONENTS)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "redo", "Retry / Regenerate", show=False),
+    ]
+
+    class Redo(TextualMessage):
+        """The user asked to answer the thread's last run again."""
+
+        def __init__(self, thread_id: str, run_id: str) -> None:
+            super().__init__()
+            self.thread_id = thread_id
+            self.run_id = run_id
 
     def __init__(self, store: ThreadStore, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -113,6 +212,7 @@ class ChatView(VerticalScroll):
         self._spinner: Timer | None = None
         self._spinning: set[str] = set()  # keys of running calls
         self._switching = asyncio.Lock()
+        self.new_below = NewBelow()
 
     @property
     def store(self) -> ThreadStore:
@@ -131,6 +231,7 @@ class ChatView(VerticalScroll):
         super().notify_style_update()
 
     def on_mount(self) -> None:
+        self.mount(self.new_below)
         # The first answer would otherwise pay for importing and compiling the Markdown
         # parser and the code highlighter (~80 ms here) in the middle of its stream.
         self.run_worker(_warm_up, thread=True, exit_on_error=False, group="chat-warm-up")
@@ -160,13 +261,16 @@ class ChatView(VerticalScroll):
     async def _mount_latest(self) -> None:
         """Mount the latest items (a window of them) in place of whatever is mounted."""
         region = self.scrollable_content_region
+        if not region:  # not laid out yet (the first thread of the app): the screen's size
+            region = self.app.screen.size.region
         items = self.transcript.items
         start = self.transcript.latest_window(region.width - 4, region.height)
         self._widgets.clear()
         self._spinning.clear()
         self.window_start = self.window_end = start
         with self.app.batch_update():
-            await self.remove_children()
+            await self.remove_children([w for w in self.children if w is not self.new_below])
+            self._show_new_below(False)
             widgets = [self._widget_for(item) for item in items[start:]]
             self.window_end = len(items)
             if widgets:
@@ -184,11 +288,20 @@ class ChatView(VerticalScroll):
             finally:
                 self._busy = False
         self.anchor()
+        self._show_new_below(False)
 
     def handle_event(self, event: Event, thread_id: str | None = None) -> None:
         """A runtime event of any thread (``thread_id``: its thread, for ``error`` and
         ``done``, which do not say it)."""
-        for update in self.transcript.apply(event, thread_id):
+        following = self._following()  # before the event adds items at the end
+        updates = self.transcript.apply(event, thread_id)
+        if updates and not following:
+            self._show_new_below(True)
+        self._apply(updates)
+
+    def _apply(self, updates: list[Update]) -> None:
+        """What changed in the transcript, on the mounted widgets."""
+        for update in updates:
             match update:
                 case Added(item=item):
                     self._added(item)
@@ -205,10 +318,46 @@ class ChatView(VerticalScroll):
                     if isinstance(card, ToolCallCard) and item.call is not None:
                         card.update_call(item.call)
                     self._track_running(item)
+                case Removed(item=item):  # the last item
+                    widget = self._widgets.pop(item.key, None)
+                    if widget is not None:
+                        widget.remove()
+                        self.window_end -= 1
 
     def stream_ended(self, thread_id: str) -> None:
         """A thread's run stream is over (with or without its ``done``)."""
-        self.transcript.stream_ended(thread_id)
+        self._apply(self.transcript.stream_ended(thread_id))
+
+    # -- answering the last run again --------------------------------------------------------
+    def request_redo(self) -> bool:
+        """Ask (``Redo``) to answer the thread's last run again; False when nothing is
+        offered (no run yet, or one is going on)."""
+        redo = self.transcript.redo
+        if redo is None or redo.run_id is None or self.thread_id is None:
+            return False
+        self.post_message(self.Redo(self.thread_id, redo.run_id))
+        return True
+
+    def action_redo(self) -> None:
+        """``r`` on an item of the last run (its answer, error line, a card, the offer)."""
+        redo = self.transcript.redo
+        item = self._focused_item()
+        if redo is None or item is None or (item is not redo and item.run != redo.run_id):
+            self.notify(
+                "r answers the thread's last run again: focus its answer, error or ↻ button.",
+                markup=False,
+            )
+            return
+        self.request_redo()
+
+    def _focused_item(self) -> Item | None:
+        widget = self.app.focused
+        while widget is not None and widget.parent is not self:
+            widget = widget.parent  # type: ignore[assignment]
+        if widget is None:
+            return None
+        key = next((k for k, w in self._widgets.items() if w is widget), None)
+        return self.transcript.item(key) if key is not None else None
 
     def add_user_message(self, message: Message) -> None:
         """Show a message the user just sent (and jump to the end)."""
@@ -230,6 +379,38 @@ class ChatView(VerticalScroll):
             widget = widget.parent  # type: ignore[assignment]
         return None
 
+    # -- focus -----------------------------------------------------------------------------
+    # While the focus is outside the chat, the chat is one stop in the focus chain (its
+    # items are not in it), and taking the focus passes it to the latest item on screen:
+    # Tab or Shift+Tab into the chat lands on the latest message, not on the first of the
+    # thread. Inside, Tab and Shift+Tab move between the items and out at either end.
+    def allow_focus(self) -> bool:
+        return super().allow_focus() and not self._focus_within()
+
+    def allow_focus_children(self) -> bool:
+        return super().allow_focus_children() and self._focus_within()
+
+    def _focus_within(self) -> bool:
+        focused = self.screen.focused if self.is_attached else None
+        return focused is not None and focused is not self and self in focused.ancestors
+
+    def on_focus(self) -> None:
+        target = self.landing_item()
+        if target is not None:
+            # One already on screen keeps the view where the user has it.
+            target.focus(scroll_visible=not target.region.overlaps(self.content_region))
+
+    def landing_item(self) -> Widget | None:
+        """The latest mounted item that is at least partly on screen (the latest item
+        when none is)."""
+        items = self.transcript.items[self.window_start : self.window_end]
+        widgets = [w for item in reversed(items) if (w := self._widgets.get(item.key))]
+        view = self.content_region
+        for widget in widgets:
+            if widget.can_focus and widget.region.overlaps(view):
+                return widget
+        return next((w for w in widgets if w.can_focus), None)
+
     # -- loading pages ---------------------------------------------------------------------
     def _fill_view(self, thread_id: str | None, tries: int = 5) -> None:
         if thread_id != self.thread_id:
@@ -243,8 +424,22 @@ class ChatView(VerticalScroll):
             # The page does not fill the view: load more now, the user cannot scroll up.
             self._maybe_load_older()
 
+    def _following(self) -> bool:
+        """The view is at the live end and stays there as it grows."""
+        at_end = self.window_end == len(self.transcript.items)
+        return at_end and (
+            (self._anchored and not self._anchor_released)
+            or self.scroll_y >= self.max_scroll_y - EDGE
+        )
+
+    def _show_new_below(self, show: bool) -> None:
+        if self.new_below.display != show:
+            self.new_below.display = show
+
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        if self.new_below.display and self._following():
+            self._show_new_below(False)
         if not self._shown or self._busy:
             return
         if new_value <= EDGE and new_value < old_value:
@@ -375,6 +570,8 @@ class ChatView(VerticalScroll):
                 self._spinning.add(item.key)
         elif item.kind == "note":
             widget = NoteLine(f"! {one_line(item.note, None)}")
+        elif item.kind == "redo":
+            widget = RedoOffer(item.run_id or "", item.run_status, item.error_label)
         else:
             widget = ErrorLine(error_text(item.error, item.error_label))
         self._widgets[item.key] = widget

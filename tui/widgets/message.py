@@ -22,13 +22,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.events import Click
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -36,7 +37,7 @@ from assistant_core.text import for_terminal, one_line
 
 from ..render import markdown as md_render
 from ..render.markdown import Block, MarkdownStyles
-from .rendered import PlainText, RenderedText
+from .rendered import PlainText, RenderedText, relayout
 from .theme import theme_style
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ class MarkdownChunk(RenderedText):
     def set_step(self, step: int) -> None:
         if step != self.step:
             self.step = step
-            self.refresh(layout=True)
+            relayout(self)
 
     def markdown_styles(self) -> MarkdownStyles:
         theme = self._theme_key()
@@ -236,25 +237,80 @@ def split_units(source: str, size: int = CHUNK_CHARS) -> list[str]:
     return [u for u in units if u]
 
 
-class UserMessage(PlainText, can_focus=True):
-    """What the user typed, shown literally."""
+class QuestionBox(PlainText):
+    """The box a question is drawn in: as wide as its longest line, up to most of the
+    chat's width (longer lines fold)."""
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return max((cell_len(line) for line in self.text.split("\n")), default=0)
+
+
+class UserMessage(Horizontal, can_focus=True):
+    """What the user typed, shown literally: a box titled "You", set to the right — a
+    question never reads like an answer, in any theme."""
 
     DEFAULT_CSS = """
     UserMessage {
         height: auto;
         margin: 1 0 1 0;
-        padding: 0 1;
-        border-left: outer $secondary;
-        background: $boost;
+        align-horizontal: right;
     }
-    UserMessage:focus { background: $secondary 15%; }
+    UserMessage > QuestionBox {
+        width: auto;
+        max-width: 85%;
+        min-width: 12;
+        height: auto;
+        padding: 0 1;
+        border: round $secondary;
+        border-title-color: $text-secondary;
+        border-title-style: bold;
+    }
+    UserMessage:focus > QuestionBox {
+        border: heavy $accent;
+        border-title-color: $text-accent;
+        background: $accent 12%;
+    }
     """
 
     copy_label = "question"
 
     def __init__(self, message: Message) -> None:
-        super().__init__(for_terminal(message.text))
+        super().__init__()
         self.message_id = message.id
+        self.box = QuestionBox(for_terminal(message.text))
+        self.box.border_title = "You"
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self.box
+
+    @property
+    def text(self) -> str:
+        return self.box.text
+
+    @property
+    def copy_text(self) -> str:
+        return self.box.text
+
+
+class RoleLabel(RenderedText):
+    """An answer's first line: who is speaking — and, while the answer has the focus, the
+    keys that work on it."""
+
+    DEFAULT_CSS = """
+    RoleLabel { height: 1; }
+    """
+
+    def __init__(self, message: AssistantMessage) -> None:
+        super().__init__(classes="message--role")
+        self.message = message
+
+    def build(self, width: int) -> Text:
+        text = Text("Assistant", theme_style(self, "chat--role"), end="", no_wrap=True)
+        hints = self.message.key_hints() if self.message.has_focus else ""
+        if hints:
+            text.append(f"  {hints}", theme_style(self, "chat--hint"))
+        text.truncate(max(width, 1), overflow="ellipsis")
+        return text
 
 
 # What the copy notification calls a block.
@@ -284,9 +340,12 @@ class AssistantMessage(Vertical, can_focus=True):
         height: auto;
         padding: 0 1;
         margin-bottom: 1;
-        border-left: outer $primary 60%;
+        border-left: outer $primary;
     }
-    AssistantMessage:focus { background: $primary 8%; }
+    AssistantMessage:focus {
+        border-left: thick $accent;
+        background: $accent 8%;
+    }
     AssistantMessage > .message--note { color: $text-warning; margin-top: 1; }
     AssistantMessage > .message--waiting { color: $text-muted; }
     """
@@ -309,6 +368,7 @@ class AssistantMessage(Vertical, can_focus=True):
         self._chunks: list[MarkdownChunk] = []
         self._live: MarkdownChunk | None = None
         self._note: Static | None = None
+        self._role = RoleLabel(self)
         self._incomplete_reason = _incomplete_reason(message)
         self._composed = False
         #: The selected block (index over all chunks' blocks), or None: the whole message.
@@ -320,6 +380,7 @@ class AssistantMessage(Vertical, can_focus=True):
         self._live = MarkdownChunk()
         self._live.step = LIVE_STEP if self.status == "in_progress" else 1
         self._set_live(tail)
+        yield self._role
         yield from self._chunks
         yield self._live
         if self.status != "in_progress":
@@ -377,6 +438,8 @@ class AssistantMessage(Vertical, can_focus=True):
         only it (not the finished blocks above it)."""
         live = self._live
         assert live is not None
+        if self.status == "in_progress":  # an unfinished table waits for its delimiter row
+            tail = md_render.streaming_view(tail)
         live.set_tail(tail)
         live.display = bool(tail.strip())
         live.set_class(bool(self._sealed.strip()), "-continued")
@@ -539,9 +602,17 @@ class AssistantMessage(Vertical, can_focus=True):
             Region(0, top, 1, block.line_count), animate=False, immediate=True
         )
 
+    def watch_has_focus(self, has_focus: bool) -> None:
+        super().watch_has_focus(has_focus)
+        self._role.invalidate(layout=False)  # its key hints
+
     def on_blur(self) -> None:
         if self.cursor is not None:
             self.select_block(None)
+
+    def key_hints(self) -> str:
+        """The keys that work on the focused answer, for its label."""
+        return "↑↓ block · y copy"
 
     def _make_note(self) -> Static | None:
         if self.status != "incomplete":

@@ -9,6 +9,7 @@ the mouse works on it (Textual selects within a widget's ``Text``/``Content``).
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
@@ -46,7 +47,10 @@ class RenderedText(Widget):
             height_before = self.height_for_lines(self._cache_lines)
             self.text_for(width)
             layout = self.height_for_lines(self._cache_lines) != height_before
-        self.refresh(layout=layout)
+        if layout:
+            relayout(self)
+        else:
+            self.refresh()
 
     def height_for_lines(self, lines: int) -> int:
         """The widget's height for ``lines`` lines of text (subclasses may reserve more)."""
@@ -94,6 +98,52 @@ class PlainText(RenderedText):
 
     def build(self, width: int) -> Text:
         return wrap_text(Text(self.text, end=""), width)
+
+
+#: Part of a one-line label: its pieces (text, style) and how readily it goes when the line is
+#: too narrow (0: never; higher numbers go first).
+LinePart = tuple[list[tuple[str, Style]], int]
+
+
+def fit_parts(parts: list[LinePart], width: int, reserve: int = 0) -> list[LinePart]:
+    """``parts`` without the least needed ones (those of one rank go together), until they
+    fit in ``width`` cells beside ``reserve`` cells of something else — or only the ones
+    never dropped are left."""
+    kept = list(parts)
+
+    def length() -> int:
+        return sum(cell_len(text) for pieces, _ in kept for text, _ in pieces)
+
+    while reserve + length() > width and any(rank > 0 for _, rank in kept):
+        worst = max(rank for _, rank in kept)
+        kept = [part for part in kept if part[1] != worst]
+    return kept
+
+
+def line_of(parts: list[LinePart], width: int | None = None) -> Text:
+    """The parts as one line of text, cut with an ellipsis at ``width`` cells."""
+    text = Text(end="", no_wrap=True)
+    for pieces, _ in parts:
+        for piece, style in pieces:
+            text.append(piece, style)
+    if width is not None:
+        text.truncate(max(width, 1), overflow="ellipsis")
+    return text
+
+
+def relayout(widget: Widget) -> None:
+    """``widget.refresh(layout=True)``, measuring ``widget`` again whatever is pending.
+
+    Textual starts a new layout generation for a widget (the key of its cached height)
+    only when no layout is pending for it. When the screen lays out in between — a sibling
+    asked for a layout and its container was arranged again — the widget is measured and
+    cached under the pending generation, and a second change before the widget's own turn
+    reuses that measurement: the widget keeps its old height until something else changes
+    (an answer cut by Escape hid its last line and ``⚠ incomplete`` until a panel was
+    toggled). Starting a generation for every change keeps the measurement current.
+    """
+    widget._layout_required = False  # Textual 8.2.8 (pinned): a pending layout, counted once
+    widget.refresh(layout=True)
 
 
 def component_style(widget: Widget, name: str) -> Style:

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 
 from assistant_core import numfmt
 from assistant_core.numfmt import Locale
 from assistant_core.text import dumps_safe, for_terminal, one_line, truncate
-from assistant_core.tools.summaries import statement_row_kind
+from assistant_core.tools.summaries import quote_value_kind, statement_row_kind
 
 from ..render.markdown import layout_table, measure_console
 
@@ -104,8 +105,6 @@ def statement_table(
 
     # The unit, once, in the corner above the labels (as in the analyst's tables).
     said = scale.label if scale is not None else (one_line(unit) if unit else "")
-    header = [Text(said, styles.header, end="")]
-    header += [Text(c, styles.header, end="") for c in columns]
     rows: list[list[Text]] = []
     for label, *values in raw_rows:
         row = [Text(one_line(label), styles.label, end="")]
@@ -120,7 +119,13 @@ def statement_table(
     if not rows:
         lines.append(Text("no rows", styles.muted, end=""))
         return Text("\n", end="").join(lines)
-    shown = _periods_that_fit([header, *rows], width)
+    headers = [
+        [Text(said, styles.header, end="")] + [Text(c, styles.header, end="") for c in names]
+        for names in (columns, short_periods(columns))
+    ]
+    shortened = [[Text(short_label(r[0].plain), styles.label, end=""), *r[1:]] for r in rows]
+    layouts = [(h, r) for r in (rows, shortened) for h in headers]
+    (header, rows), shown = _fit_statement(layouts, width)
     hidden = max(len(r) for r in rows) - 1 - shown
     header, rows = header[: shown + 1], [r[: shown + 1] for r in rows]
     lines.extend(layout_table(header, rows, ["left"] + ["right"] * shown, width, styles.rule))
@@ -130,18 +135,77 @@ def statement_table(
     return Text("\n", end="").join(lines)
 
 
-def _periods_that_fit(grid: list[list[Text]], width: int) -> int:
-    """How many period columns fit beside a label column of at least ``MIN_LABEL`` cells
-    (at least one: a single period still shows, its label wrapping)."""
-    columns = max(len(row) for row in grid)
-    widths = [max((r[c].cell_len for r in grid if c < len(r)), default=0) for c in range(columns)]
-    label = min(widths[0], MIN_LABEL)
-    shown, used = 0, label
-    for figure in widths[1:]:
-        if used + 2 + figure > width:
-            break
-        shown, used = shown + 1, used + 2 + figure
-    return max(shown, 1)
+# Shorter names for the long rows of Yahoo's statements, used when a table is narrow.
+SHORT_LABELS = {
+    "Total Liabilities Net Minority Interest": "Total Liabilities",
+    "Cash Cash Equivalents And Short Term Investments": "Cash & Short-Term Inv.",
+    "Cash And Cash Equivalents": "Cash & Equivalents",
+    "Research And Development": "R&D",
+    "Selling General And Administration": "SG&A",
+    "Depreciation And Amortization": "D&A",
+    "Repurchase Of Capital Stock": "Buybacks",
+    "Diluted Average Shares": "Diluted Shares",
+    "Ordinary Shares Number": "Shares Outstanding",
+    "Stock Based Compensation": "Stock Comp.",
+    "Change In Working Capital": "Δ Working Capital",
+    "Net Income Common Stockholders": "Net Income",
+}
+
+
+def short_label(label: str) -> str:
+    """A statement row's name in fewer cells (``R&D``); ``And`` as ``&`` otherwise."""
+    return SHORT_LABELS.get(label) or label.replace(" And ", " & ")
+
+
+def short_periods(columns: list[str]) -> list[str]:
+    """Period labels in fewer cells: ``2025`` for year ends that share a day (annual
+    statements), ``2025-09`` for other dates; anything else as it is."""
+    if not columns or not all(_is_iso_date(c) for c in columns):
+        return columns
+    if len({c[5:] for c in columns}) == 1:
+        return [c[:4] for c in columns]
+    return [c[:7] for c in columns]
+
+
+def _is_iso_date(text: str) -> bool:
+    return len(text) == 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit()
+
+
+def _fit_statement(
+    layouts: list[tuple[list[Text], list[list[Text]]]], width: int
+) -> tuple[tuple[list[Text], list[list[Text]]], int]:
+    """Which layout (header and rows: full or short period labels, full or short row
+    labels, in that order of preference) and how many periods, newest first, fit
+    ``width``. First choice: every period beside whole row labels; then as many periods as
+    fit, at least two, beside whole labels; then row labels wrapped at spaces — a word is
+    never cut and a number never split, before a period is given up."""
+    periods = max(len(r) for r in layouts[0][1]) - 1
+
+    def label_widths(layout: tuple[list[Text], list[list[Text]]]) -> tuple[int, int]:
+        labels = [layout[0][0]] + [row[0] for row in layout[1]]
+        whole = max(label.cell_len for label in labels)
+        words = (cell_len(word) for label in labels for word in label.plain.split())
+        return whole, max(words, default=1)
+
+    def fitting(layout: tuple[list[Text], list[list[Text]]], label_width: int) -> int:
+        header, rows = layout
+        shown, used = 0, label_width
+        for column in range(1, periods + 1):
+            cells = [r[column] for r in [header, *rows] if column < len(r)]
+            figure = max((c.cell_len for c in cells), default=0)
+            if used + 2 + figure > width:
+                break
+            shown, used = shown + 1, used + 2 + figure
+        return shown
+
+    for enough in (periods, min(2, periods)):
+        options = [(fitting(lay, label_widths(lay)[0]), -i) for i, lay in enumerate(layouts)]
+        shown, rank = max(options)
+        if shown >= enough:
+            return layouts[-rank], shown
+    narrowest = layouts[-1]
+    whole, word = label_widths(narrowest)
+    return narrowest, max(fitting(narrowest, max(word, min(whole, MIN_LABEL))), 1)
 
 
 def kv_table(
@@ -160,7 +224,8 @@ def kv_table(
         if not isinstance(item, (list, tuple)) or len(item) not in (2, 3):
             continue
         key, value = item[0], item[1]
-        kind = str(item[2]) if len(item) == 3 else ""
+        # A display stored before displays said each value's kind: known by its label.
+        kind = str(item[2]) if len(item) == 3 else quote_value_kind(one_line(key))
         text = _figure(value, partial(numfmt.fmt, kind=kind, code=currency, locale=locale))
         style = styles.negative if _is_negative(value) else styles.number
         rows.append([Text(one_line(key), styles.key, end=""), Text(text, style, end="")])

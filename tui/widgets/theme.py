@@ -36,6 +36,9 @@ COMPONENTS: dict[str, str] = {
     "md--rule": "color: $foreground 30%;",
     "md--html": "color: $text-muted;",
     "md--block-cursor": "background: $primary 30%;",
+    # Who speaks, and key hints
+    "chat--role": "color: $text-primary; text-style: bold;",
+    "chat--hint": "color: $text-muted;",
     # Tool-call cards
     "card--name": "color: $text-accent; text-style: bold;",
     "card--muted": "color: $text-muted;",

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
@@ -29,13 +30,20 @@ from textual.widgets import Button
 
 from assistant_core.numfmt import Locale
 from assistant_core.objects import ToolCall
-from assistant_core.text import call_signature, for_terminal, format_duration, one_line
+from assistant_core.text import (
+    call_arguments,
+    call_signature,
+    for_terminal,
+    format_duration,
+    one_line,
+)
 
-from .rendered import PlainText, RenderedText, wrap_text
+from .rendered import LinePart, PlainText, RenderedText, fit_parts, line_of, wrap_text
 from .tables import TableStyles, item_list, json_text, kv_table, statement_table
 from .theme import theme_style
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+ARGUMENTS_KEPT = 16  # a header keeps this much of the arguments before it drops details
 FINISHED = frozenset({"completed", "error", "denied", "cancelled"})
 
 # status → (glyph, label, component class)
@@ -63,7 +71,7 @@ class CardHeader(RenderedText):
         self.card = card
 
     def build(self, width: int) -> Text:
-        return wrap_text(self.card.header_text(), width)
+        return self.card.header_text(width)
 
     def on_click(self, event: Click) -> None:
         event.stop()
@@ -96,9 +104,12 @@ class ToolCallCard(Vertical, can_focus=True):
         border-left: outer $accent 50%;
         background: $surface;
     }
-    ToolCallCard:focus { background: $accent 10%; }
     ToolCallCard.-awaiting { border-left: outer $warning; }
     ToolCallCard.-error { border-left: outer $error; }
+    ToolCallCard:focus {
+        border-left: thick $accent;
+        background: $accent 12%;
+    }
     ToolCallCard > .card--body { margin-top: 1; }
     ToolCallCard > .card--error-text { color: $text-error; margin-top: 1; }
     ToolCallCard > .card--actions { height: auto; margin-top: 1; }
@@ -332,6 +343,10 @@ class ToolCallCard(Vertical, can_focus=True):
     def action_toggle_card(self) -> None:
         self.toggle()
 
+    def watch_has_focus(self, has_focus: bool) -> None:
+        super().watch_has_focus(has_focus)
+        self._header.invalidate()  # its key hints
+
     def _decide(self, approved: bool) -> None:
         if self.call.status != "awaiting_approval" or self._decided is not None:
             return
@@ -340,37 +355,52 @@ class ToolCallCard(Vertical, can_focus=True):
         self._changed()
 
     # -- text ------------------------------------------------------------------------------
-    def header_text(self) -> Text:
+    def header_text(self, width: int | None = None) -> Text:
+        """The header on one line of ``width`` cells: ``▾ name(arguments)  ✓ done · 52 ms ·
+        yahoo``. When it does not fit, the least useful details go first (key hints, cache
+        note, source, duration), then the arguments are cut; the name, the status and a
+        DEMO badge stay — a header never wraps, never splits a number."""
         call = self.call
         style = self._style
         status = self.status
-        text = Text(end="")
-        text.append("▾ " if self.expanded else "▸ ", style("card--muted"))
-        text.append(
-            call_signature(call.function.name, call.function.arguments), style("card--name")
-        )
         glyph, label, css = STATUS.get(status, ("•", one_line(status), "card--muted"))
         if status == "running":
             glyph = SPINNER[self._frame % len(SPINNER)]
-        text.append("  ")
-        text.append(f"{glyph} {label}", style(css))
         duration = call.duration_ms
         if duration is None and status == "running" and self._running_since is not None:
             duration = (time.monotonic() - self._running_since) * 1000
+        muted = style("card--muted")
+        parts: list[LinePart] = [([(f"  {glyph} {label}", style(css))], 0)]
         if duration is not None:
-            text.append(f" · {format_duration(duration)}", style("card--muted"))
+            parts.append(([(f" · {format_duration(duration)}", muted)], 3))
         if call.source:
-            text.append(f" · {one_line(call.source)}", style("card--muted"))
+            parts.append(([(f" · {one_line(call.source, 20)}", muted)], 4))
         if call.source == "demo":
-            text.append(" ")
-            text.append(" DEMO ", style("card--demo"))
+            parts.append(([(" ", Style()), (" DEMO ", style("card--demo"))], 0))
         if call.cache_hit:
-            text.append(" cached", style("card--cache"))
+            parts.append(([(" cached", style("card--cache"))], 5))
         if call.recovered:
-            text.append(" recovered from text", style("card--cache"))
+            parts.append(([(" recovered from text", style("card--cache"))], 2))
         if call.repeat_of:
-            text.append(" repeat · not run again", style("card--cache"))
-        return text
+            parts.append(([(" repeat · not run again", style("card--cache"))], 2))
+        if self.has_focus:  # the keys that work on it
+            toggle = "collapse" if self.expanded else "expand"
+            parts.append(([(f"  ⏎ {toggle} · y copy", style("chat--hint"))], 6))
+        arrow = "▾ " if self.expanded else "▸ "
+        name = one_line(call.function.name, 60) or "?"
+        arguments = call_arguments(call.function.arguments)
+        if width is not None:
+            # Drop details until the name and the start of the arguments (most often all
+            # of them: ``ticker="MSFT"``) fit beside what is left; then cut the arguments.
+            floor = len(arrow) + cell_len(name) + 2 + min(cell_len(arguments), ARGUMENTS_KEPT)
+            parts = fit_parts(parts, width, floor)
+            extras = sum(cell_len(text) for pieces, _ in parts for text, _ in pieces)
+            room = width - len(arrow) - cell_len(name) - 2 - extras
+            if cell_len(arguments) > room:
+                arguments = one_line(arguments, max(room, 1))
+        signature = f"{name}({arguments})"
+        head: list[LinePart] = [([(arrow, muted), (signature, style("card--name"))], 0)]
+        return line_of(head + parts, width)
 
     copy_label = "tool call"
 
