@@ -64,6 +64,7 @@ __all__ = [
     "load_settings",
     "locate_config",
     "mask_secret",
+    "provider_label",
     "resolve_model",
     "unreachable_message",
     "with_provider",
@@ -250,6 +251,23 @@ def locate_config(
 
 
 # -- providers -----------------------------------------------------------------------------
+def provider_label(settings: Settings) -> str:
+    """Who answers, in a few words: "OpenAI · gpt-5-mini", "offline analyst (DEMO)"… (A
+    compatible server's model may still be unknown: it is listed when the session opens.)"""
+    if settings.provider == "offline":
+        label = "offline analyst (DEMO)" if settings.data == "demo" else "offline analyst"
+        return label
+    if settings.provider == "openai":
+        label = f"OpenAI · {settings.model}"
+        if settings.base_url:
+            label += f" @ {settings.base_url}"
+    else:
+        label = f"compatible · {settings.model or '…'} @ {settings.base_url}"
+    if settings.data == "demo":
+        label += " · DEMO data"
+    return label
+
+
 def check_provider(settings: Settings) -> None:
     """Refuse a provider set-up that cannot work, with the fix in the message — before
     anything is sent: a key that cannot go into an HTTP header would otherwise end up,

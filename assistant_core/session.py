@@ -17,7 +17,14 @@ from urllib.parse import urlsplit
 
 from . import paths
 from .backends.base import Backend
-from .config import Settings, check_provider, resolve_model, unreachable_message, with_provider
+from .config import (
+    Settings,
+    check_provider,
+    resolve_model,
+    unreachable_message,
+    with_provider,
+)
+from .config import provider_label as provider_label  # its home before the app's first frame
 from .errors import ConfigError, RunStateError
 from .runtime import Runtime
 from .settings_spec import MODEL_PROVIDERS
@@ -164,22 +171,6 @@ def open_store(settings: Settings) -> Store:
     if problem is not None:
         raise ConfigError(f"cannot use {db} as the thread database: {problem}; {other}")
     return Store(db)
-
-
-def provider_label(settings: Settings) -> str:
-    """Who answers, in a few words: "OpenAI · gpt-5-mini", "offline analyst (DEMO)"…"""
-    if settings.provider == "offline":
-        label = "offline analyst (DEMO)" if settings.data == "demo" else "offline analyst"
-        return label
-    if settings.provider == "openai":
-        label = f"OpenAI · {settings.model}"
-        if settings.base_url:
-            label += f" @ {settings.base_url}"
-    else:
-        label = f"compatible · {settings.model} @ {settings.base_url}"
-    if settings.data == "demo":
-        label += " · DEMO data"
-    return label
 
 
 def build_session(settings: Settings, *, recover: bool = True) -> Session:

@@ -31,6 +31,7 @@ from assistant_core.text import for_terminal, one_line
 from .screens.start import StartScreen
 
 if TYPE_CHECKING:
+    from assistant_core.config import Settings
     from assistant_core.events import Event
 
     from .screens.main import MainScreen
@@ -63,12 +64,15 @@ class InvestorApp(App[None]):
         first_run_hint: bool | None = None,
         close_session: bool = True,
         tune_gc: bool = False,
+        settings: Settings | None = None,
     ) -> None:
         """``session``: an ``assistant_core.session.Session`` (store, runtime, settings,
         provider_label, is_demo), or a zero-argument callable that builds one — then it is
-        built after the first frame, in a thread. ``first_run_hint``: None shows it in demo
-        mode until dismissed once. ``clock`` drives relative and elapsed times."""
+        built after the first frame, in a thread, and ``settings`` (those it is built from)
+        let the first frame's title say who answers. ``first_run_hint``: None shows it in
+        demo mode until dismissed once. ``clock`` drives relative and elapsed times."""
         super().__init__()
+        self.start_settings = settings
         if callable(session) and not hasattr(session, "runtime"):
             self.session: Any = None
             self._session_factory: Callable[[], Any] | None = session
@@ -92,11 +96,14 @@ class InvestorApp(App[None]):
         return StartScreen(self._start_title())
 
     def _start_title(self) -> Content:
+        from assistant_core.config import provider_label
+
         parts: list[str | tuple[str, str]] = [(f" {self.TITLE} ", "bold")]
-        if self.session is not None:
-            if self.session.is_demo:
+        settings = self.session.settings if self.session is not None else self.start_settings
+        if settings is not None:
+            if settings.is_demo:
                 parts += [(" DEMO ", "bold reverse $warning"), " "]
-            parts.append((self.session.provider_label, "$text-muted"))
+            parts.append((one_line(provider_label(settings)), "$text-muted"))
         return Content.assemble(*parts)
 
     @property
@@ -136,7 +143,12 @@ class InvestorApp(App[None]):
             show_hint = self.session.is_demo and not hint_dismissed()
         # Pushed over the start screen (which stays, unseen, at the bottom of the stack).
         self._main = MainScreen(clock=self.clock, demo_hint=show_hint)
+        start = self.screen if isinstance(self.screen, StartScreen) else None
         await self.push_screen(self._main)
+        if start is not None and start.typed:  # typed while the app started
+            self._main.prompt.insert(start.typed)
+            if start.send_typed:
+                self._main.prompt.action_submit()
         if self.tune_gc:
             tune_garbage_collector()
         self.show_market_warnings()  # e.g. a corrupt cache found while the session opened
@@ -409,16 +421,18 @@ def tune_garbage_collector() -> None:
     """Keep full collections out of streaming: a full pass over the start-up heap takes
     ~100 ms here and rendering triggered one about every second (stalls of 100–300 ms,
     measured with bench/bench_tui_stream.py). Freeze what start-up allocated and collect
-    the young generation less often."""
+    the young generation less often. (``run_app``'s caller may have switched collection off
+    for the start-up itself: it is switched on again here.)"""
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
+    gc.enable()
 
 
-def run_app(session: SessionSource) -> int:
+def run_app(session: SessionSource, settings: Settings | None = None) -> int:
     """Open the full-screen app on ``session`` (a Session, or a callable building one after
-    the first frame); returns the exit code. An error from the session factory is raised
-    here, after the terminal is restored, for the command line to report."""
-    app = InvestorApp(session, tune_gc=True)
+    the first frame from ``settings``); returns the exit code. An error from the session
+    factory is raised here, after the terminal is restored, for the command line to report."""
+    app = InvestorApp(session, tune_gc=True, settings=settings)
     app.run()
     if app.start_error is not None:
         raise app.start_error

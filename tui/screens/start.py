@@ -1,15 +1,21 @@
-"""The first frame: a title bar and "Starting…", painted before the main screen's widgets
-are imported and (when the app is given a session factory) before the session is built.
+"""The first frame: the title bar (who answers, DEMO) and "Starting…", painted before the
+main screen's widgets are imported and (when the app is given a session factory) before the
+session is built. Keys typed meanwhile are kept for the prompt.
 
 Kept free of heavy imports on purpose: this module is what the user waits for.
 """
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
+
+#: Keys that edit what is typed before the prompt exists (besides printable characters);
+#: others (e.g. ctrl+q) act as usual.
+NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter"})
 
 
 class StartScreen(Screen[None]):
@@ -21,6 +27,10 @@ class StartScreen(Screen[None]):
     def __init__(self, title: Content) -> None:
         super().__init__(id="start")
         self.title_content = title
+        #: What was typed before the main screen was up, for its prompt.
+        self.typed = ""
+        #: Enter was pressed after it: send it as soon as the prompt is there.
+        self.send_typed = False
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_content, id="title-bar")
@@ -28,3 +38,18 @@ class StartScreen(Screen[None]):
 
     def show_error(self, message: str) -> None:
         self.query_one("#start-message", Static).update(Content(message))
+
+    def on_key(self, event: events.Key) -> None:
+        if self.send_typed:
+            return  # what follows Enter waits for the prompt's own keys
+        if event.key == "enter":
+            self.send_typed = bool(self.typed.strip())
+        elif event.key in NEWLINE_KEYS:
+            self.typed += "\n"
+        elif event.key == "backspace":
+            self.typed = self.typed[:-1]
+        elif event.is_printable and event.character:
+            self.typed += event.character
+        else:
+            return
+        event.stop()
