@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +27,7 @@ from .config import (
 from .config import provider_label as provider_label  # its home before the app's first frame
 from .errors import ConfigError, RunStateError
 from .runtime import Runtime
-from .settings_spec import MODEL_PROVIDERS
+from .settings_spec import BY_NAME, MODEL_PROVIDERS
 from .store import Store
 
 
@@ -113,6 +113,41 @@ class Session:
         if save:
             try:
                 save_provider_choice(settings, explicit_model=model or None)
+                switch.saved_to = settings.config_path
+            except ConfigError as exc:
+                switch.save_error = str(exc)
+        return switch
+
+    async def switch_data(self, data: str, *, save: bool = True) -> ProviderSwitch:
+        """Use ``data`` market data ("yahoo" or "demo") from now on, with the same model:
+        e.g. demo data when Yahoo Finance cannot be reached. Refused (RunStateError) while
+        a run of this session executes, and for an unknown value (ConfigError). ``save``:
+        remember it in the config file (``data = …``)."""
+        data = BY_NAME["data"].check(data, "the app")
+        if self.runtime.executing_runs():
+            raise RunStateError("a run is in progress; switch the market data when it has finished")
+        settings = replace(
+            self.settings, sources={**self.settings.sources, "data": "app"}, notices=[]
+        )
+        settings.data = data
+        market = await asyncio.to_thread(make_market, settings)
+        if self.runtime.executing_runs():  # one started meanwhile
+            _close_market(market)
+            raise RunStateError(
+                "a run started meanwhile; switch the market data when it has finished"
+            )
+        from .tools.investor import build_investor_tools
+
+        old_market = self.market
+        self.runtime.tools = build_investor_tools(market)
+        self.market, self.settings = market, settings
+        _close_market(old_market)
+        switch = ProviderSwitch(settings, provider_label(settings))
+        if save:
+            from .config_file import save_settings
+
+            try:
+                save_settings(settings.config_path, {"data": data})
                 switch.saved_to = settings.config_path
             except ConfigError as exc:
                 switch.save_error = str(exc)

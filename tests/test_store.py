@@ -508,6 +508,36 @@ def test_tool_calls_of_a_thread_span_runs_in_order(store: Store) -> None:
     assert len(store.list_tool_calls()) == len(calls) + 3
 
 
+def test_thread_tickers_are_the_symbols_its_calls_named_in_order(store: Store) -> None:
+    thread, other, empty = store.create_thread(), store.create_thread(), store.create_thread()
+    run = new_run(store, thread.id)
+    arguments = [
+        '{"company_name": "Apple"}',
+        '{"ticker": "$msft "}',
+        '{"tickers": ["AAPL", "msft", "GOOGL"], "period": "6mo"}',
+        '{"tickers": "NVDA, TSLA"}',
+        '{"ticker": "DROP TABLE threads; --"}',  # not a symbol: left out
+        "not json",
+    ]
+    step = RunStep(
+        id=new_id("step"),
+        created_at=now(),
+        run_id=run.id,
+        thread_id=thread.id,
+        assistant_id=run.assistant_id,
+        type="tool_calls",
+        tool_calls=[ToolCall(id=new_id("call"), function=FunctionCall("f", a)) for a in arguments],
+    )
+    store.create_step(step)
+    new_step(store, new_run(store, other.id), calls=1)
+    found = store.thread_tickers([thread.id, other.id, empty.id])
+    assert found == {
+        thread.id: ["MSFT", "AAPL", "GOOGL", "NVDA", "TSLA"],
+        other.id: [],
+        empty.id: [],
+    }
+
+
 def test_same_call_id_in_two_steps_is_kept(store: Store) -> None:
     # Some OpenAI-compatible servers number calls per response: "call_0" again and again.
     thread = store.create_thread()

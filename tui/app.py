@@ -69,8 +69,9 @@ class InvestorApp(App[None]):
         """``session``: an ``assistant_core.session.Session`` (store, runtime, settings,
         provider_label, is_demo), or a zero-argument callable that builds one — then it is
         built after the first frame, in a thread, and ``settings`` (those it is built from)
-        let the first frame's title say who answers. ``first_run_hint``: None shows it in
-        demo mode until dismissed once. ``clock`` drives relative and elapsed times."""
+        let the first frame's title say who answers. ``first_run_hint``: False hides the
+        starter questions (and the demo-mode note) shown above empty threads. ``clock``
+        drives relative and elapsed times."""
         super().__init__()
         self.start_settings = settings
         if callable(session) and not hasattr(session, "runtime"):
@@ -122,27 +123,28 @@ class InvestorApp(App[None]):
 
     async def _start(self) -> None:
         """After the first frame: build the session (if given a factory), load the main
-        screen, and show the first-run hint."""
+        screen (with the starter questions on an empty thread)."""
+        building = None
         if self.session is None:
             assert self._session_factory is not None
+            building = asyncio.ensure_future(asyncio.to_thread(self._session_factory))
+        # Imported while the session is built: that thread waits on the disk at times.
+        from .screens.main import MainScreen
+
+        if building is not None:
             try:
-                self.session = await asyncio.to_thread(self._session_factory)
+                self.session = await building
             except Exception as exc:  # re-raised by run_app once the terminal is restored
                 self.start_error = exc
                 self.exit(return_code=2)
                 return
-        from .screens.help import hint_dismissed
-        from .screens.main import MainScreen
 
         try:
             self.assistant_name = self.session.store.default_assistant().name or ""
         except AssistantError:
             self.assistant_name = ""
-        show_hint = self.first_run_hint
-        if show_hint is None:
-            show_hint = self.session.is_demo and not hint_dismissed()
         # Pushed over the start screen (which stays, unseen, at the bottom of the stack).
-        self._main = MainScreen(clock=self.clock, demo_hint=show_hint)
+        self._main = MainScreen(clock=self.clock, starters=self.first_run_hint is not False)
         start = self.screen if isinstance(self.screen, StartScreen) else None
         await self.push_screen(self._main)
         if start is not None and start.typed:  # typed while the app started
@@ -364,11 +366,20 @@ class InvestorApp(App[None]):
             return f" Not saved: {exc}"
         return ""
 
-    def action_toggle_theme(self) -> None:
-        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+    async def switch_market_data(self, data: str) -> None:
+        """Yahoo Finance or DEMO market data for new runs (palette; saved to the config)."""
+        try:
+            switch = await self.session.switch_data(data)
+        except AssistantError as exc:
+            self.notify(one_line(exc, None), severity="warning", markup=False)
+            return
+        self.main.update_title()
+        what = "DEMO data (synthetic)" if data == "demo" else "Yahoo Finance"
+        note = f" Not saved: {switch.save_error}" if switch.save_error else ""
+        self.notify(f"Market data: {what}, for new runs.{note}", markup=False)
 
     def action_switch_model(self, note: str = "", choice: ModelChoice | None = None) -> None:
-        from .screens.modals import ModelChoice, ModelScreen
+        from .screens.modals import LIST_TIMEOUT_S, ModelChoice, ModelScreen
 
         settings = self.session.settings
         # A model someone chose is shown; a default one is left to the field's hint, so
@@ -379,8 +390,20 @@ class InvestorApp(App[None]):
             settings.base_url or "",
             settings.model if chosen and settings.model else "",
         )
+        api_key = settings.api_key  # for the listing only; the dialog never shows it
+
+        def list_models(base_url: str) -> list[str]:
+            from assistant_core.backends.models import list_models
+
+            return list_models(base_url, api_key, timeout=LIST_TIMEOUT_S)
+
         self.push_screen(
-            ModelScreen(current, saved_models=settings.provider_models, note=note),
+            ModelScreen(
+                current,
+                saved_models=settings.provider_models,
+                note=note,
+                list_models=list_models,
+            ),
             self._model_chosen,
         )
 

@@ -1,4 +1,5 @@
-"""Command palette entries (Ctrl+P): threads, inspector, export, approval, model, theme."""
+"""Command palette entries (Ctrl+P): threads, inspector, export, approval, model, market
+data. (The theme is Textual's own "Theme" command, which lists every theme.)"""
 
 from __future__ import annotations
 
@@ -64,7 +65,18 @@ class InvestorCommands(Provider):
             "OpenAI, an OpenAI-compatible server, or the offline analyst",
             app.action_switch_model,
         )
-        yield ("Toggle theme", "Dark / light", app.action_toggle_theme)
+        if app.session.settings.data == "demo":
+            yield (
+                "Use Yahoo Finance market data",
+                "Real prices and statements instead of DEMO data, for new runs",
+                partial(app.switch_market_data, "yahoo"),
+            )
+        else:
+            yield (
+                "Use demo market data",
+                "Synthetic DEMO data, no network (e.g. when Yahoo Finance cannot be reached)",
+                partial(app.switch_market_data, "demo"),
+            )
 
     async def startup(self) -> None:
         # Read once per palette opening, not on every keystroke.

@@ -279,4 +279,5 @@ class InspectorScreen(Screen[None]):
         path = exports_dir() / f"tool-calls-{self.thread_id}-{stamp}.jsonl"
         rows = (record_json(record, self.run_numbers.get(record.run_id)) for record in self.shown)
         paths.write_private_text(path, "".join(dumps_safe(row) + "\n" for row in rows))
-        offer_export(self.app, path, f"Exported {len(self.shown)} tool calls")
+        count = len(self.shown)
+        offer_export(self.app, path, f"Exported {count} tool call{'' if count == 1 else 's'}")
