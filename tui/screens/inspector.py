@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Select, Static
+from textual.widgets import DataTable, Select, Static
 
 from assistant_core import paths
 from assistant_core.store import Store, ToolCallRecord
@@ -26,6 +26,7 @@ from assistant_core.text import dumps_safe, for_terminal, format_duration, one_l
 
 from ..browser import offer_export
 from ..panels.fmt import args_summary, clock_time
+from ..panels.key_footer import KeyFooter
 
 # Rich styles (the table's cells are Rich Text).
 STATUS_COLOURS = {
@@ -98,7 +99,7 @@ class InspectorScreen(Screen[None]):
         yield table
         with VerticalScroll(id="call-detail"):
             yield Static(id="call-detail-body")
-        yield Footer()
+        yield KeyFooter(keep=("close", "quit"))
 
     def on_mount(self) -> None:
         table = self.query_one("#calls", DataTable)
