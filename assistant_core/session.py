@@ -118,6 +118,18 @@ class Session:
                 switch.save_error = str(exc)
         return switch
 
+    def warm(self) -> None:
+        """Import and build, before the first run needs them, what it would otherwise wait
+        for: the model client (``openai``, httpx and pydantic, 0.5–1 s cold) and the tool
+        argument validator. Blocking: the app calls it in a thread once its screen is up,
+        so the first question starts at once. Safe to repeat (e.g. after a switch)."""
+        warm_backend = getattr(self.backend, "warm", None)
+        if callable(warm_backend):
+            warm_backend()
+        from .tools.registry import warm_validator
+
+        warm_validator()
+
     async def switch_data(self, data: str, *, save: bool = True) -> ProviderSwitch:
         """Use ``data`` market data ("yahoo" or "demo") from now on, with the same model:
         e.g. demo data when Yahoo Finance cannot be reached. Refused (RunStateError) while

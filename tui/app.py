@@ -156,6 +156,15 @@ class InvestorApp(App[None]):
         self.show_market_warnings()  # e.g. a corrupt cache found while the session opened
         self.show_settings_notices()
         self.ready.set()
+        self.call_after_refresh(self.warm_up)
+
+    def warm_up(self) -> None:
+        """Once the screen is painted, prepare what the first question would otherwise wait
+        for on the event loop (the model client's imports, the tool validator), in a thread:
+        the question is echoed and answered without a freeze (``Session.warm``)."""
+        warm = getattr(self.session, "warm", None)
+        if callable(warm):
+            self.run_worker(warm, thread=True, group="warm-up", exit_on_error=False)
 
     # -- a database that fails under the app ------------------------------------------------
     def _handle_exception(self, error: Exception) -> None:
@@ -421,6 +430,7 @@ class InvestorApp(App[None]):
             self.action_switch_model(note=redact(str(exc)), choice=choice)
             return
         self.main.update_title()
+        self.warm_up()  # the new model's client
         note = f" Not saved: {switch.save_error}" if switch.save_error else ""
         self.notify(f"Now answering: {switch.label}.{note}", markup=False)
 
