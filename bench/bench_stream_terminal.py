@@ -154,8 +154,12 @@ def main() -> int:
         bare = work / "bare_client.py"
         bare.write_text(BARE)
         contenders = {
-            "bare openai client": lambda run: time_bare(work / f"b{run}", bare, questions, args.typing),
-            "investor-assistant": lambda run: time_app(work / f"a{run}", questions, args.typing, None),
+            "bare openai client": lambda run: time_bare(
+                work / f"b{run}", bare, questions, args.typing
+            ),
+            "investor-assistant": lambda run: time_app(
+                work / f"a{run}", questions, args.typing, None
+            ),
         }
         if args.before is not None:
             before = args.before.resolve()
