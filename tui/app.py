@@ -143,14 +143,15 @@ class InvestorApp(App[None]):
             self.assistant_name = self.session.store.default_assistant().name or ""
         except AssistantError:
             self.assistant_name = ""
-        # Pushed over the start screen (which stays, unseen, at the bottom of the stack).
-        self._main = MainScreen(clock=self.clock, starters=self.first_run_hint is not False)
+        # Pushed over the start screen (which stays, unseen, at the bottom of the stack);
+        # what was typed on it goes to the prompt, in order, with what is typed meanwhile.
         start = self.screen if isinstance(self.screen, StartScreen) else None
+        self._main = MainScreen(
+            clock=self.clock,
+            starters=self.first_run_hint is not False,
+            type_ahead=start.type_ahead if start is not None else None,
+        )
         await self.push_screen(self._main)
-        if start is not None and start.typed:  # typed while the app started
-            self._main.prompt.insert(start.typed)
-            if start.send_typed:
-                self._main.prompt.action_submit()
         if self.tune_gc:
             tune_garbage_collector()
         self.show_market_warnings()  # e.g. a corrupt cache found while the session opened
@@ -276,11 +277,16 @@ class InvestorApp(App[None]):
             )
 
     def streaming_threads(self) -> list[str]:
+        if self._main is None:  # still starting (e.g. Ctrl+Q on the first frame)
+            return []
         return sorted(self.main.running_threads)
 
     async def cancel_all_runs(self) -> None:
+        threads = self.streaming_threads()
+        if not threads:
+            return
         runtime = self.session.runtime
-        for thread_id in self.streaming_threads():
+        for thread_id in threads:
             run = self.main.active_run(thread_id)
             if run is None:
                 continue

@@ -37,6 +37,8 @@ class InvestorCommands(Provider):
 
     def commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
         app = self.investor_app
+        if app.session is None or app._main is None:
+            return  # still starting: nothing to act on yet
         approval = app.session.runtime.approval
         other = "ask" if approval == "auto" else "auto"
         yield ("New thread", "Start a new conversation (Ctrl+N)", app.action_new_thread)
@@ -80,7 +82,8 @@ class InvestorCommands(Provider):
 
     async def startup(self) -> None:
         # Read once per palette opening, not on every keystroke.
-        self.threads = self.investor_app.session.store.list_threads(limit=MAX_THREADS)
+        session = self.investor_app.session
+        self.threads = session.store.list_threads(limit=MAX_THREADS) if session else []
 
     def thread_commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
         app = self.investor_app

@@ -152,3 +152,20 @@ async def test_a_question_sent_while_the_app_starts_is_asked_once_it_is_up(
         messages = app.session.store.list_messages(app.main.thread_id)
         assert [m.role for m in messages][:1] == ["user"]
         assert app.main.prompt.text == ""
+
+
+async def test_quitting_on_the_first_frame_is_clean(tmp_path: Path) -> None:
+    """The first frame says DEMO: a user may quit from it, before the session exists."""
+    go, build = blocked_factory(tmp_path / "threads.db")
+    app = InvestorApp(build, first_run_hint=False)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
+            await pilot.press("ctrl+p")  # the palette has nothing to act on yet
+            await pilot.pause()
+            await pilot.press("escape")
+            await pilot.press("ctrl+q")
+            await wait_for(pilot, lambda: not app.is_running)
+    finally:
+        go.set()
+    assert app.return_code in (0, None) and app.start_error is None

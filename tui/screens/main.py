@@ -35,6 +35,7 @@ from ..panels.title_bar import TitleBar
 from ..widgets import ChatView, ToolCallCard
 from .help import HelpScreen
 from .modals import ConfirmScreen, RenameScreen
+from .start import TypeAhead
 
 if TYPE_CHECKING:
     from assistant_core.runtime import Runtime
@@ -76,9 +77,18 @@ class MainScreen(Screen[None]):
         Binding("f1", "help", "Help", priority=True, id="main.help"),
     ]
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, starters: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        starters: bool = True,
+        type_ahead: TypeAhead | None = None,
+    ) -> None:
         super().__init__(id="main")
         self.clock = clock
+        #: Keys typed before the prompt is up (on the first frame, then here while mounting).
+        self.type_ahead = type_ahead or TypeAhead()
+        self.prompt_ready = False
         #: Show the starter questions above empty threads.
         self.starters = starters
         #: Threads whose starters were hidden (Escape).
@@ -154,6 +164,12 @@ class MainScreen(Screen[None]):
             return
         self.update_title()
         self.prompt.focus()
+        self.prompt_ready = True
+        typed = self.type_ahead
+        if typed.text:
+            self.prompt.insert(typed.text)
+            if typed.send:
+                self.prompt.action_submit()
 
     def on_resize(self, event: events.Resize) -> None:
         self.apply_layout(event.size.width)
@@ -447,6 +463,10 @@ class MainScreen(Screen[None]):
         return panels.first() if panels and panels.first().display else None
 
     def on_key(self, event: events.Key) -> None:
+        if not self.prompt_ready:  # still mounting: keep what is typed for the prompt
+            if self.type_ahead.take(event):
+                event.stop()
+            return
         # From the empty prompt (before the screen's own keys): ↓ into the starter
         # questions, Escape hides them when no run is there to cancel.
         starters = self._starters_shown()

@@ -18,6 +18,31 @@ from textual.widgets import Static
 NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter"})
 
 
+class TypeAhead:
+    """What a user types before the prompt is there to take it (the first frame, the main
+    screen mounting): the text, and whether Enter was pressed after it."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.send = False
+
+    def take(self, event: events.Key) -> bool:
+        """Keep the key if it edits the text; True when it was kept."""
+        if self.send:
+            return False  # what follows Enter waits for the prompt's own keys
+        if event.key == "enter":
+            self.send = bool(self.text.strip())
+        elif event.key in NEWLINE_KEYS:
+            self.text += "\n"
+        elif event.key == "backspace":
+            self.text = self.text[:-1]
+        elif event.is_printable and event.character:
+            self.text += event.character
+        else:
+            return False
+        return True
+
+
 class StartScreen(Screen[None]):
     DEFAULT_CSS = """
     StartScreen { align: center middle; }
@@ -27,10 +52,8 @@ class StartScreen(Screen[None]):
     def __init__(self, title: Content) -> None:
         super().__init__(id="start")
         self.title_content = title
-        #: What was typed before the main screen was up, for its prompt.
-        self.typed = ""
-        #: Enter was pressed after it: send it as soon as the prompt is there.
-        self.send_typed = False
+        #: Handed on to the main screen, which keeps adding to it until its prompt is up.
+        self.type_ahead = TypeAhead()
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_content, id="title-bar")
@@ -40,16 +63,5 @@ class StartScreen(Screen[None]):
         self.query_one("#start-message", Static).update(Content(message))
 
     def on_key(self, event: events.Key) -> None:
-        if self.send_typed:
-            return  # what follows Enter waits for the prompt's own keys
-        if event.key == "enter":
-            self.send_typed = bool(self.typed.strip())
-        elif event.key in NEWLINE_KEYS:
-            self.typed += "\n"
-        elif event.key == "backspace":
-            self.typed = self.typed[:-1]
-        elif event.is_printable and event.character:
-            self.typed += event.character
-        else:
-            return
-        event.stop()
+        if self.type_ahead.take(event):
+            event.stop()
