@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tmux_screen import TmuxScreen, bench_env, load_average, tmux_missing
+from tmux_screen import TmuxScreen, bench_env, figure, load_average, tmux_missing
 
 ROOT = Path(__file__).resolve().parents[1]
 HELLO = """\
@@ -94,12 +94,7 @@ def main() -> int:
     print(f"tmux {SIZE[0]}×{SIZE[1]}, launch → on screen; medians of {args.runs} (min–max)")
     for name, moments in figures.items():
         for what, values in moments.items():
-            median = statistics.median(values)
-            print(
-                f"  {name:30} {what:13} {median * 1000:6.0f} ms "
-                f"({min(values) * 1000:.0f}–{max(values) * 1000:.0f})  "
-                f"{median / reference:.2f}× the reference"
-            )
+            print(figure(f"{name:30} {what:13}", values, reference, "the reference"))
     print("target: first frame ≤ 1.5× the reference")
     print(f"load average after: {load_average()}")
     return 0

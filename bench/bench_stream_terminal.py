@@ -22,17 +22,18 @@ tar -x -C DIR``), side by side.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tmux_screen import TmuxScreen, bench_env, load_average, tmux_missing
+from tmux_screen import TmuxScreen, bench_env, figure, load_average, tmux_missing
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from markdown_answer import report_tokens
 
 from tests.support.openai_replay import ReplayProcess, chat_stream, json_response
 
@@ -58,30 +59,9 @@ for number in range(1, int(sys.argv[2]) + 1):
 
 
 def answer_tokens(number: int, count: int = TOKENS) -> list[str]:
-    """A research-report-like Markdown answer in ~4-character tokens, its last line saying
+    """The benchmarks' research-report answer (``markdown_answer``), its last line saying
     which answer it is."""
-    parts: list[str] = []
-    section = 0
-    while True:
-        section += 1
-        parts.append(
-            f"## {section}. Revenue and margins\n\n"
-            f"Apple's fiscal {2019 + section % 6} revenue was **$391.0B**, up "
-            f"{section % 7}.{section % 10}% year over year, while the gross margin reached "
-            "`46.2%`. Services kept growing faster than hardware.\n\n"
-            "- Revenue: $391.0B\n- Net income: $93.7B\n- Free cash flow: $108.8B\n\n"
-            "| Metric | 2024 | 2023 | 2022 |\n| --- | ---: | ---: | ---: |\n"
-            "| Revenue | 391.0B | 383.3B | 394.3B |\n| Net income | 93.7B | 97.0B | 99.8B |\n"
-            "| EPS | 6.11 | 6.16 | 6.15 |\n\n"
-        )
-        if section % 3 == 0:
-            parts.append(
-                "```python\nimport yfinance as yf\n"
-                "prices = yf.Ticker('AAPL').history(period='6mo')\n```\n\n"
-            )
-        tokens = re.findall(r"\s*\S{1,4}|\s+", "".join(parts))
-        if len(tokens) >= count:
-            return [*tokens[:count], f"\n\nEnd of answer {number}."]
+    return [*report_tokens(count), f"\n\nEnd of answer {number}."]
 
 
 def start_server(questions: int) -> ReplayProcess:
@@ -186,12 +166,7 @@ def main() -> int:
             ("first question", first[name], bare_first),
             ("later questions", later[name], bare_later),
         ):
-            median = statistics.median(values)
-            print(
-                f"  {name:28} {what:16} {median * 1000:6.0f} ms "
-                f"({min(values) * 1000:.0f}–{max(values) * 1000:.0f})  "
-                f"{median / reference:.2f}× the bare client"
-            )
+            print(figure(f"{name:28} {what:16}", values, reference, "the bare client"))
     print("targets: first question ≤ 0.6 s; later questions ≤ 1.5× the bare client")
     print(f"load average after: {load_average()}")
     return 0

@@ -29,6 +29,17 @@ def tmux_missing() -> str | None:
     return None if shutil.which("tmux") else "tmux is not installed"
 
 
+def figure(label: str, values: list[float], reference: float, what: str) -> str:
+    """``label  median ms (min–max)  ratio× what`` for seconds measured in a benchmark."""
+    import statistics
+
+    median = statistics.median(values)
+    return (
+        f"  {label} {median * 1000:6.0f} ms ({min(values) * 1000:.0f}–{max(values) * 1000:.0f})"
+        f"  {median / reference:.2f}× {what}"
+    )
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"

@@ -510,7 +510,6 @@ def test_tool_calls_of_a_thread_span_runs_in_order(store: Store) -> None:
 
 def test_thread_tickers_are_the_symbols_its_calls_named_in_order(store: Store) -> None:
     thread, other, empty = store.create_thread(), store.create_thread(), store.create_thread()
-    run = new_run(store, thread.id)
     arguments = [
         '{"company_name": "Apple"}',
         '{"ticker": "$msft "}',
@@ -519,16 +518,10 @@ def test_thread_tickers_are_the_symbols_its_calls_named_in_order(store: Store) -
         '{"ticker": "DROP TABLE threads; --"}',  # not a symbol: left out
         "not json",
     ]
-    step = RunStep(
-        id=new_id("step"),
-        created_at=now(),
-        run_id=run.id,
-        thread_id=thread.id,
-        assistant_id=run.assistant_id,
-        type="tool_calls",
-        tool_calls=[ToolCall(id=new_id("call"), function=FunctionCall("f", a)) for a in arguments],
-    )
-    store.create_step(step)
+    step = new_step(store, new_run(store, thread.id), calls=len(arguments))
+    for call, raw in zip(step.tool_calls, arguments):
+        call.function.arguments = raw
+    store.update_step(step)
     new_step(store, new_run(store, other.id), calls=1)
     found = store.thread_tickers([thread.id, other.id, empty.id])
     assert found == {

@@ -8,6 +8,7 @@ import json
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.cells import cell_len
@@ -220,6 +221,18 @@ def test_yahoo_unreachable_says_how_to_use_demo_data() -> None:
 
 
 # -- the model dialog --------------------------------------------------------------------------
+async def model_dialog_on(pilot: Any, base_url: str) -> Any:
+    """The model dialog, open, on an OpenAI-compatible server at ``base_url``."""
+    app = pilot.app
+    await wait_ready(pilot)
+    await run_palette_command(pilot, "switch model")
+    await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ModelScreen")
+    form = app.screen
+    form.query_one("#provider").value = "compatible"
+    form.query_one("#base-url").value = base_url
+    return form
+
+
 def models_list(*names: str) -> dict[str, object]:
     return {
         "object": "list",
@@ -240,12 +253,7 @@ async def test_model_dialog_labels_its_fields_and_offers_the_servers_models(
             times=None,
         )
         async with app.run_test(size=(100, 36)) as pilot:
-            await wait_ready(pilot)
-            await run_palette_command(pilot, "switch model")
-            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ModelScreen")
-            form = app.screen
-            form.query_one("#provider").value = "compatible"
-            form.query_one("#base-url").value = server.base_url
+            form = await model_dialog_on(pilot, server.base_url)
             await wait_for(pilot, lambda: form.query_one("#model-list").option_count == 2, 20)
             text = screen_text(app)
             for label in ("Provider", "Server URL", "Model"):
@@ -267,12 +275,7 @@ async def test_model_dialog_falls_back_to_typing_when_the_server_cannot_list(
 ) -> None:
     app = InvestorApp(make_demo_session(), first_run_hint=False)
     async with app.run_test(size=(100, 36)) as pilot:
-        await wait_ready(pilot)
-        await run_palette_command(pilot, "switch model")
-        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ModelScreen")
-        form = app.screen
-        form.query_one("#provider").value = "compatible"
-        form.query_one("#base-url").value = "http://127.0.0.1:9/v1"  # nothing listens
+        form = await model_dialog_on(pilot, "http://127.0.0.1:9/v1")  # nothing listens
         status = form.query_one("#model-status")
         await wait_for(pilot, lambda: "type a name" in str(status.render()), 20)
         assert str(status.render()).startswith("Could not list the server's models (")
