@@ -67,6 +67,7 @@ __all__ = [
     "load_settings",
     "locate_config",
     "mask_secret",
+    "provider_label",
     "resolve_model",
     "unreachable_message",
     "with_provider",
@@ -268,6 +269,23 @@ def locate_config(
 
 
 # -- providers -----------------------------------------------------------------------------
+def provider_label(settings: Settings, *, badge: bool = False) -> str:
+    """Who answers, in a few words: "OpenAI · gpt-5-mini", "offline analyst (DEMO)"… (A
+    compatible server's model may still be unknown: it is listed when the session opens.)
+    ``badge``: demo mode is shown beside it as a badge, so the words leave it out."""
+    if settings.provider == "offline":
+        return "offline analyst" if badge or settings.data != "demo" else "offline analyst (DEMO)"
+    if settings.provider == "openai":
+        label = f"OpenAI · {settings.model}"
+        if settings.base_url:
+            label += f" @ {settings.base_url}"
+    else:
+        label = f"compatible · {settings.model or '…'} @ {settings.base_url}"
+    if settings.data == "demo" and not badge:
+        label += " · DEMO data"
+    return label
+
+
 def check_provider(settings: Settings) -> None:
     """Refuse a provider set-up that cannot work, with the fix in the message — before
     anything is sent: a key that cannot go into an HTTP header would otherwise end up,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 from . import paths
 from .backends.base import Backend
 from .config import Settings, check_provider, resolve_model, unreachable_message, with_provider
+from .config import provider_label as provider_label  # its home before the app's first frame
 from .db_url import DatabaseUrl
 from .errors import ConfigError, RunStateError
 from .runtime import RetryPolicy, Runtime
-from .settings_spec import MODEL_PROVIDERS
+from .settings_spec import BY_NAME, MODEL_PROVIDERS
 from .store import Store
 from .store_interface import ThreadStore
 
@@ -113,6 +114,53 @@ class Session:
                 switch.save_error = str(exc)
         return switch
 
+    def warm(self) -> None:
+        """Import and build, before the first run needs them, what it would otherwise wait
+        for: the model client (``openai``, httpx and pydantic, 0.5–1 s cold) and the tool
+        argument validator. Blocking: the app calls it in a thread once its screen is up,
+        so the first question starts at once. Safe to repeat (e.g. after a switch)."""
+        warm_backend = getattr(self.backend, "warm", None)
+        if callable(warm_backend):
+            warm_backend()
+        from .tools.registry import warm_validator
+
+        warm_validator()
+
+    async def switch_data(self, data: str, *, save: bool = True) -> ProviderSwitch:
+        """Use ``data`` market data ("yahoo" or "demo") from now on, with the same model:
+        e.g. demo data when Yahoo Finance cannot be reached. Refused (RunStateError) while
+        a run of this session executes, and for an unknown value (ConfigError). ``save``:
+        remember it in the config file (``data = …``)."""
+        data = BY_NAME["data"].check(data, "the app")
+        if self.runtime.executing_runs():
+            raise RunStateError("a run is in progress; switch the market data when it has finished")
+        settings = replace(
+            self.settings, sources={**self.settings.sources, "data": "app"}, notices=[]
+        )
+        settings.data = data
+        market = await asyncio.to_thread(make_market, settings)
+        if self.runtime.executing_runs():  # one started meanwhile
+            _close_market(market)
+            raise RunStateError(
+                "a run started meanwhile; switch the market data when it has finished"
+            )
+        from .tools.investor import build_investor_tools
+
+        old_market = self.market
+        self.runtime.tools = build_investor_tools(market)
+        self.market, self.settings = market, settings
+        _close_market(old_market)
+        switch = ProviderSwitch(settings, provider_label(settings))
+        if save:
+            from .config_file import save_settings
+
+            try:
+                save_settings(settings.config_path, {"data": data})
+                switch.saved_to = settings.config_path
+            except ConfigError as exc:
+                switch.save_error = str(exc)
+        return switch
+
     async def aclose(self) -> None:
         """Cancel runs still executing here, close the backend, the market cache and the
         store. Safe to call twice."""
@@ -173,22 +221,6 @@ def open_store(settings: Settings, *, executes_runs: bool = True) -> ThreadStore
     if problem is not None:
         raise ConfigError(f"cannot use {db} as the thread database: {problem}; {other}")
     return Store(db)
-
-
-def provider_label(settings: Settings) -> str:
-    """Who answers, in a few words: "OpenAI · gpt-5-mini", "offline analyst (DEMO)"…"""
-    if settings.provider == "offline":
-        label = "offline analyst (DEMO)" if settings.data == "demo" else "offline analyst"
-        return label
-    if settings.provider == "openai":
-        label = f"OpenAI · {settings.model}"
-        if settings.base_url:
-            label += f" @ {settings.base_url}"
-    else:
-        label = f"compatible · {settings.model} @ {settings.base_url}"
-    if settings.data == "demo":
-        label += " · DEMO data"
-    return label
 
 
 def build_session(settings: Settings, *, recover: bool = True) -> Session:

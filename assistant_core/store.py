@@ -114,6 +114,29 @@ class ToolCallRecord:
 
 # -- helpers -----------------------------------------------------------------------------
 _dumps = dumps
+MAX_THREAD_TICKERS = 8
+_SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-=^")
+
+
+def _named_symbols(arguments: Any) -> list[str]:
+    """The symbols a tool call's raw JSON arguments name: ``ticker`` (a symbol) and
+    ``tickers`` (a list, or one string of them separated by commas)."""
+    try:
+        args = json.loads(arguments) if isinstance(arguments, str) else None
+    except ValueError:
+        return []
+    if not isinstance(args, dict):
+        return []
+    named: list[Any] = [args.get("ticker")]
+    many = args.get("tickers")
+    named += many if isinstance(many, list) else str(many or "").split(",")
+    symbols = []
+    for value in named:
+        if isinstance(value, str):
+            symbol = value.strip().lstrip("$").upper()
+            if 0 < len(symbol) <= 15 and set(symbol) <= _SYMBOL_CHARS:
+                symbols.append(symbol)
+    return symbols
 
 
 def _fts_phrase(needle: str) -> str:
@@ -848,6 +871,30 @@ class SqlStore(ApiStore):
             ToolCallRecord(ToolCall.from_dict(json.loads(data)), step_id, run, thread, created)
             for data, step_id, run, thread, created in rows
         ]
+
+    def thread_tickers(self, thread_ids: Collection[str]) -> dict[str, list[str]]:
+        """The symbols each thread's tool calls named (their ``ticker`` or ``tickers``
+        argument), in the order first named, at most ``MAX_THREAD_TICKERS`` each: what the
+        thread list shows under a title. Only the arguments are read."""
+        found: dict[str, list[str]] = {thread_id: [] for thread_id in thread_ids}
+        ids = list(found)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            arguments = self._sql_json_text("data", "function", "arguments")
+            sql = (
+                f"SELECT thread_id, {arguments} FROM tool_calls "
+                f"WHERE thread_id IN ({','.join('?' * len(chunk))}) ORDER BY step_seq, position"
+            )
+            with self._read() as db:
+                rows = db.execute(sql, chunk).fetchall()
+            for thread_id, raw in rows:
+                tickers = found[thread_id]
+                if len(tickers) >= MAX_THREAD_TICKERS:
+                    continue
+                for symbol in _named_symbols(raw):
+                    if symbol not in tickers and len(tickers) < MAX_THREAD_TICKERS:
+                        tickers.append(symbol)
+        return found
 
     # -- recovery ------------------------------------------------------------------------
     def recover_interrupted(self, message: str = INTERRUPTED_MESSAGE) -> list[str]:

@@ -363,17 +363,22 @@ def call_signature(name: str, arguments: str, limit: int | None = SIGNATURE_LIMI
 def call_arguments(arguments: str) -> str:
     """``company_name="Apple", period="annual"`` from a tool call's raw JSON arguments,
     as a label; arguments that are not (yet) JSON are shown as they are."""
+    return ", ".join(argument_labels(arguments))
+
+
+def argument_labels(arguments: str) -> list[str]:
+    """Each argument of a tool call's raw JSON arguments as a label, ``period="annual"``
+    (for a view that lays them out whole); arguments that are not (yet) JSON are one
+    label, as the model sent them."""
     try:
         args = json.loads(arguments) if arguments and arguments.strip() else {}
     except ValueError:
         args = None
     if isinstance(args, dict):
-        inner = ", ".join(
-            f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in args.items()
-        )
+        labels = [f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in args.items()]
     else:
-        inner = arguments  # not JSON: show what the model sent
-    return one_line(inner, None)
+        labels = [arguments]  # not JSON: show what the model sent
+    return [label for label in (one_line(raw, None) for raw in labels) if label]
 
 
 def format_duration(ms: float | None, missing: str = "—") -> str:

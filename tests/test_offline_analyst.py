@@ -294,6 +294,9 @@ class Conversation:
         raise AssertionError(f"no answer after {max_turns} turns")
 
 
+DENIED = ToolResult.failure("the user denied this tool call").to_model()
+
+
 def called(turn: Turn) -> list[tuple[str, dict[str, Any]]]:
     return [(c["name"], json.loads(c["arguments"])) for c in turn.calls]
 
@@ -672,6 +675,20 @@ async def test_demo_data_is_labelled() -> None:
     text = (await conv.ask("Show me NVDA's last 100 days"))[-1].text
     assert text.startswith("> **DEMO DATA**")
     assert "Sources: DEMO data" in text
+
+
+async def test_no_demo_data_banner_when_every_data_call_was_denied() -> None:
+    """Issue 12: "DEMO DATA — these figures are synthetic" over an answer with no figures."""
+    conv = Conversation()
+    demo_lookup = ToolResult(
+        data={"symbol": "AAPL", "name": "Apple Inc.", "alternatives": [], "lookup_source": "demo"},
+        source="demo",
+        symbol="AAPL",
+    ).to_model()
+    conv.handlers = {name: lambda a: DENIED for name in conv.handlers}
+    conv.handlers["get_ticker"] = lambda a: demo_lookup
+    text = (await conv.ask("Should I buy Apple?"))[-1].text
+    assert "DEMO DATA" not in text and "denied" in text
 
 
 async def test_recommendations_and_cash_flow() -> None:

@@ -577,6 +577,29 @@ def test_tool_calls_of_a_thread_span_runs_in_order(store: ThreadStore) -> None:
     assert len(store.list_tool_calls()) == len(calls) + 3
 
 
+def test_thread_tickers_are_the_symbols_its_calls_named_in_order(store: ThreadStore) -> None:
+    thread, other, empty = store.create_thread(), store.create_thread(), store.create_thread()
+    arguments = [
+        '{"company_name": "Apple"}',
+        '{"ticker": "$msft "}',
+        '{"tickers": ["AAPL", "msft", "GOOGL"], "period": "6mo"}',
+        '{"tickers": "NVDA, TSLA"}',
+        '{"ticker": "DROP TABLE threads; --"}',  # not a symbol: left out
+        "not json",
+    ]
+    step = new_step(store, new_run(store, thread.id), calls=len(arguments))
+    for call, raw in zip(step.tool_calls, arguments):
+        call.function.arguments = raw
+    store.update_step(step)
+    new_step(store, new_run(store, other.id), calls=1)
+    found = store.thread_tickers([thread.id, other.id, empty.id])
+    assert found == {
+        thread.id: ["MSFT", "AAPL", "GOOGL", "NVDA", "TSLA"],
+        other.id: [],
+        empty.id: [],
+    }
+
+
 def test_same_call_id_in_two_steps_is_kept(store: ThreadStore) -> None:
     # Some OpenAI-compatible servers number calls per response: "call_0" again and again.
     thread = store.create_thread()

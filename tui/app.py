@@ -31,6 +31,7 @@ from assistant_core.text import for_terminal, one_line
 from .screens.start import StartScreen
 
 if TYPE_CHECKING:
+    from assistant_core.config import Settings
     from assistant_core.events import Event
 
     from .screens.main import MainScreen
@@ -63,12 +64,16 @@ class InvestorApp(App[None]):
         first_run_hint: bool | None = None,
         close_session: bool = True,
         tune_gc: bool = False,
+        settings: Settings | None = None,
     ) -> None:
         """``session``: an ``assistant_core.session.Session`` (store, runtime, settings,
         provider_label, is_demo), or a zero-argument callable that builds one — then it is
-        built after the first frame, in a thread. ``first_run_hint``: None shows it in demo
-        mode until dismissed once. ``clock`` drives relative and elapsed times."""
+        built after the first frame, in a thread, and ``settings`` (those it is built from)
+        let the first frame's title say who answers. ``first_run_hint``: False hides the
+        starter questions (and the demo-mode note) shown above empty threads. ``clock``
+        drives relative and elapsed times."""
         super().__init__()
+        self.start_settings = settings
         if callable(session) and not hasattr(session, "runtime"):
             self.session: Any = None
             self._session_factory: Callable[[], Any] | None = session
@@ -92,12 +97,18 @@ class InvestorApp(App[None]):
         return StartScreen(self._start_title())
 
     def _start_title(self) -> Content:
-        parts: list[str | tuple[str, str]] = [(f" {self.TITLE} ", "bold")]
-        if self.session is not None:
-            if self.session.is_demo:
-                parts += [(" DEMO ", "bold reverse $warning"), " "]
-            parts.append((self.session.provider_label, "$text-muted"))
-        return Content.assemble(*parts)
+        from assistant_core.config import provider_label
+
+        from .panels.title_bar import title_content
+
+        settings = self.session.settings if self.session is not None else self.start_settings
+        if settings is None:
+            return Content.styled(f" {self.TITLE} ", "bold")
+        return title_content(
+            assistant=self.TITLE,
+            provider=provider_label(settings, badge=True),
+            demo=settings.is_demo,
+        )
 
     @property
     def main(self) -> MainScreen:
@@ -115,33 +126,49 @@ class InvestorApp(App[None]):
 
     async def _start(self) -> None:
         """After the first frame: build the session (if given a factory), load the main
-        screen, and show the first-run hint."""
+        screen (with the starter questions on an empty thread)."""
+        building = None
         if self.session is None:
             assert self._session_factory is not None
+            building = asyncio.ensure_future(asyncio.to_thread(self._session_factory))
+        # Imported while the session is built: that thread waits on the disk at times.
+        from .screens.main import MainScreen
+
+        if building is not None:
             try:
-                self.session = await asyncio.to_thread(self._session_factory)
+                self.session = await building
             except Exception as exc:  # re-raised by run_app once the terminal is restored
                 self.start_error = exc
                 self.exit(return_code=2)
                 return
-        from .screens.help import hint_dismissed
-        from .screens.main import MainScreen
 
         try:
             self.assistant_name = self.session.store.default_assistant().name or ""
         except AssistantError:
             self.assistant_name = ""
-        show_hint = self.first_run_hint
-        if show_hint is None:
-            show_hint = self.session.is_demo and not hint_dismissed()
-        # Pushed over the start screen (which stays, unseen, at the bottom of the stack).
-        self._main = MainScreen(clock=self.clock, demo_hint=show_hint)
+        # Pushed over the start screen (which stays, unseen, at the bottom of the stack);
+        # what was typed on it goes to the prompt, in order, with what is typed meanwhile.
+        start = self.screen if isinstance(self.screen, StartScreen) else None
+        self._main = MainScreen(
+            clock=self.clock,
+            starters=self.first_run_hint is not False,
+            type_ahead=start.type_ahead if start is not None else None,
+        )
         await self.push_screen(self._main)
         if self.tune_gc:
             tune_garbage_collector()
         self.show_market_warnings()  # e.g. a corrupt cache found while the session opened
         self.show_settings_notices()
         self.ready.set()
+        self.call_after_refresh(self.warm_up)
+
+    def warm_up(self) -> None:
+        """Once the screen is painted, prepare what the first question would otherwise wait
+        for on the event loop (the model client's imports, the tool validator), in a thread:
+        the question is echoed and answered without a freeze (``Session.warm``)."""
+        warm = getattr(self.session, "warm", None)
+        if callable(warm):
+            self.run_worker(warm, thread=True, group="warm-up", exit_on_error=False)
 
     # -- a database that fails under the app ------------------------------------------------
     def _handle_exception(self, error: Exception) -> None:
@@ -265,11 +292,16 @@ class InvestorApp(App[None]):
             )
 
     def streaming_threads(self) -> list[str]:
+        if self._main is None:  # still starting (e.g. Ctrl+Q on the first frame)
+            return []
         return sorted(self.main.running_threads)
 
     async def cancel_all_runs(self) -> None:
+        threads = self.streaming_threads()
+        if not threads:
+            return
         runtime = self.session.runtime
-        for thread_id in self.streaming_threads():
+        for thread_id in threads:
             run = self.main.active_run(thread_id)
             if run is None:
                 continue
@@ -364,11 +396,20 @@ class InvestorApp(App[None]):
             return f" Not saved: {exc}"
         return ""
 
-    def action_toggle_theme(self) -> None:
-        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+    async def switch_market_data(self, data: str) -> None:
+        """Yahoo Finance or DEMO market data for new runs (palette; saved to the config)."""
+        try:
+            switch = await self.session.switch_data(data)
+        except AssistantError as exc:
+            self.notify(one_line(exc, None), severity="warning", markup=False)
+            return
+        self.main.update_title()
+        what = "DEMO data (synthetic)" if data == "demo" else "Yahoo Finance"
+        note = f" Not saved: {switch.save_error}" if switch.save_error else ""
+        self.notify(f"Market data: {what}, for new runs.{note}", markup=False)
 
     def action_switch_model(self, note: str = "", choice: ModelChoice | None = None) -> None:
-        from .screens.modals import ModelChoice, ModelScreen
+        from .screens.modals import LIST_TIMEOUT_S, ModelChoice, ModelScreen
 
         settings = self.session.settings
         # A model someone chose is shown; a default one is left to the field's hint, so
@@ -379,8 +420,20 @@ class InvestorApp(App[None]):
             settings.base_url or "",
             settings.model if chosen and settings.model else "",
         )
+        api_key = settings.api_key  # for the listing only; the dialog never shows it
+
+        def list_models(base_url: str) -> list[str]:
+            from assistant_core.backends.models import list_models
+
+            return list_models(base_url, api_key, timeout=LIST_TIMEOUT_S)
+
         self.push_screen(
-            ModelScreen(current, saved_models=settings.provider_models, note=note),
+            ModelScreen(
+                current,
+                saved_models=settings.provider_models,
+                note=note,
+                list_models=list_models,
+            ),
             self._model_chosen,
         )
 
@@ -398,6 +451,7 @@ class InvestorApp(App[None]):
             self.action_switch_model(note=redact(str(exc)), choice=choice)
             return
         self.main.update_title()
+        self.warm_up()  # the new model's client
         note = f" Not saved: {switch.save_error}" if switch.save_error else ""
         self.notify(f"Now answering: {switch.label}.{note}", markup=False)
 
@@ -421,16 +475,18 @@ def tune_garbage_collector() -> None:
     """Keep full collections out of streaming: a full pass over the start-up heap takes
     ~100 ms here and rendering triggered one about every second (stalls of 100–300 ms,
     measured with bench/bench_tui_stream.py). Freeze what start-up allocated and collect
-    the young generation less often."""
+    the young generation less often. (``run_app``'s caller may have switched collection off
+    for the start-up itself: it is switched on again here.)"""
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
+    gc.enable()
 
 
-def run_app(session: SessionSource) -> int:
+def run_app(session: SessionSource, settings: Settings | None = None) -> int:
     """Open the full-screen app on ``session`` (a Session, or a callable building one after
-    the first frame); returns the exit code. An error from the session factory is raised
-    here, after the terminal is restored, for the command line to report."""
-    app = InvestorApp(session, tune_gc=True)
+    the first frame from ``settings``); returns the exit code. An error from the session
+    factory is raised here, after the terminal is restored, for the command line to report."""
+    app = InvestorApp(session, tune_gc=True, settings=settings)
     app.run()
     if app.start_error is not None:
         raise app.start_error

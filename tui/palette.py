@@ -1,4 +1,5 @@
-"""Command palette entries (Ctrl+P): threads, inspector, export, approval, model, theme."""
+"""Command palette entries (Ctrl+P): threads, inspector, export, approval, model, market
+data. (The theme is Textual's own "Theme" command, which lists every theme.)"""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ class InvestorCommands(Provider):
 
     def commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
         app = self.investor_app
+        if app.session is None or app._main is None:
+            return  # still starting: nothing to act on yet
         approval = app.session.runtime.approval
         other = "ask" if approval == "auto" else "auto"
         yield ("New thread", "Start a new conversation (Ctrl+N)", app.action_new_thread)
@@ -69,11 +72,23 @@ class InvestorCommands(Provider):
             "OpenAI, an OpenAI-compatible server, or the offline analyst",
             app.action_switch_model,
         )
-        yield ("Toggle theme", "Dark / light", app.action_toggle_theme)
+        if app.session.settings.data == "demo":
+            yield (
+                "Use Yahoo Finance market data",
+                "Real prices and statements instead of DEMO data, for new runs",
+                partial(app.switch_market_data, "yahoo"),
+            )
+        else:
+            yield (
+                "Use demo market data",
+                "Synthetic DEMO data, no network (e.g. when Yahoo Finance cannot be reached)",
+                partial(app.switch_market_data, "demo"),
+            )
 
     async def startup(self) -> None:
         # Read once per palette opening, not on every keystroke.
-        self.threads = self.investor_app.session.store.list_threads(limit=MAX_THREADS)
+        session = self.investor_app.session
+        self.threads = session.store.list_threads(limit=MAX_THREADS) if session else []
 
     def thread_commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
         app = self.investor_app

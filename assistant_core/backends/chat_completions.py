@@ -81,6 +81,9 @@ def _message(item: InputItem) -> dict[str, Any]:
 class ChatCompletionsBackend(OpenAIBackend):
     name = "chat-completions"
 
+    def _resource(self, client: Any) -> Any:
+        return client.chat.completions
+
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         tools = [{"type": "function", "function": fn} for fn in function_tools(request.tools)]
         # OpenAI deprecated max_tokens (reasoning models refuse it); most other servers only
@@ -111,11 +114,12 @@ class ChatCompletionsBackend(OpenAIBackend):
     async def _get_json(self, url: str) -> Any:
         # Never waits longer than the run would for the model's first byte: a probe must not
         # add more to a silent server's failure than the request itself.
-        import openai
+        client = await self.ready_client()
+        import openai  # imported by the client already
 
         timeout = min(PROBE_TIMEOUT_S, self.first_byte_timeout)
         try:
-            text = await self.client.get(url, cast_to=str, options={"timeout": timeout})
+            text = await client.get(url, cast_to=str, options={"timeout": timeout})
         except openai.APITimeoutError as exc:
             raise _Silent from exc
         return json.loads(text)

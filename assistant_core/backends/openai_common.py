@@ -13,6 +13,7 @@ import email.utils
 import json
 import socket
 import ssl
+import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -478,6 +479,16 @@ class TimedEvents:
 
 
 # -- the shared backend shell ---------------------------------------------------------------
+def _warm_first_request(resource: Any) -> None:
+    """What the first request would otherwise import on the event loop (~30 ms): the API
+    resource (passed in, already loaded by accessing it), the JSON parser of the stream and
+    anyio's asyncio backend. Best effort: a missing module only costs that time later."""
+    del resource
+    with contextlib.suppress(ImportError):
+        import anyio._backends._asyncio  # noqa: F401
+        import jiter  # noqa: F401
+
+
 class OpenAIBackend:
     """Client lifecycle, error mapping and the stream guard; subclasses convert the request
     (``_open``) and translate the API's events into chunks (``_translate``)."""
@@ -506,19 +517,36 @@ class OpenAIBackend:
         self.connect_timeout = connect_timeout
         self._http_client = http_client  # owned by the caller when given
         self._client: AsyncOpenAI | None = None
+        self._client_lock = threading.Lock()
+
+    def warm(self) -> None:
+        """Build the client now: importing ``openai`` (with httpx and pydantic) takes
+        0.5–1 s cold, which must not fall on an event loop. Blocking, so the app calls it
+        in a thread once its screen is up; a stream that finds no client builds it in a
+        thread too. Safe to call more than once, from any thread."""
+        with self._client_lock:
+            if self._client is None:
+                # The HTTP client's own read limit sits just outside ours (see TimedEvents).
+                read = max(self.timeout, self.first_byte_timeout) + 1.0
+                client = make_async_client(
+                    self.base_url,
+                    self._api_key,
+                    timeout=read,
+                    connect_timeout=self.connect_timeout,
+                    http_client=self._http_client,
+                )
+                _warm_first_request(self._resource(client))
+                self._client = client
+
+    def _resource(self, client: AsyncOpenAI) -> Any:
+        """The API resource the backend calls (its module loads on first access)."""
+        return None
 
     @property
     def client(self) -> AsyncOpenAI:
         if self._client is None:
-            # The HTTP client's own read limit sits just outside ours (see TimedEvents).
-            read = max(self.timeout, self.first_byte_timeout) + 1.0
-            self._client = make_async_client(
-                self.base_url,
-                self._api_key,
-                timeout=read,
-                connect_timeout=self.connect_timeout,
-                http_client=self._http_client,
-            )
+            self.warm()
+        assert self._client is not None
         return self._client
 
     def _no_response(self) -> BackendError:
@@ -551,7 +579,15 @@ class OpenAIBackend:
                 raise
             raise masked from None  # the cause's message has the key too
 
+    async def ready_client(self) -> AsyncOpenAI:
+        """The client, built off the event loop when it was not warmed yet (its imports and
+        construction take a cold process most of a second)."""
+        if self._client is None:
+            await asyncio.to_thread(self.warm)
+        return self.client
+
     async def _stream(self, request: ModelRequest) -> AsyncGenerator[Chunk, None]:
+        await self.ready_client()
         first_deadline = asyncio.get_running_loop().time() + self.first_byte_timeout
         try:
             async with asyncio.timeout_at(first_deadline):

@@ -78,6 +78,9 @@ def to_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class ResponsesBackend(OpenAIBackend):
     name = "openai-responses"
 
+    def _resource(self, client: Any) -> Any:
+        return client.responses
+
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": request.model,

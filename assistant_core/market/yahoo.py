@@ -450,7 +450,8 @@ def _translate(exc: Exception, what: str, symbol: str) -> MarketDataError:
         )
     if type(exc).__name__ in _TRANSIENT_NAMES or isinstance(exc, (OSError, TimeoutError)):
         return ProviderUnavailableError(
-            f"cannot reach Yahoo Finance ({type(exc).__name__}); check the internet connection, or use demo data"
+            f"cannot reach Yahoo Finance ({type(exc).__name__}); check the connection, or use "
+            "demo data (--data demo; in the app Ctrl+P → Use demo market data)"
         )
     if isinstance(exc, ValueError) and "json" in type(exc).__name__.lower():
         return MarketDataError(

@@ -146,18 +146,32 @@ async def test_palette_exports_thread_and_switches_threads(
         assert app.main.thread_id == tesla.id
 
 
-async def test_palette_toggles_theme_and_opens_inspector(
+async def test_palette_has_one_theme_command_and_opens_inspector(
     make_demo_session: Callable[..., Session],
 ) -> None:
+    from textual.command import CommandList
+
     session = make_demo_session()
     thread = session.store.create_thread("Notes")
     session.store.add_message(thread.id, "user", "hello")
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
-        dark = app.current_theme.dark
-        await run_palette_command(pilot, "toggle theme")
-        assert app.current_theme.dark is not dark
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "CommandPalette")
+        await pilot.pause(0.3)
+        commands = app.screen.query_one(CommandList)
+        names = [
+            str(commands.get_option_at_index(i).prompt).splitlines()[0]
+            for i in range(commands.option_count)
+        ]
+        assert [name for name in names if "theme" in name.lower()] == ["Theme"]
+        await pilot.press("escape")
+        await pilot.pause()
+        # Textual's Theme command lists every theme; our widgets follow the one chosen.
+        await run_palette_command(pilot, "theme")
+        await run_palette_command(pilot, "textual-light")
+        assert app.theme == "textual-light" and not app.current_theme.dark
         await run_palette_command(pilot, "open tool-call inspector")
         assert isinstance(app.screen, InspectorScreen)
         assert "No tool calls in this thread yet." in screen_text(app)

@@ -153,8 +153,8 @@ async def test_new_rename_delete_and_filter_threads(
         await pilot.press("enter")
         await pilot.pause()
         assert session.store.get_thread(apple.id).title == "Apple [bold]deep dive[/bold]"
-        # Markup in a title is shown as typed.
-        assert any("Apple [bold]deep dive[/bold]" in row for row in thread_rows(app))
+        # Markup in a title is shown as typed (cut to the pane's width).
+        assert any(row.startswith("  Apple [bold]deep") for row in thread_rows(app))
 
         # Filter as you type: over titles and message text, debounced.
         await pilot.press("ctrl+f")
@@ -283,57 +283,65 @@ async def test_page_keys_in_the_prompt_scroll_the_chat(
         assert prompt.text == "draft" and prompt.cursor_location == (0, 5)
 
 
-async def test_panes_toggle_and_auto_hide_at_80_columns(
+async def test_at_80_columns_the_thread_list_comes_over_the_chat(
     make_demo_session: Callable[..., Session],
 ) -> None:
     session = make_demo_session()
+    earlier = session.store.create_thread("Tesla debt")
+    session.store.add_message(earlier.id, "user", "How is Tesla's balance sheet?")
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_ready(pilot)
-        threads = app.main.query_one("#threads-pane")
+        threads = app.main.query_one(ThreadList)
         run = app.main.query_one("#run-pane")
-        assert threads.display and not run.display  # too narrow for three panes
+        # Too narrow for the panes beside the chat: the chat and prompt take the width.
+        assert not threads.display and not run.display
+        assert app.main.prompt.size.width >= 70
+        # Ctrl+B: the list over the chat, focused; the chat keeps its width.
+        await pilot.press("ctrl+b")
+        assert threads.display and threads.has_class("-overlay")
+        assert app.focused is threads.options
+        assert app.main.chat.size.width >= 70
+        await pilot.press("escape")
+        assert not threads.display and app.focused is app.main.prompt
+        # Choosing a thread there shows it and closes the list.
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.main.thread_id != earlier.id
+        await pilot.press("ctrl+b")
+        threads.options.highlighted = threads.options.get_option_index(earlier.id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.main.thread_id == earlier.id)
+        assert not threads.display and app.focused is app.main.prompt
+        # The run panel still toggles; wide again, the list is beside the chat.
         await pilot.press("ctrl+r")
         assert run.display
-        await pilot.press("ctrl+b")
-        assert not threads.display
-        await pilot.press("ctrl+b", "ctrl+r")
-        assert threads.display and not run.display
-        # The prompt and the chat keep most of the width.
-        assert app.main.prompt.size.width >= 50
+        await pilot.press("ctrl+r")
+        await pilot.resize_terminal(120, 30)
+        await pilot.pause()
+        assert threads.display and not threads.has_class("-overlay")
 
         thread_id = await ask_and_wait(pilot, "How is Tesla's balance sheet?")
         assert latest_run(session, thread_id).status == "completed"
 
 
-async def test_first_run_hint_in_demo_mode_is_shown_once(
+async def test_a_click_on_a_starter_question_asks_it(
     make_demo_session: Callable[..., Session],
 ) -> None:
+    """The demo note and starter questions replaced the first-run hint shown once ever
+    (tests/tui/test_app_shell.py has the keys)."""
     app = InvestorApp(make_demo_session())
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
-        assert len(app.main.query("#demo-hint")) == 1
         text = screen_text(app)
         assert "OPENAI_API_KEY" in text and "--base-url" in text and "DEMO" in text
-        # Sending the first question dismisses it for good.
-        await ask_and_wait(pilot, "hello")
-        assert len(app.main.query("#demo-hint")) == 0
-    app = InvestorApp(make_demo_session())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_ready(pilot)
-        assert len(app.main.query("#demo-hint")) == 0
-
-
-async def test_first_run_hint_is_dismissed_by_a_click(
-    make_demo_session: Callable[..., Session],
-) -> None:
-    app = InvestorApp(make_demo_session())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_ready(pilot)
-        await pilot.click("#demo-hint")
-        await pilot.pause()
-        assert len(app.main.query("#demo-hint")) == 0
-        assert app.main.prompt.has_focus
+        options = app.main.query_one("#starter-options")
+        await pilot.click(options, offset=(2, 2))  # the third question
+        await wait_for(pilot, lambda: app.main.thread_id is not None)
+        await wait_run_over(pilot, app.main.thread_id)
+        first = app.session.store.list_messages(app.main.thread_id)[0]
+        assert first.text == "Compare AAPL and MSFT"
+        assert not app.main.query_one("#starters").display
 
 
 async def test_help_screen_lists_the_keys(make_demo_session: Callable[..., Session]) -> None:

@@ -183,7 +183,8 @@ async def test_tool_output_and_error_with_markup_are_shown_literally(
         assert run_status(session, thread_id) == "completed"
 
         panel = str(app.main.run_panel.render_run())
-        assert 'echo_markup(text="[bold]loud[/b' in panel  # cut to the panel's width
+        # The whole argument on a line of its own, cut only at the panel's width.
+        assert '  echo_markup(\n      text="[bold]loud[/b' in panel
         # The escape sequence is removed (the one text policy), the markup shown literally.
         assert "bad input [red]x[/red] [blink]" in panel and "\x1b" not in panel
 

@@ -7,6 +7,7 @@ provider) are still caught before the screen is taken over.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import Any
@@ -45,6 +46,10 @@ def _is_tty(stream: Any) -> bool:
 
 
 def open_app(flags: dict[str, Any]) -> int:
+    # Start-up allocates a lot and frees little: collections now would only scan it again
+    # and again before the first frame. The app freezes that heap and collects again once
+    # its main screen is up (tui.app.tune_garbage_collector).
+    gc.disable()
     check_terminal()
     settings = load_settings(flags)  # its notices are shown by the app, as notifications
     check_provider(settings)  # a missing key or bad provider: one line, before full screen
@@ -56,4 +61,4 @@ def open_app(flags: dict[str, Any]) -> int:
 
     from tui.app import run_app
 
-    return run_app(build)
+    return run_app(build, settings)

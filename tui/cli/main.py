@@ -14,7 +14,6 @@ import logging
 import os
 import sqlite3
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -26,12 +25,8 @@ from assistant_core.redact import redact, redact_log_handler
 from assistant_core.settings_spec import DEFAULT_OPENAI_MODEL, ENV_NAMES, SETTINGS, is_true
 from assistant_core.text import one_line
 
-from .db import add_db_parser
 from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, EXIT_USAGE
-from .keys import add_keys_parser
 from .output import WriteFailed
-from .serve import add_serve_parser
-from .web import add_web_parser
 
 PROG = "investor-assistant"
 
@@ -147,7 +142,29 @@ def _settings_flags(top_level: bool) -> Parser:
     return parser
 
 
+def app_parser() -> Parser:
+    """The top level's settings flags alone: enough to open the app, which needs no command."""
+    return Parser(prog=PROG, add_help=False, parents=[_settings_flags(top_level=True)])
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line, read the quick way when it names no command (the full-screen app:
+    a user waits for its first frame, so neither every subcommand's parser nor the modules
+    behind them are built), else by the whole parser."""
+    args, rest = app_parser().parse_known_args(argv)
+    if not rest:
+        args.command = None
+        return args
+    return build_parser().parse_args(argv)
+
+
 def build_parser() -> Parser:
+    # Imported here: their modules (and what they import) are not needed to open the app.
+    from .db import add_db_parser
+    from .keys import add_keys_parser
+    from .serve import add_serve_parser
+    from .web import add_web_parser
+
     parser = Parser(
         prog=PROG,
         description="Research public companies with an AI assistant in your terminal. "
@@ -297,6 +314,8 @@ def user_message(exc: BaseException) -> str:
 def print_traceback() -> None:
     """The current exception's traceback on stderr (--debug), secrets masked: an exception
     may quote the API key (e.g. a header value httpx refused)."""
+    import traceback
+
     sys.stderr.write(redact(traceback.format_exc()))
 
 
@@ -341,8 +360,7 @@ def dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     # Warnings logged with no handler configured reach stderr through this one.
     redact_log_handler(logging.lastResort)
-    parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    args = parse_args(list(argv) if argv is not None else sys.argv[1:])
     debug = _debug_requested(args)
     # The log goes to a file; --debug copies it to stderr, except for the full-screen app,
     # which draws on the terminal stderr goes to.

@@ -52,7 +52,7 @@ class PromptInput(TextArea):
         if key == "enter":
             event.stop()
             event.prevent_default()
-            self._submit()
+            self.action_submit()
             return
         if key in NEWLINE_KEYS:
             event.stop()
@@ -73,7 +73,8 @@ class PromptInput(TextArea):
             return
         await super()._on_key(event)
 
-    def _submit(self) -> None:
+    def action_submit(self) -> None:
+        """Send what is in the prompt (Enter)."""
         text = self.text.strip()
         if not text:
             return

@@ -29,7 +29,7 @@ from assistant_core.run_view import LiveRuns, RunView, required_calls
 from assistant_core.text import for_terminal, format_duration, one_line
 
 from ..widgets.rendered import relayout
-from .fmt import args_summary, clock_time, elapsed, status_content
+from .fmt import call_lines, clock_time, elapsed, status_content
 
 MAX_RUN_CHOICES = 30  # earlier runs offered in the selector
 RENDER_DELAY_S = 0.05  # coalesce bursts of events (argument deltas) into one redraw
@@ -287,10 +287,11 @@ class RunPanel(VerticalScroll):
         return lines
 
     def _call_line(self, call: ToolCall) -> Content:
-        name = one_line(call.function.name)
-        # name(args) on one line of the panel.
-        room = max((self.scrollable_content_region.width or 36) - len(name) - 4, 1)
-        args = args_summary(call.function.arguments, room)
+        # name(args) in the panel's width, broken between whole arguments.
+        width = max((self.scrollable_content_region.width or 36) - 2, 12)
+        lines = call_lines(call.function.name, call.function.arguments, width)
+        name_end = len(one_line(call.function.name, None) or "?")
+        first, rest = lines[0], lines[1:]
         details = [format_duration(call.duration_ms, missing="")]
         if call.source:
             details.append(one_line(call.source) + (" (cached)" if call.cache_hit else ""))
@@ -300,11 +301,12 @@ class RunPanel(VerticalScroll):
             details.append("repeat, not run again")
         parts: list[str | Content | tuple[str, str]] = [
             "  ",
-            (name, "bold"),
-            (f"({args})", "$text-muted"),
-            "\n    ",
-            status_content(call.status),
+            (first[:name_end], "bold"),
+            (first[name_end:], "$text-muted"),
         ]
+        for line in rest:
+            parts += ["\n  ", (line, "$text-muted")]
+        parts += ["\n    ", status_content(call.status)]
         extra = " · ".join(d for d in details if d)
         if extra:
             parts.append((f" · {extra}", "$text-muted"))
@@ -332,7 +334,10 @@ class RunPanel(VerticalScroll):
         lines = [self._section("Memory")]
         window = memory.get("context_window")
         estimate = memory.get("estimated_prompt_tokens")
-        if window:
+        if run.provider == "offline":
+            # Its "window" is the runtime's stand-in: the rule-based analyst reads no prompt.
+            lines.append(Content.styled("no context window (rule-based)", "$text-muted"))
+        elif window:
             text = f"window {window:,}"
             if estimate is not None:
                 text += f" · prompt ≈{estimate:,}"

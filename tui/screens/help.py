@@ -1,8 +1,7 @@
-"""The key bindings help (F1) and the first-run hint shown in demo mode."""
+"""The key bindings help (F1)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -11,8 +10,6 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
-
-from assistant_core import paths
 
 from ..browser import BROWSER_KEY_LABELS, BROWSER_NOTE
 
@@ -48,32 +45,6 @@ CONFIGURE_HINT = (
     "or pick a provider with Ctrl+P → “Switch model / provider”."
 )
 
-DEMO_HINT = (
-    "No model is configured, so answers come from the offline analyst (rule-based, no LLM) "
-    "on synthetic DEMO market data.\n"
-    "For a real model: set OPENAI_API_KEY, or start with --base-url "
-    "http://localhost:11434/v1 --model llama3.1 (Ollama, vLLM, llama.cpp, LM Studio…), "
-    "or Ctrl+P → Switch model / provider.\n"
-    "Try: “Should I buy Apple?” · “How is Tesla's balance sheet?” · “애플 주식 사도 될까?”"
-)
-
-HINT_MARKER = "demo-hint-dismissed"
-
-
-def hint_marker_path() -> Path:
-    return paths.data_dir() / HINT_MARKER
-
-
-def hint_dismissed() -> bool:
-    return hint_marker_path().exists()
-
-
-def remember_hint_dismissed() -> None:
-    try:
-        paths.create_private_file(hint_marker_path())
-    except OSError:
-        pass  # the hint shows again next time; nothing else depends on it
-
 
 def keys_table(web: bool = False) -> Content:
     """The keys; ``web``: as they work in a browser tab (``tui.browser``)."""
@@ -102,27 +73,3 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.add_class("dialog-screen")
-
-
-class DemoHint(Static):
-    """The first-run hint, above the chat in demo mode: how to configure a real model. It
-    goes when clicked or when the first question is sent, and does not come back.
-    (Inline rather than a modal: it is on screen at start-up, where every widget costs.)"""
-
-    def __init__(self) -> None:
-        super().__init__(
-            Content.assemble(
-                (" DEMO ", "bold reverse $warning"),
-                " ",
-                DEMO_HINT,
-                ("  (click to dismiss)", "$text-muted"),
-            ),
-            id="demo-hint",
-        )
-
-    def on_click(self) -> None:
-        self.dismiss()
-
-    def dismiss(self) -> None:
-        remember_hint_dismissed()
-        self.remove()

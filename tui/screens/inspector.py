@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Select, Static
+from textual.widgets import DataTable, Select, Static
 
 from assistant_core import paths
 from assistant_core.store import ToolCallRecord
@@ -27,6 +27,7 @@ from assistant_core.text import dumps_safe, for_terminal, format_duration, one_l
 
 from ..browser import offer_export
 from ..panels.fmt import args_summary, clock_time
+from ..panels.key_footer import KeyFooter
 
 # Rich styles (the table's cells are Rich Text).
 STATUS_COLOURS = {
@@ -110,7 +111,7 @@ class InspectorScreen(Screen[None]):
         yield table
         with VerticalScroll(id="call-detail"):
             yield Static(id="call-detail-body")
-        yield Footer()
+        yield KeyFooter(keep=("close", "quit"))
 
     def on_mount(self) -> None:
         self._set_columns()
@@ -356,4 +357,5 @@ class InspectorScreen(Screen[None]):
         path = exports_dir() / f"tool-calls-{self.thread_id}-{stamp}.jsonl"
         rows = (record_json(record, self.run_numbers.get(record.run_id)) for record in self.shown)
         paths.write_private_text(path, "".join(dumps_safe(row) + "\n" for row in rows))
-        offer_export(self.app, path, f"Exported {len(self.shown)} tool calls")
+        count = len(self.shown)
+        offer_export(self.app, path, f"Exported {count} tool call{'' if count == 1 else 's'}")

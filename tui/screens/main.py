@@ -19,22 +19,25 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
+from assistant_core.config import provider_label
 from assistant_core.errors import AssistantError, StoreError
 from assistant_core.events import Done, Event, RunCreated, RunEvent
 from assistant_core.objects import Message, Run
 from assistant_core.runtime import ALL_CALLS
 from assistant_core.store import DEFAULT_ASSISTANT_NAME
 
+from ..panels.key_footer import KeyFooter
 from ..panels.prompt import PromptInput
 from ..panels.run_panel import RunPanel
+from ..panels.starters import StarterPanel
 from ..panels.thread_list import UNTITLED, ThreadList, ThreadOptions
 from ..panels.title_bar import TitleBar
 from ..widgets import ChatView, ToolCallCard
 from .followed_runs import RunWatcher
-from .help import DemoHint, HelpScreen
+from .help import HelpScreen
 from .modals import ConfirmScreen, RenameScreen
+from .start import TypeAhead
 
 if TYPE_CHECKING:
     from assistant_core.runtime import Runtime
@@ -42,8 +45,9 @@ if TYPE_CHECKING:
 
     from ..app import InvestorApp
 
-# Below these widths the side panes hide themselves (unless the user toggled them).
-THREADS_MIN_WIDTH = 60
+# Below this width the thread list is not beside the chat: its key shows it over the chat.
+THREADS_INLINE_MIN_WIDTH = 100
+# Below this width the run panel hides itself (unless the user toggled it).
 RUN_PANEL_MIN_WIDTH = 110
 
 
@@ -75,10 +79,22 @@ class MainScreen(Screen[None]):
         Binding("f1", "help", "Help", priority=True, id="main.help"),
     ]
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, demo_hint: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        starters: bool = True,
+        type_ahead: TypeAhead | None = None,
+    ) -> None:
         super().__init__(id="main")
         self.clock = clock
-        self.demo_hint = demo_hint
+        #: Keys typed before the prompt is up (on the first frame, then here while mounting).
+        self.type_ahead = type_ahead or TypeAhead()
+        self.prompt_ready = False
+        #: Show the starter questions above empty threads.
+        self.starters = starters
+        #: Threads whose starters were hidden (Escape).
+        self.starters_hidden: set[str | None] = set()
         self.thread_id: str | None = None
         #: Latest run object seen per thread (from events), for cancel and approve.
         self.live_runs: dict[str, Run] = {}
@@ -87,6 +103,8 @@ class MainScreen(Screen[None]):
         #: None = automatic (by width); True/False = the user's choice.
         self.show_threads: bool | None = None
         self.show_run_panel: bool | None = None
+        #: In a narrow terminal: the thread list is shown over the chat.
+        self.threads_overlay = False
 
     @property
     def investor_app(self) -> InvestorApp:
@@ -110,15 +128,15 @@ class MainScreen(Screen[None]):
                 self.store, is_streaming=self.thread_running, clock=self.clock, id="threads-pane"
             )
             with Vertical(id="centre"):
-                if self.demo_hint:
-                    yield DemoHint()
+                if self.starters:
+                    yield StarterPanel(demo=self.investor_app.session.is_demo, id="starters")
                 yield ChatView(self.store, id="chat")
                 yield PromptInput(
                     id="prompt",
                     placeholder="Ask about a company…  (Enter: send · Shift+Enter: new line)",
                 )
             yield RunPanel(self.runtime, clock=self.clock, id="run-pane")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def chat(self) -> ChatView:
@@ -138,6 +156,8 @@ class MainScreen(Screen[None]):
 
     async def on_mount(self) -> None:
         self.watcher = RunWatcher(self)  # runs of the shown thread executed elsewhere
+        # Before the first layout: at its CSS sizes the panes could leave the chat no room.
+        self.apply_layout(self.app.size.width)
         try:
             threads = self.store.list_threads(limit=1)
             self.thread_list.reload(threads[0].id if threads else None)
@@ -147,17 +167,30 @@ class MainScreen(Screen[None]):
             return
         self.update_title()
         self.prompt.focus()
+        self.prompt_ready = True
+        typed = self.type_ahead
+        if typed.text:
+            self.prompt.insert(typed.text)
+            if typed.send:
+                self.prompt.action_submit()
 
     def on_resize(self, event: events.Resize) -> None:
         self.apply_layout(event.size.width)
+
+    def threads_inline(self, width: int | None = None) -> bool:
+        """Wide enough for the thread list beside the chat."""
+        return (self.size.width if width is None else width) >= THREADS_INLINE_MIN_WIDTH
 
     def apply_layout(self, width: int | None = None) -> None:
         width = self.size.width if width is None else width
         threads = self.query_one("#threads-pane")
         run = self.query_one("#run-pane")
-        threads.display = (
-            self.show_threads if self.show_threads is not None else width >= THREADS_MIN_WIDTH
-        )
+        if self.threads_inline(width):
+            self.threads_overlay = False
+            threads.display = self.show_threads is not False
+        else:
+            threads.display = self.threads_overlay
+        threads.set_class(not self.threads_inline(width), "-overlay")
         run.display = (
             self.show_run_panel if self.show_run_panel is not None else width >= RUN_PANEL_MIN_WIDTH
         )
@@ -167,7 +200,7 @@ class MainScreen(Screen[None]):
         thread = self.thread_title(self.thread_id) if self.thread_id is not None else ""
         self.query_one(TitleBar).show(
             assistant=self.investor_app.assistant_name or DEFAULT_ASSISTANT_NAME,
-            provider=session.provider_label,
+            provider=provider_label(session.settings, badge=True),
             approval=self.runtime.approval,
             demo=session.is_demo,
             thread=thread,
@@ -185,12 +218,25 @@ class MainScreen(Screen[None]):
         self.refresh_bindings()
         if watch:
             self.watcher.watch(thread_id)
+        self.update_starters()
 
     @on(ThreadList.Selected)
     async def _thread_selected(self, event: ThreadList.Selected) -> None:
+        self.close_threads_overlay()
         if event.thread_id != self.thread_id:
             await self.show_thread(event.thread_id)
         self.prompt.focus()
+
+    @on(ThreadList.Dismissed)
+    def _threads_dismissed(self) -> None:
+        if self.threads_overlay:
+            self.close_threads_overlay()
+            self.prompt.focus()
+
+    def close_threads_overlay(self) -> None:
+        if self.threads_overlay:
+            self.threads_overlay = False
+            self.apply_layout()
 
     def target_thread(self) -> str | None:
         """The thread a rename/delete applies to: the highlighted row when the list has
@@ -267,7 +313,10 @@ class MainScreen(Screen[None]):
         )
 
     def action_filter_threads(self) -> None:
-        self.show_threads = True
+        if self.threads_inline():
+            self.show_threads = True
+        else:
+            self.threads_overlay = True
         self.apply_layout()
         self.query_one("#thread-filter").focus()
 
@@ -275,8 +324,6 @@ class MainScreen(Screen[None]):
     @on(PromptInput.Submitted)
     async def _prompt_submitted(self, event: PromptInput.Submitted) -> None:
         text = event.text
-        for hint in self.query(DemoHint):
-            hint.dismiss()
         if self.thread_id is None:
             thread = self.runtime.create_thread()
             self.thread_list.reload(thread.id)
@@ -297,6 +344,7 @@ class MainScreen(Screen[None]):
     def user_message_added(self, message: Message) -> None:
         if message.thread_id == self.thread_id:
             self.chat.add_user_message(message)
+            self.update_starters(empty=False)
         # The store bumps the thread's activity and may have auto-titled it.
         self.thread_list.reload()
         self.update_title()
@@ -326,6 +374,7 @@ class MainScreen(Screen[None]):
         self.running_threads.discard(thread_id)
         self.chat.stream_ended(thread_id)
         self.run_panel.stream_ended(thread_id)
+        self.thread_list.forget_tickers(thread_id)
         self.thread_list.reload()
         self.refresh_bindings()
         if thread_id == self.thread_id:
@@ -409,11 +458,71 @@ class MainScreen(Screen[None]):
             return self.active_run(self.thread_id) is not None
         return True
 
+    # -- starter questions ---------------------------------------------------------------
+    def update_starters(self, *, empty: bool | None = None) -> None:
+        """Show the starter questions when the shown thread has no message yet."""
+        panels = self.query(StarterPanel)
+        if not panels:
+            return
+        if empty is None:
+            thread_id = self.thread_id
+            empty = thread_id is None or self.store.count_messages(thread_id) == 0
+        shown = empty and self.thread_id not in self.starters_hidden
+        panels.first().display = shown
+        if not shown and self.focused is not None and panels.first() in self.focused.ancestors:
+            self.prompt.focus()
+
+    @on(StarterPanel.Chosen)
+    def _starter_chosen(self, event: StarterPanel.Chosen) -> None:
+        self.prompt.load_text(event.question)
+        self.prompt.focus()
+        self.prompt.action_submit()
+
+    @on(StarterPanel.Dismissed)
+    def _starters_dismissed(self) -> None:
+        self.starters_hidden.add(self.thread_id)
+        self.update_starters()
+        self.prompt.focus()
+
+    @on(StarterPanel.Left)
+    def _starters_left(self) -> None:
+        self.prompt.focus()
+
+    def _starters_shown(self) -> StarterPanel | None:
+        panels = self.query(StarterPanel)
+        return panels.first() if panels and panels.first().display else None
+
+    def on_key(self, event: events.Key) -> None:
+        if not self.prompt_ready:  # still mounting: keep what is typed for the prompt
+            if self.type_ahead.take(event):
+                event.stop()
+            return
+        # From the empty prompt (before the screen's own keys): ↓ into the starter
+        # questions, Escape hides them when no run is there to cancel.
+        starters = self._starters_shown()
+        if starters is None or self.focused is not self.prompt or self.prompt.text:
+            return
+        if event.key == "down":
+            event.stop()
+            starters.enter()
+        elif event.key == "escape" and self.active_run(self.thread_id) is None:
+            event.stop()
+            self._starters_dismissed()
+
     # -- panes, focus, copy, help --------------------------------------------------------
     def action_toggle_threads(self) -> None:
         pane = self.query_one("#threads-pane")
-        self.show_threads = not pane.display
+        if self.threads_inline():
+            self.show_threads = not pane.display
+            self.apply_layout()
+            return
+        # Narrow: over the chat, with the focus, until a thread is chosen or Escape.
+        self.threads_overlay = not self.threads_overlay
         self.apply_layout()
+        if self.threads_overlay:
+            self.thread_list.options.focus()
+        else:
+            self.prompt.focus()
 
     def action_toggle_run_panel(self) -> None:
         pane = self.query_one("#run-pane")

@@ -233,8 +233,11 @@ class ChatView(VerticalScroll):
     def on_mount(self) -> None:
         self.mount(self.new_below)
         # The first answer would otherwise pay for importing and compiling the Markdown
-        # parser and the code highlighter (~80 ms here) in the middle of its stream.
-        self.run_worker(_warm_up, thread=True, exit_on_error=False, group="chat-warm-up")
+        # parser and the code highlighter (~80 ms here) in the middle of its stream. After
+        # the screen is painted: the warm-up would hold the GIL while it first paints.
+        self.call_after_refresh(
+            self.run_worker, _warm_up, thread=True, exit_on_error=False, group="chat-warm-up"
+        )
 
     # -- public API ------------------------------------------------------------------------
     async def show_thread(self, thread_id: str | None) -> None:

@@ -103,7 +103,14 @@ def _lookup_failure(company: Company, lang: Lang) -> str:
 def _report(plan: Plan) -> str:
     lang = plan.lang
     blocks: list[str] = []
-    if any(o.envelope.get("source") == "demo" for o in plan.observations):
+    # Said only over figures: not when every data call was denied or failed (a lookup in
+    # the demo table shows none).
+    if any(
+        o.envelope.get("source") == "demo"
+        and o.error is None
+        and o.kind in (*DATA_KINDS, "compare")
+        for o in plan.observations
+    ):
         blocks.append(t(lang, "demo_notice"))
     per_company = [o for o in plan.observations if o.kind in DATA_KINDS]
     for company in plan.companies:
