@@ -140,7 +140,14 @@ _SEQUENCES = re.compile(_ESCAPE_SEQUENCE)
 # What the rules look at: a variation selector only where it does not follow a base
 # character (after one, it is kept: no need to call a rule for every emoji); characters
 # outside the BMP only when the text has one of those the rules apply to.
-_NOT_A_BASE = f"\\s\x00-\x1f\x7f-\x9f{_SEPARATORS}{_FORMAT}{JOINERS}{_VARIATION_SELECTORS}"
+_ASTRAL_NONCHARACTERS = "".join(f"{chr(p << 16 | 0xFFFE)}{chr(p << 16 | 0xFFFF)}" for p in range(1, 17))
+# Everything a rule removes or replaces is not a base: a selector after it would be left
+# without one. (Only looked at behind a selector, so the astral part costs nothing elsewhere.)
+_NOT_A_BASE = (
+    f"\\s\x00-\x1f\x7f-\x9f{_SEPARATORS}{_FORMAT}{JOINERS}{_VARIATION_SELECTORS}"
+    f"{_SURROGATES}{_NONCHARACTERS}{_ASTRAL_FORMAT}{_ASTRAL_VARIATION_SELECTORS}"
+    f"{_ASTRAL_NONCHARACTERS}"
+)
 _STRAY_SELECTOR = f"[{_VARIATION_SELECTORS}](?<![^{_NOT_A_BASE}][{_VARIATION_SELECTORS}])"
 _OTHER_CHARACTERS = _CHARACTERS.replace(_VARIATION_SELECTORS, "")
 _BMP_RULES = re.compile(f"[{_OTHER_CHARACTERS}]|{_STRAY_SELECTOR}")

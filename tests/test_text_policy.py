@@ -174,6 +174,8 @@ def cut_at(text: str, cuts: list[int]) -> list[str]:
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mixed_text, st.lists(st.integers(0, 10_000), max_size=8))
 @example("\x1b]0;x\u200d\x1b[31m", [4])
+@example("\U000e0001\ufe0f", [1])  # a selector after a removed astral character
+@example("\U000e0100\ufe0f", [])
 def test_every_output_path_keeps_the_policy(raw: str, cuts: list[int]) -> None:
     text = with_survivors(raw)
 

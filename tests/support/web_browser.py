@@ -141,7 +141,8 @@ def focus_terminal(page: Any) -> None:
 def click_text(page: Any, text: str, offset: int = 1) -> None:
     """Click the cell ``offset`` characters into the first place ``text`` is on screen."""
     rows = screen_text(page).splitlines()
-    row = next(i for i, line in enumerate(rows) if text in line)
+    row = next((i for i, line in enumerate(rows) if text in line), None)
+    assert row is not None, f"{text!r} is not on the screen:\n" + "\n".join(rows)
     column = rows[row].index(text) + offset
     box = page.locator(".xterm-screen").bounding_box()
     columns, lines = page.evaluate("[window.__terminal.cols, window.__terminal.rows]")

@@ -170,7 +170,9 @@ def test_copy_works_on_a_plain_http_address_too(browser: Any) -> None:
         page.keyboard.press("Enter")
         wait_for_screen(page, r"completed {2}\d")
         page.keyboard.press("Control+Home")
-        click_text(page, "▌ clipboard check 42", offset=3)  # in the chat, not the title
+        click_text(
+            page, "│ clipboard check 42", offset=3
+        )  # in the chat (the You box), not the title
         page.keyboard.press("y")
         wait_for_screen(page, r"Copied the")
         reader = open_page(browser)  # a secure page of the same browser reads the clipboard
