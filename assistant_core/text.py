@@ -140,7 +140,9 @@ _SEQUENCES = re.compile(_ESCAPE_SEQUENCE)
 # What the rules look at: a variation selector only where it does not follow a base
 # character (after one, it is kept: no need to call a rule for every emoji); characters
 # outside the BMP only when the text has one of those the rules apply to.
-_ASTRAL_NONCHARACTERS = "".join(f"{chr(p << 16 | 0xFFFE)}{chr(p << 16 | 0xFFFF)}" for p in range(1, 17))
+_ASTRAL_NONCHARACTERS = "".join(
+    f"{chr(p << 16 | 0xFFFE)}{chr(p << 16 | 0xFFFF)}" for p in range(1, 17)
+)
 # Everything a rule removes or replaces is not a base: a selector after it would be left
 # without one. (Only looked at behind a selector, so the astral part costs nothing elsewhere.)
 _NOT_A_BASE = (

@@ -66,7 +66,11 @@ def answer_tokens(number: int, count: int = TOKENS) -> list[str]:
 
 def start_server(questions: int) -> ReplayProcess:
     server = ReplayProcess()
-    models = {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0}]}
+    # A 32k context, as vLLM lists it: three 1,900-token answers fit, so no question waits
+    # for the older turns to be summarised (with the 8k assumed for a model that does not
+    # say, the third would, and the summary would take the next queued answer).
+    model = {"id": MODEL, "object": "model", "created": 0, "max_model_len": 32768}
+    models = {"object": "list", "data": [model]}
     server.enqueue(json_response(models), method="GET", path="/v1/models", times=None)
     for number in range(1, questions + 1):
         server.enqueue(chat_stream(answer_tokens(number), model=MODEL))
