@@ -475,6 +475,17 @@ async def test_request_conversion(server: ReplayServer, backend) -> None:
     assert server.requests[0].headers["authorization"] == "Bearer no-key-needed"
 
 
+async def test_tool_choice_and_top_p_go_as_written(server: ReplayServer, backend) -> None:
+    choice = {"type": "function", "function": {"name": "secret_retrieval_tool"}}
+    for tool_choice in ("required", choice):
+        server.enqueue(chat_stream("ok"))
+        request = user_request("Apple?", tools=[SECRET_TOOL])
+        request.tool_choice, request.top_p = tool_choice, 0.5
+        await collect(backend.stream(request))
+        body = server.requests[-1].json()
+        assert (body["tool_choice"], body["top_p"]) == (tool_choice, 0.5)
+
+
 async def test_complete_returns_text_without_tools(server: ReplayServer, backend) -> None:
     server.enqueue(chat_stream("Earlier, the user asked about Apple."))
     text = await backend.complete(user_request("summarise", tools=[SECRET_TOOL]))

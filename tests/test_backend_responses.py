@@ -380,6 +380,18 @@ async def test_request_conversion(server: ReplayServer, backend) -> None:
     )
 
 
+async def test_tool_choice_and_top_p_in_the_responses_form(server: ReplayServer, backend) -> None:
+    server.enqueue(responses_stream("ok"), path=PATH)
+    request = user_request("Apple?", tools=[CAPITAL_TOOL])
+    request.tool_choice = {"type": "function", "function": {"name": "get_capital"}}
+    request.top_p = 0.5
+    await collect(backend.stream(request))
+    body = server.requests[0].json()
+    # Responses names the function at the top level of the choice.
+    assert body["tool_choice"] == {"type": "function", "name": "get_capital"}
+    assert body["top_p"] == 0.5
+
+
 async def test_complete(server: ReplayServer, backend) -> None:
     server.enqueue(responses_stream("The user researched Apple and Tesla."), path=PATH)
     assert (

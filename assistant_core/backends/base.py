@@ -33,8 +33,19 @@ class ModelRequest:
     parallel_tool_calls: bool = True
     max_output_tokens: int | None = None
     temperature: float | None = None
-    #: None: the API's default ("auto"); "none" asks for an answer without tool calls.
-    tool_choice: str | None = None
+    top_p: float | None = None
+    #: None: the API's default ("auto"); "none" asks for an answer without tool calls;
+    #: "required" for at least one call; ``{"type": "function", "function": {"name": …}}``
+    #: (the Assistants and Chat Completions form) for that function.
+    tool_choice: str | dict[str, Any] | None = None
+
+
+def forced_function(choice: dict[str, Any]) -> str:
+    """The function a ``tool_choice`` object names (``{"type": "function", "function":
+    {"name": …}}``, or the Responses API's flat ``{"type": "function", "name": …}``)."""
+    inner = choice.get("function")
+    name = inner.get("name") if isinstance(inner, dict) else choice.get("name")
+    return str(name or "")
 
 
 # -- what comes back ---------------------------------------------------------------------

@@ -663,6 +663,8 @@ def generation_params(
         params[max_tokens_key] = request.max_output_tokens
     if request.temperature is not None:
         params["temperature"] = request.temperature
+    if request.top_p is not None:
+        params["top_p"] = request.top_p
     return params
 
 

@@ -25,6 +25,7 @@ from assistant_core.backends.base import (
     TextDelta,
     ToolCallDelta,
     UsageChunk,
+    forced_function,
 )
 from assistant_core.backends.openai_common import (
     OpenAIBackend,
@@ -93,6 +94,9 @@ class ResponsesBackend(OpenAIBackend):
         params.update(
             generation_params(request, to_tools(request.tools), max_tokens_key="max_output_tokens")
         )
+        choice = params.get("tool_choice")
+        if isinstance(choice, dict):  # Responses names the function at the top level
+            params["tool_choice"] = {"type": "function", "name": forced_function(choice)}
         return params
 
     async def _open(self, request: ModelRequest) -> Any:

@@ -32,6 +32,7 @@ from ..backends.base import (
     TextDelta,
     ToolCallDelta,
     UsageChunk,
+    forced_function,
 )
 from ..events import (
     RUN_EVENT_BY_STATUS,
@@ -185,6 +186,28 @@ def tools_for_choice(tools: list[dict[str, Any]], choice: Any) -> list[dict[str,
         name = (choice.get("function") or {}).get("name")
         return [t for t in tools if (t.get("function") or {}).get("name") == name] or tools
     return tools
+
+
+def turn_tool_choice(run: Run, *, first: bool, final: bool) -> str | dict[str, Any] | None:
+    """What a model turn is told about calling tools: nothing to call when the run must
+    answer now; on the run's first turn, the run's own ``tool_choice`` when it forces a call
+    ("required", or one named function — as the hosted API did, the turns after it may
+    answer); else the API's default."""
+    if not run.tools:
+        return None
+    if final:
+        return "none"
+    choice = run.tool_choice
+    if not first:
+        return None
+    if choice == "required":
+        return "required"
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        named = forced_function(choice)
+        offered = {(tool.get("function") or {}).get("name") for tool in run.tools}
+        # An unknown name: the API would refuse the request.
+        return {"type": "function", "function": {"name": named}} if named in offered else None
+    return None
 
 
 class RunExecution:
@@ -378,7 +401,8 @@ class RunExecution:
                 parallel_tool_calls=run.parallel_tool_calls,
                 max_output_tokens=self._request_tokens(turn_limit, remaining, memory),
                 temperature=run.temperature,
-                tool_choice="none" if final and run.tools else None,
+                top_p=run.top_p,
+                tool_choice=turn_tool_choice(run, first=turns == 1, final=final),
             )
             try:
                 async with self.clock.running():

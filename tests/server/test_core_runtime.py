@@ -158,3 +158,29 @@ async def test_tool_choice_none_offers_no_tools(tmp_path: Path) -> None:
     request: Any = backend.requests[0]
     assert request.tools == [] and request.model == "offline"
     assert runtime.get_run(run.id).model == "gpt-4-turbo"
+
+
+async def test_a_forcing_tool_choice_applies_to_the_first_turn(tmp_path: Path) -> None:
+    """ "required" or a named function forces a call on the run's first model turn (as the
+    hosted API did); the turn after the tool answered is free to answer. top_p goes along."""
+    for choice in ("required", {"type": "function", "function": {"name": "get_price"}}):
+        calls = tool_turn(("get_price", '{"symbol": "AAPL"}'))
+        runtime, backend, _ = make_runtime(tmp_path / f"{choice!s:.8}.db", [calls, text_turn("ok")])
+        thread = runtime.create_thread()
+        await runtime.add_message(thread.id, "price of AAPL?")
+        run = runtime.start_run(thread.id, tool_choice=choice, top_p=0.3)
+        await collect(runtime.subscribe(run.id))
+        first, second = backend.requests
+        assert first.tool_choice == choice and second.tool_choice is None
+        assert first.top_p == second.top_p == 0.3
+
+
+async def test_a_tool_choice_naming_no_offered_tool_is_not_sent(tmp_path: Path) -> None:
+    runtime, backend, _ = make_runtime(tmp_path / "t.db", [text_turn("ok")])
+    thread = runtime.create_thread()
+    await runtime.add_message(thread.id, "hi")
+    choice = {"type": "function", "function": {"name": "no_such_tool"}}
+    run = runtime.start_run(thread.id, tool_choice=choice)
+    await collect(runtime.subscribe(run.id))
+    assert backend.requests[0].tool_choice is None
+    assert runtime.get_run(run.id).status == "completed"
