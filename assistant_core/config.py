@@ -27,6 +27,7 @@ from . import limits
 from .config_file import ConfigFile, read_config_file
 from .db_url import DatabaseUrl
 from .errors import ConfigError
+from .objects import ApprovalPolicy
 from .redact import api_key_problem, masked_form, register_secret
 from .settings_spec import (
     ALL_ENV_NAMES,
@@ -89,7 +90,7 @@ class Settings:
     provider: str
     model: str | None  # None: a compatible server's model, to be listed by resolve_model
     base_url: str | None
-    approval: str
+    approval: ApprovalPolicy
     data: str
     db: Path | DatabaseUrl  # a file (SQLite) or a PostgreSQL URL
     config_path: Path

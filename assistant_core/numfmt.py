@@ -349,9 +349,9 @@ class TableUnit:
         scale = _UNIT_NAMES_EN.get(self.unit, "")
         if scale and cur is not None:
             return f"in {scale} of {cur.code}"
-        if scale or cur is not None:
-            return f"in {scale or cur.code}"  # type: ignore[union-attr]
-        return ""
+        if scale:  # and no currency
+            return f"in {scale}"
+        return f"in {cur.code}" if cur is not None else ""
 
 
 def table_unit(values: Any, code: object = None, locale: Locale = "en") -> TableUnit:

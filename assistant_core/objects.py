@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal, TypeVar
+from dataclasses import Field, asdict, dataclass, field, fields
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 from .redact import redact
 
@@ -32,7 +32,18 @@ RunStatus = Literal[
 ]
 StepStatus = Literal["in_progress", "cancelled", "failed", "completed", "expired"]
 MessageStatus = Literal["in_progress", "incomplete", "completed"]
+MessageRole = Literal["user", "assistant"]
 StepType = Literal["message_creation", "tool_calls"]
+#: Ours: who lets a run's tool calls go ahead (the app, the user, or the API client).
+ApprovalPolicy = Literal["auto", "ask", "client"]
+#: Ours, not the API's: a call's own life cycle inside its step (see ToolCall).
+ToolCallStatus = Literal[
+    "queued", "awaiting_approval", "running", "completed", "error", "denied", "cancelled"
+]
+
+# Typed tuples: a ``value in`` test against them narrows a plain str to the Literal.
+MESSAGE_ROLES: tuple[MessageRole, ...] = get_args(MessageRole)
+MESSAGE_STATUSES: tuple[MessageStatus, ...] = get_args(MessageStatus)
 
 ACTIVE_RUN_STATUSES: frozenset[str] = frozenset(
     {"queued", "in_progress", "requires_action", "cancelling"}
@@ -108,11 +119,15 @@ T = TypeVar("T", bound="_Obj")
 
 
 class _Obj:
-    """Shared (de)serialisation for the dataclasses below."""
+    """Base of the dataclasses below (each an Assistants API object): their shared
+    (de)serialisation."""
+
+    # Declared, never set here: it tells the type checker every subclass is a dataclass,
+    # which ``asdict`` requires; ``@dataclass`` sets it on each.
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
-        return data
+        return asdict(self)
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any]) -> T:
@@ -224,7 +239,7 @@ class Message(_Obj):
     id: str
     created_at: int
     thread_id: str
-    role: Literal["user", "assistant"]
+    role: MessageRole
     content: list[dict[str, Any]] = field(default_factory=list)
     status: MessageStatus = "completed"
     assistant_id: str | None = None
@@ -263,9 +278,7 @@ class ToolCall(_Obj):
     id: str
     function: FunctionCall
     type: str = "function"
-    status: Literal[
-        "queued", "awaiting_approval", "running", "completed", "error", "denied", "cancelled"
-    ] = "queued"
+    status: ToolCallStatus = "queued"
     started_at: float | None = None
     finished_at: float | None = None
     duration_ms: float | None = None
@@ -391,7 +404,7 @@ class Run(_Obj):
     object: str = "thread.run"
     # Local extras.
     provider: str = ""  # openai-responses | chat-completions | offline
-    approval: str = "auto"  # auto | ask | client
+    approval: ApprovalPolicy = "auto"
     memory: dict[str, Any] | None = None  # what truncation dropped or summarised
     retry: dict[str, Any] | None = None  # retry in progress: attempt, max, reason, wait_s
     #: Every retry of the run, in order (each as ``retry`` was, with ``at``: when it was

@@ -244,7 +244,7 @@ def build_session(settings: Settings, *, recover: bool = True) -> Session:
             backend,
             tools,
             model=settings.model,
-            approval=settings.approval,  # type: ignore[arg-type]
+            approval=settings.approval,
             context_windows=settings.context_windows or None,
             max_turns=settings.max_turns,
             retry_policy=RetryPolicy(

@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..backends.base import (
     BackendError,
@@ -62,7 +62,10 @@ from ..objects import (
     LastError,
     Message,
     Run,
+    RunStatus,
     RunStep,
+    StepStatus,
+    StepType,
     ToolCall,
     Usage,
     check_transition,
@@ -73,7 +76,7 @@ from ..objects import (
 from ..text import one_line
 from ..tokens import estimate_text
 from ..tools.result import ToolResult
-from .approvals import PendingAction
+from .approvals import ActionKind, PendingAction
 from .fanout import RunEvents
 from .guards import (
     FINAL_ANSWER_NUDGE,
@@ -873,7 +876,7 @@ class RunExecution:
             self._emit_calls(step, answered)
 
     async def _require_action(
-        self, kind: str, step: RunStep, calls: list[ToolCall] | None = None
+        self, kind: ActionKind, step: RunStep, calls: list[ToolCall] | None = None
     ) -> PendingAction:
         calls = step.tool_calls if calls is None else calls
         for call in calls:
@@ -883,7 +886,7 @@ class RunExecution:
                 call.status = "running"
                 call.started_at = time.time()
         self.store.update_step(step)
-        self.pending = PendingAction(kind, calls)  # type: ignore[arg-type]
+        self.pending = PendingAction(kind, calls)
         self._set_status("requires_action", required_action=required_action_for(calls))
         expires_at = self.run.expires_at if kind == "outputs" else None
         timeout = None if expires_at is None else max(0.0, expires_at - time.time())
@@ -983,7 +986,7 @@ class RunExecution:
         return self.pending
 
     # -- steps and statuses --------------------------------------------------------------
-    def _new_step(self, type_: str, *, message_id: str | None = None) -> RunStep:
+    def _new_step(self, type_: StepType, *, message_id: str | None = None) -> RunStep:
         run = self.run
         step = RunStep(
             id=new_id("step"),
@@ -991,17 +994,19 @@ class RunExecution:
             run_id=run.id,
             thread_id=run.thread_id,
             assistant_id=run.assistant_id,
-            type=type_,  # type: ignore[arg-type]
+            type=type_,
             message_id=message_id,
         )
         self.store.create_step(step)
         self.open_steps.append(step)
         return step
 
-    def _close_step(self, step: RunStep, status: str, error: LastError | None = None) -> None:
+    def _close_step(
+        self, step: RunStep, status: StepStatus, error: LastError | None = None
+    ) -> None:
         if step.status != "in_progress":
             return
-        step.status = status  # type: ignore[assignment]
+        step.status = status
         stamp = now()
         if status == "completed":
             step.completed_at = stamp
@@ -1020,10 +1025,10 @@ class RunExecution:
             self.open_steps.remove(step)
         self._emit(STEP_EVENT_BY_STATUS[status](snapshot(step)))
 
-    def _set_status(self, status: str, **changes: Any) -> None:
+    def _set_status(self, status: RunStatus, **changes: Any) -> None:
         run = self.run
         check_transition("run", RUN_TRANSITIONS, run.status, status)
-        run.status = status  # type: ignore[assignment]
+        run.status = status
         for name, value in changes.items():
             setattr(run, name, value)
         self.store.update_run(run)
@@ -1031,7 +1036,10 @@ class RunExecution:
 
     # -- endings -------------------------------------------------------------------------
     def _close_open(
-        self, message_reason: str, step_status: str, error: LastError | None = None
+        self,
+        message_reason: str,
+        step_status: StepStatus | Literal["incomplete"],
+        error: LastError | None = None,
     ) -> None:
         """Close the partial message (kept ``incomplete``) and every open step. A message
         the store cannot take stays ``in_progress`` there (start-up recovery closes it) and
@@ -1054,10 +1062,12 @@ class RunExecution:
             self._storage_failed(exc)
         finally:  # the steps are closed even when the message could not be written
             for step in list(self.open_steps):
-                status = step_status
+                status: StepStatus
                 if step_status == "incomplete":
                     # A cut-off answer was still created; calls that never ran were not.
                     status = "completed" if step.type == "message_creation" else "cancelled"
+                else:
+                    status = step_status
                 self._close_step(step, status, error)
 
     def _close_incomplete(
