@@ -12,7 +12,7 @@ import os
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import paths
@@ -25,6 +25,9 @@ from .runtime import RetryPolicy, Runtime
 from .settings_spec import BY_NAME, MODEL_PROVIDERS
 from .store import Store
 from .store_interface import ThreadStore
+
+if TYPE_CHECKING:
+    from .market import MarketData
 
 
 @dataclass
@@ -49,7 +52,7 @@ class Session:
     store: ThreadStore
     backend: Backend
     runtime: Runtime
-    market: Any = None
+    market: MarketData | None = None
     #: Run ids closed at start-up because an earlier process stopped mid-run.
     recovered_runs: list[str] = field(default_factory=list)
     lease: DatabaseLease | None = None
@@ -176,10 +179,9 @@ class Session:
                 self.lease.release()
 
 
-def _close_market(market: Any) -> None:
-    close = getattr(market, "close", None)
-    if callable(close):
-        close()
+def _close_market(market: MarketData | None) -> None:
+    if market is not None:
+        market.close()
 
 
 def save_provider_choice(settings: Settings, *, explicit_model: str | None) -> None:
@@ -361,7 +363,7 @@ def make_backend(settings: Settings) -> Backend:
     return OfflineAnalyst(pace=settings.demo_pace)
 
 
-def make_market(settings: Settings) -> Any:
+def make_market(settings: Settings) -> MarketData:
     from .market import create_market
 
     return create_market(settings.data)
