@@ -6,12 +6,15 @@ in the few lines of the prompt."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Unpack
 
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
+
+if TYPE_CHECKING:
+    from ..widgets.options import WidgetOptions
 
 NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter"})
 
@@ -35,13 +38,22 @@ class PromptInput(TextArea):
         def control(self) -> PromptInput:
             return self.prompt
 
-    def __init__(self, *, prompt_history: list[str] | None = None, **kwargs: object) -> None:
-        kwargs.setdefault("soft_wrap", True)
-        kwargs.setdefault("show_line_numbers", False)
-        kwargs.setdefault("tab_behavior", "focus")
-        kwargs.setdefault("highlight_cursor_line", False)
-        kwargs.setdefault("compact", True)
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        *,
+        prompt_history: list[str] | None = None,
+        placeholder: str = "",
+        **options: Unpack[WidgetOptions],
+    ) -> None:
+        super().__init__(
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            highlight_cursor_line=False,
+            compact=True,
+            placeholder=placeholder,
+            **options,
+        )
         self.prompt_history: list[str] = list(prompt_history or [])
         # Index into history while recalling; len(history) means "the draft being typed".
         self._recall = len(self.prompt_history)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Unpack
 
 from rich.cells import cell_len
 from textual import events, on
@@ -32,6 +32,9 @@ from assistant_core.store_interface import ThreadStore
 from assistant_core.text import one_line
 
 from .fmt import fit_cells, relative_time
+
+if TYPE_CHECKING:
+    from ..widgets.options import WidgetOptions
 
 FILTER_DEBOUNCE_S = 0.15
 UNTITLED = "New thread"
@@ -72,9 +75,9 @@ class ThreadList(Vertical):
         *,
         is_streaming: Callable[[str], bool],
         clock: Callable[[], float] = time.time,
-        **kwargs: object,
+        **options: Unpack[WidgetOptions],
     ) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(**options)
         self.store = store
         self.is_streaming = is_streaming
         self.clock = clock

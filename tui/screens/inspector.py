@@ -322,7 +322,7 @@ class InspectorScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#calls")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
-        self._row_highlighted(event)  # type: ignore[arg-type]
+        self._show_row(str(event.row_key.value))
         self.query_one("#call-detail").focus()
 
     @on(Select.Changed)
