@@ -115,10 +115,10 @@ def check_transition(kind: str, table: dict[str, frozenset[str]], old: str, new:
         raise InvalidTransition(f"{kind} cannot go from {old!r} to {new!r}")
 
 
-T = TypeVar("T", bound="_Obj")
+T = TypeVar("T", bound="ApiObject")
 
 
-class _Obj:
+class ApiObject:
     """Base of the dataclasses below (each an Assistants API object): their shared
     (de)serialisation."""
 
@@ -152,7 +152,7 @@ def _field_names(cls: type) -> frozenset[str]:
 
 
 @dataclass
-class LastError(_Obj):
+class LastError(ApiObject):
     #: The API's codes (server_error, rate_limit_exceeded, invalid_prompt) or a finer one of
     #: ours (app_stopped, auth_error, model_not_found, internal_error, …).
     code: str
@@ -182,7 +182,7 @@ API_INCOMPLETE_REASONS = frozenset({"max_completion_tokens", "max_prompt_tokens"
 
 
 @dataclass
-class Usage(_Obj):
+class Usage(ApiObject):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -194,13 +194,13 @@ class Usage(_Obj):
 
 
 @dataclass
-class TruncationStrategy(_Obj):
+class TruncationStrategy(ApiObject):
     type: Literal["auto", "last_messages"] = "auto"
     last_messages: int | None = None
 
 
 @dataclass
-class Assistant(_Obj):
+class Assistant(ApiObject):
     id: str
     created_at: int
     model: str
@@ -217,7 +217,7 @@ class Assistant(_Obj):
 
 
 @dataclass
-class Thread(_Obj):
+class Thread(ApiObject):
     id: str
     created_at: int
     metadata: dict[str, str] = field(default_factory=dict)
@@ -235,7 +235,7 @@ def text_content(value: str) -> list[dict[str, Any]]:
 
 
 @dataclass
-class Message(_Obj):
+class Message(ApiObject):
     id: str
     created_at: int
     thread_id: str
@@ -260,14 +260,14 @@ class Message(_Obj):
 
 
 @dataclass
-class FunctionCall(_Obj):
+class FunctionCall(ApiObject):
     name: str
     arguments: str = ""
     output: str | None = None
 
 
 @dataclass
-class ToolCall(_Obj):
+class ToolCall(ApiObject):
     """A function tool call inside a ``tool_calls`` step.
 
     ``id``, ``type`` and ``function`` are the API's; the rest is ours: the call's own
@@ -302,7 +302,7 @@ class ToolCall(_Obj):
 
 
 @dataclass
-class RunStep(_Obj):
+class RunStep(ApiObject):
     id: str
     created_at: int
     run_id: str
@@ -374,7 +374,7 @@ class RunStep(_Obj):
 
 
 @dataclass
-class Run(_Obj):
+class Run(ApiObject):
     id: str
     created_at: int
     thread_id: str

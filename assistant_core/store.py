@@ -30,6 +30,7 @@ from .objects import (
     MESSAGE_TRANSITIONS,
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,
+    ApiObject,
     Assistant,
     LastError,
     Message,
@@ -37,7 +38,6 @@ from .objects import (
     RunStep,
     Thread,
     ToolCall,
-    _Obj,
     check_transition,
     new_id,
     now,
@@ -81,7 +81,7 @@ _IN_CHUNK = 500  # ids per "IN (…)" list, well under SQLite's limit on paramet
 # lock is free between pages.
 PAGE_ROWS = 500
 
-T = TypeVar("T", bound=_Obj)
+T = TypeVar("T", bound=ApiObject)
 
 
 @dataclass(frozen=True)

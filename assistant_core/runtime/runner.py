@@ -196,7 +196,7 @@ class RunExecution:
     ) -> None:
         """``resume``: the client's tool outputs for a run that waits for them in the
         store with no task here (its process stopped); the run continues from there."""
-        self.rt = runtime
+        self.runtime = runtime
         self.resume = resume
         self.store = runtime.store
         self.run = run
@@ -306,7 +306,7 @@ class RunExecution:
             self._emit(Done())
             # Once ``done`` is out the run is over for everyone here (its task may still be
             # unwinding): the thread is no longer streaming and may start another run.
-            self.rt._forget(self)
+            self.runtime._forget(self)
 
     async def _main(self) -> None:
         try:
@@ -342,19 +342,21 @@ class RunExecution:
         else:
             self._set_status("in_progress", started_at=now())
             turns, run_units = 0, []
-        await self.rt.discover_context_window(self.model)
+        await self.runtime.discover_context_window(self.model)
         memory = self._memory()
         final_because: str | None = None  # why the next turn must answer without tools
         while True:
             self._stop_if_cancelled()
-            last_turn = turns == self.rt.max_turns - 1
+            last_turn = turns == self.runtime.max_turns - 1
             if turns and last_turn and final_because is None:
-                final_because = f"this is the run's last model turn (max_turns {self.rt.max_turns})"
-            if final_because is not None and turns < self.rt.max_turns:
+                final_because = (
+                    f"this is the run's last model turn (max_turns {self.runtime.max_turns})"
+                )
+            if final_because is not None and turns < self.runtime.max_turns:
                 self._note(final_answer_note(final_because))  # goes out with the next event
             if turns:
                 self._next_turn()
-            if turns >= self.rt.max_turns:
+            if turns >= self.runtime.max_turns:
                 message = MAX_TURNS_MESSAGE.format(n=turns)
                 return self._close_incomplete({"reason": "max_turns", "message": message})
             remaining = self._remaining_completion_tokens()
@@ -434,13 +436,13 @@ class RunExecution:
             raise asyncio.CancelledError
 
     def _memory(self) -> RunMemory:
-        rt, run = self.rt, self.run
+        runtime, run = self.runtime, self.run
         thread = self.store.get_thread(run.thread_id)
-        window, window_source = rt.context_window_and_source(self.model)
+        window, window_source = runtime.context_window_and_source(self.model)
         target = history_target(
             window,
-            rt.estimator.ratio(self.model),
-            can_summarise=bool(getattr(rt.backend, "is_llm", False)),
+            runtime.estimator.ratio(self.model),
+            can_summarise=bool(getattr(runtime.backend, "is_llm", False)),
         )
         history = recent_history(
             self.store,
@@ -451,8 +453,8 @@ class RunExecution:
         )
         covered = self.store.latest_summary_through(run.thread_id) if thread.summary else None
         return RunMemory(
-            backend=rt.backend,
-            estimator=rt.estimator,
+            backend=runtime.backend,
+            estimator=runtime.estimator,
             model=self.model,
             window=window,
             window_source=window_source,
@@ -479,7 +481,9 @@ class RunExecution:
     def _turn_limit(self, remaining: int | None) -> int | None:
         """The completion-token limit of the next request: the run's remaining tokens and
         the runtime's per-turn limit (which only a language model needs)."""
-        per_turn = self.rt.max_turn_tokens if getattr(self.rt.backend, "is_llm", False) else None
+        per_turn = (
+            self.runtime.max_turn_tokens if getattr(self.runtime.backend, "is_llm", False) else None
+        )
         limits = [n for n in (remaining, per_turn) if n is not None]
         return min(limits) if limits else None
 
@@ -563,7 +567,7 @@ class RunExecution:
 
     def _recover_calls(self, turn: Turn, calls: list[tuple[str, str]]) -> None:
         """Calls the model printed as text: offered as real calls, marked ``recovered``."""
-        limit = self.rt.max_tool_calls_per_step
+        limit = self.runtime.max_tool_calls_per_step
         if len(calls) > limit:
             turn.capped = True
             self._note(cap_note(limit))
@@ -586,7 +590,7 @@ class RunExecution:
             return
         prompt, completion = turn.usage.prompt_tokens, turn.usage.completion_tokens
         self.completion_tokens += completion
-        self.rt.estimator.observe(self.model, raw_estimate, prompt)
+        self.runtime.estimator.observe(self.model, raw_estimate, prompt)
         if self.run.usage is None:
             self.run.usage = Usage()
         self.run.usage.add(prompt, completion)
@@ -599,7 +603,7 @@ class RunExecution:
 
     # -- one model turn, with retries ----------------------------------------------------
     async def _model_turn(self, request: ModelRequest, *, final: bool = False) -> Turn | None:
-        policy = self.rt.retry_policy
+        policy = self.runtime.retry_policy
         retries = 0
         loop = asyncio.get_running_loop()
         budget = policy.give_up_after
@@ -654,11 +658,11 @@ class RunExecution:
             raise BackendError(
                 "timeout",
                 "no response from the model within "
-                f"{self.rt.retry_policy.give_up_after:g} s in all — the server is slow or stuck",
+                f"{self.runtime.retry_policy.give_up_after:g} s in all — the server is slow or stuck",
             ) from None
 
     async def _stream_turn(self, request: ModelRequest, turn: Turn) -> None:
-        stream = self.rt.backend.stream(request)
+        stream = self.runtime.backend.stream(request)
         try:
             async for chunk in stream:
                 if not turn.chunks and turn.on_first_chunk is not None:
@@ -680,7 +684,7 @@ class RunExecution:
             # Stop reading: a weak model can stream parallel calls without end.
             turn.capped = True
             turn.finish = "tool_calls"
-            self._note(cap_note(self.rt.max_tool_calls_per_step))
+            self._note(cap_note(self.runtime.max_tool_calls_per_step))
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
@@ -717,7 +721,7 @@ class RunExecution:
             # A timer rather than a check per delta: text must reach the disk within the
             # interval even when the model stalls right after sending it.
             turn.flush_timer = asyncio.get_running_loop().call_later(
-                self.rt.flush_interval, self._flush, turn
+                self.runtime.flush_interval, self._flush, turn
             )
 
     def _flush(self, turn: Turn) -> None:
@@ -785,7 +789,10 @@ class RunExecution:
             unrun[0] = unrun[0] or delta.name or ""
             unrun[1] += delta.arguments
             return
-        if delta.index not in turn.calls and len(turn.calls) >= self.rt.max_tool_calls_per_step:
+        if (
+            delta.index not in turn.calls
+            and len(turn.calls) >= self.runtime.max_tool_calls_per_step
+        ):
             raise StepCallCap
         if turn.tool_step is None:
             # Text before the calls ("Let me look that up") is a finished answer of its own.
@@ -928,7 +935,7 @@ class RunExecution:
         self._emit_calls(step, calls)
 
         async def execute(call: ToolCall) -> None:
-            result = await self.rt.tools.execute(call.function.name, call.function.arguments)
+            result = await self.runtime.tools.execute(call.function.name, call.function.arguments)
             if self.closed or self.run.status != "in_progress":
                 return  # cancelled meanwhile: a late result is dropped, not recorded
             self._apply_result(call, result)

@@ -197,36 +197,38 @@ def build_parser() -> Parser:
         description="Saved conversations.",
         epilog=THREADS_EPILOG,
     )
-    tsub = threads.add_subparsers(dest="action", metavar="ACTION")
-    t_list = tsub.add_parser(
+    thread_actions = threads.add_subparsers(dest="action", metavar="ACTION")
+    threads_list = thread_actions.add_parser(
         "list", parents=[flags], help="threads, most recent first", epilog=THREADS_EPILOG
     )
-    t_list.add_argument("--filter", metavar="TEXT", help="match titles and message text")
-    t_list.add_argument("--limit", type=int, metavar="N", help="at most N threads")
-    t_list.add_argument("--json", action="store_true", help="one JSON object per line")
-    t_show = tsub.add_parser(
+    threads_list.add_argument("--filter", metavar="TEXT", help="match titles and message text")
+    threads_list.add_argument("--limit", type=int, metavar="N", help="at most N threads")
+    threads_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    threads_show = thread_actions.add_parser(
         "show", parents=[flags], help="a thread's messages and tool calls", epilog=THREADS_EPILOG
     )
-    t_show.add_argument("id", metavar="ID")
-    t_export = tsub.add_parser(
+    threads_show.add_argument("id", metavar="ID")
+    threads_export = thread_actions.add_parser(
         "export", parents=[flags], help="export as Markdown or JSON", epilog=THREADS_EPILOG
     )
-    t_export.add_argument("id", metavar="ID")
-    t_export.add_argument(
+    threads_export.add_argument("id", metavar="ID")
+    threads_export.add_argument(
         "--format",
         choices=("md", "json"),
         help="md (default, or from -o's extension) or json (complete, re-readable)",
     )
-    t_export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
-    t_rename = tsub.add_parser(
+    threads_export.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE instead of stdout"
+    )
+    threads_rename = thread_actions.add_parser(
         "rename", parents=[flags], help="give a thread a title", epilog=THREADS_EPILOG
     )
-    t_rename.add_argument("id", metavar="ID")
-    t_rename.add_argument("title", metavar="TITLE")
-    t_delete = tsub.add_parser(
+    threads_rename.add_argument("id", metavar="ID")
+    threads_rename.add_argument("title", metavar="TITLE")
+    threads_delete = thread_actions.add_parser(
         "delete", parents=[flags], help="delete a thread and its runs", epilog=THREADS_EPILOG
     )
-    t_delete.add_argument("id", metavar="ID")
+    threads_delete.add_argument("id", metavar="ID")
 
     runs = commands.add_parser(
         "runs",
@@ -235,17 +237,17 @@ def build_parser() -> Parser:
         description="Runs, their steps and tool calls.",
         epilog=RUNS_EPILOG,
     )
-    rsub = runs.add_subparsers(dest="action", metavar="ACTION")
-    r_list = rsub.add_parser(
+    run_actions = runs.add_subparsers(dest="action", metavar="ACTION")
+    runs_list = run_actions.add_parser(
         "list", parents=[flags], help="the runs of a thread", epilog=RUNS_EPILOG
     )
-    r_list.add_argument("--thread", metavar="ID", required=True)
-    r_list.add_argument("--json", action="store_true", help="one JSON object per line")
-    r_show = rsub.add_parser(
+    runs_list.add_argument("--thread", metavar="ID", required=True)
+    runs_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    runs_show = run_actions.add_parser(
         "show", parents=[flags], help="a run's steps and tool calls", epilog=RUNS_EPILOG
     )
-    r_show.add_argument("run_id", metavar="RUN_ID")
-    r_show.add_argument("--full", action="store_true", help="do not truncate tool outputs")
+    runs_show.add_argument("run_id", metavar="RUN_ID")
+    runs_show.add_argument("--full", action="store_true", help="do not truncate tool outputs")
 
     config = commands.add_parser(
         "config",
@@ -254,22 +256,22 @@ def build_parser() -> Parser:
         description="Settings and where each came from.",
         epilog=CONFIG_EPILOG,
     )
-    csub = config.add_subparsers(dest="action", metavar="ACTION")
-    csub.add_parser(
+    config_actions = config.add_subparsers(dest="action", metavar="ACTION")
+    config_actions.add_parser(
         "show", parents=[flags], help="effective settings and their sources", epilog=CONFIG_EPILOG
     )
-    c_set = csub.add_parser(
+    config_set = config_actions.add_parser(
         "set", parents=[flags], help="save a setting to the config file", epilog=CONFIG_EPILOG
     )
-    c_set.add_argument("key", metavar="KEY")
-    c_set.add_argument("value", metavar="VALUE")
-    c_unset = csub.add_parser(
+    config_set.add_argument("key", metavar="KEY")
+    config_set.add_argument("value", metavar="VALUE")
+    config_unset = config_actions.add_parser(
         "unset",
         parents=[flags],
         help="remove a setting from the config file",
         epilog=CONFIG_EPILOG,
     )
-    c_unset.add_argument("key", metavar="KEY")
+    config_unset.add_argument("key", metavar="KEY")
 
     add_web_parser(commands, flags)
     add_serve_parser(commands, flags)
