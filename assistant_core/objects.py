@@ -236,6 +236,10 @@ def text_content(value: str) -> list[dict[str, Any]]:
 
 @dataclass
 class Message(ApiObject):
+    """A message of a thread: the user's question, or the assistant's answer (written by
+    the run that streams it, ``in_progress`` until it ends). ``content`` is the API's list
+    of parts; ``text`` joins its text parts. Created by the store (``add_message``)."""
+
     id: str
     created_at: int
     thread_id: str
@@ -375,6 +379,12 @@ class RunStep(ApiObject):
 
 @dataclass
 class Run(ApiObject):
+    """One answer to a thread: the API's run, from ``queued`` to a terminal status (the
+    allowed changes are ``RUN_TRANSITIONS``). Created by ``Runtime.start_run`` and
+    executed by a ``RunExecution``; its steps (``RunStep``) say what it did — messages
+    written, tool calls made. The fields after ``object`` are ours: they explain the run to
+    the user (provider, approval, memory, retries, notes) and are extra keys on the wire."""
+
     id: str
     created_at: int
     thread_id: str

@@ -46,7 +46,13 @@ class ProviderSwitch:
 class Session:
     """Everything one process needs to run threads: the settings it was built from, the
     store, the model backend, the market data behind the tools, and the runtime that runs
-    them. ``build_session(settings)`` makes one; ``aclose()`` releases it."""
+    them. ``build_session(settings)`` makes one; ``aclose()`` releases it.
+
+    One per process: the full-screen app builds it after its first frame, ``ask`` and
+    ``serve`` before they start. It owns what it holds — the store (and a PostgreSQL
+    replica's lease), the backend, the market cache — and closes them; a switch of model
+    or market data replaces the backend or the market in place, so the store and the
+    runtime, and with them every thread and run, stay the same objects."""
 
     settings: Settings
     store: ThreadStore

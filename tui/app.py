@@ -55,6 +55,20 @@ def _investor_commands() -> type[Provider]:
 
 
 class InvestorApp(App[None]):
+    """The full-screen app: one per terminal (``run_app``, from ``tui.cli.launch``), one
+    per browser tab under ``investor-assistant web``, or one per test with a built session.
+
+    It owns the ``Session`` — given, or built in a thread after the first frame from a
+    factory — and closes it on exit (unless ``close_session`` is False). It owns the runs
+    too: each is consumed by a worker of its own that hands every event to the
+    ``MainScreen``. Its commands (new thread, inspector, export, approval mode, model and
+    market data) are actions, bound to keys on the main screen and listed in the palette.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | ctrl+q | Quit: running answers are cancelled, what they said so far is kept. |
+    """
+
     # Absolute, so subclasses elsewhere (tests, benchmarks) find it too.
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
     TITLE = "Investor Assistant"

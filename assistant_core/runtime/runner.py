@@ -191,6 +191,15 @@ def tools_for_choice(tools: list[dict[str, Any]], choice: Any) -> list[dict[str,
 
 
 class RunExecution:
+    """One run being executed in this process: its task, its event stream and what it
+    waits for. Created by ``Runtime`` (``start_run``; or a run resumed from the store with
+    the client's tool outputs, its own process gone) and tracked there until ``done``.
+
+    It owns the run's loop — model turn, tool calls, model turn … — and is the only writer
+    of that run while it executes: every change goes to the store first, then out as an
+    event on ``events``, which any number of readers follow. ``cancel``, ``approve`` and
+    ``submit_tool_outputs`` come from other tasks (the UI, the API server)."""
+
     def __init__(
         self, runtime: Runtime, run: Run, resume: list[dict[str, str]] | None = None
     ) -> None:

@@ -20,7 +20,16 @@ NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter"})
 
 
 class PromptInput(TextArea):
-    """A ``TextArea`` that posts ``Submitted`` on Enter and keeps a prompt history."""
+    """A ``TextArea`` that posts ``Submitted`` on Enter and keeps a prompt history.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Send the question. |
+    | shift+enter, ctrl+j, alt+enter | Start a new line. |
+    | up, down | Recall earlier questions (on the first / last line). |
+    | pageup, pagedown | Scroll the chat; the focus stays here. |
+    | ctrl+home, ctrl+end | Go to the chat's start / its latest (and follow the answer). |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("pageup", "screen.scroll_chat('page_up')", "Scroll chat up", show=False),

@@ -47,6 +47,16 @@ TICKER_ROWS = 200
 
 
 class ThreadOptions(OptionList):
+    """The rows of ``ThreadList``, one a thread; their keys act on the highlighted one.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | n | Start a new thread. |
+    | r | Rename the highlighted thread. |
+    | d, delete | Delete the highlighted thread, after asking. |
+    | / | Filter the threads. |
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "app.new_thread", "New", show=False),
         Binding("r", "app.rename_thread", "Rename", show=False),
@@ -58,7 +68,12 @@ class ThreadOptions(OptionList):
 class ThreadList(Vertical):
     """Filter box over an option list of threads. In a narrow terminal it is shown over the
     chat (CSS class ``-overlay``) and goes again when a thread is chosen, on Escape, or when
-    the focus leaves it (``Dismissed``)."""
+    the focus leaves it (``Dismissed``).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Clear the filter; else close the list shown over the chat; else cancel the running answer. |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "escape", show=False)]
 

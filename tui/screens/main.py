@@ -51,6 +51,33 @@ RUN_PANEL_MIN_WIDTH = 110
 
 
 class MainScreen(Screen[None]):
+    """Where the user works: the thread list, the chat, the run panel and the prompt,
+    under the title bar and over the key bar.
+
+    Pushed by ``InvestorApp`` over the start screen once the session is built. It owns
+    what is shown — the current thread, the layout at this width, the latest run seen of
+    each thread — while the app owns the runs and hands their events to ``route_event``;
+    runs of the shown thread that another process executes are followed by its
+    ``RunWatcher``. In a browser tab some keys have others beside them
+    (``tui.browser.BROWSER_KEYMAP``).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Cancel the shown thread's running answer. |
+    | ctrl+n | Start a new thread. |
+    | f2 | Rename the thread. |
+    | f8 | Delete the thread, after asking. |
+    | ctrl+f | Filter the threads by title and text. |
+    | ctrl+o | Approve every tool call awaiting approval. |
+    | ctrl+g | Deny every tool call awaiting approval. |
+    | ctrl+t, f3 | Open the tool-call inspector. |
+    | ctrl+b, f9 | Show or hide the thread list. |
+    | ctrl+r, f10 | Show or hide the run panel. |
+    | ctrl+l | Focus the prompt. |
+    | y, ctrl+c | Copy the selection, or the focused message, block or card. |
+    | f1 | Show the keys. |
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel_run", "Cancel run"),
         # Ids: a browser tab remaps these keys (tui/browser.py). Priority: so do their

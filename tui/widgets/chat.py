@@ -179,7 +179,12 @@ def error_text(error: LastError | None, prefix: str = "Run failed") -> str:
 
 
 class ChatView(VerticalScroll):
-    """The chat of the shown thread. See the module docstring."""
+    """The chat of the shown thread. See the module docstring.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | r | Answer the last run again (Retry / Regenerate), from its answer, error or card. |
+    """
 
     DEFAULT_CSS = f"""
     ChatView {{

@@ -334,6 +334,11 @@ class AssistantMessage(Vertical, can_focus=True):
     top-level blocks — paragraph, code block, table, list item — for the copy key; moving
     past either end selects nothing again (the whole message). The blocks are the ones the
     renderer laid out, so moving the cursor only repaints.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | down, j | Select the next block. |
+    | up, k | Select the previous block. |
     """
 
     DEFAULT_CSS = """
