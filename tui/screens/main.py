@@ -134,6 +134,11 @@ class MainScreen(Screen[None]):
 
     # Textual's typed ``app``: this screen only ever runs in the investor app.
     app = getters.app(InvestorApp)
+    # The panes ``compose`` yields, as Textual's typed queries.
+    chat = getters.query_one("#chat", ChatView)
+    prompt = getters.query_one("#prompt", PromptInput)
+    thread_list = getters.query_one("#threads-pane", ThreadList)
+    run_panel = getters.query_one("#run-pane", RunPanel)
 
     @property
     def runtime(self) -> Runtime:
@@ -160,22 +165,6 @@ class MainScreen(Screen[None]):
                 )
             yield RunPanel(self.runtime, clock=self.clock, id="run-pane")
         yield KeyFooter()
-
-    @property
-    def chat(self) -> ChatView:
-        return self.query_one("#chat", ChatView)
-
-    @property
-    def prompt(self) -> PromptInput:
-        return self.query_one("#prompt", PromptInput)
-
-    @property
-    def thread_list(self) -> ThreadList:
-        return self.query_one("#threads-pane", ThreadList)
-
-    @property
-    def run_panel(self) -> RunPanel:
-        return self.query_one("#run-pane", RunPanel)
 
     async def on_mount(self) -> None:
         self.watcher = RunWatcher(self)  # runs of the shown thread executed elsewhere
