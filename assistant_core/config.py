@@ -27,6 +27,7 @@ from . import limits
 from .config_file import ConfigFile, read_config_file
 from .db_url import DatabaseUrl
 from .errors import ConfigError
+from .objects import ApprovalPolicy
 from .redact import api_key_problem, masked_form, register_secret
 from .settings_spec import (
     ALL_ENV_NAMES,
@@ -84,12 +85,16 @@ Source = Literal["flag", "env", "file", "default", "auto", "app"]
 class Settings:
     """Every setting's value for this process, with where each came from (``sources``) and,
     for auto-detected ones, why (``reasons``). Built by ``load_settings``; the session and
-    both user interfaces read it, and ``with_provider`` derives the settings of a switch."""
+    both user interfaces read it, and ``with_provider`` derives the settings of a switch.
+
+    Values only: it opens nothing and holds no connection. What each field means (its
+    flag, environment variable, config-file key, default and check) is declared once in
+    ``settings_spec``."""
 
     provider: str
     model: str | None  # None: a compatible server's model, to be listed by resolve_model
     base_url: str | None
-    approval: str
+    approval: ApprovalPolicy
     data: str
     db: Path | DatabaseUrl  # a file (SQLite) or a PostgreSQL URL
     config_path: Path

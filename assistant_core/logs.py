@@ -22,6 +22,8 @@ from .redact import redact_log_handler
 LOG_FILE = "investor-assistant.log"
 MAX_BYTES = 1_000_000  # then rotated: the file and three older ones at most
 BACKUPS = 3
+# Marks the handlers set up here, so a second call replaces them and leaves others alone.
+_OURS = "_investor_assistant"
 FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 # Libraries that log every request at INFO: only their warnings, unless debugging.
 CHATTY = ("httpx", "httpcore", "openai", "yfinance", "urllib3", "asyncio", "markdown_it")
@@ -49,7 +51,7 @@ def configure_logging(
     Returns the log file, or None when it could not be opened (then nothing is logged
     to the file, and nothing reaches the terminal unless ``stderr``)."""
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_investor_assistant", False)]:
+    for handler in [h for h in root.handlers if getattr(h, _OURS, False)]:
         root.removeHandler(handler)
         handler.close()
     target: Path | None = path or log_path()
@@ -74,7 +76,7 @@ def configure_logging(
     for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT))
         redact_log_handler(handler)  # an error that echoes the API key is masked here too
-        handler._investor_assistant = True  # type: ignore[attr-defined]
+        setattr(handler, _OURS, True)
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     for name in CHATTY:

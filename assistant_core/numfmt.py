@@ -315,9 +315,11 @@ def plain(value: Any, locale: Locale = "en") -> str:
 def price_range(low: Any, high: Any, code: object = None, locale: Locale = "en") -> str:
     """``$164.08 – $237.49``; in Korean the currency word once: ``201,366 – 275,421원``."""
     cur = currency(code)
-    lo, hi = number(low), number(high)
-    if locale == "ko" and cur is not None and lo is not None and hi is not None:
-        digits = [_signed(_price_digits(abs(v), cur), v < 0, False) for v in (lo, hi)]
+    low_value, high_value = number(low), number(high)
+    if locale == "ko" and cur is not None and low_value is not None and high_value is not None:
+        digits = [
+            _signed(_price_digits(abs(v), cur), v < 0, False) for v in (low_value, high_value)
+        ]
         return _with_currency(" – ".join(digits), cur, locale, after_unit=False)
     return f"{price(low, code, locale)} – {price(high, code, locale)}"
 
@@ -349,9 +351,9 @@ class TableUnit:
         scale = _UNIT_NAMES_EN.get(self.unit, "")
         if scale and cur is not None:
             return f"in {scale} of {cur.code}"
-        if scale or cur is not None:
-            return f"in {scale or cur.code}"  # type: ignore[union-attr]
-        return ""
+        if scale:  # and no currency
+            return f"in {scale}"
+        return f"in {cur.code}" if cur is not None else ""
 
 
 def table_unit(values: Any, code: object = None, locale: Locale = "en") -> TableUnit:

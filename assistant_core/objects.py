@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal, TypeVar
+from dataclasses import Field, asdict, dataclass, field, fields
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 from .redact import redact
 
@@ -32,7 +32,18 @@ RunStatus = Literal[
 ]
 StepStatus = Literal["in_progress", "cancelled", "failed", "completed", "expired"]
 MessageStatus = Literal["in_progress", "incomplete", "completed"]
+MessageRole = Literal["user", "assistant"]
 StepType = Literal["message_creation", "tool_calls"]
+#: Ours: who lets a run's tool calls go ahead (the app, the user, or the API client).
+ApprovalPolicy = Literal["auto", "ask", "client"]
+#: Ours, not the API's: a call's own life cycle inside its step (see ToolCall).
+ToolCallStatus = Literal[
+    "queued", "awaiting_approval", "running", "completed", "error", "denied", "cancelled"
+]
+
+# Typed tuples: a ``value in`` test against them narrows a plain str to the Literal.
+MESSAGE_ROLES: tuple[MessageRole, ...] = get_args(MessageRole)
+MESSAGE_STATUSES: tuple[MessageStatus, ...] = get_args(MessageStatus)
 
 ACTIVE_RUN_STATUSES: frozenset[str] = frozenset(
     {"queued", "in_progress", "requires_action", "cancelling"}
@@ -104,15 +115,19 @@ def check_transition(kind: str, table: dict[str, frozenset[str]], old: str, new:
         raise InvalidTransition(f"{kind} cannot go from {old!r} to {new!r}")
 
 
-T = TypeVar("T", bound="_Obj")
+T = TypeVar("T", bound="ApiObject")
 
 
-class _Obj:
-    """Shared (de)serialisation for the dataclasses below."""
+class ApiObject:
+    """Base of the dataclasses below (each an Assistants API object): their shared
+    (de)serialisation."""
+
+    # Declared, never set here: it tells the type checker every subclass is a dataclass,
+    # which ``asdict`` requires; ``@dataclass`` sets it on each.
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
-        return data
+        return asdict(self)
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any]) -> T:
@@ -137,7 +152,7 @@ def _field_names(cls: type) -> frozenset[str]:
 
 
 @dataclass
-class LastError(_Obj):
+class LastError(ApiObject):
     #: The API's codes (server_error, rate_limit_exceeded, invalid_prompt) or a finer one of
     #: ours (app_stopped, auth_error, model_not_found, internal_error, …).
     code: str
@@ -167,7 +182,7 @@ API_INCOMPLETE_REASONS = frozenset({"max_completion_tokens", "max_prompt_tokens"
 
 
 @dataclass
-class Usage(_Obj):
+class Usage(ApiObject):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -179,13 +194,13 @@ class Usage(_Obj):
 
 
 @dataclass
-class TruncationStrategy(_Obj):
+class TruncationStrategy(ApiObject):
     type: Literal["auto", "last_messages"] = "auto"
     last_messages: int | None = None
 
 
 @dataclass
-class Assistant(_Obj):
+class Assistant(ApiObject):
     id: str
     created_at: int
     model: str
@@ -202,7 +217,7 @@ class Assistant(_Obj):
 
 
 @dataclass
-class Thread(_Obj):
+class Thread(ApiObject):
     id: str
     created_at: int
     metadata: dict[str, str] = field(default_factory=dict)
@@ -220,11 +235,15 @@ def text_content(value: str) -> list[dict[str, Any]]:
 
 
 @dataclass
-class Message(_Obj):
+class Message(ApiObject):
+    """A message of a thread: the user's question, or the assistant's answer (written by
+    the run that streams it, ``in_progress`` until it ends). ``content`` is the API's list
+    of parts; ``text`` joins its text parts. Created by the store (``add_message``)."""
+
     id: str
     created_at: int
     thread_id: str
-    role: Literal["user", "assistant"]
+    role: MessageRole
     content: list[dict[str, Any]] = field(default_factory=list)
     status: MessageStatus = "completed"
     assistant_id: str | None = None
@@ -245,14 +264,14 @@ class Message(_Obj):
 
 
 @dataclass
-class FunctionCall(_Obj):
+class FunctionCall(ApiObject):
     name: str
     arguments: str = ""
     output: str | None = None
 
 
 @dataclass
-class ToolCall(_Obj):
+class ToolCall(ApiObject):
     """A function tool call inside a ``tool_calls`` step.
 
     ``id``, ``type`` and ``function`` are the API's; the rest is ours: the call's own
@@ -263,9 +282,7 @@ class ToolCall(_Obj):
     id: str
     function: FunctionCall
     type: str = "function"
-    status: Literal[
-        "queued", "awaiting_approval", "running", "completed", "error", "denied", "cancelled"
-    ] = "queued"
+    status: ToolCallStatus = "queued"
     started_at: float | None = None
     finished_at: float | None = None
     duration_ms: float | None = None
@@ -289,7 +306,7 @@ class ToolCall(_Obj):
 
 
 @dataclass
-class RunStep(_Obj):
+class RunStep(ApiObject):
     id: str
     created_at: int
     run_id: str
@@ -361,7 +378,13 @@ class RunStep(_Obj):
 
 
 @dataclass
-class Run(_Obj):
+class Run(ApiObject):
+    """One answer to a thread: the API's run, from ``queued`` to a terminal status (the
+    allowed changes are ``RUN_TRANSITIONS``). Created by ``Runtime.start_run`` and
+    executed by a ``RunExecution``; its steps (``RunStep``) say what it did — messages
+    written, tool calls made. The fields after ``object`` are ours: they explain the run to
+    the user (provider, approval, memory, retries, notes) and are extra keys on the wire."""
+
     id: str
     created_at: int
     thread_id: str
@@ -391,7 +414,7 @@ class Run(_Obj):
     object: str = "thread.run"
     # Local extras.
     provider: str = ""  # openai-responses | chat-completions | offline
-    approval: str = "auto"  # auto | ask | client
+    approval: ApprovalPolicy = "auto"
     memory: dict[str, Any] | None = None  # what truncation dropped or summarised
     retry: dict[str, Any] | None = None  # retry in progress: attempt, max, reason, wait_s
     #: Every retry of the run, in order (each as ``retry`` was, with ``at``: when it was

@@ -52,6 +52,7 @@ from .objects import (
     Run,
     RunStep,
     ToolCall,
+    ToolCallStatus,
     now,
 )
 
@@ -266,7 +267,7 @@ class RunView:
     def _mark_required(self, run: Run) -> Change:
         """``requires_action`` changes the waiting calls' status without a step event:
         awaiting the user's approval, or (approval ``client``) running on the client."""
-        status = "awaiting_approval" if run.approval == "ask" else "running"
+        status: ToolCallStatus = "awaiting_approval" if run.approval == "ask" else "running"
         wanted = {str(entry.get("id")) for entry in required_calls(run)}
         # They are the calls of the latest tool step.
         for step in reversed(self._steps.values()):
@@ -274,7 +275,7 @@ class RunView:
             if calls:
                 for call in calls:
                     if call.status in OPEN_CALL_STATUSES:
-                        call.status = status  # type: ignore[assignment]
+                        call.status = status
                 return Change(step=step, calls=tuple(calls))
         return NO_CHANGE
 

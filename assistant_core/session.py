@@ -12,7 +12,7 @@ import os
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import paths
@@ -25,6 +25,9 @@ from .runtime import RetryPolicy, Runtime
 from .settings_spec import BY_NAME, MODEL_PROVIDERS
 from .store import Store
 from .store_interface import ThreadStore
+
+if TYPE_CHECKING:
+    from .market import MarketData
 
 
 @dataclass
@@ -43,13 +46,19 @@ class ProviderSwitch:
 class Session:
     """Everything one process needs to run threads: the settings it was built from, the
     store, the model backend, the market data behind the tools, and the runtime that runs
-    them. ``build_session(settings)`` makes one; ``aclose()`` releases it."""
+    them. ``build_session(settings)`` makes one; ``aclose()`` releases it.
+
+    One per process: the full-screen app builds it after its first frame, ``ask`` and
+    ``serve`` before they start. It owns what it holds — the store (and a PostgreSQL
+    replica's lease), the backend, the market cache — and closes them; a switch of model
+    or market data replaces the backend or the market in place, so the store and the
+    runtime, and with them every thread and run, stay the same objects."""
 
     settings: Settings
     store: ThreadStore
     backend: Backend
     runtime: Runtime
-    market: Any = None
+    market: MarketData | None = None
     #: Run ids closed at start-up because an earlier process stopped mid-run.
     recovered_runs: list[str] = field(default_factory=list)
     lease: DatabaseLease | None = None
@@ -176,10 +185,9 @@ class Session:
                 self.lease.release()
 
 
-def _close_market(market: Any) -> None:
-    close = getattr(market, "close", None)
-    if callable(close):
-        close()
+def _close_market(market: MarketData | None) -> None:
+    if market is not None:
+        market.close()
 
 
 def save_provider_choice(settings: Settings, *, explicit_model: str | None) -> None:
@@ -244,7 +252,7 @@ def build_session(settings: Settings, *, recover: bool = True) -> Session:
             backend,
             tools,
             model=settings.model,
-            approval=settings.approval,  # type: ignore[arg-type]
+            approval=settings.approval,
             context_windows=settings.context_windows or None,
             max_turns=settings.max_turns,
             retry_policy=RetryPolicy(
@@ -361,7 +369,7 @@ def make_backend(settings: Settings) -> Backend:
     return OfflineAnalyst(pace=settings.demo_pace)
 
 
-def make_market(settings: Settings) -> Any:
+def make_market(settings: Settings) -> MarketData:
     from .market import create_market
 
     return create_market(settings.data)

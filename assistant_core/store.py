@@ -25,9 +25,12 @@ from typing import Any, ClassVar, NoReturn, Self, TypeVar
 from .errors import ActiveRunError, DatabaseDamaged, NotFoundError, StoreError
 from .objects import (
     ACTIVE_RUN_STATUSES,
+    MESSAGE_ROLES,
+    MESSAGE_STATUSES,
     MESSAGE_TRANSITIONS,
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,
+    ApiObject,
     Assistant,
     LastError,
     Message,
@@ -35,7 +38,6 @@ from .objects import (
     RunStep,
     Thread,
     ToolCall,
-    _Obj,
     check_transition,
     new_id,
     now,
@@ -79,7 +81,7 @@ _IN_CHUNK = 500  # ids per "IN (…)" list, well under SQLite's limit on paramet
 # lock is free between pages.
 PAGE_ROWS = 500
 
-T = TypeVar("T", bound=_Obj)
+T = TypeVar("T", bound=ApiObject)
 
 
 @dataclass(frozen=True)
@@ -448,18 +450,18 @@ class SqlStore(ApiStore):
     ) -> Message:
         """Append; also bumps the thread's last activity (and auto-titles an untitled
         thread from its first user message)."""
-        if role not in ("user", "assistant"):
+        if role not in MESSAGE_ROLES:
             raise ValueError(f"message role must be 'user' or 'assistant', not {role!r}")
-        if status not in MESSAGE_TRANSITIONS:
+        if status not in MESSAGE_STATUSES:
             raise ValueError(f"unknown message status {status!r}")
         created = now()
         message = Message(
             id=new_id("message"),
             created_at=created,
             thread_id=thread_id,
-            role=role,  # type: ignore[arg-type]  # checked above
+            role=role,
             content=text_content(text),
-            status=status,  # type: ignore[arg-type]  # checked above
+            status=status,
             assistant_id=assistant_id,
             run_id=run_id,
             completed_at=created if status == "completed" and role == "assistant" else None,

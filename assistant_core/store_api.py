@@ -19,19 +19,19 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from .errors import NotFoundError
 from .objects import (
+    ApiObject,
     Assistant,
     Message,
     Run,
     RunStep,
     Thread,
-    _Obj,
     new_id,
     now,
 )
 from .store_schema import DEFAULT_PROJECT
 from .store_sql import Db, dumps, thread_from_row
 
-T = TypeVar("T", bound=_Obj)
+T = TypeVar("T", bound=ApiObject)
 Order = Literal["asc", "desc"]
 EXPIRED_MESSAGE = "the run waited for tool outputs past its expires_at"
 
@@ -86,7 +86,7 @@ class Page:
 
 
 # (table, column the list is filtered on, object class, kind for NotFoundError)
-_LISTS: dict[str, tuple[str, str, type[_Obj], str]] = {
+_LISTS: dict[str, tuple[str, str, type[ApiObject], str]] = {
     "assistants": ("assistants", "project", Assistant, "assistant"),
     "messages": ("messages", "thread_id", Message, "message"),
     "runs": ("runs", "thread_id", Run, "run"),

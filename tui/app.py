@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -31,15 +31,20 @@ from assistant_core.text import for_terminal, one_line
 from .screens.start import StartScreen
 
 if TYPE_CHECKING:
+    # For annotations only: the session module (and the store, runtime and backends it
+    # imports) loads after the first frame, when the session is built.
     from assistant_core.config import Settings
     from assistant_core.events import Event
+    from assistant_core.runtime import RunOptions
+    from assistant_core.session import Session
 
     from .screens.main import MainScreen
     from .screens.modals import ModelChoice
 
 CANCEL_ON_QUIT_TIMEOUT_S = 3.0
 YIELD_EVERY_S = 0.005
-SessionSource = Any  # a Session, or a zero-argument callable that builds one
+if TYPE_CHECKING:
+    SessionSource = Session | Callable[[], Session]  # or a callable that builds one
 
 
 def _investor_commands() -> type[Provider]:
@@ -50,6 +55,20 @@ def _investor_commands() -> type[Provider]:
 
 
 class InvestorApp(App[None]):
+    """The full-screen app: one per terminal (``run_app``, from ``tui.cli.launch``), one
+    per browser tab under ``investor-assistant web``, or one per test with a built session.
+
+    It owns the ``Session`` — given, or built in a thread after the first frame from a
+    factory — and closes it on exit (unless ``close_session`` is False). It owns the runs
+    too: each is consumed by a worker of its own that hands every event to the
+    ``MainScreen``. Its commands (new thread, inspector, export, approval mode, model and
+    market data) are actions, bound to keys on the main screen and listed in the palette.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | ctrl+q | Quit: running answers are cancelled, what they said so far is kept. |
+    """
+
     # Absolute, so subclasses elsewhere (tests, benchmarks) find it too.
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
     TITLE = "Investor Assistant"
@@ -74,11 +93,14 @@ class InvestorApp(App[None]):
         drives relative and elapsed times."""
         super().__init__()
         self.start_settings = settings
+        #: None until the session is built (see ``live_session``).
+        self.session: Session | None
+        self._session_factory: Callable[[], Session] | None
         if callable(session) and not hasattr(session, "runtime"):
-            self.session: Any = None
-            self._session_factory: Callable[[], Any] | None = session
-        else:
-            self.session = session
+            self.session = None
+            self._session_factory = session
+        else:  # a Session, or a test's stand-in for one (a mock is callable too)
+            self.session = cast("Session", session)
             self._session_factory = None
         self.clock = clock
         self.first_run_hint = first_run_hint
@@ -109,6 +131,13 @@ class InvestorApp(App[None]):
             provider=provider_label(settings, badge=True),
             demo=settings.is_demo,
         )
+
+    @property
+    def live_session(self) -> Session:
+        """The session, once built: every command and every screen after the first runs
+        after that."""
+        assert self.session is not None, "the session is not built yet"
+        return self.session
 
     @property
     def main(self) -> MainScreen:
@@ -143,7 +172,7 @@ class InvestorApp(App[None]):
                 return
 
         try:
-            self.assistant_name = self.session.store.default_assistant().name or ""
+            self.assistant_name = self.live_session.store.default_assistant().name or ""
         except AssistantError:
             self.assistant_name = ""
         # Pushed over the start screen (which stays, unseen, at the bottom of the stack);
@@ -205,7 +234,7 @@ class InvestorApp(App[None]):
     # -- runs ----------------------------------------------------------------------------
     async def start_run(self, thread_id: str, text: str) -> bool:
         """Add the user's message and start a run of the thread in its own worker."""
-        runtime = self.session.runtime
+        runtime = self.live_session.runtime
         try:
             message = await runtime.add_message(thread_id, text)
         except AssistantError as exc:
@@ -235,8 +264,8 @@ class InvestorApp(App[None]):
     async def _consume_run(self, thread_id: str, replaces: str | None = None) -> None:
         try:
             last_yield = time.monotonic()
-            options = {"replaces": replaces} if replaces else {}
-            async for event in self.session.runtime.stream_run(thread_id, **options):
+            options: RunOptions = {"replaces": replaces} if replaces else {}
+            async for event in self.live_session.runtime.stream_run(thread_id, **options):
                 self._route(thread_id, event)
                 # Chunks that arrive together are processed back to back; give the
                 # compositor a turn every few ms so frames don't wait for the burst.
@@ -266,7 +295,7 @@ class InvestorApp(App[None]):
     def show_market_warnings(self) -> None:
         """Show each new market-cache warning (a corrupt cache rebuilt, a locked one
         bypassed) once; the log alone would never reach the user."""
-        drain = getattr(self.session.market, "drain_warnings", None)
+        drain = getattr(self.live_session.market, "drain_warnings", None)
         if drain is None:
             return
         for warning in drain():
@@ -281,7 +310,7 @@ class InvestorApp(App[None]):
     def show_settings_notices(self) -> None:
         """What loading the settings had to say (a config file others can read, a setting
         that does not apply), once, as the command line prints it on stderr."""
-        for notice in self.session.settings.notices:
+        for notice in self.live_session.settings.notices:
             warning = notice.startswith("warning:")
             self.notify(
                 notice.removeprefix("warning:").strip(),
@@ -300,7 +329,7 @@ class InvestorApp(App[None]):
         threads = self.streaming_threads()
         if not threads:
             return
-        runtime = self.session.runtime
+        runtime = self.live_session.runtime
         for thread_id in threads:
             run = self.main.active_run(thread_id)
             if run is None:
@@ -341,7 +370,7 @@ class InvestorApp(App[None]):
         if isinstance(self.screen, InspectorScreen):
             return
         title = main.thread_title(main.thread_id)
-        self.push_screen(InspectorScreen(self.session.store, main.thread_id, title=title))
+        self.push_screen(InspectorScreen(self.live_session.store, main.thread_id, title=title))
 
     def export_thread(self, fmt: str) -> None:
         from assistant_core.export import StoredThread, json_chunks, markdown_chunks
@@ -352,7 +381,7 @@ class InvestorApp(App[None]):
         if thread_id is None:
             self.notify("No thread to export yet.", markup=False)
             return
-        source = StoredThread(self.session.store, thread_id)
+        source = StoredThread(self.live_session.store, thread_id)
         slug = (
             re.sub(r"[^A-Za-z0-9]+", "-", source.thread.title).strip("-").lower()[:40] or "thread"
         )
@@ -376,9 +405,9 @@ class InvestorApp(App[None]):
 
     # -- settings ------------------------------------------------------------------------
     def action_toggle_approval(self) -> None:
-        runtime = self.session.runtime
+        runtime = self.live_session.runtime
         runtime.approval = "ask" if runtime.approval == "auto" else "auto"
-        self.session.settings.approval = runtime.approval
+        self.live_session.settings.approval = runtime.approval
         note = self._save_settings({"approval": runtime.approval})
         self.main.update_title()
         what = (
@@ -391,7 +420,7 @@ class InvestorApp(App[None]):
         from assistant_core.config_file import save_settings
 
         try:
-            save_settings(self.session.settings.config_path, values)
+            save_settings(self.live_session.settings.config_path, values)
         except (AssistantError, OSError) as exc:
             return f" Not saved: {exc}"
         return ""
@@ -399,7 +428,7 @@ class InvestorApp(App[None]):
     async def switch_market_data(self, data: str) -> None:
         """Yahoo Finance or DEMO market data for new runs (palette; saved to the config)."""
         try:
-            switch = await self.session.switch_data(data)
+            switch = await self.live_session.switch_data(data)
         except AssistantError as exc:
             self.notify(one_line(exc, None), severity="warning", markup=False)
             return
@@ -411,7 +440,7 @@ class InvestorApp(App[None]):
     def action_switch_model(self, note: str = "", choice: ModelChoice | None = None) -> None:
         from .screens.modals import LIST_TIMEOUT_S, ModelChoice, ModelScreen
 
-        settings = self.session.settings
+        settings = self.live_session.settings
         # A model someone chose is shown; a default one is left to the field's hint, so
         # saving does not pin today's default.
         chosen = settings.source("model") not in ("default", "auto")
@@ -443,7 +472,7 @@ class InvestorApp(App[None]):
         from assistant_core.backends.base import BackendError
 
         try:
-            switch = await self.session.switch_provider(
+            switch = await self.live_session.switch_provider(
                 choice.provider, base_url=choice.base_url or None, model=choice.model or None
             )
         except (AssistantError, BackendError) as exc:  # a bad choice, a run in progress, a

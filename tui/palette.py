@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
 
 from assistant_core.text import one_line
 
+from .app import InvestorApp
 from .panels.thread_list import UNTITLED
-
-if TYPE_CHECKING:
-    from .app import InvestorApp
 
 MAX_THREADS = 200
 
@@ -33,7 +31,11 @@ def literal_highlight(matcher: Matcher, text: str) -> Content:
 class InvestorCommands(Provider):
     @property
     def investor_app(self) -> InvestorApp:
-        return self.app  # type: ignore[return-value]
+        # As Textual's ``getters.app`` does for widgets (a provider is not one): these
+        # commands are only ever offered by the investor app.
+        app = self.app
+        assert isinstance(app, InvestorApp)
+        return app
 
     def commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
         app = self.investor_app

@@ -145,22 +145,25 @@ class YahooProvider:
             except Exception as exc:
                 raise _translate(exc, what, symbol) from exc
 
+    def _search(self, yf: Any, text: str, *, quotes: int, news: int) -> Any:
+        """yfinance's search for ``text``: up to ``quotes`` symbols and ``news`` articles."""
+        return yf.Search(
+            text,
+            max_results=quotes,
+            news_count=news,
+            lists_count=0,
+            include_cb=False,
+            recommended=0,
+            session=self._session,
+            timeout=self._timeout,
+        )
+
     # -- MarketProvider --------------------------------------------------------------------
     def search(self, query: str) -> list[SearchHit]:
         yf = _yfinance()
 
         def fetch() -> list[dict[str, Any]]:
-            found = yf.Search(
-                query,
-                max_results=8,
-                news_count=0,
-                lists_count=0,
-                include_cb=False,
-                recommended=0,
-                session=self._session,
-                timeout=self._timeout,
-            )
-            return list(found.quotes)
+            return list(self._search(yf, query, quotes=8, news=0).quotes)
 
         quotes = self._call("search", repr(query), fetch)
         hits: list[SearchHit] = []
@@ -322,17 +325,7 @@ class YahooProvider:
         yf = _yfinance()
 
         def fetch() -> list[Any]:
-            found = yf.Search(
-                symbol,
-                max_results=1,
-                news_count=8,
-                lists_count=0,
-                include_cb=False,
-                recommended=0,
-                session=self._session,
-                timeout=self._timeout,
-            )
-            items = list(found.news)
+            items = list(self._search(yf, symbol, quotes=1, news=8).news)
             if not items:
                 items = list(self._ticker(symbol).get_news(count=8))
             return items

@@ -21,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator
-from typing import Any, Literal, TypedDict, Unpack
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, TypedDict, Unpack
 
 from ..backends.base import Backend
 from ..errors import ActiveRunError, ConfigError, RunStateError
@@ -36,6 +36,7 @@ from ..limits import (
 )
 from ..objects import (
     TERMINAL_RUN_STATUSES,
+    ApprovalPolicy,
     FunctionCall,
     Message,
     Run,
@@ -67,7 +68,6 @@ __all__ = [
     "context_window",
 ]
 
-ApprovalPolicy = Literal["auto", "ask", "client"]
 SERVED_WINDOW_TTL_S = 60.0  # a server may be restarted with another context size
 APPROVAL_POLICIES = ("auto", "ask", "client")
 
@@ -217,7 +217,7 @@ class Runtime:
 
     def subscribe(
         self, run_id: str, *, replay: bool = True, coalesce: bool = False
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """The run's events, ending with ``done``. With ``replay`` they start from its
         beginning (compacted: each message's text so far in one delta), else from the call
         (the subscription starts here, not at the first iteration: nothing published in
@@ -234,7 +234,7 @@ class Runtime:
     @staticmethod
     async def _read(
         execution: RunExecution, queue: asyncio.Queue[Event], coalesce: bool
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         waiting: Event | None = None
         try:
             while True:
@@ -250,7 +250,7 @@ class Runtime:
 
     def follow_run(
         self, run_id: str, *, interval: float = 0.2, replay: bool = True
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Follow a run from the store (whichever process executes it) as the same typed
         events, polling every ``interval`` seconds; see ``follow.follow_run``."""
         return follow_run(self.store, run_id, interval=interval, replay=replay)

@@ -12,7 +12,7 @@ fragments) arrives in larger pieces; the fold of the events is the same.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from ..errors import NotFoundError
@@ -138,7 +138,7 @@ class RunFollower:
 
 def follow_run(
     store: ThreadStore, run_id: str, *, interval: float = DEFAULT_INTERVAL, replay: bool = True
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """The run's events, read from ``store`` every ``interval`` seconds, ending with
     ``done`` once it ends. ``replay``: start with events describing the run as it stands;
     else the run is read now, and the events are its changes from this call on (nothing
@@ -152,7 +152,7 @@ def follow_run(
 
 async def _follow(
     store: ThreadStore, run_id: str, follower: RunFollower, interval: float
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     first = True
     while True:
         try:

@@ -192,16 +192,21 @@ class RunMemory:
         ratio = self.estimator.ratio(self.model)
         base = REQUEST_OVERHEAD + estimate_text(instructions) + estimate_tools(tools)
         summaries = 0
-        while True:
+
+        def fit_with(units: list[Unit]) -> Fit:
+            # Reads the history and the summary as they are now: both change as it summarises.
             summary_tokens = estimate_item(summary_item(self.summary)) if self.summary else 0
-            fit = fit_units(
+            return fit_units(
                 self.history,
-                run_units,
+                units,
                 fixed_tokens=base + summary_tokens,
                 budget=budget,
                 ratio=ratio,
                 strategy=self.strategy,
             )
+
+        while True:
+            fit = fit_with(run_units)
             # A new summary is longer, so the refit may drop another turn: summarise that too,
             # but only a couple of times per turn.
             if not fit.dropped or not self.can_summarise or self.summary_error or summaries >= 2:
@@ -219,14 +224,7 @@ class RunMemory:
             compacted, self.compacted_outputs = compact_outputs(
                 run_units, overshoot=math.ceil(fit.raw_tokens - budget / ratio)
             )
-            fit = fit_units(
-                self.history,
-                compacted,
-                fixed_tokens=base + summary_tokens,
-                budget=budget,
-                ratio=ratio,
-                strategy=self.strategy,
-            )
+            fit = fit_with(compacted)
         self._report(fit, budget)
         if not fit.fits:
             raise PromptTooLarge(self.estimator.correct(self.model, fit.raw_tokens), budget)

@@ -30,7 +30,7 @@ _SETTLE_TURNS = 200
 
 class RemoteRuns:
     def __init__(self, runtime: Runtime) -> None:
-        self.rt = runtime
+        self.runtime = runtime
         self.loop: asyncio.AbstractEventLoop | None = None  # where this runtime's runs execute
         runtime.store.serve_run_requests(self.deliver)
 
@@ -40,20 +40,22 @@ class RemoteRuns:
     ) -> RequestAnswer | None:
         """Hand ``kind`` to the process executing ``run_id``; None when no other live
         process does (act on the store here)."""
-        return await asyncio.to_thread(self.rt.store.forward_run_request, run_id, kind, outputs)
+        return await asyncio.to_thread(
+            self.runtime.store.forward_run_request, run_id, kind, outputs
+        )
 
     # -- the owner's side ----------------------------------------------------------------
     def deliver(self, request: RunRequest) -> None:
         """A request from another process (called on the store's listener thread)."""
         loop = self.loop
-        if loop is None or loop.is_closed() or request.run_id not in self.rt._by_run:
-            self.rt.store.answer_run_request(request, NOT_EXECUTING)
+        if loop is None or loop.is_closed() or request.run_id not in self.runtime._by_run:
+            self.runtime.store.answer_run_request(request, NOT_EXECUTING)
             return
         asyncio.run_coroutine_threadsafe(self._handle(request), loop)
 
     async def _handle(self, request: RunRequest) -> None:
         error: str | None = None
-        execution = self.rt._by_run.get(request.run_id)
+        execution = self.runtime._by_run.get(request.run_id)
         try:
             if execution is None:
                 error = NOT_EXECUTING
@@ -70,7 +72,7 @@ class RemoteRuns:
         except Exception as exc:  # answered either way: the sender must not wait in vain
             log.exception("request %d for run %s failed", request.id, request.run_id)
             error = f"{type(exc).__name__}: {exc}"
-        await asyncio.to_thread(self.rt.store.answer_run_request, request, error)
+        await asyncio.to_thread(self.runtime.store.answer_run_request, request, error)
 
 
 __all__ = ["RemoteRuns"]

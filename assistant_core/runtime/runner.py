@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..backends.base import (
     BackendError,
@@ -63,7 +63,10 @@ from ..objects import (
     LastError,
     Message,
     Run,
+    RunStatus,
     RunStep,
+    StepStatus,
+    StepType,
     ToolCall,
     Usage,
     check_transition,
@@ -74,7 +77,7 @@ from ..objects import (
 from ..text import one_line
 from ..tokens import estimate_text
 from ..tools.result import ToolResult
-from .approvals import PendingAction
+from .approvals import ActionKind, PendingAction
 from .fanout import RunEvents
 from .guards import (
     FINAL_ANSWER_NUDGE,
@@ -211,12 +214,21 @@ def turn_tool_choice(run: Run, *, first: bool, final: bool) -> str | dict[str, A
 
 
 class RunExecution:
+    """One run being executed in this process: its task, its event stream and what it
+    waits for. Created by ``Runtime`` (``start_run``; or a run resumed from the store with
+    the client's tool outputs, its own process gone) and tracked there until ``done``.
+
+    It owns the run's loop — model turn, tool calls, model turn … — and is the only writer
+    of that run while it executes: every change goes to the store first, then out as an
+    event on ``events``, which any number of readers follow. ``cancel``, ``approve`` and
+    ``submit_tool_outputs`` come from other tasks (the UI, the API server)."""
+
     def __init__(
         self, runtime: Runtime, run: Run, resume: list[dict[str, str]] | None = None
     ) -> None:
         """``resume``: the client's tool outputs for a run that waits for them in the
         store with no task here (its process stopped); the run continues from there."""
-        self.rt = runtime
+        self.runtime = runtime
         self.resume = resume
         self.store = runtime.store
         self.run = run
@@ -326,7 +338,7 @@ class RunExecution:
             self._emit(Done())
             # Once ``done`` is out the run is over for everyone here (its task may still be
             # unwinding): the thread is no longer streaming and may start another run.
-            self.rt._forget(self)
+            self.runtime._forget(self)
 
     async def _main(self) -> None:
         try:
@@ -362,19 +374,21 @@ class RunExecution:
         else:
             self._set_status("in_progress", started_at=now())
             turns, run_units = 0, []
-        await self.rt.discover_context_window(self.model)
+        await self.runtime.discover_context_window(self.model)
         memory = self._memory()
         final_because: str | None = None  # why the next turn must answer without tools
         while True:
             self._stop_if_cancelled()
-            last_turn = turns == self.rt.max_turns - 1
+            last_turn = turns == self.runtime.max_turns - 1
             if turns and last_turn and final_because is None:
-                final_because = f"this is the run's last model turn (max_turns {self.rt.max_turns})"
-            if final_because is not None and turns < self.rt.max_turns:
+                final_because = (
+                    f"this is the run's last model turn (max_turns {self.runtime.max_turns})"
+                )
+            if final_because is not None and turns < self.runtime.max_turns:
                 self._note(final_answer_note(final_because))  # goes out with the next event
             if turns:
                 self._next_turn()
-            if turns >= self.rt.max_turns:
+            if turns >= self.runtime.max_turns:
                 message = MAX_TURNS_MESSAGE.format(n=turns)
                 return self._close_incomplete({"reason": "max_turns", "message": message})
             remaining = self._remaining_completion_tokens()
@@ -455,13 +469,13 @@ class RunExecution:
             raise asyncio.CancelledError
 
     def _memory(self) -> RunMemory:
-        rt, run = self.rt, self.run
+        runtime, run = self.runtime, self.run
         thread = self.store.get_thread(run.thread_id)
-        window, window_source = rt.context_window_and_source(self.model)
+        window, window_source = runtime.context_window_and_source(self.model)
         target = history_target(
             window,
-            rt.estimator.ratio(self.model),
-            can_summarise=bool(getattr(rt.backend, "is_llm", False)),
+            runtime.estimator.ratio(self.model),
+            can_summarise=bool(getattr(runtime.backend, "is_llm", False)),
         )
         history = recent_history(
             self.store,
@@ -472,8 +486,8 @@ class RunExecution:
         )
         covered = self.store.latest_summary_through(run.thread_id) if thread.summary else None
         return RunMemory(
-            backend=rt.backend,
-            estimator=rt.estimator,
+            backend=runtime.backend,
+            estimator=runtime.estimator,
             model=self.model,
             window=window,
             window_source=window_source,
@@ -500,7 +514,9 @@ class RunExecution:
     def _turn_limit(self, remaining: int | None) -> int | None:
         """The completion-token limit of the next request: the run's remaining tokens and
         the runtime's per-turn limit (which only a language model needs)."""
-        per_turn = self.rt.max_turn_tokens if getattr(self.rt.backend, "is_llm", False) else None
+        per_turn = (
+            self.runtime.max_turn_tokens if getattr(self.runtime.backend, "is_llm", False) else None
+        )
         limits = [n for n in (remaining, per_turn) if n is not None]
         return min(limits) if limits else None
 
@@ -584,7 +600,7 @@ class RunExecution:
 
     def _recover_calls(self, turn: Turn, calls: list[tuple[str, str]]) -> None:
         """Calls the model printed as text: offered as real calls, marked ``recovered``."""
-        limit = self.rt.max_tool_calls_per_step
+        limit = self.runtime.max_tool_calls_per_step
         if len(calls) > limit:
             turn.capped = True
             self._note(cap_note(limit))
@@ -607,7 +623,7 @@ class RunExecution:
             return
         prompt, completion = turn.usage.prompt_tokens, turn.usage.completion_tokens
         self.completion_tokens += completion
-        self.rt.estimator.observe(self.model, raw_estimate, prompt)
+        self.runtime.estimator.observe(self.model, raw_estimate, prompt)
         if self.run.usage is None:
             self.run.usage = Usage()
         self.run.usage.add(prompt, completion)
@@ -620,7 +636,7 @@ class RunExecution:
 
     # -- one model turn, with retries ----------------------------------------------------
     async def _model_turn(self, request: ModelRequest, *, final: bool = False) -> Turn | None:
-        policy = self.rt.retry_policy
+        policy = self.runtime.retry_policy
         retries = 0
         loop = asyncio.get_running_loop()
         budget = policy.give_up_after
@@ -675,11 +691,11 @@ class RunExecution:
             raise BackendError(
                 "timeout",
                 "no response from the model within "
-                f"{self.rt.retry_policy.give_up_after:g} s in all — the server is slow or stuck",
+                f"{self.runtime.retry_policy.give_up_after:g} s in all — the server is slow or stuck",
             ) from None
 
     async def _stream_turn(self, request: ModelRequest, turn: Turn) -> None:
-        stream = self.rt.backend.stream(request)
+        stream = self.runtime.backend.stream(request)
         try:
             async for chunk in stream:
                 if not turn.chunks and turn.on_first_chunk is not None:
@@ -701,7 +717,7 @@ class RunExecution:
             # Stop reading: a weak model can stream parallel calls without end.
             turn.capped = True
             turn.finish = "tool_calls"
-            self._note(cap_note(self.rt.max_tool_calls_per_step))
+            self._note(cap_note(self.runtime.max_tool_calls_per_step))
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
@@ -738,7 +754,7 @@ class RunExecution:
             # A timer rather than a check per delta: text must reach the disk within the
             # interval even when the model stalls right after sending it.
             turn.flush_timer = asyncio.get_running_loop().call_later(
-                self.rt.flush_interval, self._flush, turn
+                self.runtime.flush_interval, self._flush, turn
             )
 
     def _flush(self, turn: Turn) -> None:
@@ -806,7 +822,10 @@ class RunExecution:
             unrun[0] = unrun[0] or delta.name or ""
             unrun[1] += delta.arguments
             return
-        if delta.index not in turn.calls and len(turn.calls) >= self.rt.max_tool_calls_per_step:
+        if (
+            delta.index not in turn.calls
+            and len(turn.calls) >= self.runtime.max_tool_calls_per_step
+        ):
             raise StepCallCap
         if turn.tool_step is None:
             # Text before the calls ("Let me look that up") is a finished answer of its own.
@@ -897,7 +916,7 @@ class RunExecution:
             self._emit_calls(step, answered)
 
     async def _require_action(
-        self, kind: str, step: RunStep, calls: list[ToolCall] | None = None
+        self, kind: ActionKind, step: RunStep, calls: list[ToolCall] | None = None
     ) -> PendingAction:
         calls = step.tool_calls if calls is None else calls
         for call in calls:
@@ -907,7 +926,7 @@ class RunExecution:
                 call.status = "running"
                 call.started_at = time.time()
         self.store.update_step(step)
-        self.pending = PendingAction(kind, calls)  # type: ignore[arg-type]
+        self.pending = PendingAction(kind, calls)
         self._set_status("requires_action", required_action=required_action_for(calls))
         expires_at = self.run.expires_at if kind == "outputs" else None
         timeout = None if expires_at is None else max(0.0, expires_at - time.time())
@@ -949,7 +968,7 @@ class RunExecution:
         self._emit_calls(step, calls)
 
         async def execute(call: ToolCall) -> None:
-            result = await self.rt.tools.execute(call.function.name, call.function.arguments)
+            result = await self.runtime.tools.execute(call.function.name, call.function.arguments)
             if self.closed or self.run.status != "in_progress":
                 return  # cancelled meanwhile: a late result is dropped, not recorded
             self._apply_result(call, result)
@@ -1007,7 +1026,7 @@ class RunExecution:
         return self.pending
 
     # -- steps and statuses --------------------------------------------------------------
-    def _new_step(self, type_: str, *, message_id: str | None = None) -> RunStep:
+    def _new_step(self, type_: StepType, *, message_id: str | None = None) -> RunStep:
         run = self.run
         step = RunStep(
             id=new_id("step"),
@@ -1015,17 +1034,19 @@ class RunExecution:
             run_id=run.id,
             thread_id=run.thread_id,
             assistant_id=run.assistant_id,
-            type=type_,  # type: ignore[arg-type]
+            type=type_,
             message_id=message_id,
         )
         self.store.create_step(step)
         self.open_steps.append(step)
         return step
 
-    def _close_step(self, step: RunStep, status: str, error: LastError | None = None) -> None:
+    def _close_step(
+        self, step: RunStep, status: StepStatus, error: LastError | None = None
+    ) -> None:
         if step.status != "in_progress":
             return
-        step.status = status  # type: ignore[assignment]
+        step.status = status
         stamp = now()
         if status == "completed":
             step.completed_at = stamp
@@ -1044,10 +1065,10 @@ class RunExecution:
             self.open_steps.remove(step)
         self._emit(STEP_EVENT_BY_STATUS[status](snapshot(step)))
 
-    def _set_status(self, status: str, **changes: Any) -> None:
+    def _set_status(self, status: RunStatus, **changes: Any) -> None:
         run = self.run
         check_transition("run", RUN_TRANSITIONS, run.status, status)
-        run.status = status  # type: ignore[assignment]
+        run.status = status
         for name, value in changes.items():
             setattr(run, name, value)
         self.store.update_run(run)
@@ -1055,7 +1076,10 @@ class RunExecution:
 
     # -- endings -------------------------------------------------------------------------
     def _close_open(
-        self, message_reason: str, step_status: str, error: LastError | None = None
+        self,
+        message_reason: str,
+        step_status: StepStatus | Literal["incomplete"],
+        error: LastError | None = None,
     ) -> None:
         """Close the partial message (kept ``incomplete``) and every open step. A message
         the store cannot take stays ``in_progress`` there (start-up recovery closes it) and
@@ -1078,10 +1102,12 @@ class RunExecution:
             self._storage_failed(exc)
         finally:  # the steps are closed even when the message could not be written
             for step in list(self.open_steps):
-                status = step_status
+                status: StepStatus
                 if step_status == "incomplete":
                     # A cut-off answer was still created; calls that never ran were not.
                     status = "completed" if step.type == "message_creation" else "cancelled"
+                else:
+                    status = step_status
                 self._close_step(step, status, error)
 
     def _close_incomplete(

@@ -192,11 +192,11 @@ class Api:
         try:
             await self.service.submit_tool_outputs(run_id, outputs)
         except BaseException:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
             raise
         if not executing and runtime.executing(run_id):
             # …unless it was taken up here from the store: its new execution's events.
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
             events = runtime.subscribe(run_id, replay=True, coalesce=True)
         return sse_response(events)
 

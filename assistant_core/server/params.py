@@ -93,13 +93,7 @@ class Params:
             return None
         if not isinstance(value, str):
             self.fail_type(name, "a string")
-        if max_len is not None and len(value) > max_len:
-            raise bad_request(
-                f"Invalid '{self.path(name)}': string too long. Expected a string with maximum "
-                f"length {max_len}, but got a string with length {len(value)} instead.",
-                self.path(name),
-                "string_above_max_length",
-            )
+        self._check_length(name, "string", "a string", len(value), max_len)
         return value
 
     def integer(
@@ -166,14 +160,20 @@ class Params:
             return None
         if not isinstance(value, list):
             self.fail_type(name, "an array")
-        if max_items is not None and len(value) > max_items:
-            raise bad_request(
-                f"Invalid '{self.path(name)}': array too long. Expected an array with maximum "
-                f"length {max_items}, but got an array with length {len(value)} instead.",
-                self.path(name),
-                "array_above_max_length",
-            )
+        self._check_length(name, "array", "an array", len(value), max_items)
         return value
+
+    def _check_length(
+        self, name: str, kind: str, a_kind: str, length: int, limit: int | None
+    ) -> None:
+        # The hosted API's message and code for a string or array over its limit.
+        if limit is not None and length > limit:
+            raise bad_request(
+                f"Invalid '{self.path(name)}': {kind} too long. Expected {a_kind} with maximum "
+                f"length {limit}, but got {a_kind} with length {length} instead.",
+                self.path(name),
+                f"{kind}_above_max_length",
+            )
 
     def item(self, name: str, index: int) -> Params:
         value = self.data[name][index]

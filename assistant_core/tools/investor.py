@@ -121,6 +121,19 @@ SPECS: dict[str, dict[str, Any]] = {
 }
 
 
+def _fetched_result(
+    symbol: str,
+    fetched: Fetched[Any],
+    data: Any,
+    display: dict[str, Any] | None,
+    currency: str | None = None,
+) -> ToolResult:
+    """The result of a tool that made one fetch: with where its data came from, and when."""
+    return ToolResult(
+        data=data, display=display, symbol=symbol, currency=currency, **_provenance(fetched)
+    )
+
+
 def _provenance(fetched: Fetched[Any]) -> dict[str, Any]:
     """ToolResult fields saying where the data came from and how old it is."""
     extra: dict[str, Any] = {}
@@ -200,13 +213,7 @@ class InvestorTools:
             raise NoDataError(
                 f"no {period} {summaries.STATEMENT_TITLES[kind]} figures for {symbol}"
             )
-        return ToolResult(
-            data=data,
-            display=display,
-            symbol=symbol,
-            currency=fetched.value["currency"],
-            **_provenance(fetched),
-        )
+        return _fetched_result(symbol, fetched, data, display, fetched.value["currency"])
 
     def get_income_statement(self, ticker: str, period: StatementPeriod = "annual") -> ToolResult:
         return self._statement("income", ticker, period)
@@ -227,13 +234,7 @@ class InvestorTools:
             "series": [summaries.price_series(symbol, window)],
             "stats": stats,
         }
-        return ToolResult(
-            data=data,
-            display=display,
-            symbol=symbol,
-            currency=fetched.value["currency"],
-            **_provenance(fetched),
-        )
+        return _fetched_result(symbol, fetched, data, display, fetched.value["currency"])
 
     # -- what a researcher asks next ---------------------------------------------------------
     def get_cash_flow(self, ticker: str, period: StatementPeriod = "annual") -> ToolResult:
@@ -243,25 +244,19 @@ class InvestorTools:
         symbol = normalise_ticker(ticker)
         fetched = self.market.quote(symbol)
         data, display = summaries.quote_views(fetched.value)
-        return ToolResult(
-            data=data,
-            display=display,
-            symbol=symbol,
-            currency=fetched.value.get("currency"),
-            **_provenance(fetched),
-        )
+        return _fetched_result(symbol, fetched, data, display, fetched.value.get("currency"))
 
     def get_company_news(self, ticker: str) -> ToolResult:
         symbol = normalise_ticker(ticker)
         fetched = self.market.news(symbol)
         data, display = summaries.news_views(symbol, fetched.value)
-        return ToolResult(data=data, display=display, symbol=symbol, **_provenance(fetched))
+        return _fetched_result(symbol, fetched, data, display)
 
     def get_analyst_recommendations(self, ticker: str) -> ToolResult:
         symbol = normalise_ticker(ticker)
         fetched = self.market.recommendations(symbol)
         data, display = summaries.recommendation_views(symbol, fetched.value)
-        return ToolResult(data=data, display=display, symbol=symbol, **_provenance(fetched))
+        return _fetched_result(symbol, fetched, data, display)
 
     def compare_stocks(
         self, tickers: list[str], period: str = DEFAULT_COMPARE_PERIOD

@@ -180,6 +180,19 @@ class Bar(NamedTuple):
     low: float
     volume: int | None
 
+    @classmethod
+    def of(
+        cls, date: str, close: float, high: float | None, low: float | None, volume: int | None
+    ) -> Bar:
+        """A trading day whose missing high or low is its close."""
+        return cls(
+            date,
+            close,
+            high if high is not None else close,
+            low if low is not None else close,
+            volume,
+        )
+
 
 def bars(history: PriceHistory) -> list[Bar]:
     """Trading days with a close, oldest first; a missing high/low falls back to the close."""
@@ -191,15 +204,7 @@ def bars(history: PriceHistory) -> list[Bar]:
         high = history["high"][i] if i < len(history["high"]) else None
         low = history["low"][i] if i < len(history["low"]) else None
         volume = history["volume"][i] if i < len(history["volume"]) else None
-        out.append(
-            Bar(
-                date,
-                close,
-                high if high is not None else close,
-                low if low is not None else close,
-                volume,
-            )
-        )
+        out.append(Bar.of(date, close, high, low, volume))
     return out
 
 

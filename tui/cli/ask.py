@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant_core import events as ev
+from assistant_core import events
 from assistant_core.config import Settings, check_provider
 from assistant_core.errors import AssistantError, ConfigError
 from assistant_core.objects import LastError, Run, RunStep
@@ -124,14 +124,14 @@ class AskRun:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        for sig in EXIT_BY_SIGNAL:
-            loop.add_signal_handler(sig, self._on_signal, sig, task)
+        for signum in EXIT_BY_SIGNAL:
+            loop.add_signal_handler(signum, self._on_signal, signum, task)
         self.created_thread = thread_id is None
         try:
             if thread_id is None:
                 thread = self.runtime.create_thread(origin="cli")
                 if self.json_mode:
-                    self._emit_json(ev.ThreadCreated(thread))
+                    self._emit_json(events.ThreadCreated(thread))
             else:
                 thread = self.session.store.get_thread(thread_id)
             try:
@@ -149,8 +149,8 @@ class AskRun:
                     self._discard_if_empty(thread.id)
                 raise
         finally:
-            for sig in EXIT_BY_SIGNAL:
-                loop.remove_signal_handler(sig)
+            for signum in EXIT_BY_SIGNAL:
+                loop.remove_signal_handler(signum)
             if self.state.grace_timer is not None:
                 self.state.grace_timer.cancel()
         return self._finish(thread.id)
@@ -173,12 +173,12 @@ class AskRun:
         return error is not None and error.code in UNREACHABLE and not state.produced
 
     # -- signals -------------------------------------------------------------------------
-    def _on_signal(self, sig: int, task: asyncio.Task[Any]) -> None:
+    def _on_signal(self, signum: int, task: asyncio.Task[Any]) -> None:
         state = self.state
         if state.signal is not None:
             task.cancel()  # second Ctrl+C: the user does not want to wait
             return
-        state.signal = sig
+        state.signal = signum
         if state.prompt is not None and not state.prompt.done():
             state.prompt.cancel()
         if state.view.run is not None:
@@ -197,21 +197,21 @@ class AskRun:
             pass  # it finished on its own meanwhile: nothing left to cancel
 
     # -- events --------------------------------------------------------------------------
-    async def _handle(self, event: ev.Event) -> None:
+    async def _handle(self, event: events.Event) -> None:
         state = self.state
         change = state.view.apply(event)
         match event:
-            case ev.RunEvent(data=run):
+            case events.RunEvent(data=run):
                 if state.signal is not None and run.is_active:
                     self._request_cancel(run.id)
                 self._show_retry(run.retry)
-            case ev.MessageDelta() | ev.StepEvent():
+            case events.MessageDelta() | events.StepEvent():
                 state.produced = True
         if self.json_mode:
             self._emit_json(event)
         else:
             self._render(event, change)
-        if isinstance(event, ev.RunRequiresAction) and state.signal is None:
+        if isinstance(event, events.RunRequiresAction) and state.signal is None:
             await self._approve(event.data)
 
     def _show_retry(self, retry: dict[str, Any] | None) -> None:
@@ -226,25 +226,25 @@ class AskRun:
             f"({retry.get('reason')}): {one_line(str(retry.get('message', '')), 200)}"
         )
 
-    def _emit_json(self, event: ev.Event) -> None:
+    def _emit_json(self, event: events.Event) -> None:
         self.output.write(dumps_safe(event.to_json()) + "\n")
 
-    def _render(self, event: ev.Event, change: Change) -> None:
-        if isinstance(event, ev.RunEvent):
+    def _render(self, event: events.Event, change: Change) -> None:
+        if isinstance(event, events.RunEvent):
             self._print_notes(event.data)
         match event:
-            case ev.MessageEvent() | ev.MessageDelta() if change.text:
+            case events.MessageEvent() | events.MessageDelta() if change.text:
                 if self.state.after_tool_line:
                     self.output.write("\n")  # a blank line between the tool calls and the answer
                     self.state.after_tool_line = False
                 self.output.write(self.state.answer.feed(change.text))
-            case ev.StepEvent(data=step) if (
+            case events.StepEvent(data=step) if (
                 step.type == "tool_calls" and step.status != "in_progress"
             ):
                 folded = self.state.view.step(step.id)
                 if folded is not None:
                     self._print_calls(folded)
-        if isinstance(event, ev.MessageCompleted | ev.MessageIncomplete):
+        if isinstance(event, events.MessageCompleted | events.MessageIncomplete):
             self.output.write(self.state.answer.flush())
 
     def _print_calls(self, step: RunStep) -> None:

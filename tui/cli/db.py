@@ -21,6 +21,7 @@ from assistant_core.store import SqlStore
 from assistant_core.store_repair import check_database, recover_database
 from assistant_core.text import one_line
 
+from .actions import CommandActions
 from .exit_codes import EXIT_OK, EXIT_USAGE
 from .output import Output
 
@@ -50,44 +51,33 @@ def add_db_parser(commands: Any, flags: argparse.ArgumentParser) -> argparse.Arg
         "into a new one.",
         epilog=DB_EPILOG,
     )
-    dsub = db.add_subparsers(dest="action", metavar="ACTION")
-    dsub.add_parser(
-        "check",
-        parents=[flags],
-        help="is it sound? (SQLite's integrity check; PostgreSQL: every table, the replicas)",
-        epilog=DB_EPILOG,
+    db_actions = CommandActions(db, flags)
+    db_actions.add(
+        "check", "is it sound? (SQLite's integrity check; PostgreSQL: every table, the replicas)"
     )
-    dsub.add_parser(
-        "migrate", parents=[flags], help="bring the schema up to date", epilog=DB_EPILOG
+    db_actions.add("migrate", "bring the schema up to date")
+    db_copy = db_actions.add(
+        "copy", "copy every thread into another database (e.g. SQLite → PostgreSQL)"
     )
-    d_copy = dsub.add_parser(
-        "copy",
-        parents=[flags],
-        help="copy every thread into another database (e.g. SQLite → PostgreSQL)",
-        epilog=DB_EPILOG,
-    )
-    d_copy.add_argument(
+    db_copy.add_argument(
         "--from",
         dest="source",
         metavar="DB",
         help="sqlite:PATH, a file, or postgresql://… (default: the database in use, --db)",
     )
-    d_copy.add_argument(
+    db_copy.add_argument(
         "--to", dest="target", required=True, metavar="DB", help="where to: the same forms"
     )
-    d_copy.add_argument(
+    db_copy.add_argument(
         "--project",
         metavar="NAME",
         help="put the copied threads and assistants in this project of the target "
         "(default: the project each had, usually 'default')",
     )
-    d_recover = dsub.add_parser(
-        "recover",
-        parents=[flags],
-        help="copy every readable row of a damaged SQLite file into a new file",
-        epilog=DB_EPILOG,
+    db_recover = db_actions.add(
+        "recover", "copy every readable row of a damaged SQLite file into a new file"
     )
-    d_recover.add_argument(
+    db_recover.add_argument(
         "-o", "--output", metavar="FILE", help="the new file (default: next to the database)"
     )
     return db

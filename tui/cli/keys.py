@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Any
 
+from .actions import CommandActions
 from .common import open_store
 from .exit_codes import EXIT_OK, EXIT_USAGE
 
@@ -35,19 +36,13 @@ def add_keys_parser(commands: Any, flags: argparse.ArgumentParser) -> None:
         description="API keys and projects of `investor-assistant serve`.",
         epilog=KEYS_EPILOG,
     )
-    sub = keys.add_subparsers(dest="action", metavar="ACTION")
-    create = sub.add_parser(
-        "create", parents=[flags], help="make a key (shown once)", epilog=KEYS_EPILOG
-    )
+    key_actions = CommandActions(keys, flags)
+    create = key_actions.add("create", "make a key (shown once)")
     create.add_argument("--project", required=True, metavar="NAME", help="the key's project")
     create.add_argument("--name", default="", metavar="TEXT", help="a label for the key")
-    listing = sub.add_parser(
-        "list", parents=[flags], help="keys and their projects", epilog=KEYS_EPILOG
-    )
+    listing = key_actions.add("list", "keys and their projects")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    revoke = sub.add_parser(
-        "revoke", parents=[flags], help="revoke a key at once", epilog=KEYS_EPILOG
-    )
+    revoke = key_actions.add("revoke", "revoke a key at once")
     revoke.add_argument("key_id", metavar="KEY_ID")
     keys.set_defaults(_run=keys_command, _help=keys)
 

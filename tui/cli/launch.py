@@ -10,10 +10,13 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant_core.config import check_provider, load_settings
 from assistant_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from assistant_core.session import Session
 
 #: Set by a driver that is not a terminal (textual-serve's web driver sets it; tests and
 #: benchmarks may name Textual's headless driver): the terminal check does not apply.
@@ -54,7 +57,7 @@ def open_app(flags: dict[str, Any]) -> int:
     settings = load_settings(flags)  # its notices are shown by the app, as notifications
     check_provider(settings)  # a missing key or bad provider: one line, before full screen
 
-    def build():  # type: ignore[no-untyped-def]
+    def build() -> Session:
         from assistant_core.session import build_session
 
         return build_session(settings)

@@ -160,6 +160,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def build_parser() -> Parser:
     # Imported here: their modules (and what they import) are not needed to open the app.
+    from .actions import CommandActions
     from .db import add_db_parser
     from .keys import add_keys_parser
     from .serve import add_serve_parser
@@ -197,36 +198,28 @@ def build_parser() -> Parser:
         description="Saved conversations.",
         epilog=THREADS_EPILOG,
     )
-    tsub = threads.add_subparsers(dest="action", metavar="ACTION")
-    t_list = tsub.add_parser(
-        "list", parents=[flags], help="threads, most recent first", epilog=THREADS_EPILOG
-    )
-    t_list.add_argument("--filter", metavar="TEXT", help="match titles and message text")
-    t_list.add_argument("--limit", type=int, metavar="N", help="at most N threads")
-    t_list.add_argument("--json", action="store_true", help="one JSON object per line")
-    t_show = tsub.add_parser(
-        "show", parents=[flags], help="a thread's messages and tool calls", epilog=THREADS_EPILOG
-    )
-    t_show.add_argument("id", metavar="ID")
-    t_export = tsub.add_parser(
-        "export", parents=[flags], help="export as Markdown or JSON", epilog=THREADS_EPILOG
-    )
-    t_export.add_argument("id", metavar="ID")
-    t_export.add_argument(
+    thread_actions = CommandActions(threads, flags)
+    threads_list = thread_actions.add("list", "threads, most recent first")
+    threads_list.add_argument("--filter", metavar="TEXT", help="match titles and message text")
+    threads_list.add_argument("--limit", type=int, metavar="N", help="at most N threads")
+    threads_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    threads_show = thread_actions.add("show", "a thread's messages and tool calls")
+    threads_show.add_argument("id", metavar="ID")
+    threads_export = thread_actions.add("export", "export as Markdown or JSON")
+    threads_export.add_argument("id", metavar="ID")
+    threads_export.add_argument(
         "--format",
         choices=("md", "json"),
         help="md (default, or from -o's extension) or json (complete, re-readable)",
     )
-    t_export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
-    t_rename = tsub.add_parser(
-        "rename", parents=[flags], help="give a thread a title", epilog=THREADS_EPILOG
+    threads_export.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE instead of stdout"
     )
-    t_rename.add_argument("id", metavar="ID")
-    t_rename.add_argument("title", metavar="TITLE")
-    t_delete = tsub.add_parser(
-        "delete", parents=[flags], help="delete a thread and its runs", epilog=THREADS_EPILOG
-    )
-    t_delete.add_argument("id", metavar="ID")
+    threads_rename = thread_actions.add("rename", "give a thread a title")
+    threads_rename.add_argument("id", metavar="ID")
+    threads_rename.add_argument("title", metavar="TITLE")
+    threads_delete = thread_actions.add("delete", "delete a thread and its runs")
+    threads_delete.add_argument("id", metavar="ID")
 
     runs = commands.add_parser(
         "runs",
@@ -235,17 +228,13 @@ def build_parser() -> Parser:
         description="Runs, their steps and tool calls.",
         epilog=RUNS_EPILOG,
     )
-    rsub = runs.add_subparsers(dest="action", metavar="ACTION")
-    r_list = rsub.add_parser(
-        "list", parents=[flags], help="the runs of a thread", epilog=RUNS_EPILOG
-    )
-    r_list.add_argument("--thread", metavar="ID", required=True)
-    r_list.add_argument("--json", action="store_true", help="one JSON object per line")
-    r_show = rsub.add_parser(
-        "show", parents=[flags], help="a run's steps and tool calls", epilog=RUNS_EPILOG
-    )
-    r_show.add_argument("run_id", metavar="RUN_ID")
-    r_show.add_argument("--full", action="store_true", help="do not truncate tool outputs")
+    run_actions = CommandActions(runs, flags)
+    runs_list = run_actions.add("list", "the runs of a thread")
+    runs_list.add_argument("--thread", metavar="ID", required=True)
+    runs_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    runs_show = run_actions.add("show", "a run's steps and tool calls")
+    runs_show.add_argument("run_id", metavar="RUN_ID")
+    runs_show.add_argument("--full", action="store_true", help="do not truncate tool outputs")
 
     config = commands.add_parser(
         "config",
@@ -254,22 +243,13 @@ def build_parser() -> Parser:
         description="Settings and where each came from.",
         epilog=CONFIG_EPILOG,
     )
-    csub = config.add_subparsers(dest="action", metavar="ACTION")
-    csub.add_parser(
-        "show", parents=[flags], help="effective settings and their sources", epilog=CONFIG_EPILOG
-    )
-    c_set = csub.add_parser(
-        "set", parents=[flags], help="save a setting to the config file", epilog=CONFIG_EPILOG
-    )
-    c_set.add_argument("key", metavar="KEY")
-    c_set.add_argument("value", metavar="VALUE")
-    c_unset = csub.add_parser(
-        "unset",
-        parents=[flags],
-        help="remove a setting from the config file",
-        epilog=CONFIG_EPILOG,
-    )
-    c_unset.add_argument("key", metavar="KEY")
+    config_actions = CommandActions(config, flags)
+    config_actions.add("show", "effective settings and their sources")
+    config_set = config_actions.add("set", "save a setting to the config file")
+    config_set.add_argument("key", metavar="KEY")
+    config_set.add_argument("value", metavar="VALUE")
+    config_unset = config_actions.add("unset", "remove a setting from the config file")
+    config_unset.add_argument("key", metavar="KEY")
 
     add_web_parser(commands, flags)
     add_serve_parser(commands, flags)

@@ -6,18 +6,30 @@ in the few lines of the prompt."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Unpack
 
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
+if TYPE_CHECKING:
+    from ..widgets.options import WidgetOptions
+
 NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter"})
 
 
 class PromptInput(TextArea):
-    """A ``TextArea`` that posts ``Submitted`` on Enter and keeps a prompt history."""
+    """A ``TextArea`` that posts ``Submitted`` on Enter and keeps a prompt history.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Send the question. |
+    | shift+enter, ctrl+j, alt+enter | Start a new line. |
+    | up, down | Recall earlier questions (on the first / last line). |
+    | pageup, pagedown | Scroll the chat; the focus stays here. |
+    | ctrl+home, ctrl+end | Go to the chat's start / its latest (and follow the answer). |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("pageup", "screen.scroll_chat('page_up')", "Scroll chat up", show=False),
@@ -35,13 +47,22 @@ class PromptInput(TextArea):
         def control(self) -> PromptInput:
             return self.prompt
 
-    def __init__(self, *, prompt_history: list[str] | None = None, **kwargs: object) -> None:
-        kwargs.setdefault("soft_wrap", True)
-        kwargs.setdefault("show_line_numbers", False)
-        kwargs.setdefault("tab_behavior", "focus")
-        kwargs.setdefault("highlight_cursor_line", False)
-        kwargs.setdefault("compact", True)
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        *,
+        prompt_history: list[str] | None = None,
+        placeholder: str = "",
+        **options: Unpack[WidgetOptions],
+    ) -> None:
+        super().__init__(
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            highlight_cursor_line=False,
+            compact=True,
+            placeholder=placeholder,
+            **options,
+        )
         self.prompt_history: list[str] = list(prompt_history or [])
         # Index into history while recalling; len(history) means "the draft being typed".
         self._recall = len(self.prompt_history)

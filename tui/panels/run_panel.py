@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from textual import on
 from textual.app import ComposeResult
@@ -30,6 +30,9 @@ from assistant_core.text import for_terminal, format_duration, one_line
 
 from ..widgets.rendered import relayout
 from .fmt import call_lines, clock_time, elapsed, status_content
+
+if TYPE_CHECKING:
+    from ..widgets.options import WidgetOptions
 
 MAX_RUN_CHOICES = 30  # earlier runs offered in the selector
 RENDER_DELAY_S = 0.05  # coalesce bursts of events (argument deltas) into one redraw
@@ -71,9 +74,9 @@ class RunPanel(VerticalScroll):
         runtime: RunSource,
         *,
         clock: Callable[[], float] = time.time,
-        **kwargs: Any,
+        **options: Unpack[WidgetOptions],
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**options)
         self.runtime = runtime
         self.clock = clock
         #: Every run streaming in this app, folded from its events.

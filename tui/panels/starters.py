@@ -35,6 +35,15 @@ DEMO_NOTE = (
 
 
 class StarterOptions(OptionList):
+    """The starter questions inside ``StarterPanel``.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Ask the highlighted question. |
+    | up | Move up; from the top, back to the prompt. |
+    | escape | Hide the starters on this thread. |
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss", "Hide", show=False),
         Binding("up", "up_or_leave", "Up", show=False),

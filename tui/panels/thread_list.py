@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Unpack
 
 from rich.cells import cell_len
 from textual import events, on
@@ -33,6 +33,9 @@ from assistant_core.text import one_line
 
 from .fmt import fit_cells, relative_time
 
+if TYPE_CHECKING:
+    from ..widgets.options import WidgetOptions
+
 FILTER_DEBOUNCE_S = 0.15
 UNTITLED = "New thread"
 ACTIVE_MARK = "●"
@@ -44,6 +47,16 @@ TICKER_ROWS = 200
 
 
 class ThreadOptions(OptionList):
+    """The rows of ``ThreadList``, one a thread; their keys act on the highlighted one.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | n | Start a new thread. |
+    | r | Rename the highlighted thread. |
+    | d, delete | Delete the highlighted thread, after asking. |
+    | / | Filter the threads. |
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "app.new_thread", "New", show=False),
         Binding("r", "app.rename_thread", "Rename", show=False),
@@ -55,7 +68,12 @@ class ThreadOptions(OptionList):
 class ThreadList(Vertical):
     """Filter box over an option list of threads. In a narrow terminal it is shown over the
     chat (CSS class ``-overlay``) and goes again when a thread is chosen, on Escape, or when
-    the focus leaves it (``Dismissed``)."""
+    the focus leaves it (``Dismissed``).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Clear the filter; else close the list shown over the chat; else cancel the running answer. |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "escape", show=False)]
 
@@ -72,9 +90,9 @@ class ThreadList(Vertical):
         *,
         is_streaming: Callable[[str], bool],
         clock: Callable[[], float] = time.time,
-        **kwargs: object,
+        **options: Unpack[WidgetOptions],
     ) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(**options)
         self.store = store
         self.is_streaming = is_streaming
         self.clock = clock

@@ -31,6 +31,7 @@ from assistant_core.text import JOINERS, for_terminal
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
+    from rich.syntax import ANSISyntaxTheme
 
 BULLETS = ("• ", "◦ ", "▪ ")
 LIST_OPENS = ("bullet_list_open", "ordered_list_open")
@@ -504,7 +505,7 @@ def _highlight(text: Text, code: str, language: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def _ansi_theme():  # type: ignore[no-untyped-def]
+def _ansi_theme() -> ANSISyntaxTheme:
     # ANSI colours follow the terminal's palette, so they read on dark and light themes.
     from rich.syntax import ANSI_DARK, ANSISyntaxTheme
 

@@ -17,6 +17,13 @@ EXIT_CODE = 2  # as the command line's for a damaged database
 
 
 class FailureScreen(Screen[None]):
+    """What went wrong with the database, in place of the app (see the module docstring).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | q, escape, enter | Quit (exit code 2). |
+    """
+
     DEFAULT_CSS = """
     FailureScreen { align: center middle; }
     FailureScreen > Vertical {

@@ -56,6 +56,13 @@ def keys_table(web: bool = False) -> Content:
 
 
 class HelpScreen(ModalScreen[None]):
+    """The keys (``KEYS``, as they work in a browser tab when ``web``).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape, f1, q, alt+k | Close. |
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q,alt+k", "dismiss(None)", "Close")]
 
     def __init__(self, *, web: bool = False) -> None:

@@ -80,6 +80,20 @@ def pretty_json(raw: str | None) -> tuple[str, bool]:
 
 
 class InspectorScreen(Screen[None]):
+    """Every tool call of one thread (and each model call that was retried), as a table
+    with tool and status filters, and the selected row's details beside it. Pushed by
+    ``InvestorApp.action_inspector``; reads the store, so it shows runs of any process.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape, q | Close. |
+    | c, y | Copy the selected call as JSON. |
+    | x | Export the shown calls as JSON Lines. |
+    | r | Reload from the database. |
+    | t | Focus the tool filter. |
+    | s | Focus the status filter. |
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Close"),
         Binding("c,y", "copy_call", "Copy call"),
@@ -322,7 +336,7 @@ class InspectorScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#calls")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
-        self._row_highlighted(event)  # type: ignore[arg-type]
+        self._show_row(str(event.row_key.value))
         self.query_one("#call-detail").focus()
 
     @on(Select.Changed)

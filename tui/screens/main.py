@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import events, on
+from textual import events, getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -27,6 +27,7 @@ from assistant_core.objects import Message, Run
 from assistant_core.runtime import ALL_CALLS
 from assistant_core.store import DEFAULT_ASSISTANT_NAME
 
+from ..app import InvestorApp
 from ..panels.key_footer import KeyFooter
 from ..panels.prompt import PromptInput
 from ..panels.run_panel import RunPanel
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
     from assistant_core.runtime import Runtime
     from assistant_core.store_interface import ThreadStore
 
-    from ..app import InvestorApp
-
 # Below this width the thread list is not beside the chat: its key shows it over the chat.
 THREADS_INLINE_MIN_WIDTH = 100
 # Below this width the run panel hides itself (unless the user toggled it).
@@ -52,6 +51,33 @@ RUN_PANEL_MIN_WIDTH = 110
 
 
 class MainScreen(Screen[None]):
+    """Where the user works: the thread list, the chat, the run panel and the prompt,
+    under the title bar and over the key bar.
+
+    Pushed by ``InvestorApp`` over the start screen once the session is built. It owns
+    what is shown — the current thread, the layout at this width, the latest run seen of
+    each thread — while the app owns the runs and hands their events to ``route_event``;
+    runs of the shown thread that another process executes are followed by its
+    ``RunWatcher``. In a browser tab some keys have others beside them
+    (``tui.browser.BROWSER_KEYMAP``).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Cancel the shown thread's running answer. |
+    | ctrl+n | Start a new thread. |
+    | f2 | Rename the thread. |
+    | f8 | Delete the thread, after asking. |
+    | ctrl+f | Filter the threads by title and text. |
+    | ctrl+o | Approve every tool call awaiting approval. |
+    | ctrl+g | Deny every tool call awaiting approval. |
+    | ctrl+t, f3 | Open the tool-call inspector. |
+    | ctrl+b, f9 | Show or hide the thread list. |
+    | ctrl+r, f10 | Show or hide the run panel. |
+    | ctrl+l | Focus the prompt. |
+    | y, ctrl+c | Copy the selection, or the focused message, block or card. |
+    | f1 | Show the keys. |
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel_run", "Cancel run"),
         # Ids: a browser tab remaps these keys (tui/browser.py). Priority: so do their
@@ -106,19 +132,21 @@ class MainScreen(Screen[None]):
         #: In a narrow terminal: the thread list is shown over the chat.
         self.threads_overlay = False
 
-    @property
-    def investor_app(self) -> InvestorApp:
-        return self.app  # type: ignore[return-value]
+    # Textual's typed ``app``: this screen only ever runs in the investor app.
+    app = getters.app(InvestorApp)
+    # The panes ``compose`` yields, as Textual's typed queries.
+    chat = getters.query_one("#chat", ChatView)
+    prompt = getters.query_one("#prompt", PromptInput)
+    thread_list = getters.query_one("#threads-pane", ThreadList)
+    run_panel = getters.query_one("#run-pane", RunPanel)
 
     @property
     def runtime(self) -> Runtime:
-        runtime: Runtime = self.investor_app.session.runtime
-        return runtime
+        return self.app.live_session.runtime
 
     @property
     def store(self) -> ThreadStore:
-        store: ThreadStore = self.investor_app.session.store
-        return store
+        return self.app.live_session.store
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -129,7 +157,7 @@ class MainScreen(Screen[None]):
             )
             with Vertical(id="centre"):
                 if self.starters:
-                    yield StarterPanel(demo=self.investor_app.session.is_demo, id="starters")
+                    yield StarterPanel(demo=self.app.live_session.is_demo, id="starters")
                 yield ChatView(self.store, id="chat")
                 yield PromptInput(
                     id="prompt",
@@ -137,22 +165,6 @@ class MainScreen(Screen[None]):
                 )
             yield RunPanel(self.runtime, clock=self.clock, id="run-pane")
         yield KeyFooter()
-
-    @property
-    def chat(self) -> ChatView:
-        return self.query_one("#chat", ChatView)
-
-    @property
-    def prompt(self) -> PromptInput:
-        return self.query_one("#prompt", PromptInput)
-
-    @property
-    def thread_list(self) -> ThreadList:
-        return self.query_one("#threads-pane", ThreadList)
-
-    @property
-    def run_panel(self) -> RunPanel:
-        return self.query_one("#run-pane", RunPanel)
 
     async def on_mount(self) -> None:
         self.watcher = RunWatcher(self)  # runs of the shown thread executed elsewhere
@@ -163,7 +175,7 @@ class MainScreen(Screen[None]):
             self.thread_list.reload(threads[0].id if threads else None)
             await self.show_thread(threads[0].id if threads else None)
         except StoreError as exc:  # e.g. a damaged file: a screen that says so, not a crash
-            self.investor_app.database_failed(exc)
+            self.app.database_failed(exc)
             return
         self.update_title()
         self.prompt.focus()
@@ -196,10 +208,10 @@ class MainScreen(Screen[None]):
         )
 
     def update_title(self) -> None:
-        session = self.investor_app.session
+        session = self.app.live_session
         thread = self.thread_title(self.thread_id) if self.thread_id is not None else ""
         self.query_one(TitleBar).show(
-            assistant=self.investor_app.assistant_name or DEFAULT_ASSISTANT_NAME,
+            assistant=self.app.assistant_name or DEFAULT_ASSISTANT_NAME,
             provider=provider_label(session.settings, badge=True),
             approval=self.runtime.approval,
             demo=session.is_demo,
@@ -337,7 +349,7 @@ class MainScreen(Screen[None]):
                 markup=False,
             )
             return
-        started = await self.investor_app.start_run(self.thread_id, text)
+        started = await self.app.start_run(self.thread_id, text)
         if not started:
             self.prompt.load_text(text)
 
@@ -437,7 +449,7 @@ class MainScreen(Screen[None]):
         if self.thread_running(event.thread_id) or self.active_run(event.thread_id):
             self.notify("This thread is still answering.", severity="warning", markup=False)
             return
-        await self.investor_app.redo_run(event.thread_id, event.run_id)
+        await self.app.redo_run(event.thread_id, event.run_id)
 
     def action_redo_last(self) -> None:
         """Retry (or regenerate) the shown thread's last answer: a new run, the old kept."""

@@ -25,7 +25,13 @@ from ..panels.fmt import plain
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Yes/No. Enter or y confirms; Escape or n cancels."""
+    """Yes/No, Cancel focused first (Enter presses the focused button).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | y | Confirm. |
+    | escape, n | Cancel. |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "dismiss(False)", "Cancel"),
@@ -57,7 +63,13 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class RenameScreen(ModalScreen[str | None]):
-    """A one-line title editor. Enter saves, Escape cancels."""
+    """A one-line title editor.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Save the title. |
+    | escape | Cancel. |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
@@ -109,7 +121,13 @@ class ModelScreen(ModalScreen[ModelChoice | None]):
     comes from the environment only, so it is never written to the config file. A model
     belongs to its provider: picking a provider fills in the model saved for it (unless one
     was typed). For a compatible server the models it lists are offered under the field
-    (read in a thread, with a timeout; the field stays free text)."""
+    (read in a thread, with a timeout; the field stays free text).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Save the choice (in a text field). |
+    | escape | Cancel. |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 

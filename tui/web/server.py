@@ -22,6 +22,7 @@ import logging
 import shlex
 import signal
 import socket
+from asyncio.subprocess import Process
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ class AppSession(AppService):
         environment.update(self.extra_env)
         return environment
 
-    async def _open_app_process(self, width: int = 80, height: int = 24) -> Any:
+    async def _open_app_process(self, width: int = 80, height: int = 24) -> Process:
         # exec, not a shell: the arguments (paths, model names) are never re-parsed. Its own
         # session: Ctrl+C on the server's terminal reaches the server, which quits each app
         # in order (runs cancelled, partial answers kept) rather than all at once.
@@ -121,6 +122,8 @@ class AppSession(AppService):
         assert process.stdin is not None and process.stderr is not None
         self._stdin = process.stdin
         self.stderr = StderrTail(process.stderr)
+        # textual-serve reads the app's stderr from ``process.stderr`` and has no hook for
+        # it: the tail stands in for the StreamReader (``read`` is all it calls).
         process.stderr = self.stderr  # type: ignore[assignment]
         return process
 

@@ -16,7 +16,7 @@ import math
 import threading
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -30,10 +30,15 @@ from assistant_core.text import one_line
 from .rendered import LinePart, fit_parts, line_of
 from .theme import theme_style
 
+if TYPE_CHECKING:
+    from .options import WidgetOptions
+
 CAPTION_LINES = 1
 VOLUME_ROWS = 6  # volume subplot height, frame included
 Y_TICKS = 5  # price-axis labels: about this many, at round values
 THEME_NAME = "investor-assistant"
+#: What a drawn figure depends on: the plot's width and height (cells) and the theme.
+FigureKey = tuple[int, int, str]
 
 
 @dataclass(frozen=True)
@@ -119,21 +124,24 @@ class PriceChart(Widget):
     """
 
     def __init__(
-        self, display: dict[str, Any] | None, figures: Figures | None = None, **kwargs: Any
+        self,
+        display: dict[str, Any] | None,
+        figures: Figures | None = None,
+        **options: Unpack[WidgetOptions],
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**options)
         self.series = series_from_display(display)
         self.figures = figures or Figures()
-        self._figure_key: tuple[object, ...] | None = None
+        self._figure_key: FigureKey | None = None
         self._figure: Text | None = None
-        self._drawing: tuple[object, ...] | None = None  # key being drawn in a thread
+        self._drawing: FigureKey | None = None  # key being drawn in a thread
 
     @property
     def drawn(self) -> bool:
         """The figure for the current size is on screen (not the placeholder)."""
         return self._figure is not None and self._figure_key == self._key()
 
-    def _key(self) -> tuple[object, ...]:
+    def _key(self) -> FigureKey:
         width, height = self.content_size
         return (width, height - CAPTION_LINES, self.app.theme)
 
@@ -141,13 +149,13 @@ class PriceChart(Widget):
         # The caption is cheap and drawn here; the figure (plotext, ~25 ms) is drawn in a
         # thread so that a chart never stalls the event loop, and shown when ready — until
         # then the slot says what it is waiting for.
-        width, height = self._key()[:2]
+        key = self._key()
+        width, height, _theme = key
         if not self.series:
             return Text("no price data", self._style("chart--muted"), end="")
-        text = self._caption(width)  # type: ignore[arg-type]
-        if width < 20 or height < 5:  # type: ignore[operator]
+        text = self._caption(width)
+        if width < 20 or height < 5:
             return text
-        key = self._key()
         text.append("\n")
         if self._figure is not None and self._figure_key == key:
             text.append_text(self._figure)
@@ -156,12 +164,12 @@ class PriceChart(Widget):
             self._drawing = key
             colors = {name: self._rgb(name) for name in _COLOR_NAMES}
             self.run_worker(
-                partial(self._draw_in_thread, key, width, height, colors),  # type: ignore[arg-type]
+                partial(self._draw_in_thread, key, width, height, colors),
                 thread=True,
                 exit_on_error=False,
                 group="chart",
             )
-        text.append_text(self._placeholder(width, height))  # type: ignore[arg-type]
+        text.append_text(self._placeholder(width, height))
         return text
 
     def _placeholder(self, width: int, height: int) -> Text:
@@ -182,7 +190,7 @@ class PriceChart(Widget):
 
     def _draw_in_thread(
         self,
-        key: tuple[object, ...],
+        key: FigureKey,
         width: int,
         height: int,
         colors: dict[str, tuple[int, int, int]],
@@ -190,7 +198,7 @@ class PriceChart(Widget):
         figure = draw_figure(self.series, width, height, colors, self.figures)
         self.app.call_from_thread(self._drawn, key, figure)
 
-    def _drawn(self, key: tuple[object, ...], figure: Text) -> None:
+    def _drawn(self, key: FigureKey, figure: Text) -> None:
         self._drawing = None
         self._figure, self._figure_key = figure, key
         self.refresh()
@@ -441,6 +449,7 @@ def _draw_volume(
     volume: list[float],
     colors: dict[str, tuple[int, int, int]],
 ) -> None:
+
     base = _volume_base(volume)
     bars = plot.bar(
         list(range(len(volume))),

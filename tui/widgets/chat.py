@@ -16,10 +16,12 @@ an answer finished, a call changed), which this widget applies to what is mounte
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Unpack
 
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.dom import DOMNode
 from textual.message import Message as TextualMessage
 from textual.widget import Widget
 from textual.widgets import Button, Static
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
 
     from assistant_core.events import Event
     from assistant_core.store_interface import ThreadStore
+
+    from .options import WidgetOptions
 
 MAX_MOUNTED = 90  # mounted items before the far end is unmounted
 EDGE = 1  # rows from the top/bottom that count as "at the edge"
@@ -153,7 +157,7 @@ class RedoOffer(Horizontal):
         self.note = note
         self.label = "Retry" if status in RETRY_STATUSES else "Regenerate"
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         if self.note:
             yield Static(self.note, classes="redo--note")
         yield Button(f"↻ {self.label} (r)", id="redo", compact=True)
@@ -175,7 +179,12 @@ def error_text(error: LastError | None, prefix: str = "Run failed") -> str:
 
 
 class ChatView(VerticalScroll):
-    """The chat of the shown thread. See the module docstring."""
+    """The chat of the shown thread. See the module docstring.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | r | Answer the last run again (Retry / Regenerate), from its answer, error or card. |
+    """
 
     DEFAULT_CSS = f"""
     ChatView {{
@@ -200,8 +209,8 @@ class ChatView(VerticalScroll):
             self.thread_id = thread_id
             self.run_id = run_id
 
-    def __init__(self, store: ThreadStore, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, store: ThreadStore, **options: Unpack[WidgetOptions]) -> None:
+        super().__init__(**options)
         self.transcript = Transcript(store)
         #: The mounted window: transcript.items[window_start:window_end], and their widgets.
         self.window_start = 0
@@ -354,12 +363,12 @@ class ChatView(VerticalScroll):
         self.request_redo()
 
     def _focused_item(self) -> Item | None:
-        widget = self.app.focused
-        while widget is not None and widget.parent is not self:
-            widget = widget.parent  # type: ignore[assignment]
-        if widget is None:
+        node: DOMNode | None = self.app.focused
+        while node is not None and node.parent is not self:
+            node = node.parent
+        if node is None:
             return None
-        key = next((k for k, w in self._widgets.items() if w is widget), None)
+        key = next((k for k, w in self._widgets.items() if w is node), None)
         return self.transcript.item(key) if key is not None else None
 
     def add_user_message(self, message: Message) -> None:
@@ -374,12 +383,12 @@ class ChatView(VerticalScroll):
         """What the copy key takes from the focused message, card or error line — its
         text, or the block selected in an answer — and what to call it (None: nothing
         in the chat is focused)."""
-        widget = self.app.focused
-        while widget is not None and widget is not self:
-            text = getattr(widget, "copy_text", None)
+        node: DOMNode | None = self.app.focused
+        while node is not None and node is not self:
+            text = getattr(node, "copy_text", None)
             if isinstance(text, str):
-                return text, getattr(widget, "copy_label", "message")
-            widget = widget.parent  # type: ignore[assignment]
+                return text, getattr(node, "copy_label", "message")
+            node = node.parent
         return None
 
     # -- focus -----------------------------------------------------------------------------

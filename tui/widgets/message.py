@@ -26,6 +26,7 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.actions import SkipAction
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Click
@@ -280,7 +281,7 @@ class UserMessage(Horizontal, can_focus=True):
         self.box = QuestionBox(for_terminal(message.text))
         self.box.border_title = "You"
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield self.box
 
     @property
@@ -333,6 +334,11 @@ class AssistantMessage(Vertical, can_focus=True):
     top-level blocks — paragraph, code block, table, list item — for the copy key; moving
     past either end selects nothing again (the whole message). The blocks are the ones the
     renderer laid out, so moving the cursor only repaints.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | down, j | Select the next block. |
+    | up, k | Select the previous block. |
     """
 
     DEFAULT_CSS = """
@@ -374,7 +380,7 @@ class AssistantMessage(Vertical, can_focus=True):
         #: The selected block (index over all chunks' blocks), or None: the whole message.
         self.cursor: int | None = None
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         self._composed = True
         self._chunks, tail = self._initial_chunks(for_terminal(self._raw))
         self._live = MarkdownChunk()

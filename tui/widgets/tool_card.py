@@ -94,7 +94,14 @@ class ResultText(RenderedText):
 
 
 class ToolCallCard(Vertical, can_focus=True):
-    """A tool call: header, collapsible result body, Approve/Deny while awaiting approval."""
+    """A tool call: header, collapsible result body, Approve/Deny while awaiting approval.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | a | Approve the call (while it awaits approval). |
+    | d | Deny the call (while it awaits approval). |
+    | enter, space | Expand or collapse the result. |
+    """
 
     DEFAULT_CSS = """
     ToolCallCard {

@@ -161,15 +161,7 @@ def _history(frame: dict[str, dict[str, Any]]) -> Envelope:
         high = _number((frame.get("High") or {}).get(key))
         low = _number((frame.get("Low") or {}).get(key))
         volume = _number((frame.get("Volume") or {}).get(key))
-        bars.append(
-            Bar(
-                date,
-                value,
-                high if high is not None else value,
-                low if low is not None else value,
-                int(volume) if volume is not None else None,
-            )
-        )
+        bars.append(Bar.of(date, value, high, low, int(volume) if volume is not None else None))
     if len(bars) < _MIN_BARS:
         return {}, f"the client's price history has {len(bars)} dated closes; at least 2 are needed"
     return {"data": performance_summary(bars), "source": "client"}, None

@@ -113,6 +113,8 @@ MAX_TARGETS = 3
 _DOLLAR_TICKER = re.compile(r"\$([A-Za-z][A-Za-z0-9]{0,5}(?:[.\-][A-Za-z]{1,3})?)(?![\w])")
 _SUFFIX_TICKER = re.compile(r"(?<![\w.])(\d{4,6}\.(?:KS|KQ|T|HK|SS|SZ))(?![\w])", re.IGNORECASE)
 _BARE_TICKER = re.compile(r"(?<![\w$.])([A-Z]{2,5}(?:[.\-][A-Z]{1,2})?)(?![\w])")
+#: Currency codes a question may name, never tickers (``plan`` knows a few more).
+CURRENCY_CODES = ("USD", "KRW", "EUR", "JPY", "GBP", "CNY")
 # Upper-case words that are finance or chat vocabulary, not tickers.
 _NOT_TICKERS = frozenset(
     [
@@ -139,12 +141,7 @@ _NOT_TICKERS = frozenset(
         "ETF",
         "IPO",
         "OK",
-        "USD",
-        "KRW",
-        "EUR",
-        "JPY",
-        "GBP",
-        "CNY",
+        *CURRENCY_CODES,
         "GDP",
         "CPI",
         "FED",

@@ -222,10 +222,10 @@ SPARKS = "▁▂▃▄▅▆▇█"
 def sparkline(values: list[float]) -> str:
     if not values:
         return ""
-    lo, hi = min(values), max(values)
-    if hi == lo:
+    low, high = min(values), max(values)
+    if high == low:
         return SPARKS[3] * len(values)
-    return "".join(SPARKS[round((v - lo) / (hi - lo) * (len(SPARKS) - 1))] for v in values)
+    return "".join(SPARKS[round((v - low) / (high - low) * (len(SPARKS) - 1))] for v in values)
 
 
 def weekly_closes(data: dict[str, Any]) -> list[float]:

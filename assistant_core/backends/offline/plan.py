@@ -20,7 +20,15 @@ from ...market.known_companies import lookup_known
 from ..base import InputItem, ModelRequest
 from .client_outputs import read_client_output
 from .i18n import Lang
-from .intents import MAX_TARGETS, Intent, Question, Target, find_targets, parse_question
+from .intents import (
+    CURRENCY_CODES,
+    MAX_TARGETS,
+    Intent,
+    Question,
+    Target,
+    find_targets,
+    parse_question,
+)
 
 Kind = Literal[
     "ticker", "income", "balance", "performance", "cash_flow", "quote", "news",
@@ -68,12 +76,7 @@ _SYMBOL = re.compile(r"\^?[A-Z0-9]{1,6}(?:[.\-=][A-Z0-9]{1,3})?")
 _PAREN_SYMBOL = re.compile(r"\((" + _SYMBOL.pattern + r")\)")
 _CURRENCIES = frozenset(
     [
-        "USD",
-        "KRW",
-        "EUR",
-        "JPY",
-        "GBP",
-        "CNY",
+        *CURRENCY_CODES,
         "HKD",
         "TWD",
         "CHF",

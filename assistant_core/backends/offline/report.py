@@ -12,7 +12,6 @@ from typing import Any
 
 from ... import numfmt
 from ...numfmt import number as num
-from . import signals as sig
 from .i18n import Lang, fmt_timestamp, join_list, t
 from .intents import SELLING
 from .metrics import (
@@ -31,6 +30,8 @@ from .metrics import (
 )  # fmt: skip
 from .names import reader_name
 from .plan import DATA_KINDS, Company, Kind, Observation, Plan
+from .signals import Signal, consensus_of
+from .signals import collect as collect_signals
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
 _URL = re.compile(r"https?://[^\s()<>\[\]|]+")
@@ -188,7 +189,7 @@ def _company_blocks(plan: Plan, company: Company, observations: list[Observation
     for kind in DATA_KINDS:
         for obs in (o for o in observations if o.kind == kind):
             blocks.extend(_section(obs, lang, found))
-    figures = sig.collect(**found)
+    figures = collect_signals(**found)
     if "buy" in plan.intents:
         blocks.extend(_verdict(figures, lang))
     elif figures:
@@ -418,18 +419,18 @@ def _quote(d: dict[str, Any], lang: Lang, currency: Any) -> list[str]:
                 fpe=numfmt.ratio(d.get("forward_pe"), lang),
             )
         )
-    lo, hi, price = (
+    low, high, price = (
         num(d.get("fifty_two_week_low")),
         num(d.get("fifty_two_week_high")),
         num(d.get("price")),
     )
-    if lo is not None and hi is not None:
-        pos = (price - lo) / (hi - lo) * 100 if price is not None and hi > lo else None
+    if low is not None and high is not None:
+        pos = (price - low) / (high - low) * 100 if price is not None and high > low else None
         lines.append(
             t(
                 lang,
                 "quote_range",
-                range=numfmt.price_range(lo, hi, currency, lang),
+                range=numfmt.price_range(low, high, currency, lang),
                 pos=numfmt.percent(pos, lang),
             )
         )
@@ -477,7 +478,7 @@ def _recommendations(d: dict[str, Any], lang: Lang) -> list[str]:
             ]
             rows.append("| " + " | ".join([_cell(inline(p.get("period") or "–")), *counts]) + " |")
         out.append("\n".join(rows))
-    consensus = sig.consensus_of(d)
+    consensus = consensus_of(d)
     if consensus:
         out.append(t(lang, "reco_consensus", consensus=inline(consensus)))
     return out
@@ -529,11 +530,11 @@ def _compare(obs: Observation, lang: Lang) -> list[str]:
     return out
 
 
-def _signal_text(s: sig.Signal, lang: Lang) -> str:
+def _signal_text(s: Signal, lang: Lang) -> str:
     return t(lang, s.key, v=inline(s.figure(lang)), days=s.days or 100)
 
 
-def _signal_lists(signals: list[sig.Signal], lang: Lang) -> str:
+def _signal_lists(signals: list[Signal], lang: Lang) -> str:
     pros = [_signal_text(s, lang) for s in signals if s.positive]
     cons = [_signal_text(s, lang) for s in signals if not s.positive]
     none = t(lang, "sig_none")
@@ -543,7 +544,7 @@ def _signal_lists(signals: list[sig.Signal], lang: Lang) -> str:
     ])  # fmt: skip
 
 
-def _verdict(signals: list[sig.Signal], lang: Lang) -> list[str]:
+def _verdict(signals: list[Signal], lang: Lang) -> list[str]:
     out = [t(lang, "sec_verdict")]
     if not signals:
         return [*out, t(lang, "verdict_no_data"), t(lang, "verdict_caveat")]
