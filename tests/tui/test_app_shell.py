@@ -19,7 +19,7 @@ from tui.app import InvestorApp
 from tui.panels.fmt import args_summary, call_lines, fit_cells
 from tui.panels.key_footer import KeyFooter
 from tui.panels.starters import STARTERS, StarterPanel
-from tui.panels.thread_list import ThreadList
+from tui.panels.thread_list import ThreadList, ThreadOptions
 from tui.screens.help import HelpScreen
 
 from .app_helpers import (  # noqa: F401  (fixtures)
@@ -144,6 +144,20 @@ async def test_a_filter_that_matches_nothing_says_so_and_escape_clears_it(
         # A second Escape with nothing to clear leaves the list alone (no run to cancel).
         await pilot.press("escape")
         assert len(app.main.thread_list.threads) == 2
+
+
+async def test_slash_in_the_thread_list_moves_to_the_filter(
+    make_demo_session: Callable[..., Session],
+) -> None:
+    session = make_demo_session()
+    session.store.add_message(session.store.create_thread("Apple").id, "user", "Apple")
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_ready(pilot)
+        app.main.query_one(ThreadOptions).focus()
+        await pilot.press("slash")
+        await pilot.pause()
+        assert app.focused is app.main.query_one("#thread-filter")
 
 
 # -- starter questions ---------------------------------------------------------------------------

@@ -61,7 +61,7 @@ class ThreadOptions(OptionList):
         Binding("n", "app.new_thread", "New", show=False),
         Binding("r", "app.rename_thread", "Rename", show=False),
         Binding("d,delete", "app.delete_thread", "Delete", show=False),
-        Binding("slash", "app.filter_threads", "Filter", show=False),
+        Binding("slash", "screen.filter_threads", "Filter", show=False),
     ]
 
 
