@@ -107,7 +107,9 @@ async def test_the_client_and_validator_are_built_in_a_thread_before_the_first_q
             await wait_for(pilot, lambda: "services revenue." in screen_text(app))
             gaps.stop()
             assert len(client_builds) == 1
-            assert gaps.longest < 0.3, f"the event loop stalled {gaps.longest:.2f} s"
+            # The injected build takes 0.6 s: a stall that long means it ran on the loop (the
+            # bound is that, not a speed target; a loaded machine stalls 0.1–0.3 s at times).
+            assert gaps.longest < 0.55, f"the event loop stalled {gaps.longest:.2f} s"
 
 
 async def test_a_question_sent_before_the_warm_up_is_echoed_at_once(
@@ -132,7 +134,9 @@ async def test_a_question_sent_before_the_warm_up_is_echoed_at_once(
             await wait_for(pilot, lambda: "services revenue." in screen_text(app))
             gaps.stop()
             assert client_builds and threading.main_thread().name not in client_builds
-            assert gaps.longest < 0.3, f"the event loop stalled {gaps.longest:.2f} s"
+            # The injected build takes 0.6 s: a stall that long means it ran on the loop (the
+            # bound is that, not a speed target; a loaded machine stalls 0.1–0.3 s at times).
+            assert gaps.longest < 0.55, f"the event loop stalled {gaps.longest:.2f} s"
 
 
 async def test_switching_the_model_warms_the_new_client(
