@@ -392,6 +392,28 @@ async def test_tool_choice_and_top_p_in_the_responses_form(server: ReplayServer,
     assert body["top_p"] == 0.5
 
 
+async def test_json_answers_in_the_responses_form(server: ReplayServer, backend) -> None:
+    schema = {"type": "object", "properties": {"buy": {"type": "boolean"}}}
+    forms = [
+        ({"type": "json_object"}, {"type": "json_object"}),
+        (
+            {"type": "json_schema", "json_schema": {"name": "v", "schema": schema, "strict": True}},
+            {"type": "json_schema", "name": "v", "schema": schema, "strict": True},
+        ),
+    ]
+    for asked, sent in forms:
+        server.enqueue(responses_stream("{}"), path=PATH)
+        request = user_request("Apple?")
+        request.response_format = asked
+        await collect(backend.stream(request))
+        assert server.requests[-1].json()["text"] == {"format": sent}
+    server.enqueue(responses_stream("prose"), path=PATH)
+    request = user_request("Apple?")
+    request.response_format = {"type": "text"}
+    await collect(backend.stream(request))
+    assert "text" not in server.requests[-1].json()
+
+
 async def test_complete(server: ReplayServer, backend) -> None:
     server.enqueue(responses_stream("The user researched Apple and Tesla."), path=PATH)
     assert (

@@ -34,6 +34,10 @@ class ModelRequest:
     max_output_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
+    #: None or ``{"type": "text"}``: prose; ``{"type": "json_object"}``; ``{"type":
+    #: "json_schema", "json_schema": {"name", "schema", "strict", "description"}}`` (the
+    #: Assistants and Chat Completions form).
+    response_format: dict[str, Any] | None = None
     #: None: the API's default ("auto"); "none" asks for an answer without tool calls;
     #: "required" for at least one call; ``{"type": "function", "function": {"name": …}}``
     #: (the Assistants and Chat Completions form) for that function.

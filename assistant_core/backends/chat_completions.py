@@ -95,6 +95,7 @@ class ChatCompletionsBackend(OpenAIBackend):
             "stream": True,
             "stream_options": {"include_usage": True},
             **generation_params(request, tools, max_tokens_key=max_tokens_key),
+            **json_answer(request),
         }
 
     async def _open(self, request: ModelRequest) -> Any:
@@ -222,6 +223,15 @@ class ChatCompletionsBackend(OpenAIBackend):
         if reason == "stop" and saw_tool_calls:
             reason = "tool_calls"
         yield Finish(reason)
+
+
+def json_answer(request: ModelRequest) -> dict[str, Any]:
+    """The request's ``response_format`` when it asks for JSON (Chat Completions takes the
+    Assistants form as it is)."""
+    form = request.response_format
+    if form is None or form.get("type") not in ("json_object", "json_schema"):
+        return {}
+    return {"response_format": form}
 
 
 def _objects(value: Any) -> list[Mapping[str, Any]]:

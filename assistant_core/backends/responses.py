@@ -76,6 +76,18 @@ def to_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _text_format(form: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The Responses API's ``text.format`` for an Assistants ``response_format`` asking for
+    JSON (the schema's fields move to the top level), else None."""
+    if form is None:
+        return None
+    if form.get("type") == "json_object":
+        return {"type": "json_object"}
+    if form.get("type") == "json_schema":
+        return {"type": "json_schema", **(form.get("json_schema") or {})}
+    return None
+
+
 class ResponsesBackend(OpenAIBackend):
     name = "openai-responses"
 
@@ -94,6 +106,9 @@ class ResponsesBackend(OpenAIBackend):
         params.update(
             generation_params(request, to_tools(request.tools), max_tokens_key="max_output_tokens")
         )
+        text_format = _text_format(request.response_format)
+        if text_format is not None:
+            params["text"] = {"format": text_format}
         choice = params.get("tool_choice")
         if isinstance(choice, dict):  # Responses names the function at the top level
             params["tool_choice"] = {"type": "function", "name": forced_function(choice)}

@@ -417,6 +417,9 @@ class RunExecution:
                 temperature=run.temperature,
                 top_p=run.top_p,
                 tool_choice=turn_tool_choice(run, first=turns == 1, final=final),
+                response_format=(
+                    run.response_format if isinstance(run.response_format, dict) else None
+                ),
             )
             try:
                 async with self.clock.running():

@@ -283,14 +283,46 @@ class Params:
         return {"type": kind, "last_messages": last}
 
     def response_format(self, name: str = "response_format") -> Any:
+        """ "auto", ``{"type": "text"}``, ``{"type": "json_object"}`` or ``{"type":
+        "json_schema", "json_schema": {"name", "schema"?, "strict"?, "description"?}}``."""
         value = self.data.get(name)
         if value is None or value == "auto":
             return value
-        if isinstance(value, dict) and value.get("type") == "text":
-            return value
-        if isinstance(value, (str, dict)):
-            raise unsupported(f"response_format {json.dumps(value)[:80]}", self.path(name))
-        self.fail_type(name, "'auto' or an object")
+        if isinstance(value, str):
+            raise bad_request(
+                f"Invalid value for '{self.path(name)}': expected 'auto' or an object, "
+                f"got {value[:40]!r}.",
+                self.path(name),
+            )
+        form = self.obj(name)
+        if form is None:
+            self.fail_type(name, "'auto' or an object")
+        kind = form.choice("type", ("text", "json_object", "json_schema"), required=True)
+        if kind != "json_schema":
+            return {"type": kind}
+        spec = form.obj("json_schema")
+        if spec is None:
+            form.required("json_schema")
+            raise AssertionError  # required() raised
+        schema_name = spec.string("name", required=True, max_len=64)
+        assert schema_name is not None
+        if not FUNCTION_NAME.match(schema_name):
+            raise bad_request(
+                f"Invalid '{spec.path('name')}': letters, digits, '_' and '-' only, at most "
+                "64 characters.",
+                spec.path("name"),
+            )
+        described: dict[str, Any] = {"name": schema_name}
+        schema = spec.obj("schema")
+        if schema is not None:
+            described["schema"] = schema.data
+        strict = spec.boolean("strict")
+        if strict is not None:
+            described["strict"] = strict
+        description = spec.string("description", max_len=MAX_INSTRUCTIONS)
+        if description is not None:
+            described["description"] = description
+        return {"type": "json_schema", "json_schema": described}
 
     def message_text(self) -> str:
         """A message's ``content``: a string, or text parts joined (images are refused)."""

@@ -314,10 +314,28 @@ class Service:
             options["temperature"] = assistant.temperature
         if options["top_p"] is None:
             options["top_p"] = assistant.top_p
+        if options["response_format"] is None:
+            options["response_format"] = assistant.response_format
+        self._check_json_answers(options["response_format"])
         run_tools, server_tools = self._tools_for(assistant, tools, options.get("metadata"))
         options["tools"] = run_tools
         options["server_tools"] = server_tools
         return options, additional
+
+    def _check_json_answers(self, response_format: Any) -> None:
+        """JSON answers need a language model: the offline analyst writes its report."""
+        wants_json = isinstance(response_format, dict) and response_format.get("type") in (
+            "json_object",
+            "json_schema",
+        )
+        if wants_json and not self.runtime.backend.is_llm:
+            raise bad_request(
+                f"response_format {response_format['type']!r} needs a language model; this "
+                "server answers with the offline analyst, which writes prose. Start it with "
+                "a model (--provider openai or --base-url).",
+                "response_format",
+                "unsupported",
+            )
 
     def _tools_for(
         self,
