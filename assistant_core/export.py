@@ -304,3 +304,6 @@ def _run_lines(source: ThreadSource, run: Run) -> Iterator[str]:
     if run.incomplete_details:
         reason = str(run.incomplete_details.get("reason", ""))
         yield from [f"> **incomplete:** {escape_markdown(one_line(reason, None))}", ""]
+    for note in run.notes:  # what the app did about the model's behaviour
+        message = escape_markdown(one_line(str(note.get("message", "")), None))
+        yield from [f"> **note:** {message}", ""]

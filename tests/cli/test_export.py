@@ -3,6 +3,8 @@ export keeps hostile text literal and well-formed."""
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 from pathlib import Path
 
@@ -38,6 +40,8 @@ from assistant_core.objects import (
 from assistant_core.store import Store
 from assistant_core.text import call_signature, code_span, escape_markdown
 from assistant_core.text import for_terminal as visible_controls
+from tui.cli.output import Output
+from tui.cli.runs import show_run
 
 HOSTILE = "[bold red]x[/] \x1b[2J\x1b]0;pwned\x07 \x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\ <script>alert(1)</script> \u202egnp.exe"
 
@@ -57,6 +61,7 @@ def make_thread(store: Store) -> str:
     )
     store.create_run(run)
     run.status = "in_progress"
+    run.notes = [{"kind": "call_cap", "message": "16 calls at most in a step *" + HOSTILE}]
     store.update_run(run)
     call = ToolCall(
         id=new_id("call"),
@@ -188,6 +193,7 @@ def test_markdown_export_is_well_formed_and_literal(store: Store) -> None:
     assert len(fences) == 1 and "print('<b>')" in fences[0].content
     assert "Run without an answer" in text and "server\\_error" in text
     assert "get_ticker" in text and "12 ms" in text and "demo" in text
+    assert "> **note:** 16 calls at most in a step \\*" in text  # the run's notes, literal
 
 
 def rendered_paragraphs(markdown: str) -> tuple[str, set[str]]:
@@ -331,3 +337,13 @@ def test_a_run_without_an_answer_goes_after_the_last_message_before_it() -> None
         "second",
         f"*Run `{late.id}` · failed · m*",
     ]
+
+
+def test_runs_show_lists_the_runs_notes(store: Store) -> None:
+    """What the app did about the model's behaviour is in `runs show` as in the export."""
+    thread_id = make_thread(store)
+    run = collect_thread(store, thread_id).runs[0]
+    out = io.StringIO()
+    show_run(store, argparse.Namespace(run_id=run.id, full=False), Output(out, io.StringIO()))
+    assert "16 calls at most in a step *" in out.getvalue()
+    assert "\x1b" not in out.getvalue()  # the note's hostile tail is shown by the policy

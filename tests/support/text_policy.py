@@ -207,6 +207,7 @@ def hostile_export(text: str, *, answer: bool = True) -> ThreadExport:
         model="gpt-test",
         status="failed",
         last_error=LastError("server_error", text),
+        notes=[{"kind": "repeated_call", "message": text}],
     )
     call = ToolCall(
         id=new_id("call"),

@@ -97,6 +97,7 @@ def show_run(store: ThreadStore, args: argparse.Namespace, out: Output) -> int:
         fields.append(("incomplete", one_line(dumps_safe(run.incomplete_details))))
     if run.memory:
         fields.append(("memory", one_line(dumps_safe(run.memory))))
+    fields += [("note", one_line(str(note.get("message", "")), None)) for note in run.notes]
     for name, value in fields:
         out.line(f"  {name:<11} {value}")
     for number, step in enumerate(steps, 1):
