@@ -357,7 +357,7 @@ class InvestorApp(App[None]):
         main = self.main
         main.thread_list.select(thread_id)
         await main.show_thread(thread_id)
-        main.prompt.focus()
+        main.set_focus(main.prompt)
 
     # -- inspector and export ------------------------------------------------------------
     def action_inspector(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from rich.cells import cell_len
+from textual import events
 
 from assistant_core.session import Session
 from tests.support.openai_replay import ReplayServer, json_response
@@ -189,6 +190,35 @@ async def test_starter_questions_on_every_empty_thread_chosen_and_hidden_by_key(
         await app.switch_thread(hidden)  # still empty, and hidden there
         await pilot.pause()
         assert not starters.display
+
+
+async def test_down_and_enter_typed_together_ask_the_first_starter(
+    make_demo_session: Callable[..., Session],
+) -> None:
+    # Both keys queued before either is handled, as a terminal delivers them in one read.
+    app = InvestorApp(make_demo_session())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_ready(pilot)
+        app.post_message(events.Key("down", None))
+        app.post_message(events.Key("enter", "\r"))
+        await wait_for(pilot, lambda: app.main.thread_id is not None)
+        await wait_run_over(pilot, app.main.thread_id)
+        first = app.session.store.list_messages(app.main.thread_id)[0]
+        assert first.text == STARTERS[0]
+
+
+async def test_keys_typed_right_after_ctrl_f_go_into_the_filter(
+    make_demo_session: Callable[..., Session],
+) -> None:
+    session = make_demo_session()
+    session.store.add_message(session.store.create_thread("Apple").id, "user", "Apple")
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_ready(pilot)
+        for key, character in (("ctrl+f", None), ("z", "z"), ("q", "q")):
+            app.post_message(events.Key(key, character))  # queued together, as typed
+        await wait_for(pilot, lambda: app.main.query_one("#thread-filter").value == "zq")
+        assert app.main.prompt.text == ""
 
 
 async def test_no_demo_note_with_a_real_model(

@@ -104,9 +104,10 @@ class StarterPanel(Vertical):
         return self.query_one(StarterOptions)
 
     def enter(self) -> None:
-        """Move the focus into the list, on its first question."""
+        """Move the focus into the list, on its first question — at once, not after the
+        keys already queued (``focus()`` waits for them): ↓ Enter typed together asks."""
         self.options.highlighted = 0
-        self.options.focus()
+        self.screen.set_focus(self.options)
 
     @on(OptionList.OptionSelected, "#starter-options")
     def _chosen(self, event: OptionList.OptionSelected) -> None:

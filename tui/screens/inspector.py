@@ -352,7 +352,7 @@ class InspectorScreen(Screen[None]):
         self.load()
 
     def action_focus_filter(self, selector: str) -> None:
-        self.query_one(selector).focus()
+        self.set_focus(self.query_one(selector))  # now: keys typed next go into it
 
     def action_copy_call(self) -> None:
         if self.selected is None:

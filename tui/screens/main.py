@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, getters, on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -80,6 +81,7 @@ class MainScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel_run", "Cancel run"),
+        Binding("down", "into_starters", show=False, priority=True),
         # Ids: a browser tab remaps these keys (tui/browser.py). Priority: so do their
         # browser keys (alt+letter), which the prompt would otherwise type.
         Binding("ctrl+n", "app.new_thread", "New", priority=True, id="main.new_thread"),
@@ -267,12 +269,12 @@ class MainScreen(Screen[None]):
 
     async def new_thread(self) -> None:
         if self.thread_id is not None and self.store.count_messages(self.thread_id) == 0:
-            self.prompt.focus()  # the shown thread is still empty: use it
+            self.set_focus(self.prompt)  # the shown thread is still empty: use it
             return
         thread = self.runtime.create_thread()
         self.thread_list.reload(thread.id)
         await self.show_thread(thread.id)
-        self.prompt.focus()
+        self.set_focus(self.prompt)
 
     def rename_thread(self) -> None:
         thread_id = self.target_thread()
@@ -330,7 +332,9 @@ class MainScreen(Screen[None]):
         else:
             self.threads_overlay = True
         self.apply_layout()
-        self.query_one("#thread-filter").focus()
+        # At once, not after the keys already queued (focus() waits for them): what is
+        # typed right after the key goes into the filter.
+        self.set_focus(self.query_one("#thread-filter"))
 
     # -- prompt and runs -----------------------------------------------------------------
     @on(PromptInput.Submitted)
@@ -498,7 +502,7 @@ class MainScreen(Screen[None]):
 
     @on(StarterPanel.Left)
     def _starters_left(self) -> None:
-        self.prompt.focus()
+        self.set_focus(self.prompt)
 
     def _starters_shown(self) -> StarterPanel | None:
         panels = self.query(StarterPanel)
@@ -514,12 +518,23 @@ class MainScreen(Screen[None]):
         starters = self._starters_shown()
         if starters is None or self.focused is not self.prompt or self.prompt.text:
             return
-        if event.key == "down":
-            event.stop()
-            starters.enter()
-        elif event.key == "escape" and self.active_run(self.thread_id) is None:
+        if event.key == "escape" and self.active_run(self.thread_id) is None:
             event.stop()
             self._starters_dismissed()
+
+    def action_into_starters(self) -> None:
+        """↓ from the empty prompt: into the starter questions. A binding, not a key
+        handler: bindings run before the next key is read, so ↓ Enter typed together asks
+        the first question (a handler runs in the prompt's queue, after Enter was bound)."""
+        starters = self._starters_shown()
+        if (
+            not self.prompt_ready
+            or starters is None
+            or self.focused is not self.prompt
+            or self.prompt.text
+        ):
+            raise SkipAction  # the prompt's own ↓ (history, cursor)
+        starters.enter()
 
     # -- panes, focus, copy, help --------------------------------------------------------
     def action_toggle_threads(self) -> None:
@@ -531,10 +546,7 @@ class MainScreen(Screen[None]):
         # Narrow: over the chat, with the focus, until a thread is chosen or Escape.
         self.threads_overlay = not self.threads_overlay
         self.apply_layout()
-        if self.threads_overlay:
-            self.thread_list.options.focus()
-        else:
-            self.prompt.focus()
+        self.set_focus(self.thread_list.options if self.threads_overlay else self.prompt)
 
     def action_toggle_run_panel(self) -> None:
         pane = self.query_one("#run-pane")
@@ -542,7 +554,7 @@ class MainScreen(Screen[None]):
         self.apply_layout()
 
     def action_focus_prompt(self) -> None:
-        self.prompt.focus()
+        self.set_focus(self.prompt)
 
     async def action_scroll_chat(self, where: str) -> None:
         """Scroll the chat while the focus stays where it is (the prompt's page keys)."""
