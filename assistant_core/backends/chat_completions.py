@@ -29,9 +29,13 @@ from assistant_core.backends.base import (
 )
 from assistant_core.backends.openai_common import (
     OpenAIBackend,
+    count_of,
     function_tools,
     generation_params,
     is_openai,
+    mapping,
+    objects,
+    text_of,
 )
 
 PROBE_TIMEOUT_S = 3.0
@@ -99,20 +103,7 @@ class ChatCompletionsBackend(OpenAIBackend):
         }
 
     async def _open(self, request: ModelRequest) -> Any:
-        # The SDK's own request path (headers, retries, SSE parsing, mid-stream error events)
-        # with each chunk left as the JSON object it is: building a typed chunk model per
-        # token was the largest cost of a fast local stream (~50 µs each, most of the time
-        # a 1,900-token answer took to reach the screen beyond the server's own).
-        from openai import AsyncStream
-
-        client = self.client
-        return await client.post(
-            "/chat/completions",
-            body=self._params(request),
-            cast_to=object,
-            stream=True,
-            stream_cls=AsyncStream[object],
-        )
+        return await self._post_stream("/chat/completions", self._params(request))
 
     async def server_context_window(self, model: str) -> int | None:
         """The context window the server serves ``model`` with, when it says so: llama.cpp's
@@ -182,10 +173,10 @@ class ChatCompletionsBackend(OpenAIBackend):
             u = chunk.get("usage")
             if isinstance(u, Mapping):
                 usage = UsageChunk(
-                    prompt_tokens=_count(u.get("prompt_tokens")),
-                    completion_tokens=_count(u.get("completion_tokens")),
+                    prompt_tokens=count_of(u.get("prompt_tokens")),
+                    completion_tokens=count_of(u.get("completion_tokens")),
                 )
-            for choice in _objects(chunk.get("choices")):
+            for choice in objects(chunk.get("choices")):
                 if (choice.get("index") or 0) != 0:
                     continue  # we ask for one choice
                 delta = choice.get("delta")
@@ -193,9 +184,9 @@ class ChatCompletionsBackend(OpenAIBackend):
                     content = delta.get("content")
                     if content and isinstance(content, str):
                         yield TextDelta(content)
-                    for tc in _objects(delta.get("tool_calls")):
+                    for tc in objects(delta.get("tool_calls")):
                         saw_tool_calls = True
-                        call_id = _text(tc.get("id"))
+                        call_id = text_of(tc.get("id"))
                         # A few servers omit the index: a new id starts the next call.
                         position = tc.get("index")
                         index = (
@@ -204,13 +195,12 @@ class ChatCompletionsBackend(OpenAIBackend):
                             else (last_index + 1 if call_id else max(last_index, 0))
                         )
                         last_index = index
-                        fn = tc.get("function")
-                        fn = fn if isinstance(fn, Mapping) else {}
+                        fn = mapping(tc.get("function"))
                         yield ToolCallDelta(
                             index=index,
                             id=call_id or None,
-                            name=_text(fn.get("name")) or None,
-                            arguments=_text(fn.get("arguments")),
+                            name=text_of(fn.get("name")) or None,
+                            arguments=text_of(fn.get("arguments")),
                         )
                 finished = choice.get("finish_reason")
                 if finished and isinstance(finished, str):
@@ -232,18 +222,6 @@ def json_answer(request: ModelRequest) -> dict[str, Any]:
     if form is None or form.get("type") not in ("json_object", "json_schema"):
         return {}
     return {"response_format": form}
-
-
-def _objects(value: Any) -> list[Mapping[str, Any]]:
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _positive(value: Any) -> int | None:

@@ -13,7 +13,7 @@ whatever their ``output_index``), ``function_call_arguments.delta`` streams its 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from assistant_core.backends.base import (
@@ -29,8 +29,11 @@ from assistant_core.backends.base import (
 )
 from assistant_core.backends.openai_common import (
     OpenAIBackend,
+    count_of,
     function_tools,
     generation_params,
+    mapping,
+    text_of,
     where,
 )
 from assistant_core.text import one_line
@@ -115,68 +118,74 @@ class ResponsesBackend(OpenAIBackend):
         return params
 
     async def _open(self, request: ModelRequest) -> Any:
-        return await self.client.responses.create(**self._params(request))
+        return await self._post_stream("/responses", self._params(request))
 
     async def _translate(self, events: Any) -> AsyncIterator[Chunk]:
+        """Responses API events (JSON objects) as our chunks."""
         tool_index: dict[Any, int] = {}  # output_index (or item id) -> 0-based tool call index
         streamed_args: set[int] = set()
 
-        def index_of(event: Any) -> int:
-            key = getattr(event, "output_index", None)
+        def index_of(event: Mapping[str, Any]) -> int:
+            key = event.get("output_index")
             if key is None:
-                key = getattr(event, "item_id", None)
+                key = event.get("item_id")
             if key not in tool_index:
                 tool_index[key] = len(tool_index)
             return tool_index[key]
 
         async for event in events:
-            kind = getattr(event, "type", None)
+            if not isinstance(event, Mapping):
+                continue
+            kind = event.get("type")
             if kind == "response.output_item.added":
-                item = event.item
-                if getattr(item, "type", None) == "function_call":
+                item = mapping(event.get("item"))
+                if item.get("type") == "function_call":
                     i = index_of(event)
-                    yield ToolCallDelta(index=i, id=item.call_id, name=item.name)
-                    if item.arguments:
+                    yield ToolCallDelta(
+                        index=i,
+                        id=text_of(item.get("call_id")) or None,
+                        name=text_of(item.get("name")) or None,
+                    )
+                    arguments = text_of(item.get("arguments"))
+                    if arguments:
                         streamed_args.add(i)
-                        yield ToolCallDelta(index=i, arguments=item.arguments)
+                        yield ToolCallDelta(index=i, arguments=arguments)
             elif kind == "response.function_call_arguments.delta":
                 i = index_of(event)
-                if event.delta:
+                delta = text_of(event.get("delta"))
+                if delta:
                     streamed_args.add(i)
-                    yield ToolCallDelta(index=i, arguments=event.delta)
+                    yield ToolCallDelta(index=i, arguments=delta)
             elif kind == "response.function_call_arguments.done":
                 # Servers that skip the deltas still send the whole arguments here.
                 i = index_of(event)
-                if i not in streamed_args and event.arguments:
+                arguments = text_of(event.get("arguments"))
+                if i not in streamed_args and arguments:
                     streamed_args.add(i)
-                    yield ToolCallDelta(index=i, arguments=event.arguments)
+                    yield ToolCallDelta(index=i, arguments=arguments)
             elif kind in ("response.output_text.delta", "response.refusal.delta"):
-                if event.delta:
-                    yield TextDelta(event.delta)
+                delta = text_of(event.get("delta"))
+                if delta:
+                    yield TextDelta(delta)
             elif kind in ("response.completed", "response.incomplete"):
-                response = event.response
-                usage = getattr(response, "usage", None)
-                if usage is not None:
+                response = mapping(event.get("response"))
+                usage = response.get("usage")
+                if isinstance(usage, Mapping):
                     yield UsageChunk(
-                        prompt_tokens=usage.input_tokens or 0,
-                        completion_tokens=usage.output_tokens or 0,
+                        prompt_tokens=count_of(usage.get("input_tokens")),
+                        completion_tokens=count_of(usage.get("output_tokens")),
                     )
                 if kind == "response.completed":
                     yield Finish("tool_calls" if tool_index else "stop")
                 else:
-                    details = getattr(response, "incomplete_details", None)
-                    reason = getattr(details, "reason", None)
+                    reason = mapping(response.get("incomplete_details")).get("reason")
                     yield Finish("content_filter" if reason == "content_filter" else "length")
                 return
             elif kind == "response.failed":
-                error = getattr(event.response, "error", None)
-                raise self._model_error(
-                    getattr(error, "code", None), getattr(error, "message", None)
-                )
+                error = mapping(mapping(event.get("response")).get("error"))
+                raise self._model_error(error.get("code"), error.get("message"))
             elif kind == "error":
-                raise self._model_error(
-                    getattr(event, "code", None), getattr(event, "message", None)
-                )
+                raise self._model_error(event.get("code"), event.get("message"))
 
     def _model_error(self, code: Any, message: Any) -> BackendError:
         code = str(code or "server_error")
