@@ -85,9 +85,6 @@ def _message(item: InputItem) -> dict[str, Any]:
 class ChatCompletionsBackend(OpenAIBackend):
     name = "chat-completions"
 
-    def _resource(self, client: Any) -> Any:
-        return client.chat.completions
-
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         tools = [{"type": "function", "function": fn} for fn in function_tools(request.tools)]
         # OpenAI deprecated max_tokens (reasoning models refuse it); most other servers only

@@ -498,14 +498,14 @@ class TimedEvents:
 
 
 # -- the shared backend shell ---------------------------------------------------------------
-def _warm_first_request(resource: Any) -> None:
-    """What the first request would otherwise import on the event loop (~30 ms): the API
-    resource (passed in, already loaded by accessing it), the JSON parser of the stream and
-    anyio's asyncio backend. Best effort: a missing module only costs that time later."""
-    del resource
+def _warm_first_request() -> None:
+    """What the first request would otherwise import on the event loop (~30 ms): the SDK's
+    stream reader, the JSON parser of the stream and anyio's asyncio backend. Best effort:
+    a missing module only costs that time later."""
     with contextlib.suppress(ImportError):
         import anyio._backends._asyncio  # noqa: F401
         import jiter  # noqa: F401
+        import openai._streaming  # noqa: F401
 
 
 class OpenAIBackend:
@@ -554,12 +554,8 @@ class OpenAIBackend:
                     connect_timeout=self.connect_timeout,
                     http_client=self._http_client,
                 )
-                _warm_first_request(self._resource(client))
+                _warm_first_request()
                 self._client = client
-
-    def _resource(self, client: AsyncOpenAI) -> Any:
-        """The API resource the backend calls (its module loads on first access)."""
-        return None
 
     @property
     def client(self) -> AsyncOpenAI:

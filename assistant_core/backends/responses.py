@@ -94,9 +94,6 @@ def _text_format(form: dict[str, Any] | None) -> dict[str, Any] | None:
 class ResponsesBackend(OpenAIBackend):
     name = "openai-responses"
 
-    def _resource(self, client: Any) -> Any:
-        return client.responses
-
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": request.model,
