@@ -288,8 +288,10 @@ class InvestorApp(App[None]):
                 self.show_market_warnings()
 
     def _route(self, thread_id: str, event: Event) -> None:
+        from assistant_core.events import StepCompleted  # loaded by then; not before the frame
+
         self.main.route_event(event.thread_id or thread_id, event)
-        if event.event == "thread.run.step.completed" and event.data.type == "tool_calls":
+        if isinstance(event, StepCompleted) and event.data.type == "tool_calls":
             self.show_market_warnings()
 
     def show_market_warnings(self) -> None:

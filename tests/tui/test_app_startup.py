@@ -4,11 +4,15 @@ who answers (DEMO), and keys typed before the main screen is up reach the prompt
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import subprocess
 import sys
 import threading
 from pathlib import Path
+
+from textual import events
 
 from assistant_core.config import load_settings
 from assistant_core.session import Session
@@ -133,6 +137,32 @@ async def test_keys_typed_while_the_app_starts_reach_the_prompt(tmp_path: Path) 
         await pilot.pause()
         assert app.main.prompt.text == "Apple?"
         assert app.focused is app.main.prompt
+
+
+async def test_keys_typed_while_the_main_screen_mounts_reach_the_prompt_in_order(
+    tmp_path: Path,
+) -> None:
+    # Keys keep coming while the first frame gives way to the main screen: none may land in
+    # another widget (Textual focuses the first focusable one, the thread filter, on mount).
+    go, build = blocked_factory(tmp_path / "threads.db")
+    app = InvestorApp(build, first_run_hint=False)
+    typed = ""
+    async with app.run_test(size=(100, 30)) as pilot:
+        try:
+            await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
+        finally:
+            go.set()
+        letters = itertools.cycle("abcdefghijklmnopqrstuvwxyz ")
+        while not (app._main is not None and app.main.prompt_ready) or len(typed) < 40:
+            letter = next(letters)
+            key = "space" if letter == " " else letter
+            app.post_message(events.Key(key, letter))
+            typed += letter
+            await asyncio.sleep(0.002)
+        await wait_ready(pilot)
+        await pilot.pause()
+        assert app.main.prompt.text == typed
+        assert app.main.query_one("#thread-filter").value == ""
 
 
 async def test_a_question_sent_while_the_app_starts_is_asked_once_it_is_up(

@@ -79,6 +79,10 @@ class MainScreen(Screen[None]):
     | f1 | Show the keys. |
     """
 
+    # Nothing is focused while the screen mounts: keys typed meanwhile reach the screen's
+    # type-ahead and go into the prompt in order once it is up (Textual would focus the
+    # first focusable widget, the thread filter, and the keys would go there).
+    AUTO_FOCUS = ""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel_run", "Cancel run"),
         Binding("down", "into_starters", show=False, priority=True),
@@ -180,7 +184,7 @@ class MainScreen(Screen[None]):
             self.app.database_failed(exc)
             return
         self.update_title()
-        self.prompt.focus()
+        self.set_focus(self.prompt)  # now: the keys queued behind this go to it
         self.prompt_ready = True
         typed = self.type_ahead
         if typed.text:
