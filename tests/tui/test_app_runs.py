@@ -207,7 +207,8 @@ async def test_tool_output_and_error_with_markup_are_shown_literally(
 async def test_run_panel_shows_a_retry_in_progress(
     make_scripted_session: Callable[..., Session],
 ) -> None:
-    backend = ScriptedBackend([rate_limited(retry_after=0.6), text_turn("Recovered.")])
+    # A wait long enough to be seen on a loaded machine.
+    backend = ScriptedBackend([rate_limited(retry_after=1.5), text_turn("Recovered.")])
     session = make_scripted_session(backend)
     app = InvestorApp(session, first_run_hint=False)
     async with app.run_test(size=(140, 45)) as pilot:
@@ -215,12 +216,12 @@ async def test_run_panel_shows_a_retry_in_progress(
         await wait_for(
             pilot, lambda: "retry 1/3: rate_limit_exceeded" in str(app.main.run_panel.render_run())
         )
-        assert "waiting 0.6s" in str(app.main.run_panel.render_run())
+        assert "waiting 1.5s" in str(app.main.run_panel.render_run())
         await wait_run_over(pilot, thread_id)
         body = str(app.main.run_panel.render_run())
         # Over: no retry is awaited any more, and the one that was stays in the timeline.
         assert body.startswith("completed") and "waiting" not in body
-        assert "Retries (1)" in body and "↻ 1/3 · rate_limit_exceeded · after 0.6s" in body
+        assert "Retries (1)" in body and "↻ 1/3 · rate_limit_exceeded · after 1.5s" in body
 
 
 def cached_demo_market(path: Path) -> MarketData:
