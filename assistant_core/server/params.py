@@ -154,6 +154,24 @@ class Params:
             self.fail_type(name, "an object")
         return Params(value, self.path(name))
 
+    def required_obj(self, name: str) -> Params:
+        found = self.obj(name)
+        if found is None:
+            self.required(name)
+            raise AssertionError  # required() raised
+        return found
+
+    def identifier(self, name: str = "name") -> str:
+        """A required name as function and schema names are written (``FUNCTION_NAME``)."""
+        value = self.string(name, required=True)
+        assert value is not None
+        if not FUNCTION_NAME.match(value):
+            raise bad_request(
+                f"Invalid '{self.path(name)}': {value!r} does not match '^[a-zA-Z0-9_-]{{1,64}}$'.",
+                self.path(name),
+            )
+        return value
+
     def array(self, name: str, *, max_items: int | None = None) -> list[Any] | None:
         value = self.data.get(name)
         if value is None:
@@ -230,18 +248,8 @@ class Params:
             kind = tool.choice("type", ("function", *UNSUPPORTED_TOOLS), required=True)
             if kind in UNSUPPORTED_TOOLS:
                 raise unsupported(f"The {kind} tool", tool.path("type"))
-            function = tool.obj("function")
-            if function is None:
-                tool.required("function")
-                raise AssertionError  # required() raised
-            fname = function.string("name", required=True)
-            assert fname is not None
-            if not FUNCTION_NAME.match(fname):
-                raise bad_request(
-                    f"Invalid '{function.path('name')}': {fname!r} does not match "
-                    "'^[a-zA-Z0-9_-]{1,64}$'.",
-                    function.path("name"),
-                )
+            function = tool.required_obj("function")
+            fname = function.identifier()
             spec: dict[str, Any] = {"name": fname}
             description = function.string("description")
             if description is not None:
@@ -266,10 +274,7 @@ class Params:
         kind = choice.choice("type", ("function", *UNSUPPORTED_TOOLS), required=True)
         if kind != "function":
             raise unsupported(f"tool_choice {kind!r}", choice.path("type"))
-        function = choice.obj("function")
-        if function is None:
-            choice.required("function")
-            raise AssertionError
+        function = choice.required_obj("function")
         return {"type": "function", "function": {"name": function.string("name", required=True)}}
 
     def truncation_strategy(self, name: str = "truncation_strategy") -> dict[str, Any] | None:
@@ -300,19 +305,8 @@ class Params:
         kind = form.choice("type", ("text", "json_object", "json_schema"), required=True)
         if kind != "json_schema":
             return {"type": kind}
-        spec = form.obj("json_schema")
-        if spec is None:
-            form.required("json_schema")
-            raise AssertionError  # required() raised
-        schema_name = spec.string("name", required=True, max_len=64)
-        assert schema_name is not None
-        if not FUNCTION_NAME.match(schema_name):
-            raise bad_request(
-                f"Invalid '{spec.path('name')}': letters, digits, '_' and '-' only, at most "
-                "64 characters.",
-                spec.path("name"),
-            )
-        described: dict[str, Any] = {"name": schema_name}
+        spec = form.required_obj("json_schema")
+        described: dict[str, Any] = {"name": spec.identifier()}
         schema = spec.obj("schema")
         if schema is not None:
             described["schema"] = schema.data
