@@ -44,6 +44,17 @@ class ModelRequest:
     tool_choice: str | dict[str, Any] | None = None
 
 
+def json_format(response_format: Any) -> dict[str, Any] | None:
+    """An Assistants ``response_format`` when it asks for JSON answers (``json_object``,
+    ``json_schema``), else None ("auto", ``{"type": "text"}``: prose)."""
+    if isinstance(response_format, dict) and response_format.get("type") in (
+        "json_object",
+        "json_schema",
+    ):
+        return response_format
+    return None
+
+
 def forced_function(choice: dict[str, Any]) -> str:
     """The function a ``tool_choice`` object names (``{"type": "function", "function":
     {"name": …}}``, or the Responses API's flat ``{"type": "function", "name": …}``)."""

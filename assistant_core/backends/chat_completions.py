@@ -26,6 +26,7 @@ from assistant_core.backends.base import (
     TextDelta,
     ToolCallDelta,
     UsageChunk,
+    json_format,
 )
 from assistant_core.backends.openai_common import (
     OpenAIBackend,
@@ -82,6 +83,13 @@ def _message(item: InputItem) -> dict[str, Any]:
     return {"role": role, "content": item["content"]}
 
 
+def json_answer(response_format: Any) -> dict[str, Any]:
+    """The ``response_format`` parameter when JSON answers are asked for (Chat Completions
+    takes the Assistants form as it is)."""
+    form = json_format(response_format)
+    return {} if form is None else {"response_format": form}
+
+
 class ChatCompletionsBackend(OpenAIBackend):
     name = "chat-completions"
 
@@ -96,7 +104,7 @@ class ChatCompletionsBackend(OpenAIBackend):
             "stream": True,
             "stream_options": {"include_usage": True},
             **generation_params(request, tools, max_tokens_key=max_tokens_key),
-            **json_answer(request),
+            **json_answer(request.response_format),
         }
 
     async def _open(self, request: ModelRequest) -> Any:
@@ -210,15 +218,6 @@ class ChatCompletionsBackend(OpenAIBackend):
         if reason == "stop" and saw_tool_calls:
             reason = "tool_calls"
         yield Finish(reason)
-
-
-def json_answer(request: ModelRequest) -> dict[str, Any]:
-    """The request's ``response_format`` when it asks for JSON (Chat Completions takes the
-    Assistants form as it is)."""
-    form = request.response_format
-    if form is None or form.get("type") not in ("json_object", "json_schema"):
-        return {}
-    return {"response_format": form}
 
 
 def _positive(value: Any) -> int | None:

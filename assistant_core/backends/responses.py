@@ -26,6 +26,7 @@ from assistant_core.backends.base import (
     ToolCallDelta,
     UsageChunk,
     forced_function,
+    json_format,
 )
 from assistant_core.backends.openai_common import (
     OpenAIBackend,
@@ -82,13 +83,12 @@ def to_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _text_format(form: dict[str, Any] | None) -> dict[str, Any] | None:
     """The Responses API's ``text.format`` for an Assistants ``response_format`` asking for
     JSON (the schema's fields move to the top level), else None."""
+    form = json_format(form)
     if form is None:
         return None
-    if form.get("type") == "json_object":
+    if form["type"] == "json_object":
         return {"type": "json_object"}
-    if form.get("type") == "json_schema":
-        return {"type": "json_schema", **(form.get("json_schema") or {})}
-    return None
+    return {"type": "json_schema", **(form.get("json_schema") or {})}
 
 
 class ResponsesBackend(OpenAIBackend):

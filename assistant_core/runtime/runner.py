@@ -33,6 +33,7 @@ from ..backends.base import (
     ToolCallDelta,
     UsageChunk,
     forced_function,
+    json_format,
 )
 from ..events import (
     RUN_EVENT_BY_STATUS,
@@ -186,7 +187,7 @@ def tools_for_choice(tools: list[dict[str, Any]], choice: Any) -> list[dict[str,
     if choice == "none":
         return []
     if isinstance(choice, dict) and choice.get("type") == "function":
-        name = (choice.get("function") or {}).get("name")
+        name = forced_function(choice)
         return [t for t in tools if (t.get("function") or {}).get("name") == name] or tools
     return tools
 
@@ -417,9 +418,7 @@ class RunExecution:
                 temperature=run.temperature,
                 top_p=run.top_p,
                 tool_choice=turn_tool_choice(run, first=turns == 1, final=final),
-                response_format=(
-                    run.response_format if isinstance(run.response_format, dict) else None
-                ),
+                response_format=json_format(run.response_format),
             )
             try:
                 async with self.clock.running():

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..backends.base import json_format
 from ..errors import NotFoundError
 from ..objects import ACTIVE_RUN_STATUSES, Assistant, Run, Thread, TruncationStrategy
 from ..runtime import RunOptions, Runtime
@@ -324,13 +325,10 @@ class Service:
 
     def _check_json_answers(self, response_format: Any) -> None:
         """JSON answers need a language model: the offline analyst writes its report."""
-        wants_json = isinstance(response_format, dict) and response_format.get("type") in (
-            "json_object",
-            "json_schema",
-        )
-        if wants_json and not self.runtime.backend.is_llm:
+        form = json_format(response_format)
+        if form is not None and not self.runtime.backend.is_llm:
             raise bad_request(
-                f"response_format {response_format['type']!r} needs a language model; this "
+                f"response_format {form['type']!r} needs a language model; this "
                 "server answers with the offline analyst, which writes prose. Start it with "
                 "a model (--provider openai or --base-url).",
                 "response_format",
