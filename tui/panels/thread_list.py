@@ -291,7 +291,7 @@ class ThreadList(Vertical):
         if self._filter_timer is not None:
             self._filter_timer.stop()
         self.reload()
-        self.options.focus()
+        self.screen.set_focus(self.options)  # now, as every focus move a key makes
 
     @on(OptionList.OptionSelected, "#thread-options")
     def _option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -243,13 +243,13 @@ class MainScreen(Screen[None]):
         self.close_threads_overlay()
         if event.thread_id != self.thread_id:
             await self.show_thread(event.thread_id)
-        self.prompt.focus()
+        self.set_focus(self.prompt)
 
     @on(ThreadList.Dismissed)
     def _threads_dismissed(self) -> None:
         if self.threads_overlay:
             self.close_threads_overlay()
-            self.prompt.focus()
+            self.set_focus(self.prompt)
 
     def close_threads_overlay(self) -> None:
         if self.threads_overlay:
@@ -490,19 +490,19 @@ class MainScreen(Screen[None]):
         shown = empty and self.thread_id not in self.starters_hidden
         panels.first().display = shown
         if not shown and self.focused is not None and panels.first() in self.focused.ancestors:
-            self.prompt.focus()
+            self.set_focus(self.prompt)
 
     @on(StarterPanel.Chosen)
     def _starter_chosen(self, event: StarterPanel.Chosen) -> None:
         self.prompt.load_text(event.question)
-        self.prompt.focus()
+        self.set_focus(self.prompt)
         self.prompt.action_submit()
 
     @on(StarterPanel.Dismissed)
     def _starters_dismissed(self) -> None:
         self.starters_hidden.add(self.thread_id)
         self.update_starters()
-        self.prompt.focus()
+        self.set_focus(self.prompt)
 
     @on(StarterPanel.Left)
     def _starters_left(self) -> None:
