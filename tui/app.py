@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
@@ -29,10 +30,13 @@ from assistant_core.redact import redact
 from assistant_core.text import for_terminal, one_line
 
 from .screens.start import StartScreen
+from .type_ahead import TypeAhead
 
 if TYPE_CHECKING:
     # For annotations only: the session module (and the store, runtime and backends it
     # imports) loads after the first frame, when the session is built.
+    from textual.driver import Driver
+
     from assistant_core.config import Settings
     from assistant_core.events import Event
     from assistant_core.runtime import RunOptions
@@ -113,6 +117,18 @@ class InvestorApp(App[None]):
         #: An error that stopped the start (e.g. a ConfigError from the session factory).
         self.start_error: BaseException | None = None
         self._warnings_shown: set[str] = set()
+        #: What is typed before the prompt is up; None once the prompt has taken it.
+        self.type_ahead: TypeAhead | None = TypeAhead()
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        # A real terminal (not a test's headless driver nor a browser tab's): keep what was
+        # typed before the app took it (``tui.terminal_driver``).
+        if driver.__module__ == "textual.drivers.linux_driver":
+            from .terminal_driver import TypeAheadDriver
+
+            return TypeAheadDriver
+        return driver
 
     def get_default_screen(self) -> StartScreen:
         # The first frame: nothing heavy is imported or built before it is painted.
@@ -175,14 +191,8 @@ class InvestorApp(App[None]):
             self.assistant_name = self.live_session.store.default_assistant().name or ""
         except AssistantError:
             self.assistant_name = ""
-        # Pushed over the start screen (which stays, unseen, at the bottom of the stack);
-        # what was typed on it goes to the prompt, in order, with what is typed meanwhile.
-        start = self.screen if isinstance(self.screen, StartScreen) else None
-        self._main = MainScreen(
-            clock=self.clock,
-            starters=self.first_run_hint is not False,
-            type_ahead=start.type_ahead if start is not None else None,
-        )
+        # Pushed over the start screen (which stays, unseen, at the bottom of the stack).
+        self._main = MainScreen(clock=self.clock, starters=self.first_run_hint is not False)
         await self.push_screen(self._main)
         if self.tune_gc:
             tune_garbage_collector()
@@ -190,6 +200,25 @@ class InvestorApp(App[None]):
         self.show_settings_notices()
         self.ready.set()
         self.call_after_refresh(self.warm_up)
+
+    async def on_event(self, event: events.Event) -> None:
+        # Until the prompt is up, what is typed is kept here, in the app's queue, which every
+        # key passes through in order (see ``TypeAhead``); other keys (ctrl+q…) act as usual.
+        typed = self.type_ahead
+        if (
+            typed is not None
+            and isinstance(event, (events.Key, events.Paste))
+            and not event.is_forwarded
+            and typed.take(event)
+        ):
+            return
+        await super().on_event(event)
+
+    def end_type_ahead(self) -> TypeAhead | None:
+        """What was typed before the prompt was up (None if already taken); keys from now
+        on go where the focus is. Called in this app's queue, so no key is in between."""
+        typed, self.type_ahead = self.type_ahead, None
+        return typed
 
     def warm_up(self) -> None:
         """Once the screen is painted, prepare what the first question would otherwise wait
@@ -218,6 +247,7 @@ class InvestorApp(App[None]):
 
         if self.start_error is None:
             self.start_error = error
+        self.end_type_ahead()  # the failure screen's keys are its own
         if isinstance(self.screen, FailureScreen):
             return
         title = "The thread database cannot be used"

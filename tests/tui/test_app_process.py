@@ -9,8 +9,12 @@ import pty
 import select
 import subprocess
 import sys
+import termios
+import threading
 import time
 from pathlib import Path
+
+from assistant_core.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = (
@@ -145,3 +149,76 @@ def test_logging_while_the_app_runs_never_reaches_the_terminal(tmp_path: Path) -
     assert process.returncode == 0, text[-2000:]
     assert "Investor Assistant" in text  # it did draw on this terminal
     assert "MARKER" not in text
+
+
+def test_a_question_typed_before_the_app_takes_the_terminal_is_asked(tmp_path: Path) -> None:
+    """Typed (and Enter pressed) before the app leaves cooked mode, the kernel hands the
+    question over as a line: Enter arrives as a line feed, which the prompt would take as a
+    new line. The driver reads it as typed: the question is asked, what follows waits."""
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    # Typed before the process even starts: the line discipline cooks all of it.
+    os.write(master, b"Should I buy Applx\x7fe?\rnext one")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "--provider", "offline", "--db", str(tmp_path / "t.db")],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=child_env() | {"XDG_CONFIG_HOME": str(tmp_path / "config")},
+        cwd=REPO,
+    )
+    output = bytearray()
+    reader = threading.Thread(target=drain, args=(master, output), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        questions: list[str] = []
+        while time.monotonic() < deadline and process.poll() is None:
+            questions = asked(tmp_path / "t.db")
+            if questions and answered(tmp_path / "t.db"):
+                break
+            time.sleep(0.2)
+        assert questions == ["Should I buy Apple?"]
+        os.write(master, b"\x11")  # Ctrl+Q
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == 0
+    # The terminal is left as it was found (the driver left cooked mode before Textual did).
+    assert termios.tcgetattr(slave) == before
+    os.close(slave)
+    reader.join(10)
+    os.close(master)
+
+
+def drain(master: int, into: bytearray) -> None:
+    """Read what the app draws (a pty whose output is not read blocks its writer)."""
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            return
+        if not data:
+            return
+        into.extend(data)
+
+
+def asked(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    with Store(db) as store:
+        threads = store.list_threads(limit=5)
+        return [
+            message.text
+            for thread in threads
+            for message in store.list_messages(thread.id)
+            if message.role == "user"
+        ]
+
+
+def answered(db: Path) -> bool:
+    with Store(db) as store:
+        runs = [store.latest_run(thread.id) for thread in store.list_threads(limit=5)]
+        return any(run is not None and run.status == "completed" for run in runs)

@@ -173,7 +173,9 @@ async def test_a_question_sent_while_the_app_starts_is_asked_once_it_is_up(
     async with app.run_test(size=(100, 30)) as pilot:
         try:
             await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
-            await pilot.press(*"hi", "enter")
+            await pilot.press(*"hi", "enter", *"and", "enter", *"xthen")
+            app.post_message(events.Paste(" the chart"))
+            await pilot.press("backspace", "backspace", "backspace", "backspace", "backspace")
         finally:
             go.set()
         await wait_ready(pilot)
@@ -181,7 +183,10 @@ async def test_a_question_sent_while_the_app_starts_is_asked_once_it_is_up(
         await wait_for(pilot, lambda: not app.main.running_threads)
         messages = app.session.store.list_messages(app.main.thread_id)
         assert [m.role for m in messages][:1] == ["user"]
-        assert app.main.prompt.text == ""
+        assert messages[0].text == "hi"
+        # What was typed after Enter waits in the prompt for the next question (a second
+        # Enter does not send it while the first question is answered).
+        assert app.main.prompt.text == "andxthen the "
 
 
 async def test_quitting_on_the_first_frame_is_clean(tmp_path: Path) -> None:

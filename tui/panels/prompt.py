@@ -13,10 +13,10 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
+from ..type_ahead import NEWLINE_KEYS
+
 if TYPE_CHECKING:
     from ..widgets.options import WidgetOptions
-
-NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter"})
 
 
 class PromptInput(TextArea):

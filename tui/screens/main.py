@@ -39,7 +39,6 @@ from ..widgets import ChatView, ToolCallCard
 from .followed_runs import RunWatcher
 from .help import HelpScreen
 from .modals import ConfirmScreen, RenameScreen
-from .start import TypeAhead
 
 if TYPE_CHECKING:
     from assistant_core.runtime import Runtime
@@ -79,9 +78,9 @@ class MainScreen(Screen[None]):
     | f1 | Show the keys. |
     """
 
-    # Nothing is focused while the screen mounts: keys typed meanwhile reach the screen's
-    # type-ahead and go into the prompt in order once it is up (Textual would focus the
-    # first focusable widget, the thread filter, and the keys would go there).
+    # Nothing is focused while the screen mounts: what is typed meanwhile is kept by the
+    # app's type-ahead and goes into the prompt in order once it is up (Textual would focus
+    # the first focusable widget, the thread filter, and keys would go there).
     AUTO_FOCUS = ""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel_run", "Cancel run"),
@@ -116,12 +115,10 @@ class MainScreen(Screen[None]):
         *,
         clock: Callable[[], float] = time.time,
         starters: bool = True,
-        type_ahead: TypeAhead | None = None,
     ) -> None:
         super().__init__(id="main")
         self.clock = clock
-        #: Keys typed before the prompt is up (on the first frame, then here while mounting).
-        self.type_ahead = type_ahead or TypeAhead()
+        #: The prompt has the focus and what was typed before it was up.
         self.prompt_ready = False
         #: Show the starter questions above empty threads.
         self.starters = starters
@@ -184,13 +181,21 @@ class MainScreen(Screen[None]):
             self.app.database_failed(exc)
             return
         self.update_title()
-        self.set_focus(self.prompt)  # now: the keys queued behind this go to it
+        # In the app's queue, behind the keys it has kept so far: none can pass the hand-over.
+        self.app.call_later(self._take_over_typing)
+
+    def _take_over_typing(self) -> None:
+        """Focus the prompt and give it what was typed before it was up (the question sent
+        if Enter followed it, then what was typed after Enter)."""
+        typed = self.app.end_type_ahead()
+        self.set_focus(self.prompt)
         self.prompt_ready = True
-        typed = self.type_ahead
-        if typed.text:
-            self.prompt.insert(typed.text)
-            if typed.send:
-                self.prompt.action_submit()
+        if typed is None or not typed.text:
+            return
+        self.prompt.insert(typed.text)
+        if typed.send:
+            self.prompt.action_submit()
+            self.prompt.insert(typed.after)
 
     def on_resize(self, event: events.Resize) -> None:
         self.apply_layout(event.size.width)
@@ -513,9 +518,7 @@ class MainScreen(Screen[None]):
         return panels.first() if panels and panels.first().display else None
 
     def on_key(self, event: events.Key) -> None:
-        if not self.prompt_ready:  # still mounting: keep what is typed for the prompt
-            if self.type_ahead.take(event):
-                event.stop()
+        if not self.prompt_ready:
             return
         # From the empty prompt (before the screen's own keys): ↓ into the starter
         # questions, Escape hides them when no run is there to cancel.

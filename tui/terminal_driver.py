@@ -1,0 +1,74 @@
+"""The terminal driver: Textual's own, plus what was typed before the app took the terminal.
+
+Until a program switches the terminal to raw mode, the kernel's line discipline "cooks" what
+is typed: Enter arrives as a line feed (Ctrl+J to Textual, a new line in the prompt, so a
+question typed while the app starts was never sent), Backspace has already been applied.
+This driver reads those bytes itself, in the same instant as it leaves cooked mode, and hands
+them to the app as what they were typed as: text, and Enter. Everything typed later is read
+by Textual as usual.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import termios
+import tty
+
+from textual import events
+from textual.drivers.linux_driver import LinuxDriver
+
+#: Escape sequences typed before the app started (arrows, function keys): not text.
+_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|O.|.)?", re.DOTALL)
+#: Controls other than the line feeds and tabs (Ctrl+letters typed before the start).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def cooked_events(data: bytes) -> list[events.Event]:
+    """What ``data`` (read from a terminal in cooked mode) was typed as: the text up to the
+    first line end, Enter, and the rest as text (one question is sent at start-up)."""
+    text = _CONTROL.sub("", _SEQUENCE.sub("", data.decode("utf-8", "replace").replace("\r", "\n")))
+    first, enter, rest = text.partition("\n")
+    typed: list[events.Event] = [events.Paste(first)] if first else []
+    if enter:
+        typed.append(events.Key("enter", "\r"))
+        if rest:
+            typed.append(events.Paste(rest))
+    return typed
+
+
+class TypeAheadDriver(LinuxDriver):
+    """Textual's Linux/macOS driver that keeps what was typed before raw mode (see module)."""
+
+    _started = False
+
+    def start_application_mode(self) -> None:
+        original = self._typed_before_start() if not self._started else None
+        self._started = True
+        super().start_application_mode()
+        if original is not None:
+            # Textual restores what it found on exit and suspend: the terminal as it was.
+            self.attrs_before = original
+
+    def _typed_before_start(self) -> list[int | list[bytes | int]] | None:
+        """Leave cooked mode (no line editing, echo or CR→LF from now on), read what the line
+        discipline holds and post it to the app; the attributes found, to restore later."""
+        fd = self.fileno
+        if not os.isatty(fd):
+            return None
+        try:
+            original = termios.tcgetattr(fd)
+            uncooked = termios.tcgetattr(fd)
+            uncooked[tty.LFLAG] &= ~(termios.ICANON | termios.ECHO)
+            uncooked[tty.IFLAG] &= ~termios.ICRNL
+            termios.tcsetattr(fd, termios.TCSANOW, uncooked)
+            pending = int.from_bytes(
+                fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little", signed=True
+            )
+            data = os.read(fd, pending) if pending > 0 else b""
+        except (OSError, termios.error):
+            return None
+        for event in cooked_events(data):
+            self._app.post_message(event)
+        return original
