@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import re
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from textual.notifications import SeverityLevel
 
 from assistant_core import paths
 from assistant_core.errors import AssistantError, StoreError
+from assistant_core.gc_tuning import settle_after_start
 from assistant_core.redact import redact
 from assistant_core.text import for_terminal, one_line
 
@@ -195,7 +195,8 @@ class InvestorApp(App[None]):
         self._main = MainScreen(clock=self.clock, starters=self.first_run_hint is not False)
         await self.push_screen(self._main)
         if self.tune_gc:
-            tune_garbage_collector()
+            # Measured with bench/bench_tui_stream.py: full collections stalled streaming.
+            settle_after_start()
         self.show_market_warnings()  # e.g. a corrupt cache found while the session opened
         self.show_settings_notices()
         self.ready.set()
@@ -530,17 +531,6 @@ class InvestorApp(App[None]):
         super().notify(
             redact(message), title=redact(title), severity=severity, timeout=timeout, markup=markup
         )
-
-
-def tune_garbage_collector() -> None:
-    """Keep full collections out of streaming: a full pass over the start-up heap takes
-    ~100 ms here and rendering triggered one about every second (stalls of 100–300 ms,
-    measured with bench/bench_tui_stream.py). Freeze what start-up allocated and collect
-    the young generation less often. (``run_app``'s caller may have switched collection off
-    for the start-up itself: it is switched on again here.)"""
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
-    gc.enable()
 
 
 def run_app(session: SessionSource, settings: Settings | None = None) -> int:

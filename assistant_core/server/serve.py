@@ -20,6 +20,7 @@ import uvicorn
 
 from ..backends.models import list_models
 from ..config import Settings
+from ..gc_tuning import settle_after_start
 from ..session import Session, build_session, provider_label
 from .app import DEFAULT_MAX_BODY, Api, Auth, create_app
 from .service import Limits, Models, Service
@@ -82,6 +83,10 @@ class DrainingServer(uvicorn.Server):
         super().__init__(config)
         self.api = api
         self.session = session
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        settle_after_start()  # full collections held reads 50–100 ms under load
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.api.draining = True

@@ -51,7 +51,7 @@ def _is_tty(stream: Any) -> bool:
 def open_app(flags: dict[str, Any]) -> int:
     # Start-up allocates a lot and frees little: collections now would only scan it again
     # and again before the first frame. The app freezes that heap and collects again once
-    # its main screen is up (tui.app.tune_garbage_collector).
+    # its main screen is up (assistant_core.gc_tuning).
     gc.disable()
     check_terminal()
     settings = load_settings(flags)  # its notices are shown by the app, as notifications
