@@ -164,7 +164,8 @@ def test_a_question_typed_before_the_app_takes_the_terminal_is_asked(tmp_path: P
         stdin=slave,
         stdout=slave,
         stderr=slave,
-        env=child_env() | {"XDG_CONFIG_HOME": str(tmp_path / "config")},
+        env=child_env()
+        | {f"XDG_{d.upper()}_HOME": str(tmp_path / d) for d in ("config", "data", "cache")},
         cwd=REPO,
     )
     output = bytearray()
