@@ -8,6 +8,7 @@ from collections.abc import Callable
 from assistant_core.runtime import ALL_CALLS
 from assistant_core.session import Session
 from tui.app import InvestorApp
+from tui.panels.prompt import PromptInput
 from tui.panels.thread_list import ACTIVE_MARK, ThreadList
 
 from .app_helpers import (  # noqa: F401  (fixtures)
@@ -455,3 +456,21 @@ async def test_exports_from_the_app_are_written_in_the_background(
         assert back.thread.id == thread_id and len(back.messages) == 2
         markdown = next(exports.glob("*.md")).read_text()
         assert "\u202e" not in markdown and "\\[bold\\]x\\[/bold\\]" in markdown
+
+
+async def test_a_question_the_busy_thread_cannot_take_goes_back_with_what_was_typed_since(
+    make_demo_session: Callable[..., Session],
+) -> None:
+    session = make_demo_session(approval="ask")  # the run waits for us: the thread is busy
+    app = InvestorApp(session, first_run_hint=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        first = await ask(pilot, "Should I buy Apple?")
+        await wait_for(pilot, lambda: latest_run(session, first).status == "requires_action")
+        prompt = app.main.prompt
+        # Enter cleared the prompt and more was typed before the screen read the question.
+        prompt.load_text("and then Tesla")
+        prompt.post_message(PromptInput.Submitted(prompt, "How about MSFT?"))
+        await wait_for(pilot, lambda: prompt.text != "and then Tesla")
+        assert prompt.text == "How about MSFT?\nand then Tesla"
+        assert [m.text for m in session.store.list_messages(first)] == ["Should I buy Apple?"]
+        await app.main.runtime.cancel_run(latest_run(session, first).id)

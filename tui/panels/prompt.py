@@ -106,6 +106,12 @@ class PromptInput(TextArea):
         self.clear()
         self.post_message(self.Submitted(self, text))
 
+    def give_back(self, question: str) -> None:
+        """Put a question that could not be sent back in the prompt — ahead of whatever was
+        typed since Enter cleared it (at start-up, what followed the Enter), which stays."""
+        typed = self.text
+        self.load_text(f"{question}\n{typed}" if typed.strip() else question)
+
     def _recall_step(self, step: int) -> bool:
         """Move through the history; False when there is nothing to move to."""
         target = self._recall + step

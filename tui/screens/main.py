@@ -355,7 +355,7 @@ class MainScreen(Screen[None]):
             await self.show_thread(thread.id)
         assert self.thread_id is not None
         if self.thread_running(self.thread_id):
-            self.prompt.load_text(text)
+            self.prompt.give_back(text)
             self.notify(
                 "This thread is still answering: wait, or press Escape to cancel the run.",
                 severity="warning",
@@ -364,7 +364,7 @@ class MainScreen(Screen[None]):
             return
         started = await self.app.start_run(self.thread_id, text)
         if not started:
-            self.prompt.load_text(text)
+            self.prompt.give_back(text)
 
     def user_message_added(self, message: Message) -> None:
         if message.thread_id == self.thread_id:
