@@ -126,9 +126,11 @@ async def test_cards_write_numbers_in_the_language_of_their_question(tmp_path: P
             card.toggle()
         await pilot.pause()
         screen = screen_text(app)
-        assert "단위: 조 원   2025-12-31  2024-12-31" in screen
-        assert "Total Assets       140.4       147.5" in screen
-        assert "Price       246,178원" in screen and "Market cap  669.7조 원" in screen
+        # The Korean question's cards name their rows and keys in Korean too.
+        assert "005930.KS 재무상태표 (연간)" in screen and "005930.KS 시세" in screen
+        assert "단위: 조 원  2025-12-31  2024-12-31" in screen
+        assert "자산총계          140.4       147.5" in screen
+        assert "현재가    246,178원" in screen and "시가총액  669.7조 원" in screen
         assert "in trillions of KRW  2025-12-31  2024-12-31" in screen
         assert "Total Assets              140.4       147.5" in screen
         assert "Price       ₩246,178" in screen and "Market cap  ₩669.7T" in screen

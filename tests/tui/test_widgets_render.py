@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from rich.cells import cell_len
 
 from assistant_core import numfmt
+from assistant_core.numfmt import Locale
 from assistant_core.text import call_signature, format_duration
+from assistant_core.tools.display_names import local_label, short_label
 from tui.render import markdown as md_render
 from tui.render.markdown import MarkdownStyles, finished_prefix_length
 from tui.widgets.message import split_units
@@ -22,7 +24,6 @@ from tui.widgets.tables import (
     item_list,
     json_text,
     kv_table,
-    short_label,
     statement_table,
 )
 
@@ -140,24 +141,33 @@ KOREAN_TABLE = {
 
 def test_korean_statement_table_says_the_unit_once() -> None:
     out = statement_table(KOREAN_TABLE, 80, TableStyles(), "ko").plain.split("\n")
-    assert out[0] == "005930.KS income statement (annual)"
+    # Beside a Korean answer the card speaks as a Korean statement does (K-IFRS names).
+    assert out[0] == "005930.KS 손익계산서 (연간)"
     assert out[1].startswith("단위: 조 원") and out[1].split()[-1] == "2022-12-31"
-    assert out[3].split()[-4:] == ["136.5", "137.0", "138.9", "141.0"]
-    assert out[5].split()[-4:] == ["13,315원", "13,914원", "13,395원", "14,222원"]  # per share
-    assert out[6].split()[-4:] == ["27.4억", "27.4억", "27.4억", "27.4억"]  # a share count
+    assert out[3].split() == ["매출액", "136.5", "137.0", "138.9", "141.0"]
+    assert out[4].split()[0] == "연구개발비"
+    assert out[5].split() == ["희석주당순이익", "13,315원", "13,914원", "13,395원", "14,222원"]
+    assert out[6].split() == ["희석가중평균주식수", "27.4억", "27.4억", "27.4억", "27.4억"]
     english = statement_table(KOREAN_TABLE, 80, TableStyles(), "en").plain.split("\n")
+    assert english[0] == "005930.KS income statement (annual)"
     assert english[1].startswith("in trillions of KRW") and "₩13,315" in english[5]
+    assert english[3].split()[:2] == ["Total", "Revenue"]
 
 
 def test_narrow_statement_table_drops_old_periods_never_splits_numbers() -> None:
-    for width in (30, 40, 52):
-        out = statement_table(KOREAN_TABLE, width, TableStyles(), "ko").plain.split("\n")
+    for width, locale in ((30, "ko"), (40, "ko"), (46, "ko"), (40, "en"), (52, "en")):
+        out = statement_table(KOREAN_TABLE, width, TableStyles(), locale).plain.split("\n")
         assert all(cell_len(line) <= width for line in out), width
         header = next(line for line in out if "2025" in line)
         shown = sum(1 for word in header.split() if word.startswith("20"))
-        note = f"{4 - shown} older period{'s' if shown < 3 else ''} not shown (narrow window)"
+        hidden = 4 - shown
+        note = (
+            f"이전 {hidden}개 기간은 창이 좁아 생략"
+            if locale == "ko"
+            else f"{hidden} older period{'s' if hidden > 1 else ''} not shown (narrow window)"
+        )
         assert 1 <= shown < 4 and " ".join(" ".join(out).split()).endswith(note), out
-        for cell in ("136.5", "13,315원", "27.4억"):
+        for cell in ("136.5", "13,315원", "27.4억") if locale == "ko" else ("136.5", "₩13,315"):
             assert any(cell in line.split() for line in out), (width, cell)
 
 
@@ -177,20 +187,24 @@ BALANCE_TABLE = {
 }
 
 
+@pytest.mark.parametrize("locale", ["en", "ko"])
 @pytest.mark.parametrize("table", [TABLE, KOREAN_TABLE, BALANCE_TABLE], ids=["aapl", "ko", "bs"])
 @pytest.mark.parametrize("width", [26, 34, 40, 46, 52, 60, 72, 90, 120])
-def test_statement_tables_never_break_a_word_or_a_number(table: dict[str, Any], width: int) -> None:
-    """Issue 12.5: at any width a row label is shown whole, shortened (``R&D``) or wrapped
-    at spaces — never cut inside a word (``Liabilit / ies``); numbers are never split; and
-    from 40 columns every row is one line."""
-    out = statement_table(table, width, TableStyles()).plain.split("\n")
+def test_statement_tables_never_break_a_word_or_a_number(
+    table: dict[str, Any], width: int, locale: Locale
+) -> None:
+    """Issue 12.5: at any width a row label is shown whole, shortened (``R&D``, ``판관비``)
+    or wrapped at spaces — never cut inside a word (``Liabilit / ies``); numbers are never
+    split; and from 40 columns every row is one line."""
+    out = statement_table(table, width, TableStyles(), locale).plain.split("\n")
     assert all(cell_len(line) <= width for line in out), out
     words = {w for line in out for w in line.split()}
     for label, *_ in table["rows"]:
-        shown = [label, short_label(label)]
+        shown = [local_label(label, locale), short_label(label, locale)]
         assert any(all(word in words for word in name.split()) for name in shown), (label, out)
     body = out[out.index(next(line for line in out if set(line) <= {"─", " "})) + 1 :]
-    rows = [line for line in body if "not shown" not in line and "window" not in line]
+    notes = ("not shown", "window", "생략")
+    rows = [line for line in body if not any(note in line for note in notes)]
     if width >= 40:
         assert len(rows) == len(table["rows"]), out  # one line a row
 
@@ -213,11 +227,11 @@ def test_kv_list_and_json() -> None:
         ],
     }
     assert kv_table(quote, 40, styles, "ko").plain.split("\n") == [
-        "Price       246,178원",
-        "Change      -901원",
-        "Change %    -0.36%",
-        "Market cap  669.7조 원",
-        "Volume      2,071만",
+        "현재가     246,178원",
+        "전일 대비  -901원",
+        "등락률     -0.36%",
+        "시가총액   669.7조 원",
+        "거래량     2,071만",
     ]
     assert kv_table(quote, 40, styles, "en").plain.split("\n")[3] == "Market cap  ₩669.7T"
     # A quote stored before displays said each value's kind: known by its label (12.11).

@@ -20,6 +20,7 @@ from rich.text import Text
 from assistant_core import numfmt
 from assistant_core.numfmt import Locale
 from assistant_core.text import dumps_safe, for_terminal, one_line, truncate
+from assistant_core.tools.display_names import local_label, local_title, short_label
 from assistant_core.tools.summaries import quote_value_kind, statement_row_kind
 
 from ..render.markdown import layout_table, measure_console
@@ -61,16 +62,11 @@ def _is_negative(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
 
 
-def _title(display: dict[str, Any], styles: TableStyles, extra: str = "") -> Text | None:
+def _title(display: dict[str, Any], styles: TableStyles, locale: Locale) -> Text | None:
     title = display.get("title")
-    if not title and not extra:
+    if not title:
         return None
-    text = Text(end="")
-    if title:
-        text.append(one_line(title), styles.title)
-    if extra:
-        text.append(f"  {extra}", styles.muted)
-    return text
+    return Text(one_line(local_title(str(title), locale)), styles.title, end="")
 
 
 def statement_table(
@@ -104,16 +100,21 @@ def statement_table(
         return _figure(value, scale.cell)
 
     # The unit, once, in the corner above the labels (as in the analyst's tables).
-    said = scale.label if scale is not None else (one_line(unit) if unit else "")
+    said = (
+        scale.label
+        if scale is not None
+        else (one_line(local_label(str(unit), locale)) if unit else "")
+    )
     rows: list[list[Text]] = []
+    labels = [str(label) for label, *_ in raw_rows]
     for label, *values in raw_rows:
-        row = [Text(one_line(label), styles.label, end="")]
+        row = [Text(one_line(local_label(str(label), locale)), styles.label, end="")]
         for value in values:
             style = styles.negative if _is_negative(value) else styles.number
             row.append(Text(cell(str(label), value), style, end=""))
         rows.append(row)
     lines: list[Text] = []
-    title = _title(display, styles)
+    title = _title(display, styles, locale)
     if title is not None:
         lines.extend(title.wrap(measure_console(), width, overflow="fold"))
     if not rows:
@@ -123,38 +124,23 @@ def statement_table(
         [Text(said, styles.header, end="")] + [Text(c, styles.header, end="") for c in names]
         for names in (columns, short_periods(columns))
     ]
-    shortened = [[Text(short_label(r[0].plain), styles.label, end=""), *r[1:]] for r in rows]
+    shortened = [
+        [Text(one_line(short_label(label, locale)), styles.label, end=""), *row[1:]]
+        for label, row in zip(labels, rows)
+    ]
     layouts = [(h, r) for r in (rows, shortened) for h in headers]
     (header, rows), shown = _fit_statement(layouts, width)
     hidden = max(len(r) for r in rows) - 1 - shown
     header, rows = header[: shown + 1], [r[: shown + 1] for r in rows]
     lines.extend(layout_table(header, rows, ["left"] + ["right"] * shown, width, styles.rule))
     if hidden > 0:
-        more = f"{hidden} older period{'s' if hidden > 1 else ''} not shown (narrow window)"
+        more = (
+            f"이전 {hidden}개 기간은 창이 좁아 생략"
+            if locale == "ko"
+            else f"{hidden} older period{'s' if hidden > 1 else ''} not shown (narrow window)"
+        )
         lines.extend(Text(more, styles.muted, end="").wrap(measure_console(), width))
     return Text("\n", end="").join(lines)
-
-
-# Shorter names for the long rows of Yahoo's statements, used when a table is narrow.
-SHORT_LABELS = {
-    "Total Liabilities Net Minority Interest": "Total Liabilities",
-    "Cash Cash Equivalents And Short Term Investments": "Cash & Short-Term Inv.",
-    "Cash And Cash Equivalents": "Cash & Equivalents",
-    "Research And Development": "R&D",
-    "Selling General And Administration": "SG&A",
-    "Depreciation And Amortization": "D&A",
-    "Repurchase Of Capital Stock": "Buybacks",
-    "Diluted Average Shares": "Diluted Shares",
-    "Ordinary Shares Number": "Shares Outstanding",
-    "Stock Based Compensation": "Stock Comp.",
-    "Change In Working Capital": "Δ Working Capital",
-    "Net Income Common Stockholders": "Net Income",
-}
-
-
-def short_label(label: str) -> str:
-    """A statement row's name in fewer cells (``R&D``); ``And`` as ``&`` otherwise."""
-    return SHORT_LABELS.get(label) or label.replace(" And ", " & ")
 
 
 def short_periods(columns: list[str]) -> list[str]:
@@ -215,7 +201,7 @@ def kv_table(
     a value with a kind (``"price"``, ``"amount"``, ``"change"``…) is written as that kind
     in the display's currency, any other as a plain figure."""
     lines: list[Text] = []
-    title = _title(display, styles)
+    title = _title(display, styles, locale)
     if title is not None:
         lines.extend(title.wrap(measure_console(), width, overflow="fold"))
     currency = display.get("currency")
@@ -228,7 +214,8 @@ def kv_table(
         kind = str(item[2]) if len(item) == 3 else quote_value_kind(one_line(key))
         text = _figure(value, partial(numfmt.fmt, kind=kind, code=currency, locale=locale))
         style = styles.negative if _is_negative(value) else styles.number
-        rows.append([Text(one_line(key), styles.key, end=""), Text(text, style, end="")])
+        name = one_line(local_label(one_line(key), locale))
+        rows.append([Text(name, styles.key, end=""), Text(text, style, end="")])
     if rows:
         lines.extend(layout_table([], rows, ["left", "left"], width, styles.rule))
     else:
@@ -236,11 +223,13 @@ def kv_table(
     return Text("\n", end="").join(lines)
 
 
-def item_list(display: dict[str, Any], width: int, styles: TableStyles) -> Text:
+def item_list(
+    display: dict[str, Any], width: int, styles: TableStyles, locale: Locale = "en"
+) -> Text:
     """``{"title", "items": [{"title", "subtitle", "url"?}]}``: a short list, one entry a
     line or two, links shown in full (never as clickable hyperlinks)."""
     lines: list[Text] = []
-    title = _title(display, styles)
+    title = _title(display, styles, locale)
     if title is not None:
         lines.extend(title.wrap(measure_console(), width, overflow="fold"))
     items = [i for i in display.get("items") or [] if isinstance(i, dict)]

@@ -281,7 +281,8 @@ class ToolCallCard(Vertical, can_focus=True):
             )
         if kind == "list" and isinstance(display, dict):
             return ResultText(
-                lambda w: item_list(display, w, self.table_styles()), classes="card--body"
+                lambda w: item_list(display, w, self.table_styles(), self.locale),
+                classes="card--body",
             )
         if call.function.output is not None:
             text = json_text(call.function.output)
