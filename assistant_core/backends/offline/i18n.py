@@ -132,7 +132,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "row_revenue": ("Revenue", "매출액"),
     "row_gross_profit": ("Gross profit", "매출총이익"),
     "row_operating_income": ("Operating income", "영업이익"),
-    "row_net_income": ("Net income", "순이익"),
+    "row_net_income": ("Net income", "당기순이익"),  # as the cards say (tools/display_names.py)
     "row_eps": ("Diluted EPS", "희석 EPS"),
     "row_total_assets": ("Total assets", "자산총계"),
     "row_total_liabilities": ("Total liabilities", "부채총계"),
