@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
 from tui.widgets import PriceChart, ToolCallCard
 
@@ -338,3 +339,27 @@ async def test_a_chart_shows_when_its_call_is_done_with_a_placeholder_until_draw
         await wait_for(pilot, lambda: chart.drawn)
         await pilot.pause()
         assert "drawing the chart" not in screen_text(app)
+
+
+async def test_a_chart_beside_a_korean_answer_says_its_period_in_korean(tmp_path: Path) -> None:
+    thread = new_thread(tmp_path)
+    thread.turn("애플 주가 보여줘", "완료.", calls=[make_call(display=PRICES)])
+    thread.turn("Show me Apple's prices", "Done.", calls=[make_call(display=PRICES)])
+    async with chat_showing(thread, size=(100, 80)) as (app, pilot, _):
+        for card in app.query(ToolCallCard):
+            if not card.expanded:  # an earlier run's cards start collapsed
+                card.toggle()
+        await wait_for(pilot, lambda: len(app.query(PriceChart)) == 2)
+        korean, english = app.query(PriceChart)
+        assert (korean.figures.locale, english.figures.locale) == ("ko", "en")
+        await wait_for(pilot, lambda: korean.drawn and english.drawn)
+        await pilot.pause()
+        screen = screen_text(app).split("\n")
+        assert "30일간" in screen[korean.region.y] and "over" not in screen[korean.region.y]
+        assert "over 30 days" in screen[english.region.y]
+        # The slot while a chart is drawn, fitted to its width in cells (Hangul is wide).
+        for width in (60, 24):
+            slot = korean._placeholder(width, 5).plain.split("\n")
+            note = slot[1 + (5 - 2) // 2]
+            assert "차트를 그리는 중: AAPL, 30일" in note or note.rstrip("┆ ").endswith("…"), note
+            assert all(cell_len(line) == width for line in slot), slot

@@ -177,13 +177,19 @@ class PriceChart(Widget):
         style = self._style("chart--muted")
         days = max(len(s.close) for s in self.series)
         symbols = ", ".join(s.symbol for s in self.series)
-        note = f" drawing the chart: {symbols}, {days} days… "
+        note = Text(
+            f" 차트를 그리는 중: {symbols}, {days}일… "
+            if self.figures.locale == "ko"
+            else f" drawing the chart: {symbols}, {days} days… ",
+            end="",
+        )
         inner = max(width - 2, 1)
-        note = note if len(note) <= inner else note[: max(inner - 1, 0)] + "…"
+        note.truncate(inner, overflow="ellipsis")
+        note.align("center", inner)
         lines = ["┌" + "┄" * inner + "┐"]
         middle = (height - 2) // 2
         for row in range(height - 2):
-            body = note.center(inner) if row == middle else " " * inner
+            body = note.plain if row == middle else " " * inner
             lines.append("┆" + body + "┆")
         lines.append("└" + "┄" * inner + "┘")
         return Text("\n".join(lines), style, end="", no_wrap=True)
@@ -213,6 +219,9 @@ class PriceChart(Widget):
         triplet = color.get_truecolor()
         return (triplet.red, triplet.green, triplet.blue)
 
+    def _period(self, days: int) -> str:
+        return f" {days}일간" if self.figures.locale == "ko" else f" over {days} days"
+
     def _caption(self, width: int) -> Text:
         """One line above the figure, fitted to ``width``: the price, the change and the
         range; the dates of the high and low and the period go first when it is narrow."""
@@ -229,7 +238,7 @@ class PriceChart(Widget):
             parts += [
                 ([(series.symbol, symbol_style), (f"  {figures.price(last)}  ", Style())], 0),
                 ([(numfmt.change(change, figures.locale), self._change_style(change))], 0),
-                ([(f" over {len(series.close)} days", muted)], 3),
+                ([(self._period(len(series.close)), muted)], 3),
                 (
                     [("  ▲ ", self._style("chart--high")), (figures.price(highs[top]), muted)],
                     1,
