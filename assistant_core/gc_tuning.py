@@ -3,7 +3,7 @@
 A full collection walks every object alive: after start-up (the model client, pandas, the
 web framework) a pass takes ~100 ms on these machines, and allocation-heavy work (streamed
 text, events, SQL rows) triggered one every few seconds — a stall the user sees as a frozen
-stream, or a read the server answers 50–100 ms late (measured: bench/bench_tui_stream.py,
+stream, or a read the server answers 60–110 ms late (measured: bench/bench_tui_stream.py,
 bench/bench_team.py). Once started, freeze what start-up allocated (it lives until exit
 anyway) and collect the young generation less often.
 """

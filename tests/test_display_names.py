@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from rich.cells import cell_len
 
+from assistant_core.backends.offline.i18n import t
+from assistant_core.backends.offline.metrics import PER_SHARE, ROWS
 from assistant_core.market.base import RecommendationPeriod, Statement
 from assistant_core.numfmt import Locale
 from assistant_core.tools.display_names import KOREAN, local_label, local_title, short_label
@@ -77,23 +79,34 @@ def test_every_title_a_tool_builds_is_said_in_korean() -> None:
         recommendation_views("AAPL", [])[1]["title"]: None,
         "Ticker lookup: 삼성전자 (via demo)": None,
     }
+    expected = {
+        "005930.KS income statement (annual)": "005930.KS 손익계산서 (연간)",
+        "005930.KS balance sheet (quarterly)": "005930.KS 재무상태표 (분기)",
+        "005930.KS cash flow statement (quarterly)": "005930.KS 현금흐름표 (분기)",
+        "005930.KS quote — Samsung Electronics Co., Ltd.": (
+            "005930.KS 시세 — Samsung Electronics Co., Ltd."
+        ),
+        "AAPL quote": "AAPL 시세",
+        "AAPL news": "AAPL 뉴스",
+        "AAPL analyst recommendations (consensus: hold)": (
+            "AAPL 애널리스트 투자의견 (컨센서스: 보유)"
+        ),
+        "AAPL analyst recommendations (consensus: none)": (
+            "AAPL 애널리스트 투자의견 (컨센서스: 없음)"
+        ),
+        "Ticker lookup: 삼성전자 (via demo)": "종목 검색: 삼성전자 (출처: demo)",
+    }
+    assert set(expected) <= set(titles)
     for title in titles:
         korean = local_title(title, "ko")
-        assert korean != title, title
+        assert korean == expected.get(title, korean) and korean != title, title
         assert local_title(title, "en") == title
-    assert local_title("005930.KS cash flow statement (quarterly)", "ko") == (
-        "005930.KS 현금흐름표 (분기)"
-    )
-    assert local_title("005930.KS quote — Samsung Electronics Co., Ltd.", "ko") == (
-        "005930.KS 시세 — Samsung Electronics Co., Ltd."
-    )
-    assert local_title("AAPL analyst recommendations (consensus: hold)", "ko") == (
-        "AAPL 애널리스트 투자의견 (컨센서스: 보유)"
-    )
-    assert (
-        local_title("Ticker lookup: 삼성전자 (via demo)", "ko")
-        == "종목 검색: 삼성전자 (출처: demo)"
-    )
+
+
+def test_the_analysts_korean_statement_rows_are_the_cards_names() -> None:
+    for key, names in ROWS.items():
+        card = short_label(names[0], "ko") if key in PER_SHARE else local_label(names[0], "ko")
+        assert t("ko", f"row_{key}") == card, key
 
 
 @pytest.mark.parametrize("locale", ["en", "ko"])

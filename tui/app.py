@@ -217,7 +217,8 @@ class InvestorApp(App[None]):
 
     def end_type_ahead(self) -> TypeAhead | None:
         """What was typed before the prompt was up (None if already taken); keys from now
-        on go where the focus is. Called in this app's queue, so no key is in between."""
+        on go where the focus is. The main screen calls it in this app's queue
+        (``call_later``), so no key passes in between; a failed start discards it."""
         typed, self.type_ahead = self.type_ahead, None
         return typed
 

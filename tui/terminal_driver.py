@@ -19,16 +19,19 @@ import tty
 from textual import events
 from textual.drivers.linux_driver import LinuxDriver
 
-#: Escape sequences typed before the app started (arrows, function keys): not text.
-_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|O.|.)?", re.DOTALL)
+#: What is not text in bytes typed before the app started: escape sequences (arrows and
+#: function keys — CSI, SS3 —, a terminal's replies — OSC, DCS…) and a lone Escape; the
+#: character after a lone Escape (Escape then a letter, or Alt+letter) is kept as typed.
+_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|O[^\n]|[\]P^_X][^\x07\x1b]*(?:\x07|\x1b\\)?)?")
 #: Controls other than the line feeds and tabs (Ctrl+letters typed before the start).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def cooked_events(data: bytes) -> list[events.Event]:
-    """What ``data`` (read from a terminal in cooked mode) was typed as: the text up to the
-    first line end, Enter, and the rest as text (one question is sent at start-up)."""
-    text = _CONTROL.sub("", _SEQUENCE.sub("", data.decode("utf-8", "replace").replace("\r", "\n")))
+    """What ``data`` (read from a terminal in cooked mode) was typed as: the first line that
+    is not blank, Enter, and the rest as text (one question is sent at start-up)."""
+    text = data.decode("utf-8", "replace").replace("\r", "\n")
+    text = _CONTROL.sub("", _SEQUENCE.sub("", text)).lstrip("\n")
     first, enter, rest = text.partition("\n")
     typed: list[events.Event] = [events.Paste(first)] if first else []
     if enter:
@@ -44,8 +47,8 @@ class TypeAheadDriver(LinuxDriver):
     _started = False
 
     def start_application_mode(self) -> None:
-        original = self._typed_before_start() if not self._started else None
-        self._started = True
+        first, self._started = not self._started, True  # resumed after Ctrl+Z: already read
+        original = self._typed_before_start() if first else None
         super().start_application_mode()
         if original is not None:
             # Textual restores what it found on exit and suspend: the terminal as it was.
@@ -53,9 +56,11 @@ class TypeAheadDriver(LinuxDriver):
 
     def _typed_before_start(self) -> list[int | list[bytes | int]] | None:
         """Leave cooked mode (no line editing, echo or CR→LF from now on), read what the line
-        discipline holds and post it to the app; the attributes found, to restore later."""
+        discipline holds and post it to the app; the attributes found, to restore later.
+        Nothing is touched by a process in the background (``app &``): changing the
+        terminal would stop it, and what is typed there belongs to the shell."""
         fd = self.fileno
-        if not os.isatty(fd):
+        if not os.isatty(fd) or not _in_foreground(fd):
             return None
         try:
             original = termios.tcgetattr(fd)
@@ -63,12 +68,24 @@ class TypeAheadDriver(LinuxDriver):
             uncooked[tty.LFLAG] &= ~(termios.ICANON | termios.ECHO)
             uncooked[tty.IFLAG] &= ~termios.ICRNL
             termios.tcsetattr(fd, termios.TCSANOW, uncooked)
+        except (OSError, termios.error):
+            return None  # nothing was changed
+        try:
             pending = int.from_bytes(
                 fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little", signed=True
             )
             data = os.read(fd, pending) if pending > 0 else b""
-        except (OSError, termios.error):
-            return None
+        except OSError:
+            data = b""
         for event in cooked_events(data):
             self._app.post_message(event)
-        return original
+        return original  # changed: to be restored whatever was read
+
+
+def _in_foreground(fd: int) -> bool:
+    """Whether this process may change the terminal without being stopped: it is in the
+    terminal's foreground process group, or the terminal is not its controlling one."""
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:  # not this process's controlling terminal: no job control applies
+        return True

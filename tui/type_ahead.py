@@ -15,12 +15,12 @@ NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter"})
 
 
 class TypeAhead:
-    """The text typed so far, whether Enter sent it, and what was typed after Enter (for the
-    prompt once the question is sent)."""
+    """The text typed so far, whether Enter sent it, and what was typed after that Enter
+    (left in the prompt once the question is sent)."""
 
     def __init__(self) -> None:
         self.text = ""
-        self.send = False
+        self.sent = False
         self.after = ""
 
     def take(self, event: events.Key | events.Paste) -> bool:
@@ -28,13 +28,14 @@ class TypeAhead:
         if isinstance(event, events.Paste):
             self._add(event.text)
         elif event.key == "enter":
-            if self.send:
-                return False  # one question is sent at start-up; a second Enter is not
-            self.send = bool(self.text.strip())
+            if self.sent:
+                self._add("\n")  # one question is sent at start-up: the next waits, whole
+            else:
+                self.sent = bool(self.text.strip())
         elif event.key in NEWLINE_KEYS:
             self._add("\n")
         elif event.key == "backspace":
-            if self.send:
+            if self.sent:
                 self.after = self.after[:-1]
             else:
                 self.text = self.text[:-1]
@@ -45,7 +46,7 @@ class TypeAhead:
         return True
 
     def _add(self, text: str) -> None:
-        if self.send:
+        if self.sent:
             self.after += text
         else:
             self.text += text

@@ -38,12 +38,14 @@ KOREAN: dict[str, tuple[str, str | None]] = {
     "Gross Profit": ("매출총이익", None),
     "Research And Development": ("연구개발비", None),
     "Operating Income": ("영업이익", None),
-    "Pretax Income": ("법인세차감전순이익", "세전이익"),
-    "Net Income": ("당기순이익", "순이익"),
-    "Net Income Common Stockholders": ("지배주주순이익", "순이익"),
+    "Pretax Income": ("법인세비용차감전순이익", "세전이익"),
+    # Yahoo's net income, equity and share count are the parent's (without non-controlling
+    # interests) and net of treasury shares: named as Korean portals name those figures.
+    "Net Income": ("당기순이익(지배)", "순이익"),
+    "Net Income Common Stockholders": ("보통주귀속순이익", None),
     "EBITDA": ("EBITDA", None),
-    "Basic EPS": ("기본주당순이익", "기본 EPS"),
-    "Diluted EPS": ("희석주당순이익", "희석 EPS"),
+    "Basic EPS": ("기본주당이익", "기본 EPS"),  # K-IFRS 1033's names
+    "Diluted EPS": ("희석주당이익", "희석 EPS"),
     "Selling General And Administration": ("판매비와관리비", "판관비"),
     "Operating Expense": ("영업비용", None),
     "Interest Expense": ("이자비용", None),
@@ -52,7 +54,7 @@ KOREAN: dict[str, tuple[str, str | None]] = {
     # -- balance sheet
     "Total Assets": ("자산총계", None),
     "Total Liabilities Net Minority Interest": ("부채총계", None),
-    "Stockholders Equity": ("자본총계", None),
+    "Stockholders Equity": ("지배기업소유주지분", "지배주주지분"),
     "Cash And Cash Equivalents": ("현금및현금성자산", "현금성자산"),
     "Cash Cash Equivalents And Short Term Investments": ("현금및단기투자자산", "현금·단기투자"),
     "Current Assets": ("유동자산", None),
@@ -67,7 +69,7 @@ KOREAN: dict[str, tuple[str, str | None]] = {
     "Accounts Payable": ("매입채무", None),
     "Net PPE": ("유형자산", None),
     "Goodwill": ("영업권", None),
-    "Ordinary Shares Number": ("발행주식수", None),
+    "Ordinary Shares Number": ("유통주식수", None),
     # -- cash flow statement
     "Operating Cash Flow": ("영업활동현금흐름", "영업CF"),
     "Capital Expenditure": ("자본적지출", "CAPEX"),
@@ -76,7 +78,7 @@ KOREAN: dict[str, tuple[str, str | None]] = {
     "Financing Cash Flow": ("재무활동현금흐름", "재무CF"),
     "Repurchase Of Capital Stock": ("자기주식취득", "자사주매입"),
     "Cash Dividends Paid": ("배당금지급", None),
-    "Depreciation And Amortization": ("감가상각비", None),
+    "Depreciation And Amortization": ("감가상각비및상각비", "감가상각비"),
     "End Cash Position": ("기말현금", None),
     "Stock Based Compensation": ("주식보상비용", None),
     "Change In Working Capital": ("운전자본변동", None),

@@ -472,5 +472,6 @@ async def test_a_question_the_busy_thread_cannot_take_goes_back_with_what_was_ty
         prompt.post_message(PromptInput.Submitted(prompt, "How about MSFT?"))
         await wait_for(pilot, lambda: prompt.text != "and then Tesla")
         assert prompt.text == "How about MSFT?\nand then Tesla"
+        assert prompt.cursor_location == (1, len("and then Tesla"))  # typing goes on there
         assert [m.text for m in session.store.list_messages(first)] == ["Should I buy Apple?"]
         await app.main.runtime.cancel_run(latest_run(session, first).id)

@@ -156,6 +156,9 @@ def test_a_question_typed_before_the_app_takes_the_terminal_is_asked(tmp_path: P
     question over as a line: Enter arrives as a line feed, which the prompt would take as a
     new line. The driver reads it as typed: the question is asked, what follows waits."""
     master, slave = pty.openpty()
+    quiet = termios.tcgetattr(slave)
+    quiet[3] &= ~termios.ECHO  # what the app draws is all the screen shows of the typing
+    termios.tcsetattr(slave, termios.TCSANOW, quiet)
     before = termios.tcgetattr(slave)
     # Typed before the process even starts: the line discipline cooks all of it.
     os.write(master, b"Should I buy Applx\x7fe?\rnext one")
@@ -180,6 +183,10 @@ def test_a_question_typed_before_the_app_takes_the_terminal_is_asked(tmp_path: P
                 break
             time.sleep(0.2)
         assert questions == ["Should I buy Apple?"]
+        # What followed the Enter waits in the prompt.
+        while time.monotonic() < deadline and b"next one" not in output:
+            time.sleep(0.1)
+        assert b"next one" in output
         os.write(master, b"\x11")  # Ctrl+Q
         process.wait(30)
     finally:
@@ -223,3 +230,73 @@ def answered(db: Path) -> bool:
     with Store(db) as store:
         runs = [store.latest_run(thread.id) for thread in store.list_threads(limit=5)]
         return any(run is not None and run.status == "completed" for run in runs)
+
+
+# Plays a shell's job control on the pty it is given as stdin (its controlling terminal):
+# starts the app in a process group of its own in the background (`app &`), waits until the
+# app is stopped for touching the terminal, brings it to the foreground (`fg`) and waits.
+JOB_CONTROL = """
+import fcntl, json, os, signal, subprocess, sys, termios, time
+fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # the shell hands the terminal over
+app = subprocess.Popen(  # as a shell starts a job: default signal handling
+    sys.argv[2:],
+    process_group=0,
+    preexec_fn=lambda: signal.signal(signal.SIGTTOU, signal.SIG_DFL),
+)
+deadline, stopped = time.monotonic() + 30, False
+while time.monotonic() < deadline and not stopped:
+    stopped = open(f"/proc/{app.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "T"
+    time.sleep(0.05)
+os.tcsetpgrp(0, app.pid)
+os.killpg(app.pid, signal.SIGCONT)
+try:
+    code = app.wait(60)
+except subprocess.TimeoutExpired:
+    app.kill()
+    code = "hung"
+os.tcsetpgrp(0, os.getpgrp())
+with open(sys.argv[1], "w") as out:
+    json.dump({"stopped": stopped, "code": code}, out)
+"""
+
+
+def test_an_app_started_in_the_background_runs_once_brought_to_the_foreground(
+    tmp_path: Path,
+) -> None:
+    """`investor-assistant &` then `fg`: stopped in the background before it changes the
+    terminal, then it starts, draws, quits on Ctrl+Q and leaves the terminal as it was."""
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    result = tmp_path / "job.json"
+    os.write(master, b"typed meanwhile")  # the shell's, not the app's: it is in the background
+    app = [sys.executable, "-m", "tui.cli", "--provider", "offline", "--db", str(tmp_path / "t.db")]
+    shell = subprocess.Popen(
+        [sys.executable, "-c", JOB_CONTROL, str(result), *app],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=child_env()
+        | {f"XDG_{d.upper()}_HOME": str(tmp_path / d) for d in ("config", "data", "cache")},
+        cwd=REPO,
+        start_new_session=True,
+    )
+    output = bytearray()
+    reader = threading.Thread(target=drain, args=(master, output), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and b"Ask about a company" not in output:
+            time.sleep(0.1)
+        assert b"Ask about a company" in output  # the prompt: up once in the foreground
+        os.write(master, b"\x11")  # Ctrl+Q
+        shell.wait(60)
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+            shell.wait(10)
+    assert json.loads(result.read_text()) == {"stopped": True, "code": 0}
+    assert termios.tcgetattr(slave) == before
+    os.close(slave)
+    reader.join(10)
+    os.close(master)

@@ -185,8 +185,8 @@ async def test_a_question_sent_while_the_app_starts_is_asked_once_it_is_up(
         assert [m.role for m in messages][:1] == ["user"]
         assert messages[0].text == "hi"
         # What was typed after Enter waits in the prompt for the next question (a second
-        # Enter does not send it while the first question is answered).
-        assert app.main.prompt.text == "andxthen the "
+        # Enter is a new line in it: it is not sent while the first question is answered).
+        assert app.main.prompt.text == "and\nxthen the "
 
 
 async def test_quitting_on_the_first_frame_is_clean(tmp_path: Path) -> None:

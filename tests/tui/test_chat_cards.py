@@ -358,8 +358,10 @@ async def test_a_chart_beside_a_korean_answer_says_its_period_in_korean(tmp_path
         assert "30일간" in screen[korean.region.y] and "over" not in screen[korean.region.y]
         assert "over 30 days" in screen[english.region.y]
         # The slot while a chart is drawn, fitted to its width in cells (Hangul is wide).
-        for width in (60, 24):
-            slot = korean._placeholder(width, 5).plain.split("\n")
-            note = slot[1 + (5 - 2) // 2]
-            assert "차트를 그리는 중: AAPL, 30일" in note or note.rstrip("┆ ").endswith("…"), note
-            assert all(cell_len(line) == width for line in slot), slot
+        middle = 1 + (5 - 2) // 2
+        wide = korean._placeholder(60, 5).plain.split("\n")
+        assert "차트를 그리는 중: AAPL, 30일…" in wide[middle]
+        narrow = korean._placeholder(24, 5).plain.split("\n")
+        assert narrow[middle].startswith("┆ 차트를") and narrow[middle].endswith("…┆")
+        assert all(cell_len(line) == width for line in wide for width in [60])
+        assert all(cell_len(line) == 24 for line in narrow), narrow

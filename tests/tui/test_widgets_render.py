@@ -146,7 +146,7 @@ def test_korean_statement_table_says_the_unit_once() -> None:
     assert out[1].startswith("단위: 조 원") and out[1].split()[-1] == "2022-12-31"
     assert out[3].split() == ["매출액", "136.5", "137.0", "138.9", "141.0"]
     assert out[4].split()[0] == "연구개발비"
-    assert out[5].split() == ["희석주당순이익", "13,315원", "13,914원", "13,395원", "14,222원"]
+    assert out[5].split() == ["희석주당이익", "13,315원", "13,914원", "13,395원", "14,222원"]
     assert out[6].split() == ["희석가중평균주식수", "27.4억", "27.4억", "27.4억", "27.4억"]
     english = statement_table(KOREAN_TABLE, 80, TableStyles(), "en").plain.split("\n")
     assert english[0] == "005930.KS income statement (annual)"

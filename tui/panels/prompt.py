@@ -111,6 +111,7 @@ class PromptInput(TextArea):
         typed since Enter cleared it (at start-up, what followed the Enter), which stays."""
         typed = self.text
         self.load_text(f"{question}\n{typed}" if typed.strip() else question)
+        self.move_cursor(self.document.end)  # where the typing was: it goes on there
 
     def _recall_step(self, step: int) -> bool:
         """Move through the history; False when there is nothing to move to."""

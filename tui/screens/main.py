@@ -118,7 +118,7 @@ class MainScreen(Screen[None]):
     ) -> None:
         super().__init__(id="main")
         self.clock = clock
-        #: The prompt has the focus and what was typed before it was up.
+        #: True once the prompt has the focus and holds what was typed before it was up.
         self.prompt_ready = False
         #: Show the starter questions above empty threads.
         self.starters = starters
@@ -193,7 +193,7 @@ class MainScreen(Screen[None]):
         if typed is None or not typed.text:
             return
         self.prompt.insert(typed.text)
-        if typed.send:
+        if typed.sent:
             self.prompt.action_submit()
             self.prompt.insert(typed.after)
 

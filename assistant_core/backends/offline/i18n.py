@@ -10,8 +10,16 @@ import re
 from typing import Any
 
 from ... import numfmt
+from ...tools.display_names import local_label, short_label
 
 Lang = numfmt.Locale
+
+
+def _card(label: str) -> str:
+    """A statement row's Korean name, as the tool cards say it."""
+    return local_label(label, "ko")
+
+
 language_of = numfmt.locale_of  # Korean when the question has any Hangul, else English
 
 
@@ -129,21 +137,25 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sec_compare": ("### Side by side{period}", "### 종목 비교{period}"),
     "sec_verdict": ("### Verdict", "### 종합 의견"),
     # -- statement rows ----------------------------------------------------------------------
-    "row_revenue": ("Revenue", "매출액"),
-    "row_gross_profit": ("Gross profit", "매출총이익"),
-    "row_operating_income": ("Operating income", "영업이익"),
-    "row_net_income": ("Net income", "당기순이익"),  # as the cards say (tools/display_names.py)
-    "row_eps": ("Diluted EPS", "희석 EPS"),
-    "row_total_assets": ("Total assets", "자산총계"),
-    "row_total_liabilities": ("Total liabilities", "부채총계"),
-    "row_equity": ("Shareholders' equity", "자본총계"),
-    "row_cash": ("Cash and equivalents", "현금및현금성자산"),
-    "row_total_debt": ("Total debt", "총차입금"),
-    "row_current_assets": ("Current assets", "유동자산"),
-    "row_current_liabilities": ("Current liabilities", "유동부채"),
-    "row_operating_cash_flow": ("Operating cash flow", "영업활동현금흐름"),
-    "row_capex": ("Capital expenditure", "자본적지출"),
-    "row_free_cash_flow": ("Free cash flow", "잉여현금흐름"),
+    # Korean: the names the tool cards beside the answer use (one vocabulary).
+    "row_revenue": ("Revenue", _card("Total Revenue")),
+    "row_gross_profit": ("Gross profit", _card("Gross Profit")),
+    "row_operating_income": ("Operating income", _card("Operating Income")),
+    "row_net_income": ("Net income", _card("Net Income")),
+    "row_eps": ("Diluted EPS", short_label("Diluted EPS", "ko")),
+    "row_total_assets": ("Total assets", _card("Total Assets")),
+    "row_total_liabilities": (
+        "Total liabilities",
+        _card("Total Liabilities Net Minority Interest"),
+    ),
+    "row_equity": ("Shareholders' equity", _card("Stockholders Equity")),
+    "row_cash": ("Cash and equivalents", _card("Cash And Cash Equivalents")),
+    "row_total_debt": ("Total debt", _card("Total Debt")),
+    "row_current_assets": ("Current assets", _card("Current Assets")),
+    "row_current_liabilities": ("Current liabilities", _card("Current Liabilities")),
+    "row_operating_cash_flow": ("Operating cash flow", _card("Operating Cash Flow")),
+    "row_capex": ("Capital expenditure", _card("Capital Expenditure")),
+    "row_free_cash_flow": ("Free cash flow", _card("Free Cash Flow")),
     "col_change": ("Change", "증감"),
     # -- metric lines ------------------------------------------------------------------------
     "margins": (
