@@ -432,7 +432,7 @@ def call_summary(call: ToolCall) -> str:
 # images, HTML, entities, headings, tables, strikethrough), and line starts that open a
 # list or make a setext heading. Any ASCII punctuation may be backslash-escaped (CommonMark).
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&!{}])")
-_MD_LINE_START = re.compile(r"^([+\-=]|\d+[.)])")
+_MD_LINE_START = re.compile(r"^([+\-=:]|\d+[.)])")  # ":" starts a table delimiter row (":-")
 
 
 def escape_markdown_inline(text: str) -> str:

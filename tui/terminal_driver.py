@@ -25,13 +25,15 @@ from textual.drivers.linux_driver import LinuxDriver
 _SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|O[^\n]|[\]P^_X][^\x07\x1b]*(?:\x07|\x1b\\)?)?")
 #: Controls other than the line feeds and tabs (Ctrl+letters typed before the start).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: Enter pressed on nothing (or on spaces) before the question: nothing to send.
+_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
 
 
 def cooked_events(data: bytes) -> list[events.Event]:
     """What ``data`` (read from a terminal in cooked mode) was typed as: the first line that
     is not blank, Enter, and the rest as text (one question is sent at start-up)."""
     text = data.decode("utf-8", "replace").replace("\r", "\n")
-    text = _CONTROL.sub("", _SEQUENCE.sub("", text)).lstrip("\n")
+    text = _BLANK_LINES.sub("", _CONTROL.sub("", _SEQUENCE.sub("", text)))
     first, enter, rest = text.partition("\n")
     typed: list[events.Event] = [events.Paste(first)] if first else []
     if enter:

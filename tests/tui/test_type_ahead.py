@@ -76,4 +76,4 @@ def test_a_line_end_is_never_swallowed_and_blank_lines_send_nothing() -> None:
     assert describe(b"hi\x1b\n") == [("paste", "hi"), ("key", "enter")]
     assert describe(b"\x1bhello") == [("paste", "hello")]
     # Enter pressed on nothing first, then a question: the question is what is sent.
-    assert describe(b"\n\nhello\n") == [("paste", "hello"), ("key", "enter")]
+    assert describe(b"\n  \nhello\n") == [("paste", "hello"), ("key", "enter")]
