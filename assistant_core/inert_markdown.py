@@ -210,7 +210,9 @@ class _Writer:
         for child in (token.children if token is not None else None) or []:
             kind = child.type
             if kind in ("text", "text_special", "html_inline"):
-                parts.append(escape_markdown_inline(child.content))
+                # Each run of text on its own: a selector or joiner whose neighbour was
+                # Markdown syntax (a backtick, an asterisk) would be left without it.
+                parts.append(escape_markdown_inline(for_terminal(child.content)))
             elif kind == "softbreak":
                 parts.append("\n")
             elif kind == "hardbreak":
@@ -234,7 +236,7 @@ class _Writer:
             elif kind == "image":
                 parts.append(self.image(child))
             elif child.content:
-                parts.append(escape_markdown_inline(child.content))
+                parts.append(escape_markdown_inline(for_terminal(child.content)))
         text = "".join(parts)
         # The text's own line breaks; an empty line would end the paragraph.
         return [

@@ -203,17 +203,26 @@ def _visible(char: str) -> bool:
     return bool(char) and _INVISIBLE.match(char) is None and not _noncharacter(char)
 
 
+def _char_at(text: str, index: int, before: str) -> str:
+    """The character at ``index`` of ``text``, reading on into ``before`` (what came before
+    it) for a negative index; "" before the start."""
+    if index >= 0:
+        return text[index]
+    return before[index] if -index <= len(before) else ""
+
+
 def _rule(match: re.Match[str], before: str, label: bool) -> str:
-    """What the rule makes of one match of ``_BMP_RULES`` / ``_ALL_RULES``; ``before`` is the
-    character shown before the text (for text that arrives in pieces); ``label``: the
-    one-line rule (control characters go, or are a space where they separate words)."""
+    """What the rule makes of one match of ``_BMP_RULES`` / ``_ALL_RULES``; ``before`` is
+    the text before it (its last two characters, for text that arrives in pieces);
+    ``label``: the one-line rule (control characters go, or are a space where they
+    separate words)."""
     found = match.group()
     if len(found) > 1:  # a subdivision flag
         return found
     if found > "\uffff" and not _astral_attention(found):
         return found  # an emoji, a CJK extension character, …
     text, start, end = match.string, match.start(), match.end()
-    previous = text[start - 1] if start else before
+    previous = _char_at(text, start - 1, before)
     if found in JOINERS:
         following = text[end] if end < len(text) else ""
         keep = (
@@ -221,6 +230,11 @@ def _rule(match: re.Match[str], before: str, label: bool) -> str:
             and _visible(following)
             and not _IS_VARIATION_SELECTOR.match(following)
         )
+        if keep and _IS_VARIATION_SELECTOR.match(previous):
+            # A selector shows only with its base: one without is removed, and the joiner
+            # after it would be left at the start of what is shown.
+            base = _char_at(text, start - 2, before)
+            keep = _visible(base) and not _IS_VARIATION_SELECTOR.match(base)
         return found if keep else ""
     if _IS_VARIATION_SELECTOR.match(found):
         keep = _visible(previous) and not _IS_VARIATION_SELECTOR.match(previous)
@@ -282,7 +296,7 @@ class TerminalStream:
     def __init__(self) -> None:
         self._raw = ""  # received, not yet prepared (an open sequence, CR, high surrogate)
         self._prepared = ""  # prepared, not yet shown (trailing joiners)
-        self._before = ""  # the last prepared character shown
+        self._before = ""  # the last two characters prepared: the rules' context
 
     def feed(self, piece: str) -> str:
         """What of ``piece`` (after anything held back) can be shown now."""
@@ -306,7 +320,7 @@ class TerminalStream:
         if not text:
             return ""
         shown = _character_rules(text, self._before, label=False)
-        self._before = text[-1]
+        self._before = (self._before + text)[-2:]
         return shown
 
 

@@ -176,6 +176,10 @@ def cut_at(text: str, cuts: list[int]) -> list[str]:
 @example("\x1b]0;x\u200d\x1b[31m", [4])
 @example("\U000e0001\ufe0f", [1])  # a selector after a removed astral character
 @example("\U000e0100\ufe0f", [])
+@example("\ufe0f\u200dred", [])  # a joiner after a selector that has no base
+@example("\ufe0f\u200d\x1b[31mred\x1b[0m", [1])  # … arriving in pieces
+@example("```\u2764\ufe0f```\ufe0f", [])  # a selector whose base was Markdown syntax
+@example("\ud800\udfff", [])  # two halves of one pair, kept apart in a str
 def test_every_output_path_keeps_the_policy(raw: str, cuts: list[int]) -> None:
     text = with_survivors(raw)
 
@@ -234,8 +238,11 @@ def test_every_output_path_keeps_the_policy(raw: str, cuts: list[int]) -> None:
     json_export = to_json_text(export)
     assert_terminal_safe(json_export, "the JSON export")
     back = read_json_export(json_export)
-    assert [m.text for m in back.messages] == [text, text]
-    assert back.tool_calls()[0].error == text and back.runs[0].model == text
+    # Exact — but for two surrogate halves that form a pair: JSON reads "\ud800\udfff" as
+    # the character they encode (the store never holds halves: it joins pairs on input).
+    exact = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    assert [m.text for m in back.messages] == [exact, exact]
+    assert back.tool_calls()[0].error == exact and back.runs[0].model == exact
 
     # the command line's printers, on a real store (which cannot hold a lone surrogate:
     # keeping them out of it is the runtime's job)

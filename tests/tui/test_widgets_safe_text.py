@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rich.text import Text
 
 from assistant_core.text import for_terminal as sanitize
 from assistant_core.text import one_line as sanitize_inline
 from assistant_core.text import truncate
+from tests.support.text_policy import violations
 from tui.render import markdown as md_render
 from tui.render.markdown import MarkdownStyles
 from tui.render.safe_text import safe_text
@@ -96,11 +97,15 @@ FRAGMENTS = st.sampled_from(
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(FRAGMENTS, st.text(max_size=8)), max_size=40), st.integers(8, 120))
+@example(["1. ", "1. ", "1. "], 8)  # lists nested deeper than the width has room for
+@example(["> > > > ", "quoted"], 8)
+@example(["`\ufe0f` x"], 40)  # a selector alone in a code span
 def test_markdown_rendering_of_random_text(parts: list[str], width: int) -> None:
     source = sanitize("".join(parts))
     rendered = md_render.render(source, width, MarkdownStyles())
     assert "\x1b" not in rendered.plain
     assert not (set(rendered.plain) & C0_EXCEPT_NL_TAB)
+    assert not violations(rendered.plain)  # nor a selector or joiner the syntax orphaned
     from rich.cells import cell_len
 
     assert all(

@@ -259,6 +259,8 @@ class _Renderer:
         if kind in LIST_OPENS:
             return self.list_block(tokens, start, end, width, items=items)
         if kind == "blockquote_open":
+            if not _room_for(width, cell_len(QUOTE_PREFIX)):  # nested too deep to mark
+                return self.blocks(tokens[start + 1 : end], width)
             inner = self.blocks(tokens[start + 1 : end], width - cell_len(QUOTE_PREFIX))
             return [_prefixed(Text.assemble((QUOTE_PREFIX, styles.quote)), line) for line in inner]
         if kind in ("fence", "code_block"):
@@ -304,17 +306,26 @@ class _Renderer:
         out: Lines = []
         self.list_depth += 1
         try:
+            indent = _room_for(width, marker_width)
             for marker, first, last in entries:
-                body = self.blocks(tokens[first:last], width - marker_width, tight=not loose)
+                inner = width - marker_width if indent else width
+                body = self.blocks(tokens[first:last], inner, tight=not loose)
                 if out and loose:
                     out.append(Text(""))
                 if not body:
                     body = [Text("")]
+                if not indent:
+                    # Nested too deep for the width: the marker on a line of its own (cut
+                    # to fit), the item under it at the full width.
+                    body = [Text("", end=""), *body] if body[0].plain else body
                 if items is not None:
                     items.append((tokens[first - 1], len(out), len(body)))
                 label = marker.rjust(marker_width) if ordered else marker.ljust(marker_width)
+                if not indent:
+                    label = label.strip()[:width]
                 out.append(_prefixed(Text.assemble((label, self.styles.bullet)), body[0]))
-                out.extend(_prefixed(Text(" " * marker_width), line) for line in body[1:])
+                pad = " " * marker_width if indent else ""
+                out.extend(_prefixed(Text(pad), line) for line in body[1:])
         finally:
             self.list_depth -= 1
         return out
@@ -366,7 +377,8 @@ class _Renderer:
             elif kind == "hardbreak":
                 text.append("\n")
             elif kind == "code_inline":
-                text.append(child.content, stack[-1] + styles.code_inline)
+                # Its own run of text: a selector at its start lost the base outside it.
+                text.append(for_terminal(child.content), stack[-1] + styles.code_inline)
             elif kind == "em_open":
                 stack.append(stack[-1] + styles.em)
             elif kind == "strong_open":
@@ -475,6 +487,12 @@ def fit_widths(
                 break
             widths[widest] -= 1
     return widths
+
+
+def _room_for(width: int, prefix_width: int) -> bool:
+    """Whether a block nested behind a prefix (list marker, quote bar) of ``prefix_width``
+    still gets the narrowest width anything is laid out in; if not, it is not indented."""
+    return width - prefix_width >= MIN_WIDTH
 
 
 def _prefixed(prefix: Text, line: Text) -> Text:

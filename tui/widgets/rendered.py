@@ -166,8 +166,8 @@ def component_style(widget: Widget, name: str) -> Style:
 
 def wrap_text(text: Text, width: int) -> Text:
     """``text`` folded to ``width`` cells, as one ``Text`` of lines (RenderedText.build
-    must return lines that fit: the line count is the widget's height)."""
-    from ..render.markdown import measure_console
+    must return lines that fit: the line count is the widget's height); a joiner a fold
+    leaves at a line's edge is dropped (``render.markdown.wrap_text``)."""
+    from ..render.markdown import wrap_text as wrap_lines
 
-    lines = text.wrap(measure_console(), max(width, 1), overflow="fold")
-    return Text("\n", end="").join(lines)
+    return Text("\n", end="").join(wrap_lines(text, max(width, 1)))

@@ -23,7 +23,7 @@ from assistant_core.text import dumps_safe, for_terminal, one_line, truncate
 from assistant_core.tools.display_names import local_label, local_title, short_label
 from assistant_core.tools.summaries import quote_value_kind, statement_row_kind
 
-from ..render.markdown import layout_table, measure_console
+from ..render.markdown import layout_table, wrap_text
 
 JSON_LIMIT = 4_000
 LIST_LIMIT = 20
@@ -116,7 +116,7 @@ def statement_table(
     lines: list[Text] = []
     title = _title(display, styles, locale)
     if title is not None:
-        lines.extend(title.wrap(measure_console(), width, overflow="fold"))
+        lines.extend(wrap_text(title, width))
     if not rows:
         lines.append(Text("no rows", styles.muted, end=""))
         return Text("\n", end="").join(lines)
@@ -139,7 +139,7 @@ def statement_table(
             if locale == "ko"
             else f"{hidden} older period{'s' if hidden > 1 else ''} not shown (narrow window)"
         )
-        lines.extend(Text(more, styles.muted, end="").wrap(measure_console(), width))
+        lines.extend(wrap_text(Text(more, styles.muted, end=""), width))
     return Text("\n", end="").join(lines)
 
 
@@ -203,7 +203,7 @@ def kv_table(
     lines: list[Text] = []
     title = _title(display, styles, locale)
     if title is not None:
-        lines.extend(title.wrap(measure_console(), width, overflow="fold"))
+        lines.extend(wrap_text(title, width))
     currency = display.get("currency")
     rows = []
     for item in display.get("items") or []:
@@ -231,7 +231,7 @@ def item_list(
     lines: list[Text] = []
     title = _title(display, styles, locale)
     if title is not None:
-        lines.extend(title.wrap(measure_console(), width, overflow="fold"))
+        lines.extend(wrap_text(title, width))
     items = [i for i in display.get("items") or [] if isinstance(i, dict)]
     for item in items[:LIST_LIMIT]:
         entry = Text.assemble(("• ", styles.muted), end="")
@@ -240,12 +240,12 @@ def item_list(
         if subtitle:
             entry.append(" — ", styles.muted)
             entry.append(one_line(subtitle), styles.muted)
-        lines.extend(entry.wrap(measure_console(), width, overflow="fold"))
+        lines.extend(wrap_text(entry, width))
         url = item.get("url")
         if url:
             link = Text("  ", end="")
             link.append(one_line(url), styles.link)
-            lines.extend(link.wrap(measure_console(), width, overflow="fold"))
+            lines.extend(wrap_text(link, width))
     if len(items) > LIST_LIMIT:
         lines.append(Text(f"… {len(items) - LIST_LIMIT} more", styles.muted, end=""))
     if not items:
