@@ -12,7 +12,11 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from assistant_core.store import Store
 
@@ -155,26 +159,10 @@ def test_a_question_typed_before_the_app_takes_the_terminal_is_asked(tmp_path: P
     """Typed (and Enter pressed) before the app leaves cooked mode, the kernel hands the
     question over as a line: Enter arrives as a line feed, which the prompt would take as a
     new line. The driver reads it as typed: the question is asked, what follows waits."""
-    master, slave = pty.openpty()
-    quiet = termios.tcgetattr(slave)
-    quiet[3] &= ~termios.ECHO  # what the app draws is all the screen shows of the typing
-    termios.tcsetattr(slave, termios.TCSANOW, quiet)
-    before = termios.tcgetattr(slave)
-    # Typed before the process even starts: the line discipline cooks all of it.
-    os.write(master, b"Should I buy Applx\x7fe?\rnext one")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--provider", "offline", "--db", str(tmp_path / "t.db")],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=child_env()
-        | {f"XDG_{d.upper()}_HOME": str(tmp_path / d) for d in ("config", "data", "cache")},
-        cwd=REPO,
-    )
-    output = bytearray()
-    reader = threading.Thread(target=drain, args=(master, output), daemon=True)
-    reader.start()
-    try:
+    # Typed before the process even starts: the line discipline cooks all of it. No echo:
+    # what the app draws is all the screen shows of the typing.
+    typed = b"Should I buy Applx\x7fe?\rnext one"
+    with on_a_pty(app_command(tmp_path), tmp_path, typed, echo=False) as (process, tty):
         deadline = time.monotonic() + 60
         questions: list[str] = []
         while time.monotonic() < deadline and process.poll() is None:
@@ -183,22 +171,74 @@ def test_a_question_typed_before_the_app_takes_the_terminal_is_asked(tmp_path: P
                 break
             time.sleep(0.2)
         assert questions == ["Should I buy Apple?"]
-        # What followed the Enter waits in the prompt.
-        while time.monotonic() < deadline and b"next one" not in output:
+        assert tty.shows(b"next one", deadline)  # what followed the Enter waits in the prompt
+        tty.type(b"\x11")  # Ctrl+Q
+        assert process.wait(30) == 0
+        # The terminal is left as it was found (the driver left cooked mode before Textual).
+        assert tty.attributes() == tty.found
+
+
+def app_command(tmp_path: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "tui.cli",
+        "--provider",
+        "offline",
+        "--db",
+        str(tmp_path / "t.db"),
+    ]
+
+
+@dataclass
+class Pty:
+    """The terminal side of a pty a process runs on: what it drew, and the keyboard."""
+
+    master: int
+    slave: int
+    found: list[Any]  # its attributes before the process started
+    output: bytearray
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def shows(self, text: bytes, deadline: float) -> bool:
+        while time.monotonic() < deadline and text not in self.output:
             time.sleep(0.1)
-        assert b"next one" in output
-        os.write(master, b"\x11")  # Ctrl+Q
-        process.wait(30)
+        return text in self.output
+
+    def attributes(self) -> list[Any]:
+        return termios.tcgetattr(self.slave)
+
+
+@contextmanager
+def on_a_pty(
+    argv: list[str], tmp_path: Path, typed: bytes = b"", *, echo: bool = True, **popen: Any
+) -> Iterator[tuple[subprocess.Popen[bytes], Pty]]:
+    """``argv`` running on a new pty (its own config, data and cache directories under
+    ``tmp_path``), with ``typed`` already waiting in its input; killed if still running."""
+    master, slave = pty.openpty()
+    if not echo:
+        attributes = termios.tcgetattr(slave)
+        attributes[3] &= ~termios.ECHO
+        termios.tcsetattr(slave, termios.TCSANOW, attributes)
+    tty = Pty(master, slave, termios.tcgetattr(slave), bytearray())
+    tty.type(typed)
+    dirs = {f"XDG_{d.upper()}_HOME": str(tmp_path / d) for d in ("config", "data", "cache")}
+    process = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=child_env() | dirs, cwd=REPO, **popen
+    )
+    reader = threading.Thread(target=drain, args=(master, tty.output), daemon=True)
+    reader.start()
+    try:
+        yield process, tty
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait(10)
-    assert process.returncode == 0
-    # The terminal is left as it was found (the driver left cooked mode before Textual did).
-    assert termios.tcgetattr(slave) == before
-    os.close(slave)
-    reader.join(10)
-    os.close(master)
+        process.wait(10)
+        os.close(slave)
+        reader.join(10)
+        os.close(master)
 
 
 def drain(master: int, into: bytearray) -> None:
@@ -266,37 +306,13 @@ def test_an_app_started_in_the_background_runs_once_brought_to_the_foreground(
 ) -> None:
     """`investor-assistant &` then `fg`: stopped in the background before it changes the
     terminal, then it starts, draws, quits on Ctrl+Q and leaves the terminal as it was."""
-    master, slave = pty.openpty()
-    before = termios.tcgetattr(slave)
     result = tmp_path / "job.json"
-    os.write(master, b"typed meanwhile")  # the shell's, not the app's: it is in the background
-    app = [sys.executable, "-m", "tui.cli", "--provider", "offline", "--db", str(tmp_path / "t.db")]
-    shell = subprocess.Popen(
-        [sys.executable, "-c", JOB_CONTROL, str(result), *app],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=child_env()
-        | {f"XDG_{d.upper()}_HOME": str(tmp_path / d) for d in ("config", "data", "cache")},
-        cwd=REPO,
-        start_new_session=True,
-    )
-    output = bytearray()
-    reader = threading.Thread(target=drain, args=(master, output), daemon=True)
-    reader.start()
-    try:
+    shell = [sys.executable, "-c", JOB_CONTROL, str(result), *app_command(tmp_path)]
+    # Typed meanwhile: the shell's, not the app's (it is in the background).
+    with on_a_pty(shell, tmp_path, b"typed meanwhile", start_new_session=True) as (job, tty):
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and b"Ask about a company" not in output:
-            time.sleep(0.1)
-        assert b"Ask about a company" in output  # the prompt: up once in the foreground
-        os.write(master, b"\x11")  # Ctrl+Q
-        shell.wait(60)
-    finally:
-        if shell.poll() is None:
-            shell.kill()
-            shell.wait(10)
-    assert json.loads(result.read_text()) == {"stopped": True, "code": 0}
-    assert termios.tcgetattr(slave) == before
-    os.close(slave)
-    reader.join(10)
-    os.close(master)
+        assert tty.shows(b"Ask about a company", deadline)  # the prompt, once in the foreground
+        tty.type(b"\x11")  # Ctrl+Q
+        job.wait(60)
+        assert json.loads(result.read_text()) == {"stopped": True, "code": 0}
+        assert tty.attributes() == tty.found
