@@ -172,6 +172,22 @@ class Params:
             )
         return value
 
+    def named_schema(self, schema: str, *, description_max: int | None = None) -> dict[str, Any]:
+        """A named JSON schema as a function's and a ``json_schema`` answer format write it:
+        ``name`` (required, an identifier), ``description``, the schema object under
+        ``schema`` (``parameters``, ``schema``) and ``strict``, those given."""
+        spec: dict[str, Any] = {"name": self.identifier()}
+        description = self.string("description", max_len=description_max)
+        if description is not None:
+            spec["description"] = description
+        found = self.obj(schema)
+        if found is not None:
+            spec[schema] = found.data
+        strict = self.boolean("strict")
+        if strict is not None:
+            spec["strict"] = strict
+        return spec
+
     def array(self, name: str, *, max_items: int | None = None) -> list[Any] | None:
         value = self.data.get(name)
         if value is None:
@@ -248,18 +264,7 @@ class Params:
             kind = tool.choice("type", ("function", *UNSUPPORTED_TOOLS), required=True)
             if kind in UNSUPPORTED_TOOLS:
                 raise unsupported(f"The {kind} tool", tool.path("type"))
-            function = tool.required_obj("function")
-            fname = function.identifier()
-            spec: dict[str, Any] = {"name": fname}
-            description = function.string("description")
-            if description is not None:
-                spec["description"] = description
-            parameters = function.obj("parameters")
-            if parameters is not None:
-                spec["parameters"] = parameters.data
-            strict = function.boolean("strict")
-            if strict is not None:
-                spec["strict"] = strict
+            spec = tool.required_obj("function").named_schema("parameters")
             tools.append({"type": "function", "function": spec})
         return tools
 
@@ -306,16 +311,7 @@ class Params:
         if kind != "json_schema":
             return {"type": kind}
         spec = form.required_obj("json_schema")
-        described: dict[str, Any] = {"name": spec.identifier()}
-        schema = spec.obj("schema")
-        if schema is not None:
-            described["schema"] = schema.data
-        strict = spec.boolean("strict")
-        if strict is not None:
-            described["strict"] = strict
-        description = spec.string("description", max_len=MAX_INSTRUCTIONS)
-        if description is not None:
-            described["description"] = description
+        described = spec.named_schema("schema", description_max=MAX_INSTRUCTIONS)
         return {"type": "json_schema", "json_schema": described}
 
     def message_text(self) -> str:
