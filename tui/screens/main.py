@@ -517,15 +517,21 @@ class MainScreen(Screen[None]):
         panels = self.query(StarterPanel)
         return panels.first() if panels and panels.first().display else None
 
+    def _starters_at_hand(self) -> StarterPanel | None:
+        """The starter questions when a key from the prompt acts on them: shown, and the
+        prompt (up and holding what was typed before it) focused and empty."""
+        if not self.prompt_ready or self.focused is not self.prompt or self.prompt.text:
+            return None
+        return self._starters_shown()
+
     def on_key(self, event: events.Key) -> None:
-        if not self.prompt_ready:
-            return
-        # From the empty prompt (before the screen's own keys): ↓ into the starter
-        # questions, Escape hides them when no run is there to cancel.
-        starters = self._starters_shown()
-        if starters is None or self.focused is not self.prompt or self.prompt.text:
-            return
-        if event.key == "escape" and self.active_run(self.thread_id) is None:
+        # From the empty prompt (before the screen's own keys): Escape hides the starter
+        # questions when no run is there to cancel.
+        if (
+            event.key == "escape"
+            and self._starters_at_hand() is not None
+            and self.active_run(self.thread_id) is None
+        ):
             event.stop()
             self._starters_dismissed()
 
@@ -533,13 +539,8 @@ class MainScreen(Screen[None]):
         """↓ from the empty prompt: into the starter questions. A binding, not a key
         handler: bindings run before the next key is read, so ↓ Enter typed together asks
         the first question (a handler runs in the prompt's queue, after Enter was bound)."""
-        starters = self._starters_shown()
-        if (
-            not self.prompt_ready
-            or starters is None
-            or self.focused is not self.prompt
-            or self.prompt.text
-        ):
+        starters = self._starters_at_hand()
+        if starters is None:
             raise SkipAction  # the prompt's own ↓ (history, cursor)
         starters.enter()
 
