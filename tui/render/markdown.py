@@ -307,9 +307,9 @@ class _Renderer:
         self.list_depth += 1
         try:
             indent = _room_for(width, marker_width)
+            pad = " " * marker_width if indent else ""
             for marker, first, last in entries:
-                inner = width - marker_width if indent else width
-                body = self.blocks(tokens[first:last], inner, tight=not loose)
+                body = self.blocks(tokens[first:last], width - len(pad), tight=not loose)
                 if out and loose:
                     out.append(Text(""))
                 if not body:
@@ -324,7 +324,6 @@ class _Renderer:
                 if not indent:
                     label = label.strip()[:width]
                 out.append(_prefixed(Text.assemble((label, self.styles.bullet)), body[0]))
-                pad = " " * marker_width if indent else ""
                 out.extend(_prefixed(Text(pad), line) for line in body[1:])
         finally:
             self.list_depth -= 1

@@ -62,11 +62,14 @@ def _is_negative(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
 
 
-def _title(display: dict[str, Any], styles: TableStyles, locale: Locale) -> Text | None:
+def _title_lines(
+    display: dict[str, Any], width: int, styles: TableStyles, locale: Locale
+) -> list[Text]:
+    """The display's title (as the answer's language says it) wrapped to ``width``."""
     title = display.get("title")
     if not title:
-        return None
-    return Text(one_line(local_title(str(title), locale)), styles.title, end="")
+        return []
+    return wrap_text(Text(one_line(local_title(str(title), locale)), styles.title, end=""), width)
 
 
 def statement_table(
@@ -107,16 +110,13 @@ def statement_table(
     )
     rows: list[list[Text]] = []
     labels = [str(label) for label, *_ in raw_rows]
-    for label, *values in raw_rows:
-        row = [Text(one_line(local_label(str(label), locale)), styles.label, end="")]
+    for label, (_, *values) in zip(labels, raw_rows):
+        row = [Text(one_line(local_label(label, locale)), styles.label, end="")]
         for value in values:
             style = styles.negative if _is_negative(value) else styles.number
-            row.append(Text(cell(str(label), value), style, end=""))
+            row.append(Text(cell(label, value), style, end=""))
         rows.append(row)
-    lines: list[Text] = []
-    title = _title(display, styles, locale)
-    if title is not None:
-        lines.extend(wrap_text(title, width))
+    lines = _title_lines(display, width, styles, locale)
     if not rows:
         lines.append(Text("no rows", styles.muted, end=""))
         return Text("\n", end="").join(lines)
@@ -200,10 +200,7 @@ def kv_table(
     """``{"title", "items": [[key, value, kind?], …], "currency"?}`` as two aligned columns;
     a value with a kind (``"price"``, ``"amount"``, ``"change"``…) is written as that kind
     in the display's currency, any other as a plain figure."""
-    lines: list[Text] = []
-    title = _title(display, styles, locale)
-    if title is not None:
-        lines.extend(wrap_text(title, width))
+    lines = _title_lines(display, width, styles, locale)
     currency = display.get("currency")
     rows = []
     for item in display.get("items") or []:
@@ -228,10 +225,7 @@ def item_list(
 ) -> Text:
     """``{"title", "items": [{"title", "subtitle", "url"?}]}``: a short list, one entry a
     line or two, links shown in full (never as clickable hyperlinks)."""
-    lines: list[Text] = []
-    title = _title(display, styles, locale)
-    if title is not None:
-        lines.extend(wrap_text(title, width))
+    lines = _title_lines(display, width, styles, locale)
     items = [i for i in display.get("items") or [] if isinstance(i, dict)]
     for item in items[:LIST_LIMIT]:
         entry = Text.assemble(("• ", styles.muted), end="")
